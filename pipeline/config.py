@@ -1,0 +1,165 @@
+"""Typed configuration.
+
+The YAML is the only thing a user edits to point the pipeline at their own export, so every key is
+validated up front: a typo must fail at load time with the key's name, not deep inside training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG = Path("config/default.yaml")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    leads: str = "data/raw/leads.csv"
+    activities: str | None = None
+    outcomes: str | None = None
+    sep: str = ","
+    missing_values: list[str] = Field(default_factory=lambda: ["", "NA", "Select"])
+    oracle: str | None = None  # sample data only: true probabilities, read for evaluation only
+    encoding: str = "utf-8"
+
+
+class OutcomeConfig(_Strict):
+    column: str | None = "outcome"
+    won: list[str] | Literal["present"] = Field(default_factory=lambda: ["won"])
+    lost: list[str] | Literal["absent"] = Field(default_factory=lambda: ["lost"])
+    closed_at: str | None = None  # when the outcome became known; snapshots never pass it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for k in ("won", "lost"):
+                if isinstance(v.get(k), str | int | bool) and v.get(k) not in ("present", "absent"):
+                    v[k] = [v[k]]
+                if isinstance(v.get(k), list):
+                    v[k] = [str(x) for x in v[k]]
+        return v
+
+
+class ActivityConfig(_Strict):
+    lead_id: str = "lead_id"
+    timestamp: str = "occurred_at"
+    type: str = "activity_type"
+
+
+class SchemaConfig(_Strict):
+    lead_id: str = "lead_id"
+    created_at: str | None = "created_at"
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
+    categorical: list[str] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
+    email: str | None = None  # read only to derive business-vs-personal domain, never a feature
+    activity: ActivityConfig = Field(default_factory=ActivityConfig)
+
+
+class SqlTarget(_Strict):
+    precision: float | None = Field(default=None, gt=0, lt=1)
+    capacity_per_month: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> SqlTarget:
+        if (self.precision is None) == (self.capacity_per_month is None):
+            raise ValueError("give exactly one of precision or capacity_per_month")
+        return self
+
+
+class MqlTarget(_Strict):
+    recall: float = Field(default=0.8, gt=0, lt=1)
+
+
+class TargetsConfig(_Strict):
+    sql: SqlTarget = Field(default_factory=lambda: SqlTarget(precision=0.5))
+    mql: MqlTarget = Field(default_factory=MqlTarget)
+
+
+class LightGBMParams(_Strict):
+    n_estimators: int = Field(default=2000, gt=0)
+    learning_rate: float = Field(default=0.05, gt=0)
+    num_leaves: int = Field(default=15, ge=2)
+    max_depth: int = -1
+    min_child_samples: int = Field(default=40, ge=1)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    colsample_bytree: float = Field(default=0.8, gt=0, le=1)
+    reg_lambda: float = Field(default=1.0, ge=0)
+    early_stopping_rounds: int = Field(default=100, gt=0)
+
+
+class TrainingConfig(_Strict):
+    seed: int = 42
+    snapshot_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 14, 21, 30, 45, 60, 90])
+    val_share: float = Field(default=0.15, gt=0, lt=0.5)
+    test_share: float = Field(default=0.15, gt=0, lt=0.5)
+    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    min_category_count: int = Field(default=20, ge=1)
+    max_activity_types: int = Field(default=40, ge=1)
+    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
+
+
+class ScoringConfig(_Strict):
+    output: str = "data/scored/scores.csv"
+    n_reasons: int = Field(default=3, ge=1, le=10)
+    chunk_size: int = Field(default=200_000, gt=0)
+
+
+class Config(_Strict):
+    data: DataConfig = Field(default_factory=DataConfig)
+    schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
+    targets: TargetsConfig = Field(default_factory=TargetsConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    baseline_points: dict[str, float] = Field(default_factory=dict)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @property
+    def schema(self) -> SchemaConfig:  # type: ignore[override]
+        return self.schema_
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    e = err.errors()[0]
+    key = ".".join(str(p) for p in e["loc"] if p != "schema_") or "(top level)"
+    key = key.replace("schema_", "schema")
+    if e["type"] == "extra_forbidden":
+        return f"{path}: unknown key '{key}'; check its spelling against config/default.yaml"
+    if e["type"] == "missing":
+        return f"{path}: missing key '{key}'"
+    return f"{path}: key '{key}': {e['msg']}"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a YAML config; raise ConfigError with one line naming the problem."""
+    p = Path(path) if path else DEFAULT_CONFIG
+    if not p.exists():
+        raise ConfigError(f"{p}: config file not found; pass --config or run 'leadscore init'")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}; fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping of keys (data, schema, targets, ...)")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, p)) from None

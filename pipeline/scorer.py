@@ -1,0 +1,69 @@
+"""The one fitted artifact: features + encoder + booster + calibrator + cutoffs + explainer.
+
+Training builds a `LeadScorer`; the registry packs it into the MLflow pyfunc model; the batch
+scorer, the REST server and notebooks all call the same methods, so no scoring path re-implements
+training logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+
+from pipeline.cutoffs import Cutoffs
+from pipeline.explain import field_matrix, top_reasons
+from pipeline.features import FeatureBuilder
+
+
+@dataclass
+class LeadScorer:
+    builder: FeatureBuilder
+    booster: Pipeline  # encoder + LGBMClassifier
+    calibrator: CalibratedClassifierCV
+    cutoffs: Cutoffs
+    score_reference: np.ndarray  # sorted calibrated probabilities of reference leads
+    calibration_method: str = "isotonic"
+    meta: dict = field(default_factory=dict)
+
+    def features(self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray) -> pd.DataFrame:
+        return self.builder.transform(leads, events, as_of)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probabilities."""
+        return self.calibrator.predict_proba(X)[:, 1]
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
+        """Per-feature SHAP values (log-odds) and the base value, from the booster."""
+        enc = self.booster.named_steps["encode"].transform(X)
+        booster = self.booster.named_steps["lgbm"].booster_
+        c = booster.predict(enc, pred_contrib=True)
+        return c[:, :-1], float(c[0, -1]) if len(c) else 0.0
+
+    def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        fields, m = field_matrix(self.builder.feature_fields)
+        c, _ = self.contributions(X)
+        return fields, c @ m
+
+    def to_score(self, p: np.ndarray) -> np.ndarray:
+        """0-100: the share of reference leads (recent history) with a lower or equal probability."""
+        ref = self.score_reference
+        return np.clip(np.round(100 * np.searchsorted(ref, p, side="right") / len(ref)), 0, 100).astype(int)
+
+    def score(
+        self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray, n_reasons: int = 3
+    ) -> pd.DataFrame:
+        """Probability, score, stage and top reasons for each lead (index = lead id)."""
+        X = self.features(leads, events, as_of)
+        p = self.predict_proba(X)
+        out = pd.DataFrame(index=X.index)
+        out["probability"] = p
+        out["score"] = self.to_score(p)
+        out["stage"] = self.cutoffs.stage(p)
+        if n_reasons > 0:
+            fields, fc = self.field_contributions(X)
+            out = out.join(top_reasons(fc, fields, X, n_reasons, self.builder.has_time))
+        return out

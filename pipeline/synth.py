@@ -1,0 +1,311 @@
+"""Seeded sample CRM export that behaves like a B2B funnel.
+
+Why a generator and not a fixed file: it lets tests and benchmarks make data of any size, and it
+knows each lead's true conversion probability, so a report can say how close the model gets to the
+best possible (the oracle) instead of only how it compares with another guess.
+
+The story it tells. Each lead is worked for a 30-day qualification window after it is created;
+what it does in that window (and who it is) decides its true probability; the deal is closed won or
+lost some weeks later. Intent shows through behaviour: demo requests, pricing-page visits, webinars
+and trials signal it, a personal email domain or an unsubscribe lowers it, and recent activity (the
+last 7 days of the window) counts more than old. Several effects interact (a demo request from a
+decision maker, pricing visits from a large company, a trial in a software company), so a
+hand-made points rule is clearly beaten by a model. The channel mix drifts over time.
+
+The true probability depends only on what a feature builder can see at the end of the window, so
+it is the Bayes-optimal score for a snapshot taken then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+WINDOW_DAYS = 30.0
+DEFAULT_END = "2026-11-01"
+HISTORY_DAYS = 730
+
+INDUSTRIES = {  # name: (share, fit effect)
+    "Software": (0.20, 0.45),
+    "Financial Services": (0.12, 0.25),
+    "Healthcare": (0.10, 0.0),
+    "Manufacturing": (0.11, -0.05),
+    "Retail": (0.10, -0.15),
+    "Professional Services": (0.10, 0.15),
+    "Education": (0.08, -0.45),
+    "Media": (0.07, 0.05),
+    "Telecommunications": (0.06, 0.1),
+    "Government": (0.06, -0.4),
+}
+SIZES = {  # bucket: (share, fit effect, employees low, high)
+    "1-10": (0.22, -0.6, 1, 10),
+    "11-50": (0.24, -0.1, 11, 50),
+    "51-200": (0.21, 0.2, 51, 200),
+    "201-1000": (0.16, 0.35, 201, 1000),
+    "1001-5000": (0.11, 0.3, 1001, 5000),
+    "5000+": (0.06, 0.1, 5001, 100000),
+}
+COUNTRIES = {
+    "United States": (0.38, 0.15),
+    "United Kingdom": (0.11, 0.1),
+    "Germany": (0.09, 0.05),
+    "Canada": (0.06, 0.1),
+    "France": (0.06, -0.05),
+    "India": (0.09, -0.35),
+    "Australia": (0.05, 0.05),
+    "Netherlands": (0.04, 0.05),
+    "Brazil": (0.05, -0.25),
+    "Spain": (0.04, -0.1),
+    "Singapore": (0.03, 0.0),
+}
+SENIORITY = {  # level: (share, fit effect, is decision maker)
+    "Student": (0.06, -1.2, 0),
+    "Individual Contributor": (0.34, -0.35, 0),
+    "Manager": (0.28, 0.05, 0),
+    "Director": (0.16, 0.35, 1),
+    "VP": (0.09, 0.5, 1),
+    "C-level": (0.07, 0.45, 1),
+}
+FUNCTIONS = {  # job function: (share, fit effect)
+    "Marketing": (0.42, 0.3),
+    "Sales": (0.16, 0.1),
+    "IT": (0.13, 0.0),
+    "Operations": (0.11, -0.1),
+    "Finance": (0.07, -0.15),
+    "Other": (0.11, -0.4),
+}
+CHANNELS = {  # channel: (share at start, share at end, fit effect)
+    "Organic Search": (0.26, 0.18, 0.1),
+    "Paid Search": (0.18, 0.20, 0.0),
+    "Paid Social": (0.08, 0.18, -0.45),
+    "Referral": (0.08, 0.08, 0.6),
+    "Webinar": (0.08, 0.07, 0.2),
+    "Events": (0.07, 0.06, 0.3),
+    "Partner": (0.06, 0.06, 0.45),
+    "Direct": (0.09, 0.08, 0.2),
+    "Content Syndication": (0.06, 0.05, -0.35),
+    "Outbound": (0.04, 0.04, -0.2),
+}
+# activity type: (base count in the window, sensitivity to intent, effect per log1p(count),
+#                 extra effect per log1p(count in the last 7 days))
+ACTIVITIES = {
+    "email_open": (4.0, 0.1, 0.0, 0.05),
+    "email_click": (1.2, 0.45, 0.12, 0.12),
+    "web_visit": (2.5, 0.3, 0.05, 0.20),
+    "pricing_page_visit": (0.35, 1.0, 0.10, 0.30),
+    "whitepaper_download": (0.5, 0.35, 0.08, 0.05),
+    "webinar_attended": (0.25, 0.7, 0.40, 0.15),
+    "newsletter_signup": (0.15, 0.1, 0.0, 0.0),
+    "free_trial": (0.08, 1.2, 0.20, 0.20),
+    "contact_form": (0.10, 1.0, 0.55, 0.35),
+    "demo_request": (0.08, 1.4, 0.20, 0.30),
+    "social_engagement": (0.6, 0.2, 0.0, 0.0),
+    "unsubscribe": (0.06, -1.0, -1.1, 0.0),
+}
+PERSONAL_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com"]
+FIRST = "Ava Ben Chloe Daniel Emma Felix Grace Hugo Isla Jack Kira Liam Maya Noah Olivia Pablo "
+FIRST += "Quinn Ravi Sofia Tom Uma Victor Wei Xenia Yusuf Zoe Amir Bea Carlos Dana Elif Farah"
+LAST = "Smith Jones Garcia Muller Rossi Dubois Patel Kim Nguyen Silva Cohen Novak Berg Okafor "
+LAST += "Tanaka Larsen Moreau Costa Singh Walsh Fischer Ali Brown Wilson Lopez Clark Hughes Rey"
+
+
+@dataclass(frozen=True)
+class SampleData:
+    leads: pd.DataFrame
+    activities: pd.DataFrame
+    oracle: pd.DataFrame
+    open_leads: pd.DataFrame
+
+
+def _pick(rng: np.random.Generator, table: dict, n: int, col: int = 0) -> np.ndarray:
+    names = np.array(list(table))
+    p = np.array([v[col] if isinstance(v, tuple) else v for v in table.values()], dtype=float)
+    return rng.choice(len(names), size=n, p=p / p.sum())
+
+
+def _effects(table: dict, col: int) -> np.ndarray:
+    return np.array([v[col] for v in table.values()], dtype=float)
+
+
+def generate(n_leads: int = 20_000, seed: int = 42, end: str = DEFAULT_END) -> SampleData:
+    """Make a sample CRM export: leads, activities, true probabilities and the open leads."""
+    if n_leads < 1:
+        raise ValueError("n_leads must be at least 1")
+    rng = np.random.default_rng(seed)
+    n = n_leads
+    end_ts = pd.Timestamp(end)
+    start_ts = end_ts - pd.Timedelta(days=HISTORY_DAYS)
+
+    # Creation times: volume grows over the two years (density rises linearly by half).
+    u = rng.random(n)
+    frac = np.sqrt(1 + 3 * u) - 1  # inverse CDF of a density rising from 1 to 2 over [0, 1]
+    frac = np.sort(frac)
+    created_days = frac * HISTORY_DAYS
+    created = start_ts + pd.to_timedelta(np.round(created_days * 86400), unit="s")
+
+    ind = _pick(rng, INDUSTRIES, n)
+    size = _pick(rng, SIZES, n)
+    ctry = _pick(rng, COUNTRIES, n)
+    sen = _pick(rng, SENIORITY, n)
+    fun = _pick(rng, FUNCTIONS, n)
+    # Channel mix drifts from the start shares to the end shares.
+    ch_start, ch_end = _effects(CHANNELS, 0), _effects(CHANNELS, 1)
+    p_ch = np.outer(1 - frac, ch_start) + np.outer(frac, ch_end)
+    p_ch /= p_ch.sum(1, keepdims=True)
+    chan = (p_ch.cumsum(1) > rng.random(n)[:, None]).argmax(1)
+
+    lo, hi = _effects(SIZES, 2)[size], _effects(SIZES, 3)[size]
+    employees = np.round(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))).astype(float)
+    budget = np.round(np.exp(rng.normal(np.log(2000 * employees**0.8 + 5000), 0.7)), -2)
+    employees[rng.random(n) < 0.05] = np.nan
+    budget_missing = rng.random(n) < 0.15
+    sen_dm = _effects(SENIORITY, 2)[sen]
+    personal = rng.random(n) < np.where(size <= 1, 0.45, 0.15) + np.where(sen == 0, 0.4, 0)
+
+    fit = (
+        _effects(INDUSTRIES, 1)[ind]
+        + _effects(SIZES, 1)[size]
+        + _effects(COUNTRIES, 1)[ctry]
+        + _effects(SENIORITY, 1)[sen]
+        + _effects(FUNCTIONS, 1)[fun]
+        + _effects(CHANNELS, 2)[chan]
+        - 0.7 * personal
+        + np.where(budget_missing, 0.0, 0.25 * (np.log10(budget) - 5))
+    )
+    intent = 0.25 * (fit - fit.mean()) / fit.std() + rng.normal(0, 1, n)
+    activity_level = rng.gamma(1.2, 0.85, n)  # some leads are just busier, whatever their intent
+
+    # Events in the qualification window: Poisson counts, times skewed late when intent is high.
+    names = list(ACTIVITIES)
+    base, sens, eff, eff7 = (np.array([ACTIVITIES[a][k] for a in names]) for k in range(4))
+    rate = base[None, :] * activity_level[:, None] * np.exp(sens[None, :] * intent[:, None] - 0.3)
+    counts = rng.poisson(rate)
+    lead_idx = np.repeat(np.repeat(np.arange(n), len(names)), counts.ravel())
+    type_idx = np.repeat(np.tile(np.arange(len(names)), n), counts.ravel())
+    shape = np.exp(0.5 * intent[lead_idx])
+    age = WINDOW_DAYS * rng.beta(shape, 1.0)
+    ts = created_days[lead_idx] + age
+    last7 = age >= WINDOW_DAYS - 7
+    n7 = np.zeros((n, len(names)))
+    np.add.at(n7, (lead_idx[last7], type_idx[last7]), 1)
+
+    behaviour = np.log1p(counts) @ eff + np.log1p(n7) @ eff7
+    col = {a: counts[:, i] for i, a in enumerate(names)}
+    recent = {a: n7[:, i] for i, a in enumerate(names)}
+    big = size >= 3
+    demo, trial, unsub = col["demo_request"] > 0, col["free_trial"] > 0, col["unsubscribe"] > 0
+    # last event of any kind, in days before the end of the window (cold leads go cold for a reason)
+    last_age = np.full(n, np.inf)
+    np.minimum.at(last_age, lead_idx, WINDOW_DAYS - age)
+    interactions = (
+        1.8 * demo * sen_dm  # a decision maker asking for a demo is a buying signal
+        + 0.5 * (recent["demo_request"] > 0)  # ... and more so when it is fresh
+        - 1.0 * demo * personal  # a demo asked from a free-mail address often is a student
+        + 0.6 * np.minimum(col["pricing_page_visit"], 3) * big  # large companies comparing price
+        + 1.4 * trial * (ind == 0)  # trials convert in software companies
+        + 0.5 * ((col["webinar_attended"] > 0) & (col["whitepaper_download"] > 0))
+        - 0.6 * unsub * (col["email_open"] > 3)
+        - 0.5 * ((col["email_open"] > 4) & (col["email_click"] == 0))  # opens without interest
+        - 0.7 * (last_age > 12)  # gone cold before the decision
+        - 0.4 * (col.get("web_visit") > 6) * (col["pricing_page_visit"] == 0)  # researchers
+    )
+    fit = 1.5 * fit + 1.0 * big * np.isin(ind, [0, 1]) - 0.5 * (size <= 1) * (ind == 6)
+    fit = fit - 0.5 * np.where(budget_missing, 0.0, (np.log10(budget) - 5.5) ** 2)  # sweet spot
+    channel_names = list(CHANNELS)
+    events_dm = np.isin(chan, [channel_names.index(c) for c in ('Events', 'Referral', 'Partner')])
+    fit = fit + 0.8 * events_dm * sen_dm - 0.7 * (chan == channel_names.index('Paid Social')) * (sen <= 1)
+    fit = fit - 0.8 * (size >= 4) * np.isin(ind, [4, 8, 9])  # large retail/telco/government buy elsewhere
+    logit = fit + behaviour + interactions
+    shift = _solve_intercept(logit, 0.10)
+    p_true = 1 / (1 + np.exp(-(logit + shift)))
+    won = rng.random(n) < p_true
+
+    lag = 5 + rng.gamma(2.0, 12.0, n)
+    closed_days = created_days + WINDOW_DAYS + lag
+    closed = start_ts + pd.to_timedelta(np.round(closed_days * 86400), unit="s")
+    is_open = closed > end_ts
+
+    lead_ids = np.char.add("L", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+    first, last = np.array(FIRST.split()), np.array(LAST.split())
+    fn, ln = first[rng.integers(0, len(first), n)], last[rng.integers(0, len(last), n)]
+    company = np.char.add("co", rng.integers(10000, 99999, n).astype(str))
+    dom = np.where(
+        personal,
+        np.array(PERSONAL_DOMAINS)[rng.integers(0, len(PERSONAL_DOMAINS), n)],
+        np.char.add(company, ".com"),
+    )
+    local = np.char.add(np.char.add(np.char.lower(fn), "."), np.char.lower(ln))
+    email = np.char.add(np.char.add(local, np.char.add("", "@")), dom)
+    phone = np.char.add("+1-555-", np.char.zfill(rng.integers(0, 10_000_000, n).astype(str), 7))
+
+    seniority_names = np.array(list(SENIORITY))
+    job = np.char.add(np.char.add(np.array(list(FUNCTIONS))[fun], " "), seniority_names[sen])
+    job = np.where(sen == 0, "Student", job)
+    outcome = np.where(is_open, None, np.where(won, "won", "lost"))
+    leads = pd.DataFrame(
+        {
+            "lead_id": lead_ids,
+            "created_at": created.floor("s"),
+            "full_name": np.char.add(np.char.add(fn, " "), ln),
+            "email": email,
+            "phone": phone,
+            "industry": np.array(list(INDUSTRIES))[ind],
+            "company_size": np.array(list(SIZES))[size],
+            "employees": pd.array(employees, dtype="Int64"),
+            "country": np.array(list(COUNTRIES))[ctry],
+            "job_role": job,
+            "seniority": seniority_names[sen],
+            "source_channel": np.array(list(CHANNELS))[chan],
+            "annual_ad_budget": pd.array(np.where(budget_missing, np.nan, budget), dtype="Int64"),
+            "outcome": outcome,
+            "closed_at": pd.Series(closed.floor("s")).where(~is_open),
+        }
+    )
+    # A few form fills leave job role on the form's placeholder.
+    leads.loc[rng.random(n) < 0.03, "job_role"] = "Select"
+
+    ev_time = start_ts + pd.to_timedelta(np.round(ts * 86400), unit="s")
+    keep = ev_time <= end_ts
+    acts = pd.DataFrame(
+        {
+            "lead_id": lead_ids[lead_idx[keep]],
+            "occurred_at": ev_time[keep],
+            "activity_type": np.array(names)[type_idx[keep]],
+        }
+    ).sort_values(["occurred_at", "lead_id"], kind="stable", ignore_index=True)
+    oracle = pd.DataFrame({"lead_id": lead_ids, "true_probability": p_true})
+    open_leads = leads.loc[is_open].drop(columns=["outcome", "closed_at"]).reset_index(drop=True)
+    return SampleData(leads=leads, activities=acts, oracle=oracle, open_leads=open_leads)
+
+
+def _solve_intercept(logit: np.ndarray, target: float) -> float:
+    """Shift the log-odds so that the mean true probability is the target base rate."""
+    lo, hi = -20.0, 20.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if np.mean(1 / (1 + np.exp(-(logit + mid)))) > target:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+
+
+def write_sample(data: SampleData, out: str | Path) -> dict[str, Path]:
+    """Write the export as CSV files in `out`; the oracle goes to its own file."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "leads": out / "leads.csv",
+        "activities": out / "activities.csv",
+        "oracle": out / "oracle.csv",
+        "open_leads": out / "open_leads.csv",
+    }
+    fmt = "%Y-%m-%d %H:%M:%S"
+    data.leads.to_csv(paths["leads"], index=False, date_format=fmt)
+    data.activities.to_csv(paths["activities"], index=False, date_format=fmt)
+    data.oracle.to_csv(paths["oracle"], index=False, float_format="%.6f")
+    data.open_leads.to_csv(paths["open_leads"], index=False, date_format=fmt)
+    return paths
