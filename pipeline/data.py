@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.config import Config
+from pipeline.config import Config, SchemaConfig
 
 
 class DataError(ValueError):
@@ -50,13 +50,19 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
         )
     except UnicodeDecodeError:
         df = pd.read_csv(
-            p, sep=cfg.data.sep, dtype=str, keep_default_na=False,
-            na_values=cfg.data.missing_values, encoding="cp1252",
+            p,
+            sep=cfg.data.sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=cfg.data.missing_values,
+            encoding="cp1252",
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: file is empty; export it again with a header row and data") from None
     except pd.errors.ParserError as e:
-        raise DataError(f"{p}: cannot parse as CSV ({str(e).splitlines()[0]}); check data.sep") from None
+        raise DataError(
+            f"{p}: cannot parse as CSV ({str(e).splitlines()[0]}); check data.sep"
+        ) from None
     df.columns = [c.lstrip("\ufeff").strip() for c in df.columns]
     return df
 
@@ -99,20 +105,33 @@ def parse_numbers(s: pd.Series, path: str | Path, col: str) -> pd.Series:
     return out.astype(float)
 
 
-def load_leads(cfg: Config, path: str | Path | None = None, with_outcome: bool = True) -> pd.DataFrame:
+def load_leads(
+    cfg: Config, path: str | Path | None = None, with_outcome: bool = True
+) -> pd.DataFrame:
     """Leads in canonical form. With `with_outcome`, `_label` is 1 won, 0 lost, NaN open."""
-    sc = cfg.schema
     path = Path(path or cfg.data.leads)
     raw = read_table(path, cfg, "leads file")
     if raw.empty:
         raise DataError(f"{path}: header only, no rows; export the leads with their data")
+    out = canonical_leads(raw, cfg.schema, path, require_created=with_outcome)
+    if with_outcome:
+        _attach_outcome(out, raw, cfg, path)
+    return out
+
+
+def canonical_leads(
+    raw: pd.DataFrame, sc: SchemaConfig, path: str | Path = "input", require_created: bool = False
+) -> pd.DataFrame:
+    """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes."""
     features = [*sc.categorical, *sc.numeric]
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, features, path, "schema.categorical/numeric")
     ids = raw[sc.lead_id].astype("string")
     if ids.isna().any():
         i = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise DataError(f"{path}: column '{sc.lead_id}' row {i + 2}: empty lead id; fill or drop the row")
+        raise DataError(
+            f"{path}: column '{sc.lead_id}' row {i + 2}: empty lead id; fill or drop the row"
+        )
     dup = ids.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -123,7 +142,7 @@ def load_leads(cfg: Config, path: str | Path | None = None, with_outcome: bool =
     out = pd.DataFrame(index=pd.Index(ids.to_numpy(dtype=object), name="lead_id"))
     if sc.created_at and sc.created_at in raw.columns:
         out["_created_at"] = parse_dates(raw[sc.created_at], path, sc.created_at).to_numpy()
-    elif sc.created_at and with_outcome:
+    elif sc.created_at and require_created:
         require_columns(raw, [sc.created_at], path, "schema.created_at")
     else:
         out["_created_at"] = pd.NaT
@@ -134,8 +153,6 @@ def load_leads(cfg: Config, path: str | Path | None = None, with_outcome: bool =
         out[c] = parse_numbers(raw[c], path, c).to_numpy()
     out["_label"] = np.nan
     out["_closed_at"] = pd.NaT
-    if with_outcome:
-        _attach_outcome(out, raw, cfg, path)
     return out
 
 
@@ -148,9 +165,7 @@ def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Pat
         require_columns(src, [cfg.schema.lead_id], src_path, "schema.lead_id")
         src = src.drop_duplicates(cfg.schema.lead_id).set_index(cfg.schema.lead_id)
         src = src.reindex(out.index)
-        present = src.index.isin(
-            read_table(src_path, cfg)[cfg.schema.lead_id].astype(str)
-        )
+        present = src.index.isin(read_table(src_path, cfg)[cfg.schema.lead_id].astype(str))
     else:
         src = src.set_index(pd.Index(out.index))
         present = np.ones(len(out), bool)
@@ -168,11 +183,19 @@ def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Pat
         out["_closed_at"] = parse_dates(src[oc.closed_at], src_path, oc.closed_at).to_numpy()
 
 
-def load_events(cfg: Config, path: str | Path | None = None, lead_ids: pd.Index | None = None) -> pd.DataFrame:
+def load_events(
+    cfg: Config, path: str | Path | None = None, lead_ids: pd.Index | None = None
+) -> pd.DataFrame:
     """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame."""
     p = path or cfg.data.activities
     if not p:
-        return pd.DataFrame({"lead_id": pd.Series(dtype=object), "ts": pd.Series(dtype="datetime64[ns]"), "type": pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                "lead_id": pd.Series(dtype=object),
+                "ts": pd.Series(dtype="datetime64[ns]"),
+                "type": pd.Series(dtype=object),
+            }
+        )
     ac = cfg.schema.activity
     raw = read_table(p, cfg, "activities file")
     require_columns(raw, [ac.lead_id, ac.timestamp, ac.type], p, "schema.activity")

@@ -87,7 +87,9 @@ def fit_logreg(X: pd.DataFrame, y: np.ndarray, categorical: list[str], seed: int
     Xc[num] = Xc[num].clip(lower=0)
     for c in categorical:
         Xc[c] = Xc[c].astype(object).where(Xc[c].notna(), "missing").astype(str)
-    model = Pipeline([("prep", prep), ("lr", LogisticRegression(C=0.5, max_iter=2000, random_state=seed))])
+    model = Pipeline(
+        [("prep", prep), ("lr", LogisticRegression(C=0.5, max_iter=2000, random_state=seed))]
+    )
     return model.fit(Xc, y)
 
 

@@ -43,9 +43,12 @@ def field_matrix(feature_fields: dict[str, str]) -> tuple[list[str], np.ndarray]
 
 def _days(d: pd.Series) -> pd.Series:
     d = d.round().astype("Int64")
-    return d.astype("string").where(d != 1, "1").str.cat(
-        pd.Series(np.where(d == 1, " day ago", " days ago"), index=d.index)
-    ).where(d > 0, "today")
+    return (
+        d.astype("string")
+        .where(d != 1, "1")
+        .str.cat(pd.Series(np.where(d == 1, " day ago", " days ago"), index=d.index))
+        .where(d > 0, "today")
+    )
 
 
 def _num(v: pd.Series) -> pd.Series:
@@ -56,11 +59,17 @@ def phrase_field(field: str, X: pd.DataFrame, has_time: bool) -> pd.Series:
     """Plain words (without sign) describing a field's value for each row of X."""
     label = field.replace("_", " ")
     if field == AGE_FIELD:
-        return "lead is " + X["lead_age_days"].round().astype("Int64").astype("string") + " days old"
+        return (
+            "lead is " + X["lead_age_days"].round().astype("Int64").astype("string") + " days old"
+        )
     if field == EMAIL_FIELD:
         v = X["personal_email"]
         return pd.Series(
-            np.where(v == 1, "personal email domain", np.where(v == 0, "business email domain", "no email address")),
+            np.where(
+                v == 1,
+                "personal email domain",
+                np.where(v == 0, "business email domain", "no email address"),
+            ),
             index=X.index,
         )
     prefix = "activity" if field == ACTIVITY_FIELD else field
@@ -80,7 +89,11 @@ def phrase_field(field: str, X: pd.DataFrame, has_time: bool) -> pd.Series:
         times = pd.Series(np.where(n > 1, " " + n.astype(str) + " times", ""), index=X.index)
         txt = done + times
         if has_time:
-            txt = txt + np.where(n > 1, ", last ", " ") + _days(X[f"{prefix}_days_since_last"].fillna(0))
+            txt = (
+                txt
+                + np.where(n > 1, ", last ", " ")
+                + _days(X[f"{prefix}_days_since_last"].fillna(0))
+            )
         return pd.Series(np.where(n > 0, txt, none), index=X.index)
     v = X[field]
     if pd.api.types.is_numeric_dtype(v):

@@ -17,10 +17,41 @@ import pandas as pd
 DAY = np.timedelta64(1, "D").astype("timedelta64[ns]").astype(np.int64)
 WINDOWS = (7, 30)
 PERSONAL_DOMAINS = frozenset(
-    "gmail.com googlemail.com yahoo.com yahoo.co.uk hotmail.com hotmail.co.uk outlook.com live.com "
-    "msn.com aol.com icloud.com me.com mac.com gmx.de gmx.net web.de proton.me protonmail.com "
-    "mail.com yandex.ru mail.ru qq.com 163.com 126.com orange.fr free.fr laposte.net libero.it "
-    "btinternet.com comcast.net verizon.net att.net sbcglobal.net".split()
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "libero.it",
+        "btinternet.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "sbcglobal.net",
+    ]
 )
 ACTIVITY_FIELD = "activity"  # business field of the all-types activity features
 AGE_FIELD = "lead_age"
@@ -71,7 +102,9 @@ class FeatureBuilder:
     def feature_names(self) -> list[str]:
         return list(self.feature_fields)
 
-    def transform(self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray) -> pd.DataFrame:
+    def transform(
+        self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
+    ) -> pd.DataFrame:
         """Features of `leads` (unique ids) at `as_of` (datetime64[ns] per lead, or NaT = all)."""
         n = len(leads)
         as_of = np.asarray(as_of, dtype="datetime64[ns]").astype(np.int64)

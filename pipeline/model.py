@@ -95,7 +95,9 @@ def fit_booster(
     return Pipeline([("encode", enc), ("lgbm", clf)])
 
 
-def _calibrate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str) -> CalibratedClassifierCV:
+def _calibrate(
+    model: Pipeline, X: pd.DataFrame, y: np.ndarray, method: str
+) -> CalibratedClassifierCV:
     return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
 
 

@@ -29,7 +29,9 @@ class LeadScorer:
     calibration_method: str = "isotonic"
     meta: dict = field(default_factory=dict)
 
-    def features(self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray) -> pd.DataFrame:
+    def features(
+        self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
+    ) -> pd.DataFrame:
         return self.builder.transform(leads, events, as_of)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -51,7 +53,9 @@ class LeadScorer:
     def to_score(self, p: np.ndarray) -> np.ndarray:
         """0-100: the share of reference leads (recent history) with a lower or equal probability."""
         ref = self.score_reference
-        return np.clip(np.round(100 * np.searchsorted(ref, p, side="right") / len(ref)), 0, 100).astype(int)
+        return np.clip(
+            np.round(100 * np.searchsorted(ref, p, side="right") / len(ref)), 0, 100
+        ).astype(int)
 
     def score(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray, n_reasons: int = 3

@@ -215,9 +215,15 @@ def generate(n_leads: int = 20_000, seed: int = 42, end: str = DEFAULT_END) -> S
     fit = 1.5 * fit + 1.0 * big * np.isin(ind, [0, 1]) - 0.5 * (size <= 1) * (ind == 6)
     fit = fit - 0.5 * np.where(budget_missing, 0.0, (np.log10(budget) - 5.5) ** 2)  # sweet spot
     channel_names = list(CHANNELS)
-    events_dm = np.isin(chan, [channel_names.index(c) for c in ('Events', 'Referral', 'Partner')])
-    fit = fit + 0.8 * events_dm * sen_dm - 0.7 * (chan == channel_names.index('Paid Social')) * (sen <= 1)
-    fit = fit - 0.8 * (size >= 4) * np.isin(ind, [4, 8, 9])  # large retail/telco/government buy elsewhere
+    events_dm = np.isin(chan, [channel_names.index(c) for c in ("Events", "Referral", "Partner")])
+    fit = (
+        fit
+        + 0.8 * events_dm * sen_dm
+        - 0.7 * (chan == channel_names.index("Paid Social")) * (sen <= 1)
+    )
+    fit = fit - 0.8 * (size >= 4) * np.isin(
+        ind, [4, 8, 9]
+    )  # large retail/telco/government buy elsewhere
     logit = fit + behaviour + interactions
     shift = _solve_intercept(logit, 0.10)
     p_true = 1 / (1 + np.exp(-(logit + shift)))

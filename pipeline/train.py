@@ -46,7 +46,12 @@ class TrainResult:
 def last_snapshot(snaps: pd.DataFrame) -> np.ndarray:
     """Row positions of each lead's latest snapshot: the lead as last seen before its outcome."""
     s = snaps.assign(_pos=np.arange(len(snaps)), _t=snaps["as_of"].fillna(pd.Timestamp.max))
-    return s.sort_values(["lead_id", "_t"], kind="stable").groupby("lead_id", sort=False)["_pos"].last().to_numpy()
+    return (
+        s.sort_values(["lead_id", "_t"], kind="stable")
+        .groupby("lead_id", sort=False)["_pos"]
+        .last()
+        .to_numpy()
+    )
 
 
 def train(
@@ -83,10 +88,18 @@ def train(
     fit_m, val_m, test_m = part == "fit", part == "val", part == "test"
     for name, m in (("fit", fit_m), ("val", val_m), ("test", test_m)):
         if len(np.unique(y[m])) < 2:
-            raise TrainingError(f"the {name} slice has only one outcome class; add more won and lost leads")
+            raise TrainingError(
+                f"the {name} slice has only one outcome class; add more won and lost leads"
+            )
 
     booster = fit_booster(
-        X[fit_m], y[fit_m], X[val_m], y[val_m], builder.categorical, tc.lightgbm, tc.seed,
+        X[fit_m],
+        y[fit_m],
+        X[val_m],
+        y[val_m],
+        builder.categorical,
+        tc.lightgbm,
+        tc.seed,
         tc.min_category_count,
     )
     calibrator, choice = choose_and_fit_calibrator(
@@ -97,7 +110,8 @@ def train(
     val_created = leads["_created_at"].reindex(snaps.loc[vl, "lead_id"])
     months = (
         (val_created.max() - val_created.min()) / pd.Timedelta(days=30.44)
-        if val_created.notna().any() else 1.0
+        if val_created.notna().any()
+        else 1.0
     )
     cutoffs = choose_cutoffs(p_val, y[vl], cfg.targets, float(months))
     scorer = LeadScorer(
@@ -169,7 +183,10 @@ def train(
         "data_end": str(created.max()) if created.notna().any() else None,
         "test_start": str(created.reindex(test_ids).min()) if by_time else None,
     }
-    scorer.meta = {k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")}
+    scorer.meta = {
+        k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
+    }
+    scorer.meta["schema"] = sc.model_dump()
     return TrainResult(
         scorer=scorer,
         metrics=metrics,

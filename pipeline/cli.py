@@ -1,0 +1,278 @@
+"""`leadscore`: the only place with argv and exit codes.
+
+Expected mistakes (bad config, bad data, unknown model) end with one line on stderr and exit 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.config import DEFAULT_CONFIG, ConfigError, load_config
+from pipeline.data import DataError
+
+app = typer.Typer(
+    help="Predictive lead scoring: train a calibrated conversion model on won/lost leads, "
+    "score new leads with reasons.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("pipeline")
+
+ConfigOpt = Annotated[
+    Path, typer.Option("--config", "-c", help="YAML config (see config/default.yaml).")
+]
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    from pipeline.registry import RegistryError
+    from pipeline.train import TrainingError
+
+    return (ConfigError, DataError, RegistryError, TrainingError)
+
+
+def command(fn):
+    """Run a command; turn expected errors into one stderr line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
+        for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "shap", "lightgbm"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        try:
+            return fn(*args, **kwargs)
+        except _expected_errors() as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@command
+def generate(
+    leads: Annotated[int, typer.Option("--leads", "-n", min=1, help="Number of leads.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/raw"),
+    end: Annotated[str, typer.Option(help="Export date: the last day of history.")] = "2026-11-01",
+) -> None:
+    """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
+    from pipeline.synth import generate as make
+    from pipeline.synth import write_sample
+
+    t = time.perf_counter()
+    data = make(leads, seed=seed, end=end)
+    paths = write_sample(data, out)
+    won = int((data.leads["outcome"] == "won").sum())
+    lost = int((data.leads["outcome"] == "lost").sum())
+    typer.echo(
+        f"wrote {len(data.leads):,} leads ({won:,} won, {lost:,} lost, {len(data.open_leads):,} open) "
+        f"and {len(data.activities):,} activities to {out}/ in {time.perf_counter() - t:.1f}s"
+    )
+    log.debug("files: %s", paths)
+
+
+@app.command()
+@command
+def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Check the data before training: counts, outcomes, dates and missing values."""
+    from pipeline.workflow import load_training_data
+
+    cfg = load_config(config)
+    leads, events = load_training_data(cfg)
+    lab = leads["_label"]
+    typer.echo(
+        f"leads: {len(leads):,} ({int((lab == 1).sum()):,} won, {int((lab == 0).sum()):,} lost, {int(lab.isna().sum()):,} open)"
+    )
+    typer.echo(f"activities: {len(events):,} events of {events['type'].nunique()} types")
+    for c in [*cfg.schema.categorical, *cfg.schema.numeric]:
+        share = leads[c].isna().mean()
+        if share > 0.2:
+            typer.echo(f"note: column '{c}' is {share:.0%} missing")
+    typer.echo("ok")
+
+
+@app.command()
+@command
+def train(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Train, evaluate out of time, log to MLflow and register a new model version."""
+    from pipeline.workflow import train_and_register
+
+    cfg = load_config(config)
+    t = time.perf_counter()
+    result, version, info = train_and_register(cfg, config)
+    m = result.metrics
+    typer.echo(
+        f"registered lead-scoring version {version} ({', '.join(info['aliases'])}) in {time.perf_counter() - t:.1f}s"
+    )
+    keys = [
+        "test_roc_auc",
+        "oracle_roc_auc",
+        "baseline_points_roc_auc",
+        "baseline_logreg_roc_auc",
+        "test_pr_auc",
+        "test_ece",
+        "test_brier",
+        "test_lift_at_10",
+        "sql_threshold",
+        "test_sql_precision",
+        "mql_threshold",
+        "test_mql_recall",
+    ]
+    for k in keys:
+        if k in m:
+            typer.echo(f"  {k:<26} {m[k]:.4f}")
+
+
+@app.command()
+@command
+def score(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    leads: Annotated[
+        Path | None, typer.Option(help="Leads to score (default: data.leads).")
+    ] = None,
+    activities: Annotated[
+        Path | None, typer.Option(help="Their activities (default: data.activities).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Scores file (default: scoring.output).")
+    ] = None,
+    model_uri: Annotated[
+        str, typer.Option(help="MLflow model URI.")
+    ] = "models:/lead-scoring@champion",
+    as_of: Annotated[str | None, typer.Option(help="Score as of this time (default: now).")] = None,
+) -> None:
+    """Score every lead in a file with the registered model; write scores atomically."""
+    from pipeline import registry
+    from pipeline.score import parse_as_of, score_files
+
+    cfg = load_config(config)
+    when = parse_as_of(as_of)
+    leads_path = leads or Path(cfg.data.leads)
+    acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
+    if not leads_path.exists():
+        raise DataError(f"{leads_path}: leads file not found; check --leads or data.leads")
+    if acts is not None and not acts.exists():
+        raise DataError(f"{acts}: activities file not found; check --activities or data.activities")
+    registry.setup()
+    t = time.perf_counter()
+    scorer, version = registry.load_scorer(model_uri)
+    s = score_files(
+        cfg,
+        scorer,
+        version,
+        leads_path,
+        acts,
+        output or Path(cfg.scoring.output),
+        when,
+        cfg.scoring.n_reasons,
+    )
+    stages = ", ".join(f"{k} {v:,}" for k, v in sorted(s.stages.items()))
+    rej = f", {s.n_rejected:,} rejected -> {s.rejected_path}" if s.n_rejected else ""
+    typer.echo(
+        f"scored {s.n_scored:,} leads ({stages}){rej} with version {version} in {time.perf_counter() - t:.1f}s -> {s.output}"
+    )
+
+
+@app.command()
+@command
+def explain(
+    lead_ids: Annotated[list[str], typer.Argument(help="Lead ids to explain.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    leads: Annotated[Path | None, typer.Option(help="Leads file (default: data.leads).")] = None,
+    activities: Annotated[
+        Path | None, typer.Option(help="Activities file (default: data.activities).")
+    ] = None,
+    model_uri: Annotated[
+        str, typer.Option(help="MLflow model URI.")
+    ] = "models:/lead-scoring@champion",
+    as_of: Annotated[str | None, typer.Option(help="As of this time (default: now).")] = None,
+) -> None:
+    """Print a lead's probability, score, stage and every reason in plain words."""
+    import numpy as np
+
+    from pipeline import registry
+    from pipeline.data import load_events, read_table
+    from pipeline.explain import top_reasons
+    from pipeline.score import parse_as_of, prepare_leads
+
+    cfg = load_config(config)
+    when = parse_as_of(as_of)
+    registry.setup()
+    scorer, version = registry.load_scorer(model_uri)
+    path = leads or Path(cfg.data.leads)
+    raw = read_table(path, cfg, "leads file")
+    id_col = scorer.meta["schema"]["lead_id"]
+    raw = raw[raw[id_col].astype(str).isin(lead_ids)]
+    missing = sorted(set(lead_ids) - set(raw[id_col].astype(str)))
+    if missing:
+        raise DataError(f"{path}: lead id(s) {', '.join(missing)} not found in column '{id_col}'")
+    canon = prepare_leads(raw, scorer, path)
+    acts = activities or cfg.data.activities
+    events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
+    X = scorer.features(canon, events, np.full(len(canon), when.to_datetime64()))
+    p = scorer.predict_proba(X)
+    fields, fc = scorer.field_contributions(X)
+    reasons = top_reasons(fc, fields, X, len(fields), scorer.builder.has_time)
+    for i, lid in enumerate(canon.index):
+        typer.echo(
+            f"{lid}: probability {p[i]:.3f}, score {scorer.to_score(p[i : i + 1])[0]}, "
+            f"stage {scorer.cutoffs.stage(p[i : i + 1])[0]} (model version {version}, as of {when})"
+        )
+        for r in reasons.iloc[i].dropna():
+            typer.echo(f"  {r}")
+
+
+@app.command()
+@command
+def promote(version: Annotated[str, typer.Argument(help="Registered version to serve.")]) -> None:
+    """Point the champion alias at VERSION (the previous champion is remembered for rollback)."""
+    from pipeline import registry
+
+    client = registry.setup()
+    try:
+        client.get_model_version(registry.MODEL_NAME, version)
+    except registry.MlflowException:
+        raise registry.RegistryError(
+            f"version {version} of {registry.MODEL_NAME} not found; see 'make ui'"
+        ) from None
+    prev = registry.get_alias_version(client, registry.CHAMPION)
+    if prev and prev != version:
+        registry.set_alias(client, "previous-champion", prev)
+    registry.set_alias(client, registry.CHAMPION, version)
+    typer.echo(f"champion: version {prev} -> {version}")
+
+
+@app.command()
+@command
+def rollback() -> None:
+    """Point champion back at the version it had before the last promotion."""
+    from pipeline import registry
+
+    client = registry.setup()
+    prev = registry.get_alias_version(client, "previous-champion")
+    cur = registry.get_alias_version(client, registry.CHAMPION)
+    if prev is None:
+        raise registry.RegistryError(
+            "no previous champion recorded; use 'leadscore promote VERSION'"
+        )
+    registry.set_alias(client, registry.CHAMPION, prev)
+    if cur:
+        registry.set_alias(client, "previous-champion", cur)
+    typer.echo(f"champion: version {cur} -> {prev}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Shared fixtures: a small sample export, a config pointing at it, and a private MLflow store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+from pipeline.config import Config, load_config  # noqa: E402
+from pipeline.synth import generate, write_sample  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = 4000
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("raw")
+    write_sample(generate(SMALL, seed=7), d)
+    return d
+
+
+def write_config(path: Path, data_dir: Path, **overrides: dict) -> Path:
+    raw = yaml.safe_load((ROOT / "config/default.yaml").read_text())
+    raw["data"]["leads"] = str(data_dir / "leads.csv")
+    raw["data"]["activities"] = str(data_dir / "activities.csv")
+    raw["data"]["oracle"] = str(data_dir / "oracle.csv")
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_config_path(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_config(tmp_path_factory.mktemp("cfg") / "config.yaml", sample_dir)
+
+
+@pytest.fixture(scope="session")
+def sample_config(sample_config_path: Path) -> Config:
+    return load_config(sample_config_path)
+
+
+@pytest.fixture(scope="session")
+def trained(sample_config: Config):
+    """One model trained in-process on the small sample (no MLflow), shared by behavioural tests."""
+    from pipeline.train import train
+    from pipeline.workflow import load_oracle, load_training_data
+
+    leads, events = load_training_data(sample_config)
+    return train(sample_config, leads, events, load_oracle(sample_config)), leads, events
+
+
+@pytest.fixture()
+def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def read_scores(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path)
