@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -46,7 +48,9 @@ def command(fn):
     def wrapper(*args, **kwargs):
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
         for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "shap", "lightgbm"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        if not os.environ.get("LEADSCORE_DEBUG"):
+            warnings.simplefilter("ignore")  # library deprecation chatter is not for revenue ops
         try:
             return fn(*args, **kwargs)
         except _expected_errors() as e:

@@ -88,7 +88,8 @@ def fit_booster(
     clf.fit(
         enc.transform(X_fit),
         y_fit,
-        eval_set=[(enc.transform(X_val), y_val)],
+        eval_X=(enc.transform(X_val),),
+        eval_y=(y_val,),
         eval_metric="binary_logloss",
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
