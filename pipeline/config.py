@@ -91,8 +91,8 @@ class TargetsConfig(_Strict):
 class LightGBMParams(_Strict):
     n_estimators: int = Field(default=2000, gt=0)
     learning_rate: float = Field(default=0.05, gt=0)
-    num_leaves: int = Field(default=15, ge=2)
-    max_depth: int = -1
+    num_leaves: int = Field(default=8, ge=2)
+    max_depth: int = 3  # shallow trees keep exact TreeSHAP reasons fast (cost ~ leaves x depth^2)
     min_child_samples: int = Field(default=40, ge=1)
     subsample: float = Field(default=0.8, gt=0, le=1)
     colsample_bytree: float = Field(default=0.8, gt=0, le=1)
