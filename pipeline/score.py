@@ -195,6 +195,8 @@ def score_files(
     out["probability"] = out["probability"].round(6)
     out["model_version"] = model_version
     out["scored_at"] = scored_at
+    extra = [c for c in ("fit_score", "engagement_score") if c in out.columns]
+    out = out[[c for c in out.columns if c not in extra] + extra]  # after the contract columns
     rej_path = None
     if len(rejected):
         rej_path = output.with_name(output.stem + ".rejected.csv")

@@ -15,8 +15,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
 from pipeline.cutoffs import Cutoffs
-from pipeline.explain import field_matrix, top_reasons
+from pipeline.explain import field_matrix
 from pipeline.features import FeatureBuilder
+from pipeline.reasons import reason_table
+from pipeline.subscores import group_logodds, percentile
 
 
 @dataclass
@@ -28,6 +30,8 @@ class LeadScorer:
     score_reference: np.ndarray  # sorted calibrated probabilities of reference leads
     calibration_method: str = "isotonic"
     meta: dict = field(default_factory=dict)
+    fit_reference: np.ndarray | None = None  # sorted fit log-odds parts of the reference leads
+    engagement_reference: np.ndarray | None = None  # same for the engagement parts
 
     def features(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
@@ -57,6 +61,22 @@ class LeadScorer:
             np.round(100 * np.searchsorted(ref, p, side="right") / len(ref)), 0, 100
         ).astype(int)
 
+    def set_subscore_reference(self, X: pd.DataFrame) -> None:
+        """Fix the fit/engagement distributions of the reference leads (those behind `score`)."""
+        c, _ = self.contributions(X)
+        g = group_logodds(c, self.builder.feature_fields, self.builder.activity_types)
+        self.fit_reference, self.engagement_reference = np.sort(g[:, 0]), np.sort(g[:, 1])
+
+    def subscores(self, contrib: np.ndarray) -> pd.DataFrame:
+        """fit_score and engagement_score (0-100 percentiles) from per-feature SHAP values."""
+        g = group_logodds(contrib, self.builder.feature_fields, self.builder.activity_types)
+        return pd.DataFrame(
+            {
+                "fit_score": percentile(self.fit_reference, g[:, 0]),
+                "engagement_score": percentile(self.engagement_reference, g[:, 1]),
+            }
+        )
+
     def score(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray, n_reasons: int = 3
     ) -> pd.DataFrame:
@@ -68,6 +88,10 @@ class LeadScorer:
         out["score"] = self.to_score(p)
         out["stage"] = self.cutoffs.stage(p)
         if n_reasons > 0:
-            fields, fc = self.field_contributions(X)
-            out = out.join(top_reasons(fc, fields, X, n_reasons, self.builder.has_time))
+            c, _ = self.contributions(X)
+            ff = self.builder.feature_fields
+            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time))
+            sub = self.subscores(c)
+            sub.index = X.index
+            out = out.join(sub)
         return out

@@ -122,6 +122,7 @@ def train(
         score_reference=np.sort(p_val),
         calibration_method=choice.method,
     )
+    scorer.set_subscore_reference(X[vl])  # fit/engagement sub-scores: same reference leads
 
     tl = test_m & last
     Xt, yt = X[tl], y[tl]

@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline import registry
 from pipeline.config import Config
 from pipeline.data import load_events, load_leads, read_table
+from pipeline.explain_plots import field_figures
 from pipeline.plots import importance_bar, reliability, shap_beeswarm
 from pipeline.train import TrainResult, train
 
@@ -85,6 +86,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> tuple[TrainResul
         }
         if result.shap_sample is not None:
             figs["explain/shap_beeswarm.png"] = shap_beeswarm(*result.shap_sample)
+            figs.update(field_figures(*result.shap_sample, result.scorer.builder.feature_fields))
         for name, fig in figs.items():
             mlflow.log_figure(fig, name)
             plt.close(fig)
