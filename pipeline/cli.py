@@ -199,13 +199,16 @@ def explain(
         str, typer.Option(help="MLflow model URI.")
     ] = "models:/lead-scoring@champion",
     as_of: Annotated[str | None, typer.Option(help="As of this time (default: now).")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write a waterfall plot (by business field) of the first lead here."),
+    ] = None,
 ) -> None:
-    """Print a lead's probability, score, stage and every reason in plain words."""
+    """Print a lead's probability, score, stage, fit and engagement sub-scores and every reason."""
     import numpy as np
 
     from pipeline import registry
     from pipeline.data import load_events, read_table
-    from pipeline.explain import top_reasons
     from pipeline.score import parse_as_of, prepare_leads
 
     cfg = load_config(config)
@@ -222,17 +225,26 @@ def explain(
     canon = prepare_leads(raw, scorer, path)
     acts = activities or cfg.data.activities
     events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
-    X = scorer.features(canon, events, np.full(len(canon), when.to_datetime64()))
-    p = scorer.predict_proba(X)
-    fields, fc = scorer.field_contributions(X)
-    reasons = top_reasons(fc, fields, X, len(fields), scorer.builder.has_time)
-    for i, lid in enumerate(canon.index):
+    n_fields = len(set(scorer.builder.feature_fields.values()))
+    out = scorer.score(canon, events, np.full(len(canon), when.to_datetime64()), n_fields)
+    for lid, row in out.iterrows():
+        sub = ""
+        if "fit_score" in row:
+            sub = f", fit {row['fit_score']}, engagement {row['engagement_score']}"
         typer.echo(
-            f"{lid}: probability {p[i]:.3f}, score {scorer.to_score(p[i : i + 1])[0]}, "
-            f"stage {scorer.cutoffs.stage(p[i : i + 1])[0]} (model version {version}, as of {when})"
+            f"{lid}: probability {row['probability']:.3f}, score {row['score']}, "
+            f"stage {row['stage']}{sub} (model version {version}, as of {when})"
         )
-        for r in reasons.iloc[i].dropna():
+        for r in row.filter(like="reason_").dropna():
             typer.echo(f"  {r}")
+    if plot is not None:
+        from pipeline.explain_plots import lead_waterfall
+
+        first = canon.iloc[[0]]
+        fig = lead_waterfall(scorer, first, events, np.full(1, when.to_datetime64()))
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, dpi=110, bbox_inches="tight")
+        typer.echo(f"waterfall of {first.index[0]} -> {plot}")
 
 
 @app.command()

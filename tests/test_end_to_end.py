@@ -78,7 +78,8 @@ def test_train_register_score_explain(project):
     assert r.exit_code == 0, r.output
     s = pd.read_csv(out)
     open_leads = pd.read_csv(tmp / "raw/open_leads.csv")
-    assert list(s.columns) == CONTRACT_COLUMNS
+    assert list(s.columns) == [*CONTRACT_COLUMNS, "fit_score", "engagement_score"]
+    assert s[["fit_score", "engagement_score"]].apply(lambda c: c.between(0, 100)).all().all()
     assert sorted(s["lead_id"]) == sorted(open_leads["lead_id"])
     assert s["probability"].between(0, 1).all() and s["score"].between(0, 100).all()
     assert set(s["stage"]) <= {"SQL", "MQL", "lead"}
@@ -95,8 +96,19 @@ def test_train_register_score_explain(project):
         str(tmp / "raw/open_leads.csv"),
         "--as-of",
         "2026-11-01",
+        "--plot",
+        str(tmp / "waterfall.png"),
     )
     assert r.exit_code == 0 and lid in r.output and "probability" in r.output
+    assert "fit " in r.output and "engagement " in r.output
+    assert (tmp / "waterfall.png").read_bytes()[:4] == b"\x89PNG"
+    arts = {
+        a.path
+        for d in ("explain", "explain/dependence")
+        for a in client.list_artifacts(champ.run_id, d)
+    }
+    assert {"explain/importance_by_field.csv", "explain/shap_beeswarm_by_field.png"} <= arts
+    assert len([a for a in arts if a.startswith("explain/dependence/")]) == 5
 
     # a second version becomes challenger; promote and rollback move champion
     assert run("train", "--config", str(cfg)).exit_code == 0
