@@ -7,9 +7,12 @@ exactly as the reasons do, so the plots and the reasons tell the same story.
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 
-matplotlib.use("Agg")
+if not os.environ.get("MPLBACKEND"):  # headless runs; a notebook keeps its inline backend
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -137,7 +140,7 @@ def waterfall(
     exp = shap.Explanation(
         values=np.asarray(field_values, float), base_values=float(base), feature_names=labels
     )
-    plt.figure(figsize=(9, 0.45 * min(max_display, len(labels)) + 2))
+    plt.figure(figsize=(11, 0.45 * min(max_display, len(labels)) + 2))
     shap.plots.waterfall(exp, max_display=max_display, show=False)
     fig = plt.gcf()
     if title:
