@@ -63,7 +63,7 @@ bench: setup ## Benchmarks at 100k and 1M leads; writes bench/results.json
 
 lab: setup ## Jupyter Lab on notebooks/
 	$(UV) sync --frozen --python $(PYTHON) --group lab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db --host 127.0.0.1 --port 5000
