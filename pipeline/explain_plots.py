@@ -8,6 +8,7 @@ exactly as the reasons do, so the plots and the reasons tell the same story.
 from __future__ import annotations
 
 import os
+import warnings
 
 import matplotlib
 
@@ -57,9 +58,11 @@ def field_beeswarm(
     import shap
 
     plt.figure(figsize=(8, 7))
-    shap.plots.beeswarm(
-        field_explanation(contrib, X, feature_fields), max_display=max_display, show=False
-    )
+    with warnings.catch_warnings():  # categorical fields have no colour values: all NaN
+        warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
+        shap.plots.beeswarm(
+            field_explanation(contrib, X, feature_fields), max_display=max_display, show=False
+        )
     fig = plt.gcf()
     fig.suptitle("SHAP by business field (log-odds; grey = categorical)", fontsize=10)
     fig.tight_layout()
