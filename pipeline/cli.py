@@ -223,6 +223,7 @@ def explain(
     if missing:
         raise DataError(f"{path}: lead id(s) {', '.join(missing)} not found in column '{id_col}'")
     canon = prepare_leads(raw, scorer, path)
+    canon = canon.loc[[i for i in dict.fromkeys(lead_ids) if i in canon.index] or canon.index]
     acts = activities or cfg.data.activities
     events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
     n_fields = len(set(scorer.builder.feature_fields.values()))
