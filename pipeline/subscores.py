@@ -39,9 +39,13 @@ def group_logodds(
 
 
 def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """0-100: share of the sorted reference at or below each value."""
-    if reference is None or len(reference) == 0:
-        return np.full(len(v), -1, dtype=int)
+    """0-100: share of the sorted reference at or below each value.
+
+    A side the model cannot see (no fit columns, no activity table) is constant; it reads 50,
+    "average", rather than a misleading 100 or 0.
+    """
+    if reference is None or len(reference) == 0 or reference[0] == reference[-1]:
+        return np.full(len(v), 50, dtype=int)
     return np.clip(
         np.round(100 * np.searchsorted(reference, v, side="right") / len(reference)), 0, 100
     ).astype(int)

@@ -211,3 +211,26 @@ def test_field_figures_and_waterfall(trained):
     assert any("[" in t and "]" in t for t in labels)
     for f in [*figs.values(), fig]:
         plt.close(f)
+
+
+def test_without_dates_reasons_use_counts_only():
+    b = FeatureBuilder(categorical=[], numeric=[], activity_types=TYPES, has_time=False)
+    X = pd.DataFrame(
+        [[2.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 1.0]],
+        columns=b.feature_names,
+        index=pd.Index(["A", "B"], name="lead_id"),
+    )
+    c = np.zeros((2, 4))
+    c[0, b.feature_names.index("demo_request_count")] = 0.8
+    c[1, b.feature_names.index("demo_request_count")] = -0.4
+    r = reason_table(c, b.feature_fields, X, 1, False)["reason_1"].tolist()
+    assert r == ["+ 2 demo requests", "- no demo request yet"]
+
+
+def test_a_side_the_model_cannot_see_scores_fifty():
+    from pipeline.subscores import percentile
+
+    assert percentile(np.zeros(100), np.array([0.0, 0.0])).tolist() == [50, 50]
+    ref = np.sort(np.random.default_rng(0).normal(size=1000))
+    p = percentile(ref, np.array([-10.0, 0.0, 10.0]))
+    assert p[0] == 0 and 45 <= p[1] <= 55 and p[2] == 100
