@@ -64,7 +64,8 @@ def check_columns(raw: pd.DataFrame, scorer, path: str | Path) -> None:
     known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop}
     extra = [c for c in raw.columns if c not in known]
     if extra:
-        log.info("%s: ignoring %d column(s) the model does not use", path, len(extra))
+        shown = ", ".join(extra[:8]) + (" ..." if len(extra) > 8 else "")
+        log.info("%s: ignoring %d column(s) the model does not use: %s", path, len(extra), shown)
 
 
 def reject_bad_rows(raw: pd.DataFrame, scorer) -> tuple[pd.DataFrame, pd.DataFrame]:
