@@ -60,11 +60,12 @@ class Report:
         ]
 
     def log_and_raise(self) -> None:
-        """At the start of train/score: warnings to stderr, the first error as a DataError."""
-        for f in self.warnings:
-            log.warning("warning: %s", f.message)
+        """At the start of train/score: the first error as a DataError (alone, so that it is
+        the one line a refused run prints), else the warnings to stderr."""
         if self.errors:
             raise DataError(self.errors[0].message)
+        for f in self.warnings:
+            log.warning("warning: %s", f.message)
 
 
 def _feature_columns(cfg: Config) -> list[str]:

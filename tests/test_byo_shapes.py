@@ -124,14 +124,10 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
 def test_flat_parquet_trains_like_csv(tmp_path):
     """Parquet keeps types (int outcome, float counts, a bool flag): the same config works."""
     cfg = load_config(
-        example_config(
-            "flat-export", tmp_path, data={"leads": str(FIX / "flat/leads.parquet")}
-        )
+        example_config("flat-export", tmp_path, data={"leads": str(FIX / "flat/leads.parquet")})
     )
     leads, events = load_training_data(cfg)
-    csv_leads, _ = load_training_data(
-        load_config(example_config("flat-export", tmp_path / "csv"))
-    )
+    csv_leads, _ = load_training_data(load_config(example_config("flat-export", tmp_path / "csv")))
     assert leads["_label"].sum() == csv_leads["_label"].sum() == 394
     assert np.allclose(leads["Do Not Call"], csv_leads["Do Not Call"])
     np.testing.assert_allclose(
@@ -162,9 +158,9 @@ def no_signal_funnel(tmp_path) -> Path:
     deals = pd.DataFrame(
         {
             "mql_id": np.array(ids)[won],
-            "won_date": (first[won] + pd.to_timedelta(rng.uniform(0.5, 5, won.sum()), "D")).strftime(
-                "%Y-%m-%d %H:%M"
-            ),
+            "won_date": (
+                first[won] + pd.to_timedelta(rng.uniform(0.5, 5, won.sum()), "D")
+            ).strftime("%Y-%m-%d %H:%M"),
         }
     )
     leads.to_csv(tmp_path / "mql.csv", index=False)
