@@ -222,11 +222,11 @@ def _columns(cfg: Config, leads: pd.DataFrame, report: Report) -> None:
                 c,
             )
         nun = s.nunique(dropna=True)
-        if nun <= 1:
+        if nun <= 1 and miss == 0:  # one value plus blanks still says filled vs not
             report.add(
                 "warning",
                 "constant",
-                f"column '{c}' has one value ('{s.dropna().iloc[0]}') in every filled row: it "
+                f"column '{c}' has one value ('{s.dropna().iloc[0]}') in every row: it "
                 "cannot help; drop it",
                 c,
             )
