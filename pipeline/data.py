@@ -254,6 +254,14 @@ def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Pat
         src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
         src = src.reindex(out.index)
         present = out.index.isin(ids.dropna())
+        if not present.any() and len(table):
+            raise DataError(
+                f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
+                f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
+            )
+        unmatched = int((~ids.dropna().isin(out.index)).sum())
+        if unmatched:
+            log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
     else:
         src = src.set_index(pd.Index(out.index))
         present = np.ones(len(out), bool)

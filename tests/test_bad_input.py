@@ -316,3 +316,13 @@ def test_no_output_cell_starts_a_formula(flat_model):
     assert text.str.match(r"^[+-] ").all()
     assert text.str.contains("HYPERLINK|SUM", regex=True).any()  # the values are shown ...
     assert not text.str.contains(r": [=+\-@]", regex=True).any()  # ... defused
+
+
+def test_outcome_ids_that_match_no_lead(tmp_path, mlflow_uri):
+    deals = pd.read_csv(FIX / "funnel/olist_closed_deals_dataset.csv", dtype=str)
+    deals["mql_id"] = "x" + deals["mql_id"]
+    deals.to_csv(tmp_path / "deals.csv", index=False)
+    cfg = example_config(
+        "two-table-funnel", tmp_path, data={"outcomes": str(tmp_path / "deals.csv")}
+    )
+    _train_fails(tmp_path, cfg, "deals.csv", "no value of column 'mql_id' matches a lead id")
