@@ -41,9 +41,12 @@ def example_config(name: str, out_dir: Path, **overrides: dict) -> Path:
 
 def nothing_registered() -> bool:
     """True when the (test) MLflow store holds no registered model and no run."""
+    import os
+
     import mlflow
 
-    client = mlflow.MlflowClient()
+    uri = os.environ["MLFLOW_TRACKING_URI"]  # the test's store, not a URI set by another test
+    client = mlflow.MlflowClient(uri, uri)
     if client.search_registered_models():
         return False
     exp = client.get_experiment_by_name("lead-scoring")
