@@ -43,16 +43,15 @@ PLACEHOLDERS = [
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 PHONE_RE = r"^\+?[\d\s().\-/]{7,20}$"
 PII_NAME_RE = re.compile(
-    r"name|phone|mobile|e-?mail|address|street|postal|zip|\bip\b|birth|passport|ssn", re.I
+    r"(first|last|full|middle|sur|given|contact|lead|person|user|customer)[\s_-]?name|^name$|"
+    r"phone|mobile|e-?mail|address|street|postal|zip|\bip\b|birth|passport|ssn|linkedin",
+    re.I,
 )
+OWNER_RE = re.compile(r"owner|assigned|sales ?rep|\bsdr\b|\bsr\b", re.I)
 ID_NAME_RE = re.compile(r"(^|[\s_])id$|^id([\s_]|$)|_id$|\bid\b|number$|^key$", re.I)
 OUTCOME_NAME_RE = re.compile(
     r"convert|outcome|status|stage|\bwon\b|result|is_?won|closed?|customer|target|label", re.I
 )
-WON_WORDS = {"won", "closed won", "closedwon", "closed-won", "converted", "win", "customer", "yes"}
-WON_WORDS |= {"true", "1", "y", "success", "sale", "deal won"}
-LOST_WORDS = {"lost", "closed lost", "closedlost", "closed-lost", "not converted", "no", "false"}
-LOST_WORDS |= {"0", "n", "disqualified", "unqualified", "rejected", "deal lost", "churned"}
 CREATED_RE = re.compile(r"creat|first|added|signup|sign_up|registr|entered|date", re.I)
 CLOSED_RE = re.compile(r"close|won|convert|conversion|lost", re.I)
 AFTER_FACT_RE = re.compile(r"tag|quality|score|reason|owner|stage|status|rating|profile", re.I)
@@ -179,6 +178,12 @@ def classify(df: pd.DataFrame) -> dict[str, Col]:
         if PII_NAME_RE.search(c) and not low <= (YES | NO):
             out[c] = Col(c, "pii", "PII: the name suggests personal data (name, phone, address)")
             continue
+        if re.search(r"name", c, re.I) and nun > 50 and nun / len(s) > 0.5:
+            out[c] = Col(c, "pii", "PII or an id: names, mostly distinct")
+            continue
+        if OWNER_RE.search(c):
+            out[c] = Col(c, "pii", "a salesperson: a person's name, often assigned after the fact")
+            continue
         if s.str.match(PHONE_RE).mean() > 0.8 and s.str.contains(r"[+\s()\-]").mean() > 0.5:
             out[c] = Col(c, "pii", "PII: looks like phone numbers")
             continue
@@ -200,10 +205,26 @@ def classify(df: pd.DataFrame) -> dict[str, Col]:
     return out
 
 
+def outcome_word(v: str) -> str | None:
+    """'won', 'lost' or None for one outcome value ('Closed - Not Converted' is lost)."""
+    t = re.sub(r"[^a-z0-9]", "", str(v).lower())
+    if t in {"1", "yes", "y", "true", "t", "10"}:
+        return "won"
+    if t in {"0", "no", "n", "false", "f", "00"}:
+        return "lost"
+    if re.match(r"open|working|new|inprogress|nurtur|pending|appointment|qualif", t):
+        return None  # still open: 'Open - Not Contacted' is not a lost lead
+    if re.search(r"not|lost|disqualif|unqualif|reject|churn|unsuccess|junk|dead|declin", t):
+        return "lost"
+    if re.search(r"won|convert|customer|success|^win|sale|signed", t):
+        return "won"
+    return None
+
+
 def _outcome_values(s: pd.Series) -> tuple[list[str], list[str]] | None:
     vals = [str(v) for v in s.dropna().unique()]
-    won = [v for v in vals if v.strip().lower() in WON_WORDS]
-    lost = [v for v in vals if v.strip().lower() in LOST_WORDS]
+    won = [v for v in vals if outcome_word(v) == "won"]
+    lost = [v for v in vals if outcome_word(v) == "lost"]
     if won and lost:
         return sorted(won), sorted(lost)
     return None
@@ -460,6 +481,9 @@ def draft_config(
         y.append("    lost: absent   # every other lead is lost")
     else:
         y.append("    column: CHANGE_ME  # guess failed: name the column that says won or lost")
+        for c in out_table.df.columns:
+            if OUTCOME_NAME_RE.search(c) and out_table.df[c].nunique() <= 15:
+                y.append(f"    # candidate {c!r}: values {_examples(out_table.df[c], 8)}")
         y.append('    won: ["won"]')
         y.append('    lost: ["lost"]')
         notes.append("no outcome-like column found: set schema.outcome by hand")

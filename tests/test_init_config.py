@@ -123,3 +123,61 @@ def test_init_refuses_to_overwrite_and_reports_missing_file(tmp_path):
     assert r.exit_code == 2 and "already exists" in r.stderr and out.read_text() == "keep"
     r = run("init", "--leads", tmp_path / "nope.csv", "--out", tmp_path / "d.yaml")
     assert r.exit_code == 2 and "nope.csv" in r.stderr and not (tmp_path / "d.yaml").exists()
+
+
+def test_outcome_words_of_common_crms():
+    from pipeline.init_config import outcome_word
+
+    won = [
+        "Closed Won",
+        "closedwon",
+        "Closed - Converted",
+        "Converted",
+        "1",
+        "Yes",
+        "TRUE",
+        "Customer",
+    ]
+    lost = [
+        "Closed Lost",
+        "closedlost",
+        "Closed - Not Converted",
+        "Disqualified",
+        "0",
+        "No",
+        "false",
+    ]
+    assert [outcome_word(v) for v in won] == ["won"] * len(won)
+    assert [outcome_word(v) for v in lost] == ["lost"] * len(lost)
+    still_open = ["Open - Not Contacted", "Working", "appointmentscheduled", "Qualified"]
+    assert [outcome_word(v) for v in still_open] == [None] * len(still_open)
+
+
+def test_pii_and_owner_columns_are_dropped_but_campaign_names_kept(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 300
+    pd.DataFrame(
+        {
+            "Lead ID": [f"00Q{i:05d}" for i in range(n)],
+            "Company Name": [f"Company {i}" for i in range(n)],
+            "Campaign Name": rng.choice(["Spring webinar", "Trade fair"], n),
+            "Lead Owner": rng.choice(["Jane Roe", "John Doe"], n),
+            "Mobile": [f"+44 7700 {rng.integers(100000, 999999)}" for _ in range(n)],
+            "Lead Status": rng.choice(
+                ["Closed - Converted", "Closed - Not Converted", "Working"], n
+            ),
+        }
+    ).to_csv(tmp_path / "sf.csv", index=False)
+    r = run("init", "--leads", tmp_path / "sf.csv", "--out", tmp_path / "sf.yaml")
+    assert r.exit_code == 0, r.output
+    c = yaml.safe_load((tmp_path / "sf.yaml").read_text())
+    s = c["schema"]
+    assert s["lead_id"] == "Lead ID"
+    assert {"Company Name", "Lead Owner", "Mobile"} <= set(s["drop"])
+    assert s["categorical"] == ["Campaign Name"]
+    assert s["outcome"]["column"] == "Lead Status"
+    assert s["outcome"]["won"] == ["Closed - Converted"]
+    assert s["outcome"]["lost"] == ["Closed - Not Converted"]
