@@ -401,6 +401,18 @@ def draft_config(
                 f"{A.path}: no column shares ids with '{lead_id}': set schema.activity.lead_id"
             )
 
+    sql_line = (
+        "  sql: {precision: 0.5}   # SQL cutoff: half the SQLs convert (or {capacity_per_month: N})"
+    )
+    lab = label.dropna() if label is not None else pd.Series(dtype=float)
+    if len(lab):
+        base = float(lab.mean())
+        prec = round(min(0.9, max(0.5, base + (1 - base) / 2)), 2)
+        sql_line = (
+            f"  sql: {{precision: {prec}}}   # guess: {base:.0%} of closed leads in the sample are "
+            "won; SQLs should convert clearly more often (or {capacity_per_month: N})"
+        )
+
     # ---- YAML ----
     g = "# guess: "
     y: list[str] = [
@@ -532,7 +544,7 @@ def draft_config(
         y.append(f"    type: {q(a_type) if a_type else 'CHANGE_ME'}  {g}activity types{ex}")
     y += [
         "targets:",
-        "  sql: {precision: 0.5}   # SQL cutoff: half the SQLs convert (or {capacity_per_month: N})",
+        sql_line,
         "  mql: {recall: 0.8}      # MQL cutoff: MQLs keep 80% of future customers",
         "validation:",
         "  min_won: 100            # refuse to train below this many won leads",
