@@ -78,9 +78,8 @@ def train(
     ).fit(leads.loc[split.index[split == "fit"]], events)
 
     snaps = snapshot_times(leads, tc.snapshot_days)
-    if (
-        not builder.activity_types
-    ):  # nothing to replay: one row per lead (see FeatureBuilder.use_age)
+    # nothing to replay: one row per lead (see FeatureBuilder.use_age)
+    if not builder.activity_types:
         snaps = snaps.iloc[np.sort(last_snapshot(snaps))].reset_index(drop=True)
     snaps["split"] = split.reindex(snaps["lead_id"]).to_numpy()
     X = build_snapshot_features(builder, leads, events, snaps)
