@@ -125,7 +125,7 @@ class ValidationConfig(_Strict):
 
     min_won: int = Field(default=100, ge=1)  # fewer won leads than this: refuse to train
     min_lost: int = Field(default=100, ge=1)
-    leakage_auc: float = Field(default=0.95, gt=0.5, le=1)  # one column alone separates this well
+    leakage_auc: float = Field(default=0.9, gt=0.5, le=1)  # one column alone separates this well
     leakage_fill_gap: float = Field(default=0.5, gt=0, le=1)  # filled share won vs lost differs
     max_missing_share: float = Field(default=0.5, gt=0, le=1)  # warn above this
     id_like_share: float = Field(default=0.9, gt=0, le=1)  # distinct share of a categorical
