@@ -62,6 +62,8 @@ def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_ur
         contacts["Email"].iloc[-1],
         contacts["Phone Number"].iloc[3],
     ]
+    for n in needles:
+        assert n not in r.output  # nor a log line
     files = _artifact_files(mrun)
     assert files
     for p in files:
@@ -119,6 +121,16 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     assert r.exit_code == 0, r.output
     mql = pd.read_csv(FIX / "funnel/olist_marketing_qualified_leads_dataset.csv", dtype=str)
     _check_scores(out, mql["mql_id"])
+    # a date that does not parse at score time rejects that row only
+    mql.loc[4, "first_contact_date"] = "31/31/2018"
+    mql.to_csv(tmp_path / "new.csv", index=False)
+    r = run("score", "--config", cfg, "--leads", tmp_path / "new.csv", "--output", out)
+    assert r.exit_code == 0, r.output
+    rej = pd.read_csv(tmp_path / "scores.rejected.csv", dtype=str)
+    assert rej.to_dict("records") == [
+        {"row": "6", "mql_id": mql.loc[4, "mql_id"], "reason": "cannot parse first_contact_date"}
+    ]
+    assert len(pd.read_csv(out)) == len(mql) - 1
 
 
 def test_flat_parquet_trains_like_csv(tmp_path):
