@@ -87,8 +87,7 @@ def generate(
 @app.command()
 @command
 def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Check the data before training: counts, missing shares, constant and id-like columns,
-    dates, minimum outcomes and leakage suspects. Exit 2 if training would be refused."""
+    """Check the data before training; report problems and leakage suspects (exit 2: refused)."""
     from pipeline.validate import check_training_data
     from pipeline.workflow import load_training_data
 
