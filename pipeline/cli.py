@@ -87,21 +87,52 @@ def generate(
 @app.command()
 @command
 def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Check the data before training: counts, outcomes, dates and missing values."""
+    """Check the data before training; report problems and leakage suspects (exit 2: refused)."""
+    from pipeline.validate import check_training_data
     from pipeline.workflow import load_training_data
 
     cfg = load_config(config)
     leads, events = load_training_data(cfg)
-    lab = leads["_label"]
+    report = check_training_data(cfg, leads, events)
+    for line in report.lines():
+        typer.echo(line)
+    suspects = report.suspects()
+    if suspects:
+        typer.echo(
+            f"leakage suspects: {', '.join(suspects)} (add the after-the-fact ones to schema.drop)"
+        )
+    if report.errors:
+        typer.echo(f"error: {report.errors[0].message}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"ok: {len(report.warnings)} warning(s) to review; train with this config")
+
+
+@app.command()
+@command
+def init(
+    leads: Annotated[Path, typer.Option(help="Leads export (csv or parquet).")],
+    out: Annotated[Path, typer.Option(help="Where to write the drafted YAML config.")],
+    activities: Annotated[
+        Path | None, typer.Option(help="Activity log export (one row per event).")
+    ] = None,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Outcomes / closed-deals export, if separate.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Draft a config from an export's header and a sample of rows; every guess is commented."""
+    from pipeline.init_config import draft_config
+
+    if out.exists() and not force:
+        raise ConfigError(f"{out}: already exists; choose another --out or pass --force")
+    text, notes = draft_config(leads, activities, outcomes)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    for n in notes:
+        typer.echo(f"  {n}")
     typer.echo(
-        f"leads: {len(leads):,} ({int((lab == 1).sum()):,} won, {int((lab == 0).sum()):,} lost, {int(lab.isna().sum()):,} open)"
+        f"wrote {out}: review every '# guess' comment, then: leadscore validate --config {out}"
     )
-    typer.echo(f"activities: {len(events):,} events of {events['type'].nunique()} types")
-    for c in [*cfg.schema.categorical, *cfg.schema.numeric]:
-        share = leads[c].isna().mean()
-        if share > 0.2:
-            typer.echo(f"note: column '{c}' is {share:.0%} missing")
-    typer.echo("ok")
 
 
 @app.command()

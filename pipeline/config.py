@@ -38,6 +38,7 @@ class OutcomeConfig(_Strict):
     won: list[str] | Literal["present"] = Field(default_factory=lambda: ["won"])
     lost: list[str] | Literal["absent"] = Field(default_factory=lambda: ["lost"])
     closed_at: str | None = None  # when the outcome became known; snapshots never pass it
+    lead_id: str | None = None  # id column of data.outcomes when it differs from schema.lead_id
 
     @model_validator(mode="before")
     @classmethod
@@ -65,6 +66,8 @@ class SchemaConfig(_Strict):
     numeric: list[str] = Field(default_factory=list)
     drop: list[str] = Field(default_factory=list)
     email: str | None = None  # read only to derive business-vs-personal domain, never a feature
+    flags: list[str] = Field(default_factory=list)  # Yes/No, Y/N, true/false -> 1/0 features
+    dayfirst: bool = False  # dates written 31.01.2026 / 31/01/2026 (day before month)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
 
@@ -117,6 +120,17 @@ class ScoringConfig(_Strict):
     chunk_size: int = Field(default=200_000, gt=0)
 
 
+class ValidationConfig(_Strict):
+    """Thresholds of `leadscore validate` (and of the same checks at the start of train)."""
+
+    min_won: int = Field(default=100, ge=1)  # fewer won leads than this: refuse to train
+    min_lost: int = Field(default=100, ge=1)
+    leakage_auc: float = Field(default=0.9, gt=0.5, le=1)  # one column alone separates this well
+    leakage_fill_gap: float = Field(default=0.5, gt=0, le=1)  # filled share won vs lost differs
+    max_missing_share: float = Field(default=0.5, gt=0, le=1)  # warn above this
+    id_like_share: float = Field(default=0.9, gt=0, le=1)  # distinct share of a categorical
+
+
 class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
@@ -124,6 +138,7 @@ class Config(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     baseline_points: dict[str, float] = Field(default_factory=dict)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

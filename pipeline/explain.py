@@ -98,7 +98,9 @@ def phrase_field(field: str, X: pd.DataFrame, has_time: bool) -> pd.Series:
     v = X[field]
     if pd.api.types.is_numeric_dtype(v):
         return (label + ": " + _num(v).fillna("unknown")).astype(object)
-    return (label + ": " + v.astype("string").fillna("unknown")).astype(object)
+    # an input value embedded in a reason must not smuggle a formula into the output csv
+    txt = v.astype("string").str.lstrip("=+-@\t\r ")
+    return (label + ": " + txt.fillna("unknown")).astype(object)
 
 
 def top_reasons(

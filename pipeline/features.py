@@ -72,11 +72,16 @@ class FeatureBuilder:
     max_activity_types: int = 40
     activity_types: list[str] = field(default_factory=list)
     has_time: bool = True
+    # Lead age is a feature only when there are events to replay: without them every snapshot of
+    # a lead is the same row except its age, and won leads stop being snapshotted at their close
+    # date while lost ones reach every age, so age alone would separate won from lost (a leak).
+    use_age: bool = True
 
     def fit(self, leads: pd.DataFrame, events: pd.DataFrame) -> FeatureBuilder:
         counts = events.loc[events["lead_id"].isin(leads.index), "type"].value_counts()
         self.activity_types = sorted(counts.index[: self.max_activity_types].tolist())
         self.has_time = bool(leads["_created_at"].notna().any())
+        self.use_age = self.has_time and bool(self.activity_types)
         return self
 
     @property
@@ -88,7 +93,7 @@ class FeatureBuilder:
                 f[name] = t
         for name in _type_feature_names("any", self.has_time):
             f[name.replace("any_", "activity_")] = ACTIVITY_FIELD
-        if self.has_time:
+        if self.has_time and self.use_age:
             f["lead_age_days"] = AGE_FIELD
         if self.use_email:
             f["personal_email"] = EMAIL_FIELD
@@ -113,7 +118,7 @@ class FeatureBuilder:
         cols: dict[str, np.ndarray] = {}
         if self.activity_types:
             cols.update(self._activity(leads.index, events, as_of, n))
-        if self.has_time:
+        if self.has_time and self.use_age:
             created = leads["_created_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
             age = (as_of - created) / DAY
             cols["lead_age_days"] = np.where(

@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config, SchemaConfig
-from pipeline.data import DataError, canonical_leads, load_events, normalise_types, read_table
+from pipeline.data import (
+    NO,
+    YES,
+    DataError,
+    canonical_leads,
+    load_events,
+    normalise_types,
+    read_table,
+)
 
 log = logging.getLogger(__name__)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -56,7 +64,8 @@ def check_columns(raw: pd.DataFrame, scorer, path: str | Path) -> None:
     known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop}
     extra = [c for c in raw.columns if c not in known]
     if extra:
-        log.info("%s: ignoring %d column(s) the model does not use", path, len(extra))
+        shown = ", ".join(extra[:8]) + (" ..." if len(extra) > 8 else "")
+        log.info("%s: ignoring %d column(s) the model does not use: %s", path, len(extra), shown)
 
 
 def reject_bad_rows(raw: pd.DataFrame, scorer) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,11 +77,16 @@ def reject_bad_rows(raw: pd.DataFrame, scorer) -> tuple[pd.DataFrame, pd.DataFra
     reason[ids.duplicated(keep="first") & ids.notna()] = "duplicate lead id (first row scored)"
     if sc.created_at and sc.created_at in raw.columns:
         s = raw[sc.created_at]
-        parsed = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+        parsed = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=sc.dayfirst)
         bad = parsed.isna() & s.notna() & (reason == "")
         reason[bad] = f"cannot parse {sc.created_at}"
     for c in scorer.builder.numeric:
         s = raw[c]
+        if c in sc.flags:
+            low = s.astype("string").str.strip().str.lower()
+            bad = low.notna() & ~low.isin(YES | NO) & (reason == "")
+            reason[bad] = f"{c} is not a yes/no value"
+            continue
         if pd.api.types.is_numeric_dtype(s):
             continue
         parsed = pd.to_numeric(
@@ -174,6 +188,10 @@ def score_files(
     check_columns(raw, scorer, leads_path)
     good, rejected = reject_bad_rows(raw, scorer)
     leads = canonical_leads(good, model_schema(scorer), leads_path)
+    from pipeline.validate import check_scoring_data
+
+    feats = [*scorer.builder.categorical, *scorer.builder.numeric]
+    check_scoring_data(leads, feats, leads_path).log_and_raise()
     events = (
         load_events(cfg, activities_path, lead_ids=leads.index)
         if activities_path
@@ -200,7 +218,8 @@ def score_files(
     rej_path = None
     if len(rejected):
         rej_path = output.with_name(output.stem + ".rejected.csv")
-        rejected[rejected.columns[1]] = neutralise(rejected[rejected.columns[1]])
+        for c in rejected.columns[1:]:  # echoed ids and reasons: no spreadsheet formulas
+            rejected[c] = neutralise(rejected[c])
         write_atomic(rejected, rej_path)
     write_atomic(out, output)
     return ScoreSummary(

@@ -72,12 +72,15 @@ def train(
         log.warning("no creation dates: split is stratified-random, not out-of-time")
     builder = FeatureBuilder(
         categorical=list(sc.categorical),
-        numeric=list(sc.numeric),
+        numeric=[*sc.numeric, *sc.flags],
         use_email=bool(sc.email) and leads["_email"].notna().any(),
         max_activity_types=tc.max_activity_types,
     ).fit(leads.loc[split.index[split == "fit"]], events)
 
     snaps = snapshot_times(leads, tc.snapshot_days)
+    # nothing to replay: one row per lead (see FeatureBuilder.use_age)
+    if not builder.activity_types:
+        snaps = snaps.iloc[np.sort(last_snapshot(snaps))].reset_index(drop=True)
     snaps["split"] = split.reindex(snaps["lead_id"]).to_numpy()
     X = build_snapshot_features(builder, leads, events, snaps)
     y = leads["_label"].reindex(snaps["lead_id"]).to_numpy().astype(int)

@@ -14,6 +14,7 @@ from pipeline.data import load_events, load_leads, read_table
 from pipeline.explain_plots import field_figures
 from pipeline.plots import importance_bar, reliability, shap_beeswarm
 from pipeline.train import TrainResult, train
+from pipeline.validate import check_training_data
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> tuple[TrainResul
     Returns the result, the new version and which aliases it received.
     """
     leads, events = load_training_data(cfg)
+    check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
     result = train(cfg, leads, events, load_oracle(cfg))
     client = registry.setup()
     info = result.info

@@ -1,0 +1,53 @@
+"""Helpers for the bring-your-own-export tests: example configs pointed at the fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "fixtures"
+EXAMPLES = ROOT / "config" / "examples"
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def example_config(name: str, out_dir: Path, **overrides: dict) -> Path:
+    """A copy of config/examples/NAME.yaml with absolute data paths and `overrides` merged."""
+    raw = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    for k in ("leads", "activities", "outcomes"):
+        if raw["data"].get(k):
+            raw["data"][k] = str(ROOT / raw["data"][k])
+    raw["scoring"]["output"] = str(out_dir / "scores.csv")
+    for section, values in overrides.items():
+        target = raw.setdefault(section, {})
+        for k, v in values.items():
+            if isinstance(v, dict) and isinstance(target.get(k), dict):
+                target[k].update(v)
+            else:
+                target[k] = v
+    p = out_dir / f"{name}.yaml"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return p
+
+
+def nothing_registered() -> bool:
+    """True when the (test) MLflow store holds no registered model and no run."""
+    import os
+
+    import mlflow
+
+    uri = os.environ["MLFLOW_TRACKING_URI"]  # the test's store, not a URI set by another test
+    client = mlflow.MlflowClient(uri, uri)
+    if client.search_registered_models():
+        return False
+    exp = client.get_experiment_by_name("lead-scoring")
+    return exp is None or not client.search_runs([exp.experiment_id])
