@@ -155,8 +155,10 @@ def _number(v: pd.Series) -> pd.Series:
 def _value(field: str, v: pd.Series) -> np.ndarray:
     """A raw column's value in words: "Director-level role", "company size 201-1000"."""
     label = field.replace("_", " ")
-    s = _number(v) if pd.api.types.is_numeric_dtype(v) else v.astype("string")
-    s = s.astype("string")
+    if pd.api.types.is_numeric_dtype(v):
+        s = _number(v).astype("string")
+    else:  # an input value embedded in a reason must not smuggle a formula into the output csv
+        s = v.astype("string").str.lstrip("=+-@\t\r ")
     if field == "employees":
         txt = s + np.where(v.to_numpy(float) == 1, " employee", " employees")
     elif field == "seniority":

@@ -40,7 +40,7 @@ def _artifact_files(run) -> list[Path]:
 
 def _check_scores(path: Path, expected_ids: pd.Series) -> pd.DataFrame:
     s = pd.read_csv(path, dtype={"lead_id": str})
-    assert list(s.columns) == CONTRACT
+    assert list(s.columns) == [*CONTRACT, "fit_score", "engagement_score"]
     assert sorted(s["lead_id"]) == sorted(expected_ids.astype(str))
     assert s["probability"].between(0, 1).all() and s["score"].between(0, 100).all()
     assert set(s["stage"]) <= {"SQL", "MQL", "lead"}
