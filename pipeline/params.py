@@ -22,9 +22,7 @@ SIZE_TABLE: list[tuple[float, float, int, int]] = [
 
 def size_aware(params: LightGBMParams, n_fit_rows: int) -> LightGBMParams:
     """`params` with unset learning_rate / min_child_samples / n_estimators fitted to the data size."""
-    for limit, lr, mcs, n_est in SIZE_TABLE:
-        if n_fit_rows <= limit:
-            break
+    _, lr, mcs, n_est = next(row for row in SIZE_TABLE if n_fit_rows <= row[0])
     given = params.model_fields_set
     update: dict[str, float | int] = {}
     if "learning_rate" not in given:
