@@ -134,6 +134,18 @@ def train(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     for k in keys:
         if k in m:
             typer.echo(f"  {k:<26} {m[k]:.4f}")
+    from pipeline.card import md_table
+
+    if "funnel" in result.extra_tables:
+        cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
+        cols += ["wins_captured", "mql_to_sql_rate"]
+        f = result.extra_tables["funnel"]
+        typer.echo("funnel on the out-of-time test leads:\n" + md_table(f[cols], 3))
+    gate = info.get("gate")
+    if gate is not None:
+        typer.echo(
+            f"{gate.reason}" + ("" if gate.passed else f" -> version {version} stays challenger")
+        )
 
 
 @app.command()
@@ -248,10 +260,9 @@ def promote(version: Annotated[str, typer.Argument(help="Registered version to s
         raise registry.RegistryError(
             f"version {version} of {registry.MODEL_NAME} not found; see 'make ui'"
         ) from None
-    prev = registry.get_alias_version(client, registry.CHAMPION)
-    if prev and prev != version:
-        registry.set_alias(client, "previous-champion", prev)
-    registry.set_alias(client, registry.CHAMPION, version)
+    from pipeline.gate import move_champion
+
+    prev = move_champion(client, registry.MODEL_NAME, version, "leadscore promote")
     typer.echo(f"champion: version {prev} -> {version}")
 
 
@@ -268,9 +279,9 @@ def rollback() -> None:
         raise registry.RegistryError(
             "no previous champion recorded; use 'leadscore promote VERSION'"
         )
-    registry.set_alias(client, registry.CHAMPION, prev)
-    if cur:
-        registry.set_alias(client, "previous-champion", cur)
+    from pipeline.gate import move_champion
+
+    move_champion(client, registry.MODEL_NAME, prev, f"leadscore rollback from version {cur}")
     typer.echo(f"champion: version {cur} -> {prev}")
 
 
