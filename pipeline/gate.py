@@ -148,9 +148,18 @@ def move_champion(
 
 
 def check_against_champion(
-    gate: GateConfig, client: object, result: object, leads: pd.DataFrame, events: pd.DataFrame
+    gate: GateConfig,
+    client: object,
+    result: object,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    cfg: object | None = None,
 ) -> GateResult:
-    """Run the gate for a freshly trained result against the registry's current champion."""
+    """Run the gate for a freshly trained result against the registry's current champion.
+
+    When the new config maps fewer columns than the champion needs (a changed schema), the leads
+    file is read again through the champion's own schema so it is judged on what it expects.
+    """
     from pipeline import registry
 
     version = registry.get_alias_version(client, registry.CHAMPION)
@@ -158,7 +167,24 @@ def check_against_champion(
     if version is not None:
         try:
             champion, _ = registry.load_scorer(f"models:/{registry.MODEL_NAME}@{registry.CHAMPION}")
-            champ_p = champion_probabilities(champion, result.test_predictions, leads, events)
+            try:
+                champ_p = champion_probabilities(champion, result.test_predictions, leads, events)
+            except KeyError:
+                if cfg is None:
+                    raise
+                from pipeline.data import read_table
+                from pipeline.score import prepare_leads
+
+                own = prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
+                own.index = own.index.astype(str)
+                champ_p = champion_probabilities(
+                    champion,
+                    result.test_predictions.assign(
+                        lead_id=result.test_predictions["lead_id"].astype(str)
+                    ),
+                    own,
+                    events,
+                )
         except (KeyError, ValueError, registry.RegistryError) as e:
             err = str(e).splitlines()[0][:200] or type(e).__name__
     res = evaluate_gate(gate, result.metrics, result.test_predictions, champ_p, version, err)

@@ -41,7 +41,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> tuple[TrainResul
     result = train(cfg, leads, events, load_oracle(cfg))
     client = registry.setup()
     info = result.info
-    gate = check_against_champion(cfg.gate, client, result, leads, events)
+    gate = check_against_champion(cfg.gate, client, result, leads, events, cfg)
     with registry.mlflow.start_run(run_name="train") as run:
         mlflow = registry.mlflow
         mlflow.set_tags(
