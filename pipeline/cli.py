@@ -130,6 +130,12 @@ def train(config: ConfigOpt = DEFAULT_CONFIG) -> None:
         "test_sql_precision",
         "mql_threshold",
         "test_mql_recall",
+        "test_auc_over_oracle",
+        "test_auc_lift_over_points",
+        "test_auc_lift_over_logreg",
+        "backtest_roc_auc_mean",
+        "backtest_roc_auc_min",
+        "backtest_ece_max",
     ]
     for k in keys:
         if k in m:

@@ -77,10 +77,10 @@ def backtest_chart(bt: pd.DataFrame) -> Figure:
     b = a.twinx()
     b.bar(x, bt["ece"], alpha=0.25, color=GREY, label="ECE (right)")
     b.set_ylabel("expected calibration error")
-    b.set_ylim(0, max(0.1, float(bt["ece"].max()) * 1.5))
+    b.set_ylim(0, max(0.1, float(bt["ece"].max()) * 3))
     h1, l1 = a.get_legend_handles_labels()
     h2, l2 = b.get_legend_handles_labels()
-    a.legend(h1 + h2, l1 + l2, loc="lower left")
+    a.legend(h1 + h2, l1 + l2, loc="center left", fontsize="small")
     a.set_title(f"Backtests ({bt.attrs.get('mode', 'monthly')}): train before, test on period")
     fig.tight_layout()
     return fig
