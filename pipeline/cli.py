@@ -161,10 +161,59 @@ def train(config: ConfigOpt = DEFAULT_CONFIG) -> None:
         "test_sql_precision",
         "mql_threshold",
         "test_mql_recall",
+        "test_auc_over_oracle",
+        "test_auc_lift_over_points",
+        "test_auc_lift_over_logreg",
+        "backtest_roc_auc_mean",
+        "backtest_roc_auc_min",
+        "backtest_ece_max",
     ]
     for k in keys:
         if k in m:
             typer.echo(f"  {k:<26} {m[k]:.4f}")
+    from pipeline.card import md_table
+
+    if "funnel" in result.extra_tables:
+        cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
+        cols += ["wins_captured", "mql_to_sql_rate"]
+        f = result.extra_tables["funnel"]
+        typer.echo("funnel on the out-of-time test leads:\n" + md_table(f[cols], 3))
+    gate = info.get("gate")
+    if gate is not None:
+        typer.echo(
+            f"{gate.reason}" + ("" if gate.passed else f" -> version {version} stays challenger")
+        )
+
+
+@app.command()
+@command
+def tune(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials (seeded sampler).")] = 20,
+    out: Annotated[
+        Path, typer.Option(help="Where to write the config with tuned training.lightgbm.")
+    ] = Path("config/tuned.yaml"),
+) -> None:
+    """Search booster hyperparameters on the validation slice; write them into a config copy."""
+    from pipeline.tune import tune as run_tune
+    from pipeline.tune import write_tuned_config
+    from pipeline.workflow import load_training_data
+
+    cfg = load_config(config)
+    leads, events = load_training_data(cfg)
+    t = time.perf_counter()
+    r = run_tune(cfg, leads, events, trials)
+    path = write_tuned_config(config, r.best_params, out)
+    typer.echo(
+        f"{trials} trials in {time.perf_counter() - t:.0f}s: validation AUC "
+        f"{r.default_value:.4f} (current params) -> {r.best_value:.4f} (best)"
+    )
+    typer.echo(f"best: {r.best_params}, {r.best_trees} trees")
+    typer.echo(
+        f"TreeSHAP reasons cost x{r.shap_cost_ratio:.2f} the current shape's per lead "
+        "(trees x leaves x depth^2); keep it near 1 if you score millions of leads with reasons"
+    )
+    typer.echo(f"wrote {path}; train with: leadscore train --config {path}")
 
 
 @app.command()
@@ -292,10 +341,9 @@ def promote(version: Annotated[str, typer.Argument(help="Registered version to s
         raise registry.RegistryError(
             f"version {version} of {registry.MODEL_NAME} not found; see 'make ui'"
         ) from None
-    prev = registry.get_alias_version(client, registry.CHAMPION)
-    if prev and prev != version:
-        registry.set_alias(client, "previous-champion", prev)
-    registry.set_alias(client, registry.CHAMPION, version)
+    from pipeline.gate import move_champion
+
+    prev = move_champion(client, registry.MODEL_NAME, version, "leadscore promote")
     typer.echo(f"champion: version {prev} -> {version}")
 
 
@@ -312,9 +360,9 @@ def rollback() -> None:
         raise registry.RegistryError(
             "no previous champion recorded; use 'leadscore promote VERSION'"
         )
-    registry.set_alias(client, registry.CHAMPION, prev)
-    if cur:
-        registry.set_alias(client, "previous-champion", cur)
+    from pipeline.gate import move_champion
+
+    move_champion(client, registry.MODEL_NAME, prev, f"leadscore rollback from version {cur}")
     typer.echo(f"champion: version {cur} -> {prev}")
 
 

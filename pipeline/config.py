@@ -101,6 +101,9 @@ class LightGBMParams(_Strict):
     colsample_bytree: float = Field(default=0.8, gt=0, le=1)
     reg_lambda: float = Field(default=1.0, ge=0)
     early_stopping_rounds: int = Field(default=100, gt=0)
+    # class re-weighting: allowed, but calibration on unweighted held-out data undoes its bias
+    is_unbalance: bool = False
+    scale_pos_weight: float = Field(default=1.0, gt=0)
 
 
 class TrainingConfig(_Strict):
@@ -112,6 +115,28 @@ class TrainingConfig(_Strict):
     min_category_count: int = Field(default=20, ge=1)
     max_activity_types: int = Field(default=40, ge=1)
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
+    test_start: str | None = None  # out-of-time test = leads created on/after this date
+    backtest_months: int = Field(default=6, ge=0)  # rolling monthly backtests (0: off)
+    slice_columns: list[str] = Field(
+        default_factory=lambda: ["source_channel", "country", "company_size"]
+    )
+
+
+class GateConfig(_Strict):
+    """When a newly trained version may replace the champion (see pipeline/gate.py)."""
+
+    max_auc_drop: float = Field(default=0.01, ge=0)
+    max_ece: float = Field(default=0.05, gt=0)
+    min_won: int = Field(default=30, ge=0)  # won leads in the out-of-time test slice
+    min_lost: int = Field(default=100, ge=0)
+
+
+class CostsConfig(_Strict):
+    """Cost of acquiring a lead, by channel: turns the funnel into cost per MQL / SQL / customer."""
+
+    channel_column: str = "source_channel"
+    per_lead: dict[str, float] = Field(default_factory=dict)
+    default: float = Field(default=0.0, ge=0)
 
 
 class ScoringConfig(_Strict):
@@ -139,6 +164,8 @@ class Config(_Strict):
     baseline_points: dict[str, float] = Field(default_factory=dict)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    costs: CostsConfig | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -103,11 +103,16 @@ def logreg_predict(model: Pipeline, X: pd.DataFrame, categorical: list[str]) -> 
 
 
 def time_split(
-    leads: pd.DataFrame, val_share: float, test_share: float, seed: int
+    leads: pd.DataFrame,
+    val_share: float,
+    test_share: float,
+    seed: int,
+    test_start: str | None = None,
 ) -> tuple[pd.Series, bool]:
     """'fit' / 'val' / 'test' per labelled lead: by creation time when known, else stratified random.
 
-    Returns the assignment and whether it was time-based.
+    With `test_start` (and dates) the test slice is every lead created on or after that date, and
+    `val_share` is taken from what is left. Returns the assignment and whether it was time-based.
     """
     lab = leads[leads["_label"].notna()]
     n = len(lab)
@@ -127,6 +132,8 @@ def time_split(
         by_time = False
     split = np.empty(n, dtype=object)
     n_test = int(round(test_share * n))
+    if test_start is not None and by_time:
+        n_test = int((created >= pd.Timestamp(test_start)).sum())
     n_val = int(round(val_share * n))
     split[order[: n - n_test - n_val]] = "fit"
     split[order[n - n_test - n_val : n - n_test]] = "val"

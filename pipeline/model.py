@@ -79,6 +79,7 @@ def fit_booster(
         subsample_freq=1,
         colsample_bytree=params.colsample_bytree,
         reg_lambda=params.reg_lambda,
+        **_imbalance(params),
         random_state=seed,
         n_jobs=2,
         deterministic=True,
@@ -94,6 +95,15 @@ def fit_booster(
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
     return Pipeline([("encode", enc), ("lgbm", clf)])
+
+
+def _imbalance(params: LightGBMParams) -> dict:
+    """Class re-weighting if the user asks for it; it skews raw scores, calibration undoes that."""
+    if params.is_unbalance:
+        return {"is_unbalance": True}
+    if params.scale_pos_weight != 1.0:
+        return {"scale_pos_weight": params.scale_pos_weight}
+    return {}
 
 
 def _calibrate(

@@ -22,6 +22,8 @@ from pipeline.evaluate import (
 from pipeline.explain import global_importance
 from pipeline.features import FeatureBuilder, build_snapshot_features, snapshot_times
 from pipeline.model import choose_and_fit_calibrator, fit_booster
+from pipeline.params import size_aware
+from pipeline.quality import quality_report
 from pipeline.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def train(
             f"need won and lost leads to learn from; found {n_won} won and {n_lost} lost: "
             "check schema.outcome.won/lost against the values in the outcome column"
         )
-    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed)
+    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
     builder = FeatureBuilder(
@@ -101,7 +103,7 @@ def train(
         X[val_m],
         y[val_m],
         builder.categorical,
-        tc.lightgbm,
+        size_aware(tc.lightgbm, int(fit_m.sum())),
         tc.seed,
         tc.min_category_count,
     )
@@ -152,6 +154,12 @@ def train(
 
     test_ids = snaps.loc[tl, "lead_id"].to_numpy()
     preds = pd.DataFrame({"lead_id": test_ids, "label": yt, "probability": p_test, "points": pts})
+    preds["as_of"] = snaps.loc[tl, "as_of"].to_numpy()
+    for b in ("points", "logreg"):
+        metrics[f"test_auc_lift_over_{b}"] = (
+            metrics["test_roc_auc"] - metrics[f"baseline_{b}_roc_auc"]
+        )
+    extra = quality_report(cfg, leads, scorer, choice, preds, X, y, snaps, last, metrics)
     if oracle is not None:
         o = oracle.set_index(oracle.columns[0])[oracle.columns[1]].reindex(test_ids).to_numpy(float)
         if not np.isnan(o).any():
@@ -198,6 +206,7 @@ def train(
         importance=importance,
         test_predictions=preds,
         shap_sample=(feat_contrib, Xt.iloc[pick]),
+        extra_tables=extra,
     )
 
 

@@ -9,9 +9,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from pipeline import registry
+from pipeline.card import log_quality
 from pipeline.config import Config
 from pipeline.data import load_events, load_leads, read_table
 from pipeline.explain_plots import field_figures
+from pipeline.gate import actor, check_against_champion, move_champion
 from pipeline.plots import importance_bar, reliability, shap_beeswarm
 from pipeline.train import TrainResult, train
 from pipeline.validate import check_training_data
@@ -33,7 +35,7 @@ def load_oracle(cfg: Config) -> pd.DataFrame | None:
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> tuple[TrainResult, str, dict]:
-    """Train, log the run, register the model; the first version becomes champion.
+    """Train, log the run, register the model; it becomes champion only if it passes the gate.
 
     Returns the result, the new version and which aliases it received.
     """
@@ -42,6 +44,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> tuple[TrainResul
     result = train(cfg, leads, events, load_oracle(cfg))
     client = registry.setup()
     info = result.info
+    gate = check_against_champion(cfg.gate, client, result, leads, events, cfg)
     with registry.mlflow.start_run(run_name="train") as run:
         mlflow = registry.mlflow
         mlflow.set_tags(
@@ -89,13 +92,15 @@ def train_and_register(cfg: Config, config_path: str | Path) -> tuple[TrainResul
         if result.shap_sample is not None:
             figs["explain/shap_beeswarm.png"] = shap_beeswarm(*result.shap_sample)
             figs.update(field_figures(*result.shap_sample, result.scorer.builder.feature_fields))
+        figs.update(log_quality(cfg, result, gate))
         for name, fig in figs.items():
             mlflow.log_figure(fig, name)
             plt.close(fig)
         version, _ = registry.log_model_version(result.scorer, {"run_id": run.info.run_id})
     aliases = [registry.CHALLENGER]
     registry.set_alias(client, registry.CHALLENGER, version)
-    if registry.get_alias_version(client, registry.CHAMPION) is None:
-        registry.set_alias(client, registry.CHAMPION, version)
+    client.set_model_version_tag(registry.MODEL_NAME, version, "gate_reason", gate.reason[:4000])
+    if gate.passed:
+        move_champion(client, registry.MODEL_NAME, version, gate.reason, f"{actor()} (train gate)")
         aliases.append(registry.CHAMPION)
-    return result, version, {"aliases": aliases, "run_id": run.info.run_id}
+    return result, version, {"aliases": aliases, "run_id": run.info.run_id, "gate": gate}
