@@ -188,5 +188,4 @@ def check_against_champion(
         except (KeyError, ValueError, registry.RegistryError) as e:
             err = str(e).splitlines()[0][:200] or type(e).__name__
     res = evaluate_gate(gate, result.metrics, result.test_predictions, champ_p, version, err)
-    log.info("%s", res.reason)
     return res
