@@ -202,11 +202,30 @@ def resolve_model_version(uri: str) -> str:
             name, _, ver = rest.partition("/")
             return str(client.get_model_version(name, ver).version)
         except MlflowException:
-            raise RegistryError(
-                f"model '{uri}' not found in {tracking_uri()}; run 'leadscore train' first "
-                "or pass --model-uri with an existing version"
-            ) from None
+            raise RegistryError(_not_found_hint(client, uri)) from None
     return uri
+
+
+def _not_found_hint(client: MlflowClient, uri: str) -> str:
+    """Why a models:/ URI does not resolve, and the command that fixes it."""
+    try:
+        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        return f"model '{uri}' not found in {tracking_uri()}; run 'leadscore train' first"
+    latest = max(versions, key=lambda v: int(v.version))
+    why = latest.tags.get("gate_reason") if latest.tags else None
+    why = (
+        f" (latest version {latest.version}: {why})"
+        if why
+        else f" (latest version {latest.version})"
+    )
+    return (
+        f"model '{uri}' not found in {tracking_uri()}: no version holds that alias{why}; "
+        f"promote one with 'leadscore promote {latest.version}' or pass "
+        f"--model-uri models:/{MODEL_NAME}/{latest.version}"
+    )
 
 
 def load_scorer(uri: str) -> tuple[Any, str]:

@@ -326,3 +326,16 @@ def test_outcome_ids_that_match_no_lead(tmp_path, mlflow_uri):
         "two-table-funnel", tmp_path, data={"outcomes": str(tmp_path / "deals.csv")}
     )
     _train_fails(tmp_path, cfg, "deals.csv", "no value of column 'mql_id' matches a lead id")
+
+
+def test_no_champion_after_a_failed_gate_says_how_to_serve(tmp_path, mlflow_uri):
+    """A first version that fails the gate leaves no champion: score says which command fixes it."""
+    cfg = example_config("flat-export", tmp_path)
+    raw = yaml.safe_load(cfg.read_text())
+    raw["gate"] = {"min_won": 10_000}  # the tiny fixture cannot pass this
+    cfg.write_text(yaml.safe_dump(raw))
+    assert run("train", "--config", cfg).exit_code == 0
+    out = tmp_path / "scores.csv"
+    r = run("score", "--config", cfg, "--output", out)
+    line = one_error_line(r, "no version holds that alias", "leadscore promote 1", "gate.min_won")
+    assert line.startswith("error:") and not out.exists()
