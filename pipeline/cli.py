@@ -153,10 +153,19 @@ def score(
         str, typer.Option(help="MLflow model URI.")
     ] = "models:/lead-scoring@champion",
     as_of: Annotated[str | None, typer.Option(help="Score as of this time (default: now).")] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
+    ] = "local",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import registry
+    from pipeline.drift import warning_lines
+    from pipeline.progress import wanted
     from pipeline.score import parse_as_of, score_files
+
+    if engine not in ("local", "spark"):
+        raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
 
     cfg = load_config(config)
     when = parse_as_of(as_of)
@@ -168,17 +177,32 @@ def score(
         raise DataError(f"{acts}: activities file not found; check --activities or data.activities")
     registry.setup()
     t = time.perf_counter()
-    scorer, version = registry.load_scorer(model_uri)
-    s = score_files(
-        cfg,
-        scorer,
-        version,
-        leads_path,
-        acts,
-        output or Path(cfg.scoring.output),
-        when,
-        cfg.scoring.n_reasons,
-    )
+    if engine == "spark":
+        from pipeline.spark import score_with_spark
+
+        s = score_with_spark(
+            cfg, model_uri, leads_path, acts, output or Path(cfg.scoring.output), when
+        )
+        version = s.model_version
+    else:
+        scorer, version = registry.load_scorer(model_uri)
+        s = score_files(
+            cfg,
+            scorer,
+            version,
+            leads_path,
+            acts,
+            output or Path(cfg.scoring.output),
+            when,
+            cfg.scoring.n_reasons,
+            progress=wanted(quiet),
+        )
+    if s.drift is not None:
+        from pipeline.monitor import log_scoring_run
+
+        for line in warning_lines(s.drift):
+            typer.echo(line, err=True)
+        log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
     stages = ", ".join(f"{k} {v:,}" for k, v in sorted(s.stages.items()))
     rej = f", {s.n_rejected:,} rejected -> {s.rejected_path}" if s.n_rejected else ""
     typer.echo(
@@ -233,6 +257,37 @@ def explain(
         )
         for r in reasons.iloc[i].dropna():
             typer.echo(f"  {r}")
+
+
+@app.command()
+@command
+def monitor(
+    outcomes: Annotated[
+        Path, typer.Option(help="Outcomes of earlier scored leads (id + outcome).")
+    ],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    scores: Annotated[
+        Path | None, typer.Option(help="Scores file of that run (default: scoring.output).")
+    ] = None,
+) -> None:
+    """Realised conversion per stage against what the model promised (mean probability)."""
+    from pipeline import registry
+    from pipeline.monitor import log_monitor_run
+    from pipeline.monitor import monitor as run_monitor
+
+    cfg = load_config(config)
+    scores_path = scores or Path(cfg.scoring.output)
+    table = run_monitor(cfg, outcomes, scores_path)
+    registry.setup()
+    log_monitor_run(table, outcomes, scores_path)
+    typer.echo(
+        f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {'promised':>9} {'gap':>7}"
+    )
+    for r in table.itertuples():
+        typer.echo(
+            f"{r.stage:<6} {r.scored:>10,} {r.with_outcome:>10,} {r.won:>8,} "
+            f"{r.realised_conversion:>9.3f} {r.promised_conversion:>9.3f} {r.gap:>+7.3f}"
+        )
 
 
 @app.command()

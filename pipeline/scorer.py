@@ -61,7 +61,10 @@ class LeadScorer:
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray, n_reasons: int = 3
     ) -> pd.DataFrame:
         """Probability, score, stage and top reasons for each lead (index = lead id)."""
-        X = self.features(leads, events, as_of)
+        return self.score_features(self.features(leads, events, as_of), n_reasons)
+
+    def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
+        """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
         p = self.predict_proba(X)
         out = pd.DataFrame(index=X.index)
         out["probability"] = p

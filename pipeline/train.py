@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.cutoffs import choose_cutoffs
+from pipeline.drift import DriftReference
 from pipeline.evaluate import (
     classification_metrics,
     fit_logreg,
@@ -187,6 +188,7 @@ def train(
         k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
     }
     scorer.meta["schema"] = sc.model_dump()
+    scorer.meta["drift_reference"] = DriftReference.fit(X[fit_m], builder.categorical)
     return TrainResult(
         scorer=scorer,
         metrics=metrics,
