@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,34 +242,66 @@ def _score_chunked(
         task = bar.task("scoring leads", total=len(ids))
         drift = DriftCounter(scorer.meta.get("drift_reference"))
         scored_at = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
-        rejected_parts, stages = [], {}
+        rejected_parts: list[pd.DataFrame] = []
+        stages: dict[str, int] = {}
         n_scored = 0
+
+        def prepare(raw_chunk: pd.DataFrame) -> tuple[pd.DataFrame | None, int, int]:
+            """Reject bad rows and build features: runs beside the booster of the last chunk."""
+            good, rej = reject_bad_rows(raw_chunk, scorer)
+            later = dup_later[good.index.to_numpy()]
+            if later.any():  # first seen in an earlier chunk
+                extra = good.loc[later, [sc.lead_id]].copy()
+                extra.insert(0, "row", good.index[later] + 2)
+                extra["reason"] = "duplicate lead id (first row scored)"
+                rej = pd.concat([rej, extra])
+                good = good.loc[~later]
+            rejected_parts.append(rej)
+            start, stop = int(raw_chunk.index[0]), int(raw_chunk.index[-1]) + 1
+            if not len(good):
+                return None, start, stop
+            leads = canonical_leads(good, sc, leads_path)
+            ev = events.for_rows(start, stop, id_obj)
+            X = scorer.features(leads, ev, np.full(len(leads), as_of64))
+            drift.add(X)
+            return X, start, stop
+
+        def write(f, res: pd.DataFrame) -> None:
+            nonlocal n_scored
+            out = _format(res, model_version, scored_at)
+            out.to_csv(f, index=False, header=n_scored == 0, float_format="%.6f")
+            n_scored += len(out)
+            for k, v in out["stage"].value_counts().items():
+                stages[k] = stages.get(k, 0) + int(v)
+
         output.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        it = iter(batches)
         try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-                for raw_chunk in batches:
-                    good, rej = reject_bad_rows(raw_chunk, scorer)
-                    later = dup_later[good.index.to_numpy()]
-                    if later.any():
-                        extra = good.loc[later, [sc.lead_id]].copy()
-                        extra.insert(0, "row", good.index[later] + 2)
-                        extra["reason"] = "duplicate lead id (first row scored)"
-                        rej = pd.concat([rej, extra])
-                        good = good.loc[~later]
-                    rejected_parts.append(rej)
-                    start, stop = int(raw_chunk.index[0]), int(raw_chunk.index[-1]) + 1
-                    if len(good):
-                        leads = canonical_leads(good, sc, leads_path)
-                        ev = events.for_rows(start, stop, id_obj)
-                        X = scorer.features(leads, ev, np.full(len(leads), as_of64))
-                        drift.add(X)
-                        out = _format(scorer.score_features(X, n_reasons), model_version, scored_at)
-                        out.to_csv(f, index=False, header=n_scored == 0, float_format="%.6f")
-                        n_scored += len(out)
-                        for k, v in out["stage"].value_counts().items():
-                            stages[k] = stages.get(k, 0) + int(v)
+            # Three chunks in flight: features of the next, booster (GIL released) of this one,
+            # phrasing and writing of the last. On two cores this hides most of the Python work.
+            with (
+                os.fdopen(fd, "w", newline="", encoding="utf-8") as f,
+                ThreadPoolExecutor(1) as prep_pool,
+                ThreadPoolExecutor(1) as write_pool,
+            ):
+                nxt = prep_pool.submit(
+                    lambda: prepare(c) if (c := next(it, None)) is not None else None
+                )
+                written = None
+                while (item := nxt.result()) is not None:
+                    nxt = prep_pool.submit(
+                        lambda: prepare(c) if (c := next(it, None)) is not None else None
+                    )
+                    X, start, stop = item
+                    if X is not None:
+                        res = scorer.score_features(X, n_reasons)
+                        if written is not None:
+                            written.result()
+                        written = write_pool.submit(write, f, res)
                     bar.advance(task, stop - start)
+                if written is not None:
+                    written.result()
                 if n_scored == 0:
                     f.write(",".join(_columns(n_reasons)) + "\n")
             rejected = pd.concat(rejected_parts) if rejected_parts else pd.DataFrame()
