@@ -67,13 +67,16 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/raw"),
     end: Annotated[str, typer.Option(help="Export date: the last day of history.")] = "2026-11-01",
+    activity_scale: Annotated[
+        float, typer.Option(min=0.01, help="Multiply activity rates (1.0: ~8 events per lead).")
+    ] = 1.0,
 ) -> None:
     """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
     from pipeline.synth import generate as make
     from pipeline.synth import write_sample
 
     t = time.perf_counter()
-    data = make(leads, seed=seed, end=end)
+    data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
     paths = write_sample(data, out)
     won = int((data.leads["outcome"] == "won").sum())
     lost = int((data.leads["outcome"] == "lost").sum())
