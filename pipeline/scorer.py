@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+from pipeline import fastshap
 from pipeline.cutoffs import Cutoffs
 from pipeline.explain import field_matrix, top_reasons
 from pipeline.features import FeatureBuilder
@@ -42,7 +43,11 @@ class LeadScorer:
         """Per-feature SHAP values (log-odds) and the base value, from the booster."""
         enc = self.booster.named_steps["encode"].transform(X)
         booster = self.booster.named_steps["lgbm"].booster_
-        c = booster.predict(enc, pred_contrib=True)
+        fast = fastshap.for_booster(booster)  # same values as pred_contrib, ~5x faster
+        if fast is not None:
+            c = fast.contributions(fastshap.lightgbm_matrix(enc))
+        else:
+            c = booster.predict(enc, pred_contrib=True)
         return c[:, :-1], float(c[0, -1]) if len(c) else 0.0
 
     def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
