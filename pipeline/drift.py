@@ -61,7 +61,7 @@ class DriftReference:
             if c not in X.columns:
                 continue
             s = X[c].astype("string")
-            code = pd.Categorical(s, categories=cats).codes
+            code = pd.Index(cats, dtype=object).get_indexer(s.astype(object))
             n = np.bincount(code[code >= 0], minlength=len(cats)).astype(float)
             other = float(((code < 0) & s.notna().to_numpy()).sum())
             out[c] = np.append(n, [other, float(s.isna().sum())])
