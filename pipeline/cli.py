@@ -109,13 +109,18 @@ def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 @app.command()
 @command
-def train(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def train(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
     """Train, evaluate out of time, log to MLflow and register a new model version."""
+    from pipeline.progress import status
     from pipeline.workflow import train_and_register
 
     cfg = load_config(config)
     t = time.perf_counter()
-    result, version, info = train_and_register(cfg, config)
+    with status("training (features, LightGBM, calibration, evaluation, MLflow) ...", quiet):
+        result, version, info = train_and_register(cfg, config)
     m = result.metrics
     typer.echo(
         f"registered lead-scoring version {version} ({', '.join(info['aliases'])}) in {time.perf_counter() - t:.1f}s"

@@ -6,7 +6,9 @@ output stay clean; the summary line at the end of a command is printed either wa
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -57,3 +59,15 @@ class Progress:
     def advance(self, task: int | None, n: float) -> None:
         if self._p is not None and task is not None:
             self._p.advance(task, n)
+
+
+@contextlib.contextmanager
+def status(message: str, quiet: bool = False) -> Iterator[None]:
+    """A spinner with elapsed time for one long step whose length is not known in advance."""
+    if not wanted(quiet):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
