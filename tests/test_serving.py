@@ -50,6 +50,11 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         yield tmp, cfg, uri
     finally:
         os.chdir(cwd)
+        with contextlib.suppress(ImportError):
+            from pyspark.sql import SparkSession
+
+            if (active := SparkSession.getActiveSession()) is not None:
+                active.stop()
         if old is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
