@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -55,6 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 
             if (active := SparkSession.getActiveSession()) is not None:
                 active.stop()
+        logging.getLogger("py4j").setLevel(logging.CRITICAL)  # no chatter into closed streams
         if old is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
