@@ -17,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help all setup data train score test lint format bench lab ui clean
+.PHONY: help all setup data train score test test-serving lint format bench lab ui clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,10 @@ score: setup ## Score the sample's open leads into data/scored/scores.csv
 
 test: setup ## Run the test suite
 	$(BIN)/pytest
+
+test-serving: setup ## Spark (local[2]) and REST serving tests; installs the spark extra
+	$(UV) sync --frozen --python $(PYTHON) --extra spark
+	$(BIN)/pytest -m serving
 
 lint: setup ## ruff lint and format check
 	$(BIN)/ruff check .

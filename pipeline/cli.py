@@ -67,13 +67,16 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/raw"),
     end: Annotated[str, typer.Option(help="Export date: the last day of history.")] = "2026-11-01",
+    activity_scale: Annotated[
+        float, typer.Option(min=0.01, help="Multiply activity rates (1.0: ~8 events per lead).")
+    ] = 1.0,
 ) -> None:
     """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
     from pipeline.synth import generate as make
     from pipeline.synth import write_sample
 
     t = time.perf_counter()
-    data = make(leads, seed=seed, end=end)
+    data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
     paths = write_sample(data, out)
     won = int((data.leads["outcome"] == "won").sum())
     lost = int((data.leads["outcome"] == "lost").sum())
@@ -137,13 +140,18 @@ def init(
 
 @app.command()
 @command
-def train(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+def train(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
     """Train, evaluate out of time, log to MLflow and register a new model version."""
+    from pipeline.progress import status
     from pipeline.workflow import train_and_register
 
     cfg = load_config(config)
     t = time.perf_counter()
-    result, version, info = train_and_register(cfg, config)
+    with status("training (features, LightGBM, calibration, evaluation, MLflow) ...", quiet):
+        result, version, info = train_and_register(cfg, config)
     m = result.metrics
     typer.echo(
         f"registered lead-scoring version {version} ({', '.join(info['aliases'])}) in {time.perf_counter() - t:.1f}s"
@@ -233,10 +241,19 @@ def score(
         str, typer.Option(help="MLflow model URI.")
     ] = "models:/lead-scoring@champion",
     as_of: Annotated[str | None, typer.Option(help="Score as of this time (default: now).")] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
+    ] = "local",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import registry
+    from pipeline.drift import warning_lines
+    from pipeline.progress import wanted
     from pipeline.score import parse_as_of, score_files
+
+    if engine not in ("local", "spark"):
+        raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
 
     cfg = load_config(config)
     when = parse_as_of(as_of)
@@ -248,17 +265,32 @@ def score(
         raise DataError(f"{acts}: activities file not found; check --activities or data.activities")
     registry.setup()
     t = time.perf_counter()
-    scorer, version = registry.load_scorer(model_uri)
-    s = score_files(
-        cfg,
-        scorer,
-        version,
-        leads_path,
-        acts,
-        output or Path(cfg.scoring.output),
-        when,
-        cfg.scoring.n_reasons,
-    )
+    if engine == "spark":
+        from pipeline.spark import score_with_spark
+
+        s = score_with_spark(
+            cfg, model_uri, leads_path, acts, output or Path(cfg.scoring.output), when
+        )
+        version = s.model_version
+    else:
+        scorer, version = registry.load_scorer(model_uri)
+        s = score_files(
+            cfg,
+            scorer,
+            version,
+            leads_path,
+            acts,
+            output or Path(cfg.scoring.output),
+            when,
+            cfg.scoring.n_reasons,
+            progress=wanted(quiet),
+        )
+    if s.drift is not None:
+        from pipeline.monitor import log_scoring_run
+
+        for line in warning_lines(s.drift):
+            typer.echo(line, err=True)
+        log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
     stages = ", ".join(f"{k} {v:,}" for k, v in sorted(s.stages.items()))
     rej = f", {s.n_rejected:,} rejected -> {s.rejected_path}" if s.n_rejected else ""
     typer.echo(
@@ -326,6 +358,37 @@ def explain(
         plot.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(plot, dpi=110, bbox_inches="tight")
         typer.echo(f"waterfall of {first.index[0]} -> {plot}")
+
+
+@app.command()
+@command
+def monitor(
+    outcomes: Annotated[
+        Path, typer.Option(help="Outcomes of earlier scored leads (id + outcome).")
+    ],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    scores: Annotated[
+        Path | None, typer.Option(help="Scores file of that run (default: scoring.output).")
+    ] = None,
+) -> None:
+    """Realised conversion per stage against what the model promised (mean probability)."""
+    from pipeline import registry
+    from pipeline.monitor import log_monitor_run
+    from pipeline.monitor import monitor as run_monitor
+
+    cfg = load_config(config)
+    scores_path = scores or Path(cfg.scoring.output)
+    table = run_monitor(cfg, outcomes, scores_path)
+    registry.setup()
+    log_monitor_run(table, outcomes, scores_path)
+    typer.echo(
+        f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {'promised':>9} {'gap':>7}"
+    )
+    for r in table.itertuples():
+        typer.echo(
+            f"{r.stage:<6} {r.scored:>10,} {r.with_outcome:>10,} {r.won:>8,} "
+            f"{r.realised_conversion:>9.3f} {r.promised_conversion:>9.3f} {r.gap:>+7.3f}"
+        )
 
 
 @app.command()

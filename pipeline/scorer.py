@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+from pipeline import fastshap
 from pipeline.cutoffs import Cutoffs
 from pipeline.explain import field_matrix
 from pipeline.features import FeatureBuilder
@@ -46,7 +47,11 @@ class LeadScorer:
         """Per-feature SHAP values (log-odds) and the base value, from the booster."""
         enc = self.booster.named_steps["encode"].transform(X)
         booster = self.booster.named_steps["lgbm"].booster_
-        c = booster.predict(enc, pred_contrib=True)
+        fast = fastshap.for_booster(booster)  # same values as pred_contrib, ~5x faster
+        if fast is not None:
+            c = fast.contributions(fastshap.lightgbm_matrix(enc))
+        else:
+            c = booster.predict(enc, pred_contrib=True)
         return c[:, :-1], float(c[0, -1]) if len(c) else 0.0
 
     def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
@@ -81,7 +86,10 @@ class LeadScorer:
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray, n_reasons: int = 3
     ) -> pd.DataFrame:
         """Probability, score, stage and top reasons for each lead (index = lead id)."""
-        X = self.features(leads, events, as_of)
+        return self.score_features(self.features(leads, events, as_of), n_reasons)
+
+    def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
+        """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
         p = self.predict_proba(X)
         out = pd.DataFrame(index=X.index)
         out["probability"] = p

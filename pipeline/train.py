@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.cutoffs import choose_cutoffs
+from pipeline.drift import DriftReference
 from pipeline.evaluate import (
     classification_metrics,
     fit_logreg,
@@ -28,6 +29,7 @@ from pipeline.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
 SHAP_SAMPLE = 5000
+LOGREG_ROWS = 150_000
 
 
 class TrainingError(ValueError):
@@ -147,7 +149,12 @@ def train(
 
     pts = points_score(Xt, cfg.baseline_points) if cfg.baseline_points else np.zeros(len(Xt))
     metrics["baseline_points_roc_auc"] = classification_metrics(yt, _rank01(pts))["test_roc_auc"]
-    logreg = fit_logreg(X[fit_m], y[fit_m], builder.categorical, tc.seed)
+    # The baseline is fit on at most LOGREG_ROWS snapshots: lbfgs on one core is the slowest
+    # step at 100k+ leads, and a baseline does not need more (smaller data uses every row).
+    lr_rows = np.flatnonzero(fit_m)
+    if len(lr_rows) > LOGREG_ROWS:
+        lr_rows = np.sort(np.random.default_rng(tc.seed).choice(lr_rows, LOGREG_ROWS, False))
+    logreg = fit_logreg(X.iloc[lr_rows], y[lr_rows], builder.categorical, tc.seed)
     metrics["baseline_logreg_roc_auc"] = classification_metrics(
         yt, logreg_predict(logreg, Xt, builder.categorical)
     )["test_roc_auc"]
@@ -199,6 +206,7 @@ def train(
         k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
     }
     scorer.meta["schema"] = sc.model_dump()
+    scorer.meta["drift_reference"] = DriftReference.fit(X[fit_m], builder.categorical)
     return TrainResult(
         scorer=scorer,
         metrics=metrics,

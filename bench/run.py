@@ -1,0 +1,283 @@
+"""Benchmarks at scale: `make bench`.
+
+Generates 100k leads (~2M events) and 1M leads (~10M events) under bench/data/ (reused when the
+same size, seed and activity scale were generated before), times `leadscore train` on 100k and
+`leadscore score` (top-3 reasons for every lead) on 1M as whole commands in child processes, with
+the child's peak RSS, and measures the scorer's probability path against bare LightGBM
+`predict_proba` on the same feature matrix. Writes bench/results.json and prints a table.
+
+Timings depend on the machine and on what else runs on it: the table records both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import operator
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+BIN = Path(sys.executable).parent
+SEED = 42
+SETS = {
+    "100k": (100_000, 2.5),
+    "1m": (1_000_000, 1.25),
+}  # leads, activity scale (~20 / ~10 per lead)
+TARGETS = {
+    "train_100k_s": ("<=", 60.0),
+    "score_1m_s": ("<=", 120.0),
+    "score_1m_peak_rss_mb": ("<", 4096.0),
+    "score_rate_ratio_vs_lightgbm": (">=", 0.5),
+}
+PROBE_ROWS = 200_000
+OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge}
+
+
+LAST_CPU: dict[str, float] = {}
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) of the child and its stdout; fails loudly. The child's CPU
+    seconds (user + system) go to LAST_CPU: on a shared machine wall time alone misleads."""
+    timer = shutil.which("time") or "/usr/bin/time"
+    use_time = Path(timer).exists() and sys.platform.startswith("linux")
+    full = [timer, "-v", *cmd] if use_time else cmd
+    t = time.perf_counter()
+    if use_time:
+        p = subprocess.run(full, env=env, capture_output=True, text=True, cwd=ROOT)
+        peak = float(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)[1]) / 1024
+        user = re.search(r"User time \(seconds\): ([0-9.]+)", p.stderr)
+        system = re.search(r"System time \(seconds\): ([0-9.]+)", p.stderr)
+        if user and system:
+            LAST_CPU["s"] = float(user[1]) + float(system[1])
+    else:
+        import psutil
+
+        proc = psutil.Popen(
+            full, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        peak = 0.0
+        while proc.poll() is None:
+            try:
+                rss = proc.memory_info().rss
+                rss += sum(c.memory_info().rss for c in proc.children(recursive=True))
+                peak = max(peak, rss / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+        out, err = proc.communicate()
+        p = subprocess.CompletedProcess(full, proc.returncode, out, err)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed:\n{p.stderr[-3000:]}")
+    return wall, peak, p.stdout
+
+
+def generate(name: str, env: dict[str, str]) -> tuple[Path, dict]:
+    n, scale = SETS[name]
+    out = DATA / name
+    stamp = out / "params.json"
+    params = {"leads": n, "activity_scale": scale, "seed": SEED}
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        info = json.loads((out / "generated.json").read_text())
+        return out, info
+    cmd = [str(BIN / "leadscore"), "generate", "--leads", str(n), "--seed", str(SEED)]
+    cmd += ["--activity-scale", str(scale), "--out", str(out)]
+    wall, peak, stdout = run(cmd, env)
+    with open(out / "activities.csv", "rb") as f:
+        events = sum(1 for _ in f) - 1
+    info = {"generate_s": round(wall, 1), "events": events, "peak_rss_mb": round(peak)}
+    (out / "generated.json").write_text(json.dumps(info))
+    stamp.write_text(json.dumps(params))
+    return out, info
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    mem = 0.0
+    with contextlib.suppress(ValueError, OSError):
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem, 1),
+        "python": platform.python_version(),
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def probe_rates(cfg_path: Path, d1m: Path, env: dict[str, str]) -> dict:
+    """Rows/s of bare LightGBM predict_proba and of the scorer's paths on the same features."""
+    os.environ.update(env)
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from pipeline import registry
+    from pipeline.config import load_config
+    from pipeline.fastcsv import compact_events
+    from pipeline.score import prepare_leads
+
+    cfg = load_config(cfg_path)
+    registry.setup()
+    scorer, _ = registry.load_scorer("models:/lead-scoring@champion")
+    raw = pd.read_csv(
+        d1m / "leads.csv",
+        nrows=PROBE_ROWS,
+        dtype=str,
+        keep_default_na=False,
+        na_values=cfg.data.missing_values,
+    )
+    leads = prepare_leads(raw, scorer, d1m / "leads.csv")
+    as_of = np.datetime64("2026-11-01T00:00:00", "ns")
+    ids = leads.index.to_numpy(dtype=object)
+    ev = compact_events(
+        d1m / "activities.csv", cfg, pa.array(ids, pa.string()), np.arange(len(ids)), as_of
+    ).for_rows(0, len(ids), ids)
+    t = time.perf_counter()
+    X = scorer.features(leads, ev, np.full(len(leads), as_of))
+    features_s = time.perf_counter() - t
+    enc = scorer.booster.named_steps["encode"].transform(X)
+    lgbm = scorer.booster.named_steps["lgbm"]
+
+    def best(fn, reps: int = 3) -> float:
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    n = len(X)
+    bare = n / best(lambda: lgbm.predict_proba(enc))
+    proba = n / best(lambda: scorer.predict_proba(X))
+    reasons = n / best(lambda: scorer.score_features(X, 3), reps=1)
+    return {
+        "probe_rows": n,
+        "lightgbm_predict_proba_rows_s": round(bare),
+        "scorer_predict_proba_rows_s": round(proba),
+        "scorer_features_plus_proba_rows_s": round(n / (features_s + n / proba)),
+        "scorer_with_reasons_rows_s": round(reasons),
+        "score_rate_ratio_vs_lightgbm": round(proba / bare, 3),
+        "trees": int(lgbm.booster_.num_trees()),
+    }
+
+
+def main() -> None:
+    DATA.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": f"sqlite:///{DATA / 'models' / 'mlflow.db'}",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
+    results: dict = {"machine": machine()}
+    print("bench: generating data (reused when already there) ...", flush=True)
+    d100k, g100k = generate("100k", env)
+    d1m, g1m = generate("1m", env)
+    results["data"] = {"100k": g100k, "1m": g1m}
+
+    shutil.rmtree(DATA / "models", ignore_errors=True)
+    raw = yaml.safe_load((ROOT / "config" / "default.yaml").read_text())
+    raw["data"].update(
+        leads=str(d100k / "leads.csv"),
+        activities=str(d100k / "activities.csv"),
+        oracle=str(d100k / "oracle.csv"),
+    )
+    raw["scoring"]["output"] = str(DATA / "scores-1m.csv")
+    cfg_path = DATA / "config-100k.yaml"
+    cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    print("bench: leadscore train on 100k ...", flush=True)
+    wall, peak, out = run([str(BIN / "leadscore"), "train", "--config", str(cfg_path)], env)
+    results["train_100k_s"] = round(wall, 1)
+    results["train_100k_peak_rss_mb"] = round(peak)
+    results["train_100k_cpu_s"] = round(LAST_CPU.pop("s", float("nan")), 1)
+    auc = re.search(r"test_roc_auc\s+([0-9.]+)", out)
+    results["train_100k_test_roc_auc"] = float(auc[1]) if auc else None
+
+    print("bench: leadscore score on 1M (top-3 reasons for every lead) ...", flush=True)
+    cmd = [str(BIN / "leadscore"), "score", "--config", str(cfg_path), "--quiet"]
+    cmd += ["--leads", str(d1m / "leads.csv"), "--activities", str(d1m / "activities.csv")]
+    cmd += ["--output", str(DATA / "scores-1m.csv")]
+    wall, peak, out = run(cmd, env)
+    results["score_1m_s"] = round(wall, 1)
+    results["score_1m_peak_rss_mb"] = round(peak)
+    results["score_1m_cpu_s"] = round(LAST_CPU.pop("s", float("nan")), 1)
+    results["score_1m_leads_per_s"] = round(1_000_000 / wall)
+
+    print("bench: bare LightGBM vs scorer on the same feature matrix ...", flush=True)
+    results.update(probe_rates(cfg_path, d1m, env))
+    results["machine"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    results["targets"] = {
+        k: {"target": f"{op} {v:g}", "met": bool(OPS[op](results[k], v))}
+        for k, (op, v) in TARGETS.items()
+    }
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def print_table(r: dict) -> None:
+    m = r["machine"]
+    print(f"\nmachine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    print(
+        f"load average (1 min) at start / end: {m['load_avg_1m_at_start']} / {m.get('load_avg_1m_at_end')}"
+    )
+    rows = [
+        (
+            "generate 100k leads",
+            "",
+            f"{r['data']['100k']['events']:,} events in {r['data']['100k']['generate_s']} s",
+        ),
+        (
+            "generate 1M leads",
+            "",
+            f"{r['data']['1m']['events']:,} events in {r['data']['1m']['generate_s']} s",
+        ),
+        (
+            "train on 100k (end to end)",
+            "<= 60 s",
+            f"{r['train_100k_s']} s ({r.get('train_100k_cpu_s')} CPU-s), peak {r['train_100k_peak_rss_mb']} MB",
+        ),
+        (
+            "score 1M with 3 reasons",
+            "<= 120 s",
+            f"{r['score_1m_s']} s ({r.get('score_1m_cpu_s')} CPU-s, {r['score_1m_leads_per_s']:,} leads/s)",
+        ),
+        ("score 1M peak RSS", "< 4096 MB", f"{r['score_1m_peak_rss_mb']} MB"),
+        ("bare LightGBM predict_proba", "", f"{r['lightgbm_predict_proba_rows_s']:,} rows/s"),
+        (
+            "scorer probability path",
+            ">= 0.5x",
+            f"{r['scorer_predict_proba_rows_s']:,} rows/s ({r['score_rate_ratio_vs_lightgbm']}x)",
+        ),
+        ("scorer features + probability", "", f"{r['scorer_features_plus_proba_rows_s']:,} rows/s"),
+        ("scorer with reasons (SHAP)", "", f"{r['scorer_with_reasons_rows_s']:,} rows/s"),
+    ]
+    print(f"\n| {'step':<30} | {'target':<10} | {'result':<55} |")
+    print(f"|{'-' * 32}|{'-' * 12}|{'-' * 57}|")
+    for a, b, c in rows:
+        print(f"| {a:<30} | {b:<10} | {c:<55} |")
+    met = {k: v["met"] for k, v in r["targets"].items()}
+    print("\ntargets met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in met.items()))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--table"]:  # reprint the table of the last results
+        print_table(json.loads((ROOT / "bench" / "results.json").read_text()))
+    else:
+        main()

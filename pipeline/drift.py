@@ -1,0 +1,122 @@
+"""Drift: do the leads being scored look like the leads the model learned from?
+
+At training time the scorer keeps a compact reference of its training features: for each numeric
+feature the decile edges and the share of rows in each bin (plus a missing bin), for each
+categorical feature the shares of its most common values (plus "other" and missing). A scoring run
+counts its own rows into the same bins, chunk by chunk (so it costs no extra pass and no memory
+beyond the counts), and the Population Stability Index per feature says how far they moved.
+PSI > 0.2 is the usual "investigate" line; the run warns by feature name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PSI_WARN = 0.2
+N_BINS = 10
+TOP_CATEGORIES = 20
+EPS = 1e-4
+
+
+@dataclass
+class DriftReference:
+    """Per-feature bins and training shares. Numeric: `edges`; categorical: `categories`."""
+
+    edges: dict[str, np.ndarray] = field(default_factory=dict)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    shares: dict[str, np.ndarray] = field(default_factory=dict)
+    n_rows: int = 0
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame, categorical: list[str]) -> DriftReference:
+        ref = cls(n_rows=len(X))
+        for c in X.columns:
+            if c in categorical:
+                vc = X[c].astype("string").value_counts()
+                ref.categories[c] = [str(v) for v in vc.index[:TOP_CATEGORIES]]
+            else:
+                v = X[c].to_numpy(dtype=float)
+                v = v[~np.isnan(v)]
+                qs = np.quantile(v, np.linspace(0, 1, N_BINS + 1)[1:-1]) if len(v) else []
+                ref.edges[c] = np.unique(np.asarray(qs, dtype=float))
+        counts = ref.count(X)
+        ref.shares = {c: n / max(n.sum(), 1) for c, n in counts.items()}
+        return ref
+
+    def count(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Rows of X per bin of every reference feature (add these up over chunks)."""
+        out: dict[str, np.ndarray] = {}
+        for c, edges in self.edges.items():
+            if c not in X.columns:
+                continue
+            v = X[c].to_numpy(dtype=float)
+            nan = np.isnan(v)
+            b = np.searchsorted(edges, v[~nan], side="right")
+            n = np.bincount(b, minlength=len(edges) + 1).astype(float)
+            out[c] = np.append(n, nan.sum())
+        for c, cats in self.categories.items():
+            if c not in X.columns:
+                continue
+            s = X[c].astype("string")
+            code = pd.Index(cats, dtype=object).get_indexer(s.astype(object))
+            n = np.bincount(code[code >= 0], minlength=len(cats)).astype(float)
+            other = float(((code < 0) & s.notna().to_numpy()).sum())
+            out[c] = np.append(n, [other, float(s.isna().sum())])
+        return out
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population Stability Index of two share vectors (empty bins smoothed by EPS)."""
+    e = np.clip(np.asarray(expected, float), EPS, None)
+    a = np.clip(np.asarray(actual, float), EPS, None)
+    e, a = e / e.sum(), a / a.sum()
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+class DriftCounter:
+    """Accumulates bin counts over the chunks of one scoring run."""
+
+    def __init__(self, ref: DriftReference | None) -> None:
+        self.ref = ref
+        self.counts: dict[str, np.ndarray] = {}
+        self.n_rows = 0
+
+    def add(self, X: pd.DataFrame) -> None:
+        if self.ref is None or not len(X):
+            return
+        self.n_rows += len(X)
+        for c, n in self.ref.count(X).items():
+            self.counts[c] = self.counts[c] + n if c in self.counts else n
+
+    def table(self) -> pd.DataFrame:
+        """One row per feature: PSI, training and scoring missing shares; largest PSI first."""
+        rows = []
+        if self.ref is None or not self.n_rows:
+            return pd.DataFrame(columns=["feature", "psi", "drifted"])
+        for c, n in self.counts.items():
+            share = n / max(n.sum(), 1)
+            rows.append(
+                {
+                    "feature": c,
+                    "psi": round(psi(self.ref.shares[c], share), 6),
+                    "train_missing_share": round(float(self.ref.shares[c][-1]), 6),
+                    "score_missing_share": round(float(share[-1]), 6),
+                }
+            )
+        df = pd.DataFrame(rows).sort_values("psi", ascending=False, ignore_index=True)
+        df["drifted"] = df["psi"] > PSI_WARN
+        return df
+
+
+def warning_lines(table: pd.DataFrame, limit: int = PSI_WARN) -> list[str]:
+    """One stderr line per drifted feature, worst first."""
+    if table.empty:
+        return []
+    bad = table[table["psi"] > limit]
+    return [
+        f"warning: drift in feature '{r.feature}': PSI {r.psi:.2f} > {limit} vs training data"
+        for r in bad.itertuples()
+    ]
