@@ -64,7 +64,8 @@ def check_columns(raw: pd.DataFrame, scorer, path: str | Path) -> None:
             "export them or retrain on the columns you have"
         )
     sc = model_schema(scorer)
-    known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop}
+    oc = sc.outcome
+    known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop, oc.column, oc.closed_at}
     extra = [c for c in raw.columns if c not in known]
     if extra:
         shown = ", ".join(extra[:8]) + (" ..." if len(extra) > 8 else "")
@@ -233,11 +234,18 @@ def _score_chunked(
         if not leads_path.exists() or leads_path.stat().st_size == 0:
             read_table(leads_path, cfg, "leads file")  # raises the usual error
         header = fastcsv.csv_header(leads_path, cfg)
+        if len(header) == 1:  # a wrong delimiter: the pandas reader names the likely one
+            read_table(leads_path, cfg, "leads file")
+        if sc.lead_id in header:  # header only is said before any note on the columns
+            ids = fastcsv.read_columns(leads_path, cfg, [sc.lead_id]).column(0).to_pandas()
+            if len(ids) == 0:
+                raise DataError(f"{leads_path}: header only, no rows; nothing to score")
         check_columns(pd.DataFrame(columns=header), scorer, leads_path)
-        ids = fastcsv.read_columns(leads_path, cfg, [sc.lead_id]).column(0).to_pandas()
         batches = fastcsv.iter_lead_batches(leads_path, cfg, step)
     else:
         raw = read_table(leads_path, cfg, "leads file")
+        if raw.empty:
+            raise DataError(f"{leads_path}: header only, no rows; nothing to score")
         check_columns(raw, scorer, leads_path)
         ids = raw[sc.lead_id]
         batches = (raw.iloc[i : i + step] for i in range(0, len(raw), step))
