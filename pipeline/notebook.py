@@ -199,7 +199,8 @@ def latest_run(experiment: str = "lead-scoring") -> pd.Series:
 
     runs = mlflow.search_runs(
         experiment_names=[experiment],
-        filter_string="attributes.status = 'FINISHED'",
+        # scoring and monitoring runs live in the same experiment: only training runs count here
+        filter_string="attributes.status = 'FINISHED' and attributes.run_name = 'train'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
