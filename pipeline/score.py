@@ -64,8 +64,7 @@ def check_columns(raw: pd.DataFrame, scorer, path: str | Path) -> None:
             "export them or retrain on the columns you have"
         )
     sc = model_schema(scorer)
-    oc = sc.outcome
-    known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop, oc.column, oc.closed_at}
+    known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop}
     extra = [c for c in raw.columns if c not in known]
     if extra:
         shown = ", ".join(extra[:8]) + (" ..." if len(extra) > 8 else "")
