@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.data import DataError
-from pipeline.score import ScoreSummary, _format, model_schema, write_atomic
+from pipeline.score import SUBSCORES, ScoreSummary, _columns, _format, model_schema, write_atomic
 
 RESULT_FIELDS = ["lead_id", "probability", "score", "stage"]
 
@@ -113,6 +113,7 @@ def score_with_spark(
             T.StructField("score", T.LongType()),
             T.StructField("stage", T.StringType()),
             *[T.StructField(r, T.StringType()) for r in reasons],
+            *[T.StructField(c, T.LongType()) for c in (SUBSCORES if n_reasons > 0 else ())],
         ]
     )
     udf = mlflow.pyfunc.spark_udf(
@@ -132,7 +133,7 @@ def score_with_spark(
         n, stages = len(out), out["stage"].value_counts().to_dict()
     else:
         scored = scored.withColumn("model_version", F.lit(version))
-        scored = scored.withColumn("scored_at", F.lit(scored_at))
+        scored = scored.withColumn("scored_at", F.lit(scored_at)).select(*_columns(n_reasons))
         scored.write.mode("overwrite").parquet(str(output))
         counts = scored.groupBy("stage").count().collect()
         stages = {r["stage"]: int(r["count"]) for r in counts}

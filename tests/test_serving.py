@@ -43,7 +43,11 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     try:
         r = runner.invoke(app, ["generate", "--leads", "2000", "--seed", "5", "--out", "raw"])
         assert r.exit_code == 0, r.output
-        cfg = write_config(tmp / "config.yaml", tmp / "raw")
+        # 2,000 leads leave too few won test leads for the promotion gate (tests/test_gate_cli.py
+        # covers it); here the first version must serve
+        cfg = write_config(
+            tmp / "config.yaml", tmp / "raw", gate={"min_won": 0, "min_lost": 0, "max_ece": 1.0}
+        )
         r = runner.invoke(app, ["train", "--config", str(cfg)])
         assert r.exit_code == 0, r.output
         leads = pd.read_csv(tmp / "raw" / "open_leads.csv", dtype=str).head(150)
