@@ -25,6 +25,9 @@ from pipeline.params import size_aware
 
 log = logging.getLogger(__name__)
 MIN_TEST_LEADS = 50
+# Backtests repeat the recipe N times; at 100k leads they cost more than the main fit. Past this
+# many fitting snapshots, a seeded sample of leads fits (a month's test leads are never sampled).
+MAX_FIT_ROWS = 100_000
 
 
 def _fit_and_test(
@@ -36,8 +39,10 @@ def _fit_and_test(
     val_m: np.ndarray,
     test_m: np.ndarray,
     categorical: list[str],
+    method: str = "auto",
 ) -> dict[str, float] | None:
     tc = cfg.training
+    fit_m = _cap_rows(fit_m, lead_ids, MAX_FIT_ROWS, tc.seed)
     for m in (fit_m, val_m, test_m):
         if m.sum() == 0 or len(np.unique(y[m])) < 2:
             return None
@@ -46,7 +51,7 @@ def _fit_and_test(
         X[fit_m], y[fit_m], X[val_m], y[val_m], categorical, params, tc.seed, tc.min_category_count
     )
     cal, choice = choose_and_fit_calibrator(
-        booster, X[val_m], y[val_m], lead_ids[val_m], tc.calibration, tc.seed
+        booster, X[val_m], y[val_m], lead_ids[val_m], method, tc.seed
     )
     p = cal.predict_proba(X[test_m])[:, 1]
     m = classification_metrics(y[test_m], p, "")
@@ -74,8 +79,13 @@ def run_backtests(
     snaps: pd.DataFrame,
     last: np.ndarray,
     categorical: list[str],
+    method: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'."""
+    """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'.
+
+    `method` is the calibration the main run chose; reusing it spares a held-out choice per month.
+    """
+    method = method or cfg.training.calibration
     n = cfg.training.backtest_months
     if n <= 0:
         return pd.DataFrame(), "off"
@@ -99,7 +109,7 @@ def run_backtests(
             cut = lead_created.quantile(1 - cfg.training.val_share)
             val_m = before & (created >= cut.to_datetime64())
             fit_m = before & ~val_m
-            r = _fit_and_test(cfg, X, y, ids, fit_m, val_m, test_m, categorical)
+            r = _fit_and_test(cfg, X, y, ids, fit_m, val_m, test_m, categorical, method)
             if r is not None:
                 rows.append({"period": str(mo), **r})
         return pd.DataFrame(rows), "monthly"
@@ -114,7 +124,21 @@ def run_backtests(
         in_val = np.fromiter((i_ in val_ids for i_ in ids), bool, len(ids))
         in_tr = np.isin(ids, tr_ids)
         test_m = np.isin(ids, uniq.index[te]) & last
-        r = _fit_and_test(cfg, X, y, ids, in_tr & ~in_val, in_tr & in_val, test_m, categorical)
+        r = _fit_and_test(
+            cfg, X, y, ids, in_tr & ~in_val, in_tr & in_val, test_m, categorical, method
+        )
         if r is not None:
             rows.append({"period": f"fold {i + 1}", **r})
     return pd.DataFrame(rows), "stratified_folds"
+
+
+def _cap_rows(mask: np.ndarray, lead_ids: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """Keep whole leads, in a seeded random order, until about `max_rows` snapshots are kept."""
+    if mask.sum() <= max_rows:
+        return mask
+    codes, uniq = pd.factorize(lead_ids)  # hashing: np.isin on object ids is far too slow
+    counts = np.bincount(codes[mask], minlength=len(uniq))
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(counts))
+    keep = np.zeros(len(uniq), bool)
+    keep[order[np.cumsum(counts[order]) <= max_rows]] = True
+    return mask & keep[codes]

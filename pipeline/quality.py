@@ -66,7 +66,9 @@ def quality_report(
     if cols:
         tables["slices"] = slice_metrics(yt, pt, {c: leads[c].reindex(ids) for c in cols})
 
-    bt, mode = run_backtests(cfg, leads, X, y, snaps, last, scorer.builder.categorical)
+    bt, mode = run_backtests(
+        cfg, leads, X, y, snaps, last, scorer.builder.categorical, getattr(choice, "method", None)
+    )
     if len(bt):
         bt.attrs["mode"] = mode
         tables["backtest"] = bt
