@@ -13,18 +13,9 @@ from pipeline.config import load_config
 from pipeline.train import train
 from pipeline.workflow import load_training_data
 from tests.byo_helpers import FIX, example_config, run
+from tests.test_end_to_end import CONTRACT_COLUMNS
 
-CONTRACT = [
-    "lead_id",
-    "probability",
-    "score",
-    "stage",
-    "reason_1",
-    "reason_2",
-    "reason_3",
-    "model_version",
-    "scored_at",
-]
+CONTRACT = CONTRACT_COLUMNS
 
 
 def _champion_run():
