@@ -125,14 +125,14 @@ def probe_rates(cfg_path: Path, d1m: Path, env: dict[str, str]) -> dict:
     import pandas as pd
     import pyarrow as pa
 
-    from pipeline import registry
     from pipeline.config import load_config
-    from pipeline.fastcsv import compact_events
-    from pipeline.score import prepare_leads
+    from pipeline.io.fastcsv import compact_events
+    from pipeline.serving.rows import prepare_leads
+    from pipeline.tracking import pyfunc, store
 
     cfg = load_config(cfg_path)
-    registry.setup()
-    scorer, _ = registry.load_scorer("models:/lead-scoring@champion")
+    store.setup()
+    scorer, _ = pyfunc.load_scorer("models:/lead-scoring@champion")
     raw = pd.read_csv(
         d1m / "leads.csv",
         nrows=PROBE_ROWS,

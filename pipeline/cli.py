@@ -17,8 +17,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.config import DEFAULT_CONFIG, ConfigError, load_config
-from pipeline.data import DataError
+from pipeline.config import DEFAULT_CONFIG, load_config
+from pipeline.errors import ConfigError, ExpectedError
 
 app = typer.Typer(
     help="Predictive lead scoring: train a calibrated conversion model on won/lost leads, "
@@ -34,13 +34,6 @@ ConfigOpt = Annotated[
 ]
 
 
-def _expected_errors() -> tuple[type[Exception], ...]:
-    from pipeline.registry import RegistryError
-    from pipeline.train import TrainingError
-
-    return (ConfigError, DataError, RegistryError, TrainingError)
-
-
 def command(fn):
     """Run a command; turn expected errors into one stderr line and exit code 2."""
 
@@ -53,7 +46,7 @@ def command(fn):
             warnings.simplefilter("ignore")  # library deprecation chatter is not for revenue ops
         try:
             return fn(*args, **kwargs)
-        except _expected_errors() as e:
+        except ExpectedError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
 
@@ -72,8 +65,8 @@ def generate(
     ] = 1.0,
 ) -> None:
     """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
-    from pipeline.synth import generate as make
-    from pipeline.synth import write_sample
+    from pipeline.io.sample import generate as make
+    from pipeline.io.sample import write_sample
 
     t = time.perf_counter()
     data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
@@ -91,12 +84,9 @@ def generate(
 @command
 def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Check the data before training; report problems and leakage suspects (exit 2: refused)."""
-    from pipeline.validate import check_training_data
-    from pipeline.workflow import load_training_data
+    from pipeline.jobs import validate_data
 
-    cfg = load_config(config)
-    leads, events = load_training_data(cfg)
-    report = check_training_data(cfg, leads, events)
+    report = validate_data(load_config(config))
     for line in report.lines():
         typer.echo(line)
     suspects = report.suspects()
@@ -124,7 +114,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Draft a config from an export's header and a sample of rows; every guess is commented."""
-    from pipeline.init_config import draft_config
+    from pipeline.io.draft import draft_config
 
     if out.exists() and not force:
         raise ConfigError(f"{out}: already exists; choose another --out or pass --force")
@@ -145,52 +135,58 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train, evaluate out of time, log to MLflow and register a new model version."""
+    from pipeline.jobs import train_and_register
     from pipeline.progress import status
-    from pipeline.workflow import train_and_register
 
     cfg = load_config(config)
     t = time.perf_counter()
     with status("training (features, LightGBM, calibration, evaluation, MLflow) ...", quiet):
-        result, version, info = train_and_register(cfg, config)
-    m = result.metrics
+        done = train_and_register(cfg, config)
     typer.echo(
-        f"registered lead-scoring version {version} ({', '.join(info['aliases'])}) in {time.perf_counter() - t:.1f}s"
+        f"registered lead-scoring version {done.version} ({', '.join(done.aliases)}) "
+        f"in {time.perf_counter() - t:.1f}s"
     )
-    keys = [
-        "test_roc_auc",
-        "oracle_roc_auc",
-        "baseline_points_roc_auc",
-        "baseline_logreg_roc_auc",
-        "test_pr_auc",
-        "test_ece",
-        "test_brier",
-        "test_lift_at_10",
-        "sql_threshold",
-        "test_sql_precision",
-        "mql_threshold",
-        "test_mql_recall",
-        "test_auc_over_oracle",
-        "test_auc_lift_over_points",
-        "test_auc_lift_over_logreg",
-        "backtest_roc_auc_mean",
-        "backtest_roc_auc_min",
-        "backtest_ece_max",
-    ]
-    for k in keys:
-        if k in m:
-            typer.echo(f"  {k:<26} {m[k]:.4f}")
-    from pipeline.card import md_table
+    for line in summary_lines(done.result):
+        typer.echo(line)
+    gate = done.gate
+    stays = "" if gate.passed else f" -> version {done.version} stays challenger"
+    typer.echo(f"{gate.reason}{stays}")
 
+
+SUMMARY_METRICS = [
+    "test_roc_auc",
+    "oracle_roc_auc",
+    "baseline_points_roc_auc",
+    "baseline_logreg_roc_auc",
+    "test_pr_auc",
+    "test_ece",
+    "test_brier",
+    "test_lift_at_10",
+    "sql_threshold",
+    "test_sql_precision",
+    "mql_threshold",
+    "test_mql_recall",
+    "test_auc_over_oracle",
+    "test_auc_lift_over_points",
+    "test_auc_lift_over_logreg",
+    "backtest_roc_auc_mean",
+    "backtest_roc_auc_min",
+    "backtest_ece_max",
+]
+
+
+def summary_lines(result) -> list[str]:
+    """The metrics and the funnel `train` prints."""
+    from pipeline.report.card import md_table
+
+    m = result.metrics
+    lines = [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m]
     if "funnel" in result.extra_tables:
         cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
         cols += ["wins_captured", "mql_to_sql_rate"]
         f = result.extra_tables["funnel"]
-        typer.echo("funnel on the out-of-time test leads:\n" + md_table(f[cols], 3))
-    gate = info.get("gate")
-    if gate is not None:
-        typer.echo(
-            f"{gate.reason}" + ("" if gate.passed else f" -> version {version} stays challenger")
-        )
+        lines.append("funnel on the out-of-time test leads:\n" + md_table(f[cols], 3))
+    return lines
 
 
 @app.command()
@@ -203,15 +199,10 @@ def tune(
     ] = Path("config/tuned.yaml"),
 ) -> None:
     """Search booster hyperparameters on the validation slice; write them into a config copy."""
-    from pipeline.tune import tune as run_tune
-    from pipeline.tune import write_tuned_config
-    from pipeline.workflow import load_training_data
+    from pipeline.jobs import tune_and_write
 
-    cfg = load_config(config)
-    leads, events = load_training_data(cfg)
     t = time.perf_counter()
-    r = run_tune(cfg, leads, events, trials)
-    path = write_tuned_config(config, r.best_params, out)
+    r = tune_and_write(load_config(config), config, trials, out)
     typer.echo(
         f"{trials} trials in {time.perf_counter() - t:.0f}s: validation AUC "
         f"{r.default_value:.4f} (current params) -> {r.best_value:.4f} (best)"
@@ -221,7 +212,7 @@ def tune(
         f"TreeSHAP reasons cost x{r.shap_cost_ratio:.2f} the current shape's per lead "
         "(trees x leaves x depth^2); keep it near 1 if you score millions of leads with reasons"
     )
-    typer.echo(f"wrote {path}; train with: leadscore train --config {path}")
+    typer.echo(f"wrote {out}; train with: leadscore train --config {out}")
 
 
 @app.command()
@@ -247,54 +238,23 @@ def score(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
-    from pipeline import registry
-    from pipeline.drift import warning_lines
+    from pipeline import jobs
     from pipeline.progress import wanted
-    from pipeline.score import parse_as_of, score_files
-
-    if engine not in ("local", "spark"):
-        raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
 
     cfg = load_config(config)
-    when = parse_as_of(as_of)
-    leads_path = leads or Path(cfg.data.leads)
     acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
-    if not leads_path.exists():
-        raise DataError(f"{leads_path}: leads file not found; check --leads or data.leads")
-    if acts is not None and not acts.exists():
-        raise DataError(f"{acts}: activities file not found; check --activities or data.activities")
-    registry.setup()
-    t = time.perf_counter()
-    if engine == "spark":
-        from pipeline.spark import score_with_spark
-
-        s = score_with_spark(
-            cfg, model_uri, leads_path, acts, output or Path(cfg.scoring.output), when
-        )
-        version = s.model_version
-    else:
-        scorer, version = registry.load_scorer(model_uri)
-        s = score_files(
-            cfg,
-            scorer,
-            version,
-            leads_path,
-            acts,
-            output or Path(cfg.scoring.output),
-            when,
-            cfg.scoring.n_reasons,
-            progress=wanted(quiet),
-        )
-    if s.drift is not None:
-        from pipeline.monitor import log_scoring_run
-
-        for line in warning_lines(s.drift):
-            typer.echo(line, err=True)
-        log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
+    done = jobs.score(
+        cfg, leads or Path(cfg.data.leads), acts, output or Path(cfg.scoring.output), model_uri,
+        as_of, engine, progress=wanted(quiet),
+    )  # fmt: skip
+    for line in done.drift_lines:
+        typer.echo(line, err=True)
+    s = done.summary
     stages = ", ".join(f"{k} {v:,}" for k, v in sorted(s.stages.items()))
     rej = f", {s.n_rejected:,} rejected -> {s.rejected_path}" if s.n_rejected else ""
     typer.echo(
-        f"scored {s.n_scored:,} leads ({stages}){rej} with version {version} in {time.perf_counter() - t:.1f}s -> {s.output}"
+        f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
+        f"in {done.seconds:.1f}s -> {s.output}"
     )
 
 
@@ -317,44 +277,26 @@ def explain(
     ] = None,
 ) -> None:
     """Print a lead's probability, score, stage, fit and engagement sub-scores and every reason."""
-    import numpy as np
+    from pipeline.jobs import explain_leads
 
-    from pipeline import registry
-    from pipeline.data import load_events, read_table
-    from pipeline.score import parse_as_of, prepare_leads
-
-    cfg = load_config(config)
-    when = parse_as_of(as_of)
-    registry.setup()
-    scorer, version = registry.load_scorer(model_uri)
-    path = leads or Path(cfg.data.leads)
-    raw = read_table(path, cfg, "leads file")
-    id_col = scorer.meta["schema"]["lead_id"]
-    raw = raw[raw[id_col].astype(str).isin(lead_ids)]
-    missing = sorted(set(lead_ids) - set(raw[id_col].astype(str)))
-    if missing:
-        raise DataError(f"{path}: lead id(s) {', '.join(missing)} not found in column '{id_col}'")
-    canon = prepare_leads(raw, scorer, path)
-    canon = canon.loc[[i for i in dict.fromkeys(lead_ids) if i in canon.index] or canon.index]
-    acts = activities or cfg.data.activities
-    events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
-    n_fields = len(set(scorer.builder.feature_fields.values()))
-    out = scorer.score(canon, events, np.full(len(canon), when.to_datetime64()), n_fields)
-    for lid, row in out.iterrows():
+    x = explain_leads(load_config(config), lead_ids, leads, activities, model_uri, as_of)
+    for lid, row in x.scores.iterrows():
         sub = ""
         if "fit_score" in row:
             sub = f", fit {row['fit_score']}, engagement {row['engagement_score']}"
         typer.echo(
             f"{lid}: probability {row['probability']:.3f}, score {row['score']}, "
-            f"stage {row['stage']}{sub} (model version {version}, as of {when})"
+            f"stage {row['stage']}{sub} (model version {x.version}, as of {x.as_of})"
         )
         for r in row.filter(like="reason_").dropna():
             typer.echo(f"  {r}")
     if plot is not None:
-        from pipeline.explain_plots import lead_waterfall
+        import numpy as np
 
-        first = canon.iloc[[0]]
-        fig = lead_waterfall(scorer, first, events, np.full(1, when.to_datetime64()))
+        from pipeline.explain.plots import lead_waterfall
+
+        first = x.leads.iloc[[0]]
+        fig = lead_waterfall(x.scorer, first, x.events, np.full(1, x.as_of.to_datetime64()))
         plot.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(plot, dpi=110, bbox_inches="tight")
         typer.echo(f"waterfall of {first.index[0]} -> {plot}")
@@ -372,15 +314,10 @@ def monitor(
     ] = None,
 ) -> None:
     """Realised conversion per stage against what the model promised (mean probability)."""
-    from pipeline import registry
-    from pipeline.monitor import log_monitor_run
-    from pipeline.monitor import monitor as run_monitor
+    from pipeline.jobs import monitor_and_log
 
     cfg = load_config(config)
-    scores_path = scores or Path(cfg.scoring.output)
-    table = run_monitor(cfg, outcomes, scores_path)
-    registry.setup()
-    log_monitor_run(table, outcomes, scores_path)
+    table = monitor_and_log(cfg, outcomes, scores or Path(cfg.scoring.output))
     typer.echo(
         f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {'promised':>9} {'gap':>7}"
     )
@@ -395,18 +332,9 @@ def monitor(
 @command
 def promote(version: Annotated[str, typer.Argument(help="Registered version to serve.")]) -> None:
     """Point the champion alias at VERSION (the previous champion is remembered for rollback)."""
-    from pipeline import registry
+    from pipeline.jobs import promote as run_promote
 
-    client = registry.setup()
-    try:
-        client.get_model_version(registry.MODEL_NAME, version)
-    except registry.MlflowException:
-        raise registry.RegistryError(
-            f"version {version} of {registry.MODEL_NAME} not found; see 'make ui'"
-        ) from None
-    from pipeline.gate import move_champion
-
-    prev = move_champion(client, registry.MODEL_NAME, version, "leadscore promote")
+    prev = run_promote(version)
     typer.echo(f"champion: version {prev} -> {version}")
 
 
@@ -414,18 +342,9 @@ def promote(version: Annotated[str, typer.Argument(help="Registered version to s
 @command
 def rollback() -> None:
     """Point champion back at the version it had before the last promotion."""
-    from pipeline import registry
+    from pipeline.jobs import rollback as run_rollback
 
-    client = registry.setup()
-    prev = registry.get_alias_version(client, "previous-champion")
-    cur = registry.get_alias_version(client, registry.CHAMPION)
-    if prev is None:
-        raise registry.RegistryError(
-            "no previous champion recorded; use 'leadscore promote VERSION'"
-        )
-    from pipeline.gate import move_champion
-
-    move_champion(client, registry.MODEL_NAME, prev, f"leadscore rollback from version {cur}")
+    cur, prev = run_rollback()
     typer.echo(f"champion: version {cur} -> {prev}")
 
 

@@ -12,11 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.errors import ConfigError
+
 DEFAULT_CONFIG = Path("config/default.yaml")
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the key."""
 
 
 class _Strict(BaseModel):

@@ -68,18 +68,18 @@ def _absolute(cfg: Config, root: Path) -> Config:
     return cfg
 
 
-def _use_store(uri: str) -> None:
-    from pipeline import registry
+def _use_store(uri: str):
+    from pipeline.tracking import store
 
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    registry.setup()
+    return store.setup()
 
 
 def _has_champion(uri: str) -> bool:
-    from pipeline import registry
+    from pipeline.tracking import registry, store
 
-    _use_store(uri)
-    return registry.get_alias_version(registry.MlflowClient(), registry.CHAMPION) is not None
+    client = _use_store(uri)
+    return registry.get_alias_version(client, store.CHAMPION) is not None
 
 
 def _project(root: Path) -> Workspace | None:
@@ -98,15 +98,15 @@ def _project(root: Path) -> Workspace | None:
 
 
 def _sample_end(cfg: Config) -> pd.Timestamp:
-    from pipeline.synth import DEFAULT_END
+    from pipeline.io.sample import DEFAULT_END
 
     return pd.Timestamp(DEFAULT_END) if cfg.data.oracle else pd.Timestamp.now().floor("s")
 
 
 def _sample(folder: Path, n_leads: int) -> Workspace:
     """A small generated export and a model trained on it, built once in `folder`."""
-    from pipeline.synth import generate, write_sample
-    from pipeline.workflow import train_and_register
+    from pipeline.io.sample import generate, write_sample
+    from pipeline.jobs import train_and_register
 
     folder = folder.resolve()
     raw = folder / "raw"
@@ -132,7 +132,7 @@ def _sample(folder: Path, n_leads: int) -> Workspace:
             logging.getLogger(noisy).setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # library chatter, not findings about the data
-            _, version, _ = train_and_register(load_config(cfg_path), cfg_path)
+            version = train_and_register(load_config(cfg_path), cfg_path).version
         done.write_text(json.dumps({"leads": n_leads, "model_version": version}))
     _use_store(uri)
     cfg = load_config(cfg_path)
@@ -142,7 +142,7 @@ def _sample(folder: Path, n_leads: int) -> Workspace:
 def workspace(n_leads: int = SAMPLE_LEADS) -> Workspace:
     """Data, config and a registered champion model for the notebooks (see the module doc).
 
-    Sets MLFLOW_TRACKING_URI for this process, so `registry.load_scorer` and MLflow searches
+    Sets MLFLOW_TRACKING_URI for this process, so `jobs.explain_leads` and MLflow searches
     read the workspace's store.
     """
     root = project_root()
@@ -180,10 +180,10 @@ def conversion_by(leads: pd.DataFrame, column: str, min_leads: int = 20) -> pd.D
 
 def activity_by_outcome(leads: pd.DataFrame, events: pd.DataFrame, days: int = 30) -> pd.DataFrame:
     """Average events per lead in its first `days` days, won against lost (point in time)."""
-    from pipeline.features import FeatureBuilder
+    from pipeline.modeling.prepare import feature_builder
 
     closed = leads[leads["_label"].notna() & leads["_created_at"].notna()]
-    b = FeatureBuilder(categorical=[], numeric=[]).fit(closed, events)
+    b = feature_builder(Config(), closed).fit(closed, events)  # a config with no lead columns
     as_of = (closed["_created_at"] + pd.Timedelta(days=days)).to_numpy()
     X = b.transform(closed, events, as_of)
     counts = X[[f"{t}_count" for t in b.activity_types]]
@@ -195,22 +195,13 @@ def activity_by_outcome(leads: pd.DataFrame, events: pd.DataFrame, days: int = 3
 
 def latest_run(experiment: str = "lead-scoring") -> pd.Series:
     """The most recent finished training run of the workspace's MLflow store."""
-    import mlflow
+    from pipeline.tracking.runs import latest_training_run
 
-    runs = mlflow.search_runs(
-        experiment_names=[experiment],
-        # scoring and monitoring runs live in the same experiment: only training runs count here
-        filter_string="attributes.status = 'FINISHED' and attributes.run_name = 'train'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if runs.empty:
-        raise LookupError(f"no finished run in experiment '{experiment}'; run 'make train'")
-    return runs.iloc[0]
+    return latest_training_run(experiment)
 
 
 def run_artifact(run_id: str, path: str) -> Path:
     """Local path of one artifact of a run (downloaded from the store if it is remote)."""
-    import mlflow
+    from pipeline.tracking.runs import artifact_path
 
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path))
+    return artifact_path(run_id, path)

@@ -13,7 +13,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from pipeline.config import Config, load_config  # noqa: E402
-from pipeline.synth import generate, write_sample  # noqa: E402
+from pipeline.io.sample import generate, write_sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = 4000
@@ -50,8 +50,8 @@ def sample_config(sample_config_path: Path) -> Config:
 @pytest.fixture(scope="session")
 def trained(sample_config: Config):
     """One model trained in-process on the small sample (no MLflow), shared by behavioural tests."""
-    from pipeline.train import train
-    from pipeline.workflow import load_oracle, load_training_data
+    from pipeline.jobs import load_oracle, load_training_data
+    from pipeline.modeling.train import train
 
     leads, events = load_training_data(sample_config)
     return train(sample_config, leads, events, load_oracle(sample_config)), leads, events

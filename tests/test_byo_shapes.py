@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config
-from pipeline.train import train
-from pipeline.workflow import load_training_data
+from pipeline.jobs import load_training_data
+from pipeline.modeling.train import train
 from tests.byo_helpers import FIX, example_config, run
 from tests.test_end_to_end import CONTRACT_COLUMNS
 

@@ -1,6 +1,7 @@
 import pytest
 
-from pipeline.config import ConfigError, load_config
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
 
 
 def test_default_config_loads():

@@ -1,0 +1,93 @@
+"""The promotion gate and the champion alias's history.
+
+A new version may replace the champion only if it is at least as good on the evidence that
+matters: the same recent leads. So the current champion is re-scored on the new run's out-of-time
+test leads, each at the as-of time of its test snapshot, and the two AUCs are compared on exactly
+those rows. The new version must also be calibrated (ECE under a maximum) and rest on enough won
+and lost test leads for the comparison to mean something. Whoever moves the alias, the gate or a
+person, leaves a record: tags on the version and a history on the registered model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from pipeline.config import GateConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    checks: dict[str, float] = field(default_factory=dict)
+    champion_version: str | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.passed:
+            vs = (
+                f"vs champion v{self.champion_version}: AUC {self.checks['gate_new_roc_auc']:.4f} "
+                f"vs {self.checks['gate_champion_roc_auc']:.4f} on the same test rows"
+                if self.champion_version
+                else "no champion yet"
+            )
+            return f"gate passed ({vs})"
+        return "gate failed: " + "; ".join(self.failures)
+
+    def metrics(self) -> dict[str, float]:
+        return {"gate_passed": float(self.passed), **self.checks}
+
+
+def champion_probabilities(
+    champion: object, preds: pd.DataFrame, leads: pd.DataFrame, events: pd.DataFrame
+) -> np.ndarray:
+    """The champion's probabilities for the new run's test leads at their test snapshot times."""
+    ids = preds["lead_id"].to_numpy()
+    as_of = pd.to_datetime(preds["as_of"]).to_numpy(dtype="datetime64[ns]")
+    out = champion.score(leads.loc[ids], events, as_of, n_reasons=0)
+    return out["probability"].to_numpy(float)
+
+
+def evaluate_gate(
+    gate: GateConfig,
+    metrics: dict[str, float],
+    preds: pd.DataFrame,
+    champion_p: np.ndarray | None = None,
+    champion_version: str | None = None,
+    champion_error: str | None = None,
+) -> GateResult:
+    """Check the new version against the config's gate; every failing criterion is named."""
+    y = preds["label"].to_numpy(int)
+    won, lost = int(y.sum()), int((1 - y).sum())
+    failures = []
+    checks = {"gate_test_won": float(won), "gate_test_lost": float(lost)}
+    if won < gate.min_won or lost < gate.min_lost:
+        failures.append(
+            f"too little evidence: {won} won / {lost} lost test leads, need at least "
+            f"{gate.min_won} / {gate.min_lost} (gate.min_won / gate.min_lost)"
+        )
+    ece = float(metrics["test_ece"])
+    if ece > gate.max_ece:
+        failures.append(f"test ECE {ece:.4f} above gate.max_ece {gate.max_ece}")
+    new_auc = float(roc_auc_score(y, preds["probability"])) if 0 < won < len(y) else float("nan")
+    checks["gate_new_roc_auc"] = new_auc
+    if champion_error:
+        failures.append(f"champion v{champion_version} could not be scored: {champion_error}")
+    elif champion_p is not None and 0 < won < len(y):
+        champ_auc = float(roc_auc_score(y, champion_p))
+        checks["gate_champion_roc_auc"] = champ_auc
+        checks["gate_auc_drop"] = champ_auc - new_auc
+        if champ_auc - new_auc > gate.max_auc_drop:
+            failures.append(
+                f"test AUC {new_auc:.4f} is {champ_auc - new_auc:.4f} below champion "
+                f"v{champion_version} ({champ_auc:.4f}) on the same test rows "
+                f"(gate.max_auc_drop {gate.max_auc_drop})"
+            )
+    return GateResult(not failures, failures, checks, champion_version)

@@ -1,0 +1,51 @@
+"""Fit and engagement sub-scores: who the lead is, and what it did.
+
+Sales asks two different questions of a score: is this the kind of company and person we sell to
+(fit), and are they showing interest now (engagement)? The booster already learnt both; SHAP splits
+each lead's log-odds exactly into per-feature parts, so the fit part is the sum over firmographic,
+role, channel and email-domain features, and the engagement part the sum over activity features and
+lead age. Each part becomes 0-100 the way `score` does: the share of reference leads (the recent
+validation leads, fixed at training) whose part is lower or equal. A fit score of 80 means "a
+better fit than 80% of recent leads", whatever the lead has done; the two parts plus the model's
+base value add up to the lead's raw log-odds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD
+
+FIT, ENGAGEMENT = "fit", "engagement"
+COLUMNS = ["fit_score", "engagement_score"]
+
+
+def field_group(field: str, activity_types: list[str]) -> str:
+    """Engagement: what the lead did (activity of any type) and how long it has been around."""
+    return ENGAGEMENT if field in {ACTIVITY_FIELD, AGE_FIELD, *activity_types} else FIT
+
+
+def group_masks(feature_fields: dict[str, str], activity_types: list[str]) -> np.ndarray:
+    """Boolean (features x 2) matrix: column 0 = fit features, column 1 = engagement features."""
+    eng = np.array([field_group(f, activity_types) == ENGAGEMENT for f in feature_fields.values()])
+    return np.column_stack([~eng, eng]).astype(float)
+
+
+def group_logodds(
+    contrib: np.ndarray, feature_fields: dict[str, str], activity_types: list[str]
+) -> np.ndarray:
+    """(rows x 2) log-odds of the fit and engagement parts of each lead."""
+    return contrib @ group_masks(feature_fields, activity_types)
+
+
+def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """0-100: share of the sorted reference at or below each value.
+
+    A side the model cannot see (no fit columns, no activity table) is constant; it reads 50,
+    "average", rather than a misleading 100 or 0.
+    """
+    if reference is None or len(reference) == 0 or reference[0] == reference[-1]:
+        return np.full(len(v), 50, dtype=int)
+    return np.clip(
+        np.round(100 * np.searchsorted(reference, v, side="right") / len(reference)), 0, 100
+    ).astype(int)

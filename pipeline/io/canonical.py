@@ -1,0 +1,198 @@
+"""Canonical frames: the export's own column names mapped to the two shapes the pipeline uses.
+
+Everything downstream works on two frames: leads (index = lead id; columns `_created_at`,
+`_closed_at`, `_label`, `_email` plus the configured feature columns as they are named in the
+export) and events (`lead_id`, `ts`, `type`). Only this module and `readers` know the user's
+column names, so the rest of the pipeline is the same for every export.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config, SchemaConfig
+from pipeline.errors import DataError
+from pipeline.io.readers import parse_dates, parse_flags, parse_numbers, read_table, require_columns
+
+log = logging.getLogger(__name__)
+
+
+META = ["_created_at", "_closed_at", "_label", "_email"]
+
+
+def empty_events() -> pd.DataFrame:
+    """The canonical events frame with no rows (no activity table, or no events in a request)."""
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series(dtype=object),
+            "ts": pd.Series(dtype="datetime64[ns]"),
+            "type": pd.Series(dtype=object),
+        }
+    )
+
+
+def load_leads(
+    cfg: Config, path: str | Path | None = None, with_outcome: bool = True
+) -> pd.DataFrame:
+    """Leads in canonical form. With `with_outcome`, `_label` is 1 won, 0 lost, NaN open."""
+    path = Path(path or cfg.data.leads)
+    raw = read_table(path, cfg, "leads file")
+    if raw.empty:
+        raise DataError(f"{path}: header only, no rows; export the leads with their data")
+    out = canonical_leads(raw, cfg.schema, path, require_created=with_outcome)
+    if with_outcome:
+        _attach_outcome(out, raw, cfg, path)
+    return out
+
+
+def canonical_leads(
+    raw: pd.DataFrame, sc: SchemaConfig, path: str | Path = "input", require_created: bool = False
+) -> pd.DataFrame:
+    """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes."""
+    features = [*sc.categorical, *sc.numeric, *sc.flags]
+    require_columns(raw, [sc.lead_id], path, "schema.lead_id")
+    require_columns(raw, features, path, "schema.categorical/numeric/flags")
+    ids = raw[sc.lead_id].astype("string")
+    if ids.isna().any():
+        i = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise DataError(
+            f"{path}: column '{sc.lead_id}' row {i + 2}: empty lead id; fill or drop the row"
+        )
+    dup = ids.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"{path}: column '{sc.lead_id}' row {i + 2}: duplicate lead id '{ids.iloc[i]}' "
+            f"({int(dup.sum())} duplicates); keep one row per lead"
+        )
+    out = pd.DataFrame(index=pd.Index(ids.to_numpy(dtype=object), name="lead_id"))
+    if sc.created_at and sc.created_at in raw.columns:
+        out["_created_at"] = parse_dates(
+            raw[sc.created_at], path, sc.created_at, sc.dayfirst
+        ).to_numpy()
+    elif sc.created_at and require_created:
+        require_columns(raw, [sc.created_at], path, "schema.created_at")
+    else:
+        out["_created_at"] = pd.NaT
+    out["_email"] = raw[sc.email].to_numpy() if sc.email and sc.email in raw.columns else None
+    for c in sc.categorical:
+        out[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
+    for c in sc.numeric:
+        out[c] = parse_numbers(raw[c], path, c).to_numpy()
+    for c in sc.flags:
+        out[c] = parse_flags(raw[c], path, c).to_numpy()
+    out["_label"] = np.nan
+    out["_closed_at"] = pd.NaT
+    return out
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Outcome values as strings; 1.0 read from parquet or Excel becomes '1', like the config."""
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("string").str.lower()
+    if pd.api.types.is_numeric_dtype(s):
+        f = s.astype(float)
+        whole = f.notna() & (f == f.round())
+        return f.astype("string").where(~whole, f.round().astype("Int64").astype("string"))
+    return s.astype("string").str.strip()
+
+
+def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Path) -> None:
+    oc = cfg.schema.outcome
+    src, src_path = raw, path
+    if cfg.data.outcomes:
+        src_path = Path(cfg.data.outcomes)
+        table = read_table(src_path, cfg, "outcomes file")
+        if table.empty and oc.column is not None:
+            raise DataError(f"{src_path}: header only, no rows; export the outcomes with data")
+        id_col = oc.lead_id or cfg.schema.lead_id
+        key = (
+            "schema.outcome.lead_id"
+            if oc.lead_id
+            else "schema.lead_id (or set schema.outcome.lead_id)"
+        )
+        require_columns(table, [id_col], src_path, key)
+        ids = table[id_col].astype("string").str.strip()
+        src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
+        src = src.reindex(out.index)
+        present = out.index.isin(ids.dropna())
+        if not present.any() and len(table):
+            raise DataError(
+                f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
+                f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
+            )
+        unmatched = int((~ids.dropna().isin(out.index)).sum())
+        if unmatched:
+            log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
+    else:
+        src = src.set_index(pd.Index(out.index))
+        present = np.ones(len(out), bool)
+    if oc.column is None:
+        if oc.won != "present":
+            raise DataError("config: schema.outcome.column is null, so won must be 'present'")
+        if not cfg.data.outcomes:
+            raise DataError(
+                "config: schema.outcome.column is null but data.outcomes is not set; name the "
+                "table that lists the won leads, or the outcome column of the leads file"
+            )
+        out["_label"] = np.where(present, 1.0, 0.0)
+    else:
+        require_columns(src, [oc.column], src_path, "schema.outcome.column")
+        vals = _as_text(src[oc.column])
+        won = vals.isin(oc.won if isinstance(oc.won, list) else []).fillna(False).to_numpy(bool)
+        lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).fillna(False).to_numpy(bool)
+        if not (won | lost).any():
+            counts = vals.value_counts(dropna=True).head(8)
+            found = ", ".join(f"'{k}' ({v})" for k, v in counts.items()) or "only empty values"
+            raise DataError(
+                f"{src_path}: column '{oc.column}': no value matches schema.outcome.won "
+                f"{oc.won} or lost {oc.lost}; values found: {found}; list them under won/lost"
+            )
+        other = ~(won | lost) & vals.notna().to_numpy(bool)
+        if other.any():
+            shown = ", ".join(f"'{v}'" for v in pd.unique(vals[other])[:5])
+            log.info(
+                "%s: %d lead(s) with outcome %s are neither won nor lost: treated as open",
+                src_path,
+                int(other.sum()),
+                shown,
+            )
+        out["_label"] = np.where(won, 1.0, np.where(lost, 0.0, np.nan))
+    if oc.closed_at:
+        require_columns(src, [oc.closed_at], src_path, "schema.outcome.closed_at")
+        out["_closed_at"] = parse_dates(
+            src[oc.closed_at], src_path, oc.closed_at, cfg.schema.dayfirst
+        ).to_numpy()
+
+
+def load_events(
+    cfg: Config, path: str | Path | None = None, lead_ids: pd.Index | None = None
+) -> pd.DataFrame:
+    """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame."""
+    p = path or cfg.data.activities
+    if not p:
+        return empty_events()
+    ac = cfg.schema.activity
+    raw = read_table(p, cfg, "activities file")
+    require_columns(raw, [ac.lead_id, ac.timestamp, ac.type], p, "schema.activity")
+    ev = pd.DataFrame(
+        {
+            "lead_id": raw[ac.lead_id].astype(object).to_numpy(),
+            "ts": parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst).to_numpy(),
+            "type": normalise_types(raw[ac.type]),
+        }
+    )
+    ev = ev[ev["type"].notna()]
+    if lead_ids is not None:
+        ev = ev[ev["lead_id"].isin(lead_ids)]
+    return ev.reset_index(drop=True)
+
+
+def normalise_types(s: pd.Series) -> np.ndarray:
+    """Activity type labels as snake_case, so 'Demo Request' and 'demo_request' are one type."""
+    t = s.astype("string").str.strip().str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True)
+    return t.str.strip("_").astype(object).where(t.notna(), None).to_numpy()

@@ -1,0 +1,360 @@
+"""Checks on a user's export before a model is trained on it (or scores it).
+
+A model trained on a bad export fails silently: it looks fine in its metrics and is wrong in use.
+The worst case is leakage: a field a salesperson fills after the sale (a "Tags" or "Lead quality"
+column, a closed-deal detail) separates won from lost perfectly in history and does not exist for
+new leads. These checks name such columns with their evidence so the user can drop them
+(`schema.drop`); data too thin to learn from is refused with the numbers found.
+
+`leadscore validate` prints the whole report; `train` runs the same checks first and stops on an
+error; `score` runs the checks that make sense without outcomes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from pipeline.config import Config
+from pipeline.errors import DataError
+
+log = logging.getLogger(__name__)
+LEVELS = ("error", "warning", "info")
+
+
+@dataclass
+class Finding:
+    level: str  # error (stops training), warning (review it), info (counts)
+    check: str  # short name of the check, stable for scripts: rows, min_outcomes, leakage, ...
+    message: str
+    column: str | None = None
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, level: str, check: str, message: str, column: str | None = None) -> None:
+        self.findings.append(Finding(level, check, message, column))
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    def suspects(self) -> list[str]:
+        """Columns reported as leakage suspects (what a user would put in schema.drop)."""
+        return list(dict.fromkeys(f.column for f in self.findings if f.check == "leakage"))
+
+    def lines(self) -> list[str]:
+        order = {lvl: i for i, lvl in enumerate(("info", "warning", "error"))}
+        return [
+            f"{f.level}: {f.message}" for f in sorted(self.findings, key=lambda f: order[f.level])
+        ]
+
+    def log_and_raise(self) -> None:
+        """At the start of train/score: the first error as a DataError (alone, so that it is
+        the one line a refused run prints), else the warnings to stderr."""
+        if self.errors:
+            raise DataError(self.errors[0].message)
+        for f in self.warnings:
+            log.warning("warning: %s", f.message)
+
+
+def _feature_columns(cfg: Config) -> list[str]:
+    sc = cfg.schema
+    return [*sc.categorical, *sc.numeric, *sc.flags]
+
+
+def check_config_columns(cfg: Config, report: Report) -> None:
+    """A column cannot be both a feature and the id, the outcome, a date, PII or dropped."""
+    sc = cfg.schema
+    feats = _feature_columns(cfg)
+    seen: set[str] = set()
+    for c in feats:
+        if c in seen:
+            report.add(
+                "error",
+                "config",
+                f"config: column '{c}' is listed twice under schema.categorical/numeric/flags; keep one",
+                c,
+            )
+        seen.add(c)
+    roles = {
+        "schema.lead_id": [sc.lead_id],
+        "schema.outcome.column": [sc.outcome.column] if sc.outcome.column else [],
+        "schema.outcome.closed_at": [sc.outcome.closed_at] if sc.outcome.closed_at else [],
+        "schema.created_at": [sc.created_at] if sc.created_at else [],
+        "schema.email": [sc.email] if sc.email else [],
+        "schema.drop": list(sc.drop),
+    }
+    for key, cols in roles.items():
+        for c in cols:
+            if c in seen:
+                report.add(
+                    "error",
+                    "config",
+                    f"config: column '{c}' is {key} and also a feature; remove it from "
+                    "schema.categorical/numeric/flags",
+                    c,
+                )
+
+
+def check_training_data(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, now: pd.Timestamp | None = None
+) -> Report:
+    """Every check on canonical leads + events; nothing is raised, everything is reported."""
+    v = cfg.validation
+    path = cfg.data.leads
+    report = Report()
+    check_config_columns(cfg, report)
+    lab = leads["_label"]
+    n_won, n_lost, n_open = int((lab == 1).sum()), int((lab == 0).sum()), int(lab.isna().sum())
+    report.add(
+        "info", "rows", f"leads: {len(leads):,} ({n_won:,} won, {n_lost:,} lost, {n_open:,} open)"
+    )
+    if cfg.data.activities:
+        without = int((~leads.index.isin(events["lead_id"])).sum())
+        report.add(
+            "info",
+            "rows",
+            f"activities: {len(events):,} events of {events['type'].nunique()} types; "
+            f"{without:,} leads have none",
+        )
+    if n_won == 0 or n_lost == 0:
+        only = "won" if n_lost == 0 else "lost"
+        report.add(
+            "error",
+            "one_class",
+            f"{cfg.data.outcomes or path}: only one outcome class: all {n_won + n_lost:,} "
+            f"labelled leads are {only}; check schema.outcome.won/lost against the outcome values",
+        )
+    elif n_won < v.min_won or n_lost < v.min_lost:
+        report.add(
+            "error",
+            "min_outcomes",
+            f"{path}: found {n_won:,} won and {n_lost:,} lost leads; at least {v.min_won} won "
+            f"and {v.min_lost} lost are needed to learn from (validation.min_won/min_lost); "
+            "export more history",
+        )
+    _dates(cfg, leads, events, report, now or pd.Timestamp.now())
+    _columns(cfg, leads, report)
+    if n_won and n_lost:
+        for f in leakage_suspects(leads, cfg):
+            report.findings.append(f)
+    return report
+
+
+def _dates(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, report: Report, now: pd.Timestamp
+) -> None:
+    sc = cfg.schema
+    created = leads["_created_at"]
+    if created.isna().all():
+        report.add(
+            "warning",
+            "no_dates",
+            f"{cfg.data.leads}: no creation date (schema.created_at): the split will be "
+            "stratified-random, not out-of-time; test metrics may be optimistic",
+        )
+    elif created.isna().any():
+        report.add(
+            "warning",
+            "dates_missing",
+            f"{cfg.data.leads}: column '{sc.created_at}' is empty for {int(created.isna().sum()):,} "
+            "leads: the split falls back to stratified-random; fill the dates",
+            sc.created_at,
+        )
+    future = created > now
+    if future.any():
+        first = leads.index[future.to_numpy()][0]
+        report.add(
+            "warning",
+            "future_dates",
+            f"{cfg.data.leads}: column '{sc.created_at}': {int(future.sum()):,} dates lie in the "
+            f"future (first: lead '{first}', {created[future].iloc[0]}); check the date format",
+            sc.created_at,
+        )
+    closed = leads["_closed_at"]
+    before = (closed < created).fillna(False)
+    if before.any():
+        report.add(
+            "warning",
+            "close_before_create",
+            f"column '{sc.outcome.closed_at}': {int(before.sum()):,} leads closed before they "
+            "were created; check both date columns",
+            sc.outcome.closed_at,
+        )
+    if len(events):
+        ev_future = events["ts"] > now
+        if ev_future.any():
+            report.add(
+                "warning",
+                "future_dates",
+                f"{cfg.data.activities}: column '{sc.activity.timestamp}': "
+                f"{int(ev_future.sum()):,} events lie in the future; check the date format",
+                sc.activity.timestamp,
+            )
+
+
+def _columns(cfg: Config, leads: pd.DataFrame, report: Report) -> None:
+    v = cfg.validation
+    n = len(leads)
+    for c in _feature_columns(cfg):
+        s = leads[c]
+        miss = float(s.isna().mean())
+        if miss == 1.0:
+            report.add("warning", "missing", f"column '{c}' is empty in every row; drop it", c)
+            continue
+        if miss > v.max_missing_share:
+            report.add(
+                "warning",
+                "missing",
+                f"column '{c}' is {miss:.0%} missing (placeholders in data.missing_values "
+                "count as missing)",
+                c,
+            )
+        nun = s.nunique(dropna=True)
+        if nun <= 1 and miss == 0:  # one value plus blanks still says filled vs not
+            report.add(
+                "warning",
+                "constant",
+                f"column '{c}' has one value ('{s.dropna().iloc[0]}') in every row: it "
+                "cannot help; drop it",
+                c,
+            )
+        elif (
+            c in cfg.schema.categorical
+            and nun > 50
+            and nun / max(s.notna().sum(), 1) > v.id_like_share
+        ):
+            report.add(
+                "warning",
+                "id_like",
+                f"column '{c}' looks like an id or free text ({nun:,} distinct values in "
+                f"{n:,} rows): a model cannot generalise from it; add it to schema.drop",
+                c,
+            )
+
+
+def _single_column_auc(s: pd.Series, y: np.ndarray, categorical: bool, seed: int = 0) -> float:
+    """How well one column alone ranks won above lost (0.5 = not at all, 1 = perfectly).
+
+    Categories are target-encoded out of fold, so a column with a fresh value per lead (an id)
+    does not look predictive just because every value has one outcome.
+    """
+    if categorical:
+        key = s.astype("string").fillna("__missing__").to_numpy(dtype=object)
+        fold = np.random.default_rng(seed).integers(0, 2, len(s))
+        enc = np.full(len(s), y.mean())
+        prior = y.mean()
+        for k in (0, 1):
+            tr = pd.DataFrame({"k": key[fold != k], "y": y[fold != k]}).groupby("k")["y"]
+            stats = tr.agg(["sum", "count"])
+            rate = (stats["sum"] + prior * 5) / (stats["count"] + 5)
+            enc[fold == k] = pd.Series(key[fold == k]).map(rate).fillna(prior).to_numpy()
+        x = enc
+    else:
+        x = s.astype(float).to_numpy()
+        x = np.where(np.isnan(x), np.nanmin(x) - 1 if np.isfinite(np.nanmin(x)) else 0, x)
+    if len(np.unique(x)) < 2:
+        return 0.5
+    auc = float(roc_auc_score(y, x))
+    return max(auc, 1 - auc)
+
+
+def leakage_suspects(leads: pd.DataFrame, cfg: Config) -> list[Finding]:
+    """Feature columns that alone separate won from lost, or are filled mostly for one outcome."""
+    v = cfg.validation
+    lab = leads[leads["_label"].notna()]
+    y = lab["_label"].to_numpy().astype(int)
+    won, lost = y == 1, y == 0
+    out: list[Finding] = []
+    import warnings
+
+    for c in _feature_columns(cfg):
+        s = lab[c]
+        filled = s.notna().to_numpy()
+        fw, fl = filled[won].mean(), filled[lost].mean()
+        if abs(fw - fl) >= v.leakage_fill_gap:
+            out.append(
+                Finding(
+                    "warning",
+                    "leakage",
+                    f"leakage suspect '{c}': filled for {fw:.0%} of won and {fl:.0%} of lost "
+                    "leads, typical of a field filled after the outcome; if so add it to "
+                    "schema.drop",
+                    c,
+                )
+            )
+            continue
+        if s.notna().sum() == 0:
+            continue
+        cat = c in cfg.schema.categorical
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            auc = _single_column_auc(s, y, cat, cfg.training.seed)
+            # where it is filled: a sales field left empty for half the leads still leaks
+            both = len(np.unique(y[filled])) == 2 and filled.sum() >= 20
+            auc_f = _single_column_auc(s[filled], y[filled], cat, cfg.training.seed) if both else 0
+        if max(auc, auc_f) >= v.leakage_auc:
+            where = (
+                ""
+                if auc >= v.leakage_auc
+                else f" where it is filled ({filled.mean():.0%} of leads)"
+            )
+            out.append(
+                Finding(
+                    "warning",
+                    "leakage",
+                    f"leakage suspect '{c}': alone it separates won from lost with AUC "
+                    f"{max(auc, auc_f):.3f}{where}{_evidence(s, y) if cat else ''}; if it is "
+                    "known only after the outcome add it to schema.drop",
+                    c,
+                )
+            )
+    return out
+
+
+def _evidence(s: pd.Series, y: np.ndarray) -> str:
+    """The purest frequent values, e.g. " ('Closed by Horizzon': 80 won / 0 lost, ...)"."""
+    df = pd.DataFrame({"v": s.astype("string").fillna("(empty)").to_numpy(), "y": y})
+    g = df.groupby("v")["y"].agg(["sum", "count"])
+    g["purity"] = np.maximum(g["sum"], g["count"] - g["sum"]) / g["count"]
+    g = g[g["count"] >= 5].sort_values(["purity", "count"], ascending=False).head(2)
+    if g.empty:
+        return ""
+    parts = [
+        f"'{str(k)[:30]}': {int(r['sum'])} won / {int(r['count'] - r['sum'])} lost"
+        for k, r in g.iterrows()
+    ]
+    return " (" + ", ".join(parts) + ")"
+
+
+def check_scoring_data(leads: pd.DataFrame, columns: list[str], path: object) -> Report:
+    """What can be checked without outcomes: empty feature columns and future creation dates."""
+    report = Report()
+    report.add("info", "rows", f"{path}: {len(leads):,} leads to score")
+    for c in columns:
+        if c in leads.columns and len(leads) and leads[c].isna().all():
+            report.add(
+                "warning",
+                "missing",
+                f"{path}: column '{c}' is empty in every row; scores will treat it as unknown",
+                c,
+            )
+    future = leads["_created_at"] > pd.Timestamp.now()
+    if future.any():
+        report.add(
+            "warning",
+            "future_dates",
+            f"{path}: {int(future.sum()):,} creation dates lie in the future; check the format",
+        )
+    return report

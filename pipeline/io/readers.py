@@ -1,0 +1,170 @@
+"""Read a CRM export and bring it to one canonical shape.
+
+Everything downstream works on two frames: leads (index = lead id; columns `_created_at`,
+`_closed_at`, `_label`, `_email` plus the configured feature columns as they are named in the
+export) and events (`lead_id`, `ts`, `type`). Only this module knows the user's column names, so
+the rest of the pipeline is the same for every export.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+SEPARATORS = {";": "semicolon", ",": "comma", "\t": "tab", "|": "pipe"}
+YES = frozenset(["yes", "y", "true", "t", "1", "1.0", "on"])
+NO = frozenset(["no", "n", "false", "f", "0", "0.0", "off"])
+
+
+def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFrame:
+    """Read a csv or parquet file as strings, with the configured missing-value markers.
+
+    Real exports come from Excel and European locales: a UTF-8 byte-order mark is dropped, a file
+    that is not UTF-8 is read as cp1252 with a warning, and a file that parses into one column is
+    reported as a delimiter mistake instead of training on nothing.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p}: {what} not found; check data.* paths in the config or the option")
+    if p.is_dir():
+        raise DataError(f"{p}: {what} is a folder, not a file; point the config at the file")
+    if p.stat().st_size == 0:
+        raise DataError(f"{p}: file is empty; export it again with a header row and data")
+    if p.suffix.lower() in {".parquet", ".pq"}:
+        try:
+            df = pd.read_parquet(p)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise DataError(
+                f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
+                "export it again or use csv"
+            ) from None
+        na = set(cfg.data.missing_values)
+        for c in df.columns:
+            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+                df[c] = df[c].where(~df[c].isin(na))
+        df.columns = [str(c).strip() for c in df.columns]
+        return df
+    sep = cfg.data.sep
+    enc = cfg.data.encoding
+    if enc.lower().replace("_", "-") in {"utf-8", "utf8"}:
+        enc = "utf-8-sig"  # same as utf-8, and drops the byte-order mark Excel writes
+    kw = dict(sep=sep, dtype=str, keep_default_na=False, na_values=cfg.data.missing_values)
+    try:
+        try:
+            df = pd.read_csv(p, encoding=enc, encoding_errors="strict", **kw)
+        except UnicodeDecodeError as e:
+            try:
+                df = pd.read_csv(p, encoding="cp1252", encoding_errors="strict", **kw)
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"{p}: byte 0x{e.object[e.start]:02x} at offset {e.start} is neither "
+                    f"{cfg.data.encoding} nor cp1252; set data.encoding to the file's encoding"
+                ) from None
+            log.warning(
+                "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
+                "instead: check accented text, or set data.encoding",
+                p,
+                cfg.data.encoding,
+                e.object[e.start],
+                e.start,
+            )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{p}: file is empty; export it again with a header row and data") from None
+    except pd.errors.ParserError as e:
+        hint = _sep_hint(p, sep, enc)
+        raise DataError(
+            f"{p}: cannot parse as CSV ({str(e).splitlines()[0]}); {hint or 'check data.sep'}"
+        ) from None
+    df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
+    if len(df.columns) == 1:
+        hint = _sep_hint(p, sep, enc)
+        if hint:
+            raise DataError(
+                f"{p}: only one column '{df.columns[0][:60]}' with data.sep '{sep}'; {hint}"
+            )
+    return df
+
+
+def _sep_hint(p: Path, sep: str, enc: str) -> str | None:
+    """'looks semicolon-delimited, set data.sep' when the header splits better on another sep."""
+    with open(p, encoding=enc, errors="replace") as f:
+        header = f.readline()
+    counts = {c: header.count(c) for c in SEPARATORS if c != sep}
+    best = max(counts, key=counts.get)
+    if counts[best] > header.count(sep):
+        return f"looks {SEPARATORS[best]}-delimited, set data.sep: {best!r} in the config"
+    return None
+
+
+def require_columns(df: pd.DataFrame, cols: list[str], path: str | Path, key: str) -> None:
+    """Fail with the closest existing name when a configured column is absent."""
+    have = list(df.columns)
+    for c in cols:
+        if c not in have:
+            close = difflib.get_close_matches(c, have, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            shown = ", ".join(have[:15]) + (" ..." if len(have) > 15 else "")
+            raise DataError(f"{path}: column '{c}' ({key}) not found; columns are: {shown}{hint}")
+
+
+def parse_dates(s: pd.Series, path: str | Path, col: str, dayfirst: bool = False) -> pd.Series:
+    out = None
+    if not dayfirst:
+        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
+            out = pd.to_datetime(s, utc=True, format="ISO8601").dt.tz_localize(None)
+        except (ValueError, TypeError):
+            out = None
+    if out is None:
+        out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+        out = out.dt.tz_localize(None)
+    bad = out.isna() & s.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: column '{col}' row {i + 2}: cannot parse date '{s.iloc[i]}'; "
+            "use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 (or set schema.dayfirst "
+            "for 31.01.2026)"
+        )
+    return out.astype("datetime64[ns]")
+
+
+def parse_numbers(s: pd.Series, path: str | Path, col: str) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype(float)
+    clean = s.astype("string").str.replace(",", "", regex=False).str.strip()
+    out = pd.to_numeric(clean, errors="coerce")
+    bad = out.isna() & s.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: column '{col}' row {i + 2}: '{s.iloc[i]}' is not a number; fix the value "
+            "or move the column from schema.numeric to schema.categorical"
+        )
+    return out.astype(float)
+
+
+def parse_flags(s: pd.Series, path: str | Path, col: str) -> pd.Series:
+    """Yes/No, Y/N, true/false, 1/0 (any case) -> 1.0/0.0; missing stays NaN."""
+    low = s.astype("string").str.strip().str.lower()
+    out = pd.Series(
+        np.where(low.isin(YES), 1.0, np.where(low.isin(NO), 0.0, np.nan)), index=s.index
+    )
+    bad = out.isna() & low.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: column '{col}' row {i + 2}: '{s.iloc[i]}' is not a yes/no value; use "
+            "Yes/No, Y/N, true/false or 1/0, or move the column from schema.flags to "
+            "schema.categorical"
+        )
+    return out

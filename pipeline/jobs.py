@@ -1,0 +1,241 @@
+"""The jobs, wired in one place: each reads its inputs, calls the pure stages, logs to MLflow and
+writes its outputs. The CLI only parses options and prints; notebooks call the same functions.
+
+    train    load -> validate -> train (pure) -> gate vs champion -> log run -> register -> aliases
+    score    model from the registry -> batch scorer (or Spark) -> drift -> scoring run
+    explain  model -> a few leads' scores and reasons (the CLI and notebook 3.0 share it)
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from pipeline.config import Config, LightGBMParams
+from pipeline.errors import DataError
+from pipeline.io.atomic import write_text_atomic
+from pipeline.io.canonical import load_events, load_leads
+from pipeline.io.checks import Report, check_training_data
+from pipeline.io.readers import read_table
+from pipeline.modeling.scorer import LeadScorer
+from pipeline.modeling.train import TrainResult, train
+from pipeline.modeling.tune import TuneResult, tune
+from pipeline.monitoring.monitor import monitor
+from pipeline.serving.batch import score_files
+from pipeline.serving.outputs import ScoreSummary
+from pipeline.serving.rows import parse_as_of, prepare_leads
+from pipeline.tracking import pyfunc, registry, runs, store
+from pipeline.tracking.gate import check_against_champion
+
+log = logging.getLogger(__name__)
+DEFAULT_MODEL_URI = f"models:/{store.MODEL_NAME}@{store.CHAMPION}"
+
+
+def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical leads (with outcomes) and the events of those leads."""
+    leads = load_leads(cfg)
+    events = load_events(cfg, lead_ids=leads.index)
+    return leads, events
+
+
+def load_oracle(cfg: Config) -> pd.DataFrame | None:
+    """The sample generator's true probabilities, if configured: evaluation only, never fitting."""
+    if not cfg.data.oracle or not Path(cfg.data.oracle).exists():
+        return None
+    return read_table(cfg.data.oracle, cfg, "oracle file").astype({"true_probability": float})
+
+
+def validate_data(cfg: Config) -> Report:
+    """Every check `leadscore validate` prints (train runs the same ones first)."""
+    leads, events = load_training_data(cfg)
+    return check_training_data(cfg, leads, events)
+
+
+@dataclass
+class Trained:
+    result: TrainResult
+    version: str
+    aliases: list[str]
+    run_id: str
+    gate: object
+
+
+def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
+    """Train, log the run, register the model; it becomes champion only if it passes the gate."""
+    leads, events = load_training_data(cfg)
+    check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
+    result = train(cfg, leads, events, load_oracle(cfg))
+    client = store.setup()
+
+    def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
+        return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
+
+    gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
+    with store.mlflow.start_run(run_name="train") as run:
+        runs.log_training_run(cfg, config_path, result, gate)
+        version, _ = pyfunc.log_model_version(result.scorer, {"run_id": run.info.run_id})
+    aliases = [store.CHALLENGER]
+    registry.set_alias(client, store.CHALLENGER, version)
+    client.set_model_version_tag(store.MODEL_NAME, version, "gate_reason", gate.reason[:4000])
+    if gate.passed:
+        by = f"{registry.actor()} (train gate)"
+        registry.move_champion(client, store.MODEL_NAME, version, gate.reason, by)
+        aliases.append(store.CHAMPION)
+    return Trained(result, version, aliases, run.info.run_id, gate)
+
+
+def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
+    """Search booster parameters on the validation slice; write them into a copy of the config."""
+    leads, events = load_training_data(cfg)
+    result = tune(cfg, leads, events, trials)
+    write_tuned_config(config_path, result.best_params, out)
+    return result
+
+
+def write_tuned_config(config_path: str | Path, best: dict, out: str | Path) -> Path:
+    """A copy of the input config with `training.lightgbm` updated by the tuned values."""
+    raw = copy.deepcopy(yaml.safe_load(Path(config_path).read_text(encoding="utf-8")) or {})
+    lgbm = raw.setdefault("training", {}).setdefault("lightgbm", {}) or {}
+    lgbm.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in best.items()})
+    raw["training"]["lightgbm"] = lgbm
+    LightGBMParams.model_validate(lgbm)
+    header = f"# {Path(config_path).name} with training.lightgbm tuned by `leadscore tune`\n"
+    write_text_atomic(header + yaml.safe_dump(raw, sort_keys=False), out)
+    return Path(out)
+
+
+@dataclass
+class Scored:
+    summary: ScoreSummary
+    seconds: float
+    drift_lines: list[str]
+
+
+def score(
+    cfg: Config,
+    leads_path: Path,
+    activities: Path | None,
+    output: Path,
+    model_uri: str = DEFAULT_MODEL_URI,
+    as_of: str | None = None,
+    engine: str = "local",
+    progress: bool = False,
+) -> Scored:
+    """Score a leads file with a registered model, then log the scoring run with its drift."""
+    from pipeline.monitoring.drift import warning_lines
+
+    if engine not in ("local", "spark"):
+        raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
+    when = parse_as_of(as_of)
+    if not leads_path.exists():
+        raise DataError(f"{leads_path}: leads file not found; check --leads or data.leads")
+    if activities is not None and not activities.exists():
+        raise DataError(
+            f"{activities}: activities file not found; check --activities or data.activities"
+        )
+    store.setup()
+    t = time.perf_counter()
+    if engine == "spark":
+        s = _score_spark(cfg, model_uri, leads_path, activities, output, when)
+    else:
+        scorer, version = pyfunc.load_scorer(model_uri)
+        s = score_files(
+            cfg, scorer, version, leads_path, activities, output, when, cfg.scoring.n_reasons,
+            progress=progress,
+        )  # fmt: skip
+    lines: list[str] = []
+    if s.drift is not None:
+        lines = warning_lines(s.drift)
+        runs.log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
+    return Scored(s, time.perf_counter() - t, lines)
+
+
+def _score_spark(cfg, model_uri, leads_path, activities, output, when) -> ScoreSummary:
+    from pipeline.serving import spark
+
+    session = spark.spark_session()
+    version = pyfunc.resolve_model_version(model_uri)
+    scorer, _ = pyfunc.load_scorer(model_uri)
+    n = cfg.scoring.n_reasons
+    params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n}
+    udf = pyfunc.spark_udf(session, model_uri, spark.result_type(n), params)
+    return spark.score_with_spark(
+        cfg, session, udf, scorer, version, leads_path, activities, output
+    )
+
+
+@dataclass
+class Explained:
+    scores: pd.DataFrame  # index = lead id, in the order asked for
+    version: str
+    as_of: pd.Timestamp
+    scorer: LeadScorer
+    leads: pd.DataFrame  # canonical
+    events: pd.DataFrame
+
+
+def explain_leads(
+    cfg: Config,
+    lead_ids: list[str],
+    leads_path: Path | None = None,
+    activities: str | Path | None = None,
+    model_uri: str = DEFAULT_MODEL_URI,
+    as_of: str | pd.Timestamp | None = None,
+    n_reasons: int | None = None,
+) -> Explained:
+    """Scores, sub-scores and every reason of a few leads, read from an export as the scorer would.
+
+    `n_reasons` defaults to every business field, so nothing the model weighed is hidden.
+    """
+    when = as_of if isinstance(as_of, pd.Timestamp) else parse_as_of(as_of)
+    store.setup()
+    scorer, version = pyfunc.load_scorer(model_uri)
+    path = Path(leads_path or cfg.data.leads)
+    raw = read_table(path, cfg, "leads file")
+    id_col = scorer.meta["schema"]["lead_id"]
+    raw = raw[raw[id_col].astype(str).isin(lead_ids)]
+    missing = sorted(set(lead_ids) - set(raw[id_col].astype(str)))
+    if missing:
+        raise DataError(f"{path}: lead id(s) {', '.join(missing)} not found in column '{id_col}'")
+    canon = prepare_leads(raw, scorer, path)
+    canon = canon.loc[[i for i in dict.fromkeys(lead_ids) if i in canon.index] or canon.index]
+    acts = activities if activities is not None else cfg.data.activities
+    events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
+    n = n_reasons or len(set(scorer.builder.feature_fields.values()))
+    out = scorer.score(canon, events, np.full(len(canon), when.to_datetime64()), n)
+    return Explained(out, version, when, scorer, canon, events)
+
+
+def monitor_and_log(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFrame:
+    """Realised conversion per stage against what the model promised; logged as a monitor run."""
+    table = monitor(cfg, outcomes, scores_path)
+    store.setup()
+    runs.log_monitor_run(table, outcomes, scores_path)
+    return table
+
+
+def promote(version: str, reason: str = "leadscore promote") -> str | None:
+    """Point champion at `version`; returns the previous champion."""
+    client = store.setup()
+    registry.require_version(client, version)
+    return registry.move_champion(client, store.MODEL_NAME, version, reason)
+
+
+def rollback() -> tuple[str | None, str]:
+    """Point champion back at the version it had before the last promotion: (from, to)."""
+    from pipeline.errors import RegistryError
+
+    client = store.setup()
+    prev = registry.get_alias_version(client, registry.PREVIOUS)
+    cur = registry.get_alias_version(client, store.CHAMPION)
+    if prev is None:
+        raise RegistryError("no previous champion recorded; use 'leadscore promote VERSION'")
+    registry.move_champion(client, store.MODEL_NAME, prev, f"leadscore rollback from version {cur}")
+    return cur, prev

@@ -1,0 +1,101 @@
+"""Preprocessing, the LightGBM booster and its calibration.
+
+The booster is fit on the oldest leads with early stopping on a later slice; probabilities are then
+calibrated on that later slice, which the booster never fit on. No class re-weighting: the
+probabilities must stay honest, and ranking does not need it.
+"""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+
+from pipeline.config import LightGBMParams
+
+OTHER = "__other__"
+
+
+class CategoryEncoder(TransformerMixin, BaseEstimator):
+    """Categorical columns -> pandas categories fixed at fit time.
+
+    Rare and unseen values become one `__other__` level, so a new industry at scoring time
+    neither crashes nor silently shifts the codes of the known ones.
+    """
+
+    def __init__(self, columns: list[str] | None = None, min_count: int = 20):
+        self.columns = columns
+        self.min_count = min_count
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> CategoryEncoder:
+        self.categories_ = {}
+        for c in self.columns or []:
+            vc = X[c].astype("string").value_counts()
+            keep = sorted(vc.index[vc >= self.min_count].tolist())
+            self.categories_[c] = [*keep, OTHER]
+        self.feature_names_in_ = np.array(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        X = X.copy()
+        for c, cats in self.categories_.items():
+            s = X[c].astype("string")
+            s = s.where(s.isna() | s.isin(cats[:-1]), OTHER)
+            X[c] = pd.Categorical(s.astype(object).where(s.notna(), None), categories=cats)
+        num = [c for c in X.columns if c not in self.categories_]
+        X[num] = X[num].astype(float)
+        return X
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return self.feature_names_in_
+
+
+def fit_booster(
+    X_fit: pd.DataFrame,
+    y_fit: np.ndarray,
+    X_val: pd.DataFrame,
+    y_val: np.ndarray,
+    categorical: list[str],
+    params: LightGBMParams,
+    seed: int,
+    min_category_count: int = 20,
+) -> Pipeline:
+    """Encoder + LightGBM, early-stopped on the validation slice."""
+    enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
+    clf = lgb.LGBMClassifier(
+        n_estimators=params.n_estimators,
+        learning_rate=params.learning_rate,
+        num_leaves=params.num_leaves,
+        max_depth=params.max_depth,
+        min_child_samples=params.min_child_samples,
+        subsample=params.subsample,
+        subsample_freq=1,
+        colsample_bytree=params.colsample_bytree,
+        reg_lambda=params.reg_lambda,
+        **_imbalance(params),
+        random_state=seed,
+        n_jobs=2,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
+    clf.fit(
+        enc.transform(X_fit),
+        y_fit,
+        eval_X=(enc.transform(X_val),),
+        eval_y=(y_val,),
+        eval_metric="binary_logloss",
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+    return Pipeline([("encode", enc), ("lgbm", clf)])
+
+
+def _imbalance(params: LightGBMParams) -> dict:
+    """Class re-weighting if the user asks for it; it skews raw scores, calibration undoes that."""
+    if params.is_unbalance:
+        return {"is_unbalance": True}
+    if params.scale_pos_weight != 1.0:
+        return {"scale_pos_weight": params.scale_pos_weight}
+    return {}

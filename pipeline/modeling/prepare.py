@@ -1,0 +1,79 @@
+"""Training rows, prepared once: split, snapshots, features and labels.
+
+`train`, `tune`, the backtests and the notebooks all learn from the same rows, so they are made in
+one place. A second copy drifted before (tune built features without `schema.flags` and kept every
+snapshot of an export without activities), and then tuning searched a different problem from the
+one training solved.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.features.builder import FeatureBuilder
+from pipeline.features.snapshots import build_snapshot_features, last_snapshot, snapshot_times
+from pipeline.modeling.split import time_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingRows:
+    """One row per snapshot of a labelled lead, with the slice ('fit', 'val', 'test') it is in."""
+
+    builder: FeatureBuilder
+    snaps: pd.DataFrame  # lead_id, as_of, age, split
+    X: pd.DataFrame
+    y: np.ndarray
+    last: np.ndarray  # True on each lead's last snapshot (the lead as last seen before its outcome)
+    by_time: bool  # the split is out-of-time (else stratified-random: no creation dates)
+
+    @property
+    def lead_ids(self) -> np.ndarray:
+        return self.snaps["lead_id"].to_numpy()
+
+    def part(self, name: str) -> np.ndarray:
+        """Boolean mask of the rows in slice `name`."""
+        return self.snaps["split"].to_numpy() == name
+
+
+def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
+    """The feature builder of a config, not fitted yet (`train` fits it on the fit slice)."""
+    sc = cfg.schema
+    return FeatureBuilder(
+        categorical=list(sc.categorical),
+        numeric=[*sc.numeric, *sc.flags],
+        use_email=bool(sc.email) and leads["_email"].notna().any(),
+        max_activity_types=cfg.training.max_activity_types,
+    )
+
+
+def prepare_training_rows(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, with_test: bool = True
+) -> TrainingRows:
+    """Split the labelled leads, replay them at the configured ages and build their features.
+
+    `with_test=False` leaves the test leads out (tuning must never look at them); the other rows
+    are the same as with them, since a snapshot's features depend only on its own lead and events.
+    """
+    tc = cfg.training
+    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
+    if not by_time:
+        log.warning("no creation dates: split is stratified-random, not out-of-time")
+    builder = feature_builder(cfg, leads).fit(leads.loc[split.index[split == "fit"]], events)
+    keep = split.index if with_test else split.index[split != "test"]
+    snaps = snapshot_times(leads.loc[keep], tc.snapshot_days)
+    # nothing to replay: one row per lead (see FeatureBuilder.use_age)
+    if not builder.activity_types:
+        snaps = snaps.iloc[np.sort(last_snapshot(snaps))].reset_index(drop=True)
+    snaps["split"] = split.reindex(snaps["lead_id"]).to_numpy()
+    X = build_snapshot_features(builder, leads, events, snaps)
+    y = leads["_label"].reindex(snaps["lead_id"]).to_numpy().astype(int)
+    last = np.zeros(len(snaps), bool)
+    last[last_snapshot(snaps)] = True
+    return TrainingRows(builder, snaps, X, y, last, by_time)

@@ -1,0 +1,271 @@
+"""Training as a short list of named steps: prepare rows -> fit -> calibrate -> cutoffs ->
+evaluate against baselines -> backtest -> explain.
+
+A pure function of data frames and config: no file is read or written and MLflow is not touched
+(`pipeline.jobs` does the I/O, `pipeline.tracking` the logging), so notebooks and tests call it as
+it is. Every number is computed on one row per test lead, its last snapshot before the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.errors import TrainingError
+from pipeline.evaluation.baselines import fit_logreg, logreg_predict, points_score, rank01
+from pipeline.evaluation.metrics import classification_metrics
+from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
+from pipeline.explain.fields import global_importance
+from pipeline.modeling.backtest import run_backtests
+from pipeline.modeling.booster import fit_booster
+from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
+from pipeline.modeling.cutoffs import choose_cutoffs
+from pipeline.modeling.params import size_aware
+from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
+from pipeline.modeling.scorer import LeadScorer
+from pipeline.monitoring.drift import DriftReference
+
+SHAP_SAMPLE = 5000
+# The logistic baseline is fit on at most this many snapshots: lbfgs on one core is the slowest
+# step at 100k+ leads, and a baseline does not need more (smaller data uses every row).
+LOGREG_ROWS = 150_000
+
+
+@dataclass
+class TrainResult:
+    """What one training run produced: the fitted artifact and the evidence about it."""
+
+    scorer: LeadScorer
+    metrics: dict[str, float]
+    info: dict[str, object]
+    importance: pd.DataFrame
+    test_predictions: pd.DataFrame
+    shap_sample: tuple[np.ndarray, pd.DataFrame] | None = None
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def train(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, oracle: pd.DataFrame | None = None
+) -> TrainResult:
+    """Fit, calibrate, choose cutoffs, evaluate out of time and explain, from canonical frames.
+
+    `oracle` (the sample generator's true probabilities) is read for evaluation only.
+    """
+    require_outcomes(leads)
+    rows = prepare_training_rows(cfg, leads, events)
+    require_both_classes(rows)
+    scorer, choice = fit_scorer(cfg, leads, rows)
+    test = rows.part("test") & rows.last
+    preds, metrics = evaluate(cfg, scorer, rows, test)
+    tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
+    add_oracle(oracle, preds, metrics)
+    importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
+    info = training_info(cfg, leads, events, rows, scorer, choice, preds)
+    scorer.meta = {
+        k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
+    }
+    scorer.meta["schema"] = cfg.schema.model_dump()
+    fit_X = rows.X[rows.part("fit")]
+    scorer.meta["drift_reference"] = DriftReference.fit(fit_X, rows.builder.categorical)
+    return TrainResult(scorer, metrics, info, importance, preds, shap_sample, tables)
+
+
+def require_outcomes(leads: pd.DataFrame) -> None:
+    """Refuse early, in words, when there is nothing to learn from."""
+    labelled = leads["_label"].dropna()
+    n_won, n_lost = int((labelled == 1).sum()), int((labelled == 0).sum())
+    if n_won < 2 or n_lost < 2:
+        raise TrainingError(
+            f"need won and lost leads to learn from; found {n_won} won and {n_lost} lost: "
+            "check schema.outcome.won/lost against the values in the outcome column"
+        )
+
+
+def require_both_classes(rows: TrainingRows) -> None:
+    for name in ("fit", "val", "test"):
+        if len(np.unique(rows.y[rows.part(name)])) < 2:
+            raise TrainingError(
+                f"the {name} slice has only one outcome class; add more won and lost leads"
+            )
+
+
+def fit_scorer(
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows
+) -> tuple[LeadScorer, CalibrationChoice]:
+    """Booster on the fit slice, early-stopped and calibrated on the validation slice; cutoffs and
+    the 0-100 score reference from the validation leads' last snapshots."""
+    tc = cfg.training
+    X, y = rows.X, rows.y
+    fit_m, val_m = rows.part("fit"), rows.part("val")
+    params = size_aware(tc.lightgbm, int(fit_m.sum()))
+    booster = fit_booster(
+        X[fit_m], y[fit_m], X[val_m], y[val_m], rows.builder.categorical, params, tc.seed,
+        tc.min_category_count,
+    )  # fmt: skip
+    calibrator, choice = choose_and_fit_calibrator(
+        booster, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
+    )
+    vl = val_m & rows.last
+    p_val = calibrator.predict_proba(X[vl])[:, 1]
+    cutoffs = choose_cutoffs(p_val, y[vl], cfg.targets, _months(leads, rows.lead_ids[vl]))
+    scorer = LeadScorer(
+        builder=rows.builder,
+        booster=booster,
+        calibrator=calibrator,
+        cutoffs=cutoffs,
+        score_reference=np.sort(p_val),
+        calibration_method=choice.method,
+    )
+    scorer.set_subscore_reference(X[vl])  # fit/engagement sub-scores: same reference leads
+    return scorer, choice
+
+
+def _months(leads: pd.DataFrame, ids: np.ndarray) -> float:
+    """How many months of lead flow the reference leads span (capacity targets are per month)."""
+    created = leads["_created_at"].reindex(ids)
+    if not created.notna().any():
+        return 1.0
+    return float((created.max() - created.min()) / pd.Timedelta(days=30.44))
+
+
+def evaluate(
+    cfg: Config, scorer: LeadScorer, rows: TrainingRows, test: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Test predictions (one row per test lead) and the metrics against cutoffs and baselines."""
+    Xt, yt = rows.X[test], rows.y[test]
+    p_test = scorer.predict_proba(Xt)
+    metrics = classification_metrics(yt, p_test, "test_")
+    raw = classification_metrics(yt, scorer.booster.predict_proba(Xt)[:, 1])
+    metrics["test_roc_auc_uncalibrated"] = raw["test_roc_auc"]
+    metrics["test_ece_uncalibrated"] = raw["test_ece"]
+    metrics.update(cutoff_metrics(scorer, yt, p_test))
+    metrics["best_iteration"] = float(scorer.booster.named_steps["lgbm"].best_iteration_ or 0)
+    pts = points_score(Xt, cfg.baseline_points) if cfg.baseline_points else np.zeros(len(Xt))
+    metrics["baseline_points_roc_auc"] = classification_metrics(yt, rank01(pts))["test_roc_auc"]
+    metrics["baseline_logreg_roc_auc"] = logreg_baseline(cfg, rows, test)
+    for b in ("points", "logreg"):
+        metrics[f"test_auc_lift_over_{b}"] = (
+            metrics["test_roc_auc"] - metrics[f"baseline_{b}_roc_auc"]
+        )
+    preds = pd.DataFrame(
+        {"lead_id": rows.lead_ids[test], "label": yt, "probability": p_test, "points": pts}
+    )
+    preds["as_of"] = rows.snaps.loc[test, "as_of"].to_numpy()
+    return preds, metrics
+
+
+def cutoff_metrics(scorer: LeadScorer, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """What the MQL and SQL cutoffs do on the test leads: precision, recall and stage shares."""
+    cut = scorer.cutoffs
+    sql_hit = p >= cut.sql
+    return {
+        "mql_threshold": cut.mql,
+        "sql_threshold": cut.sql,
+        "test_sql_precision": float(y[sql_hit].mean()) if sql_hit.any() else float("nan"),
+        "test_sql_share": float(sql_hit.mean()),
+        "test_mql_recall": float((p[y == 1] >= cut.mql).mean()),
+        "test_mql_share": float((p >= cut.mql).mean()),
+    }
+
+
+def logreg_baseline(cfg: Config, rows: TrainingRows, test: np.ndarray) -> float:
+    """Test AUC of a logistic regression on the same features (fit on at most LOGREG_ROWS)."""
+    seed = cfg.training.seed
+    fit_rows = np.flatnonzero(rows.part("fit"))
+    if len(fit_rows) > LOGREG_ROWS:
+        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, LOGREG_ROWS, False))
+    cats = rows.builder.categorical
+    logreg = fit_logreg(rows.X.iloc[fit_rows], rows.y[fit_rows], cats, seed)
+    p = logreg_predict(logreg, rows.X[test], cats)
+    return classification_metrics(rows.y[test], p)["test_roc_auc"]
+
+
+def add_quality(
+    cfg: Config,
+    leads: pd.DataFrame,
+    scorer: LeadScorer,
+    choice: CalibrationChoice,
+    rows: TrainingRows,
+    test: np.ndarray,
+    preds: pd.DataFrame,
+    metrics: dict[str, float],
+) -> dict[str, pd.DataFrame]:
+    """Calibration evidence, funnel, slices and monthly backtests: tables, and their headline
+    numbers added to `metrics`."""
+    yt, pt = preds["label"].to_numpy(), preds["probability"].to_numpy()
+    raw = scorer.booster.predict_proba(rows.X[test])[:, 1]
+    cal, cal_metrics = calibration_table(
+        yt, raw, pt, scorer.calibration_method, choice.heldout_log_loss
+    )
+    funnel, funnel_metrics = funnel_and_slices(cfg, leads, preds, scorer.cutoffs)
+    tables = {"calibration": cal, **funnel}
+    bt, mode = run_backtests(cfg, leads, rows, choice.method)
+    if len(bt):
+        bt.attrs["mode"] = mode
+        tables["backtest"] = bt
+    metrics.update({**cal_metrics, **funnel_metrics, **backtest_metrics(bt)})
+    return tables
+
+
+def add_oracle(oracle: pd.DataFrame | None, preds: pd.DataFrame, metrics: dict[str, float]) -> None:
+    """On the sample data: the AUC of the true probabilities for the same test leads."""
+    if oracle is None:
+        return
+    ids = preds["lead_id"].to_numpy()
+    o = oracle.set_index(oracle.columns[0])[oracle.columns[1]].reindex(ids).to_numpy(float)
+    if np.isnan(o).any():
+        return
+    m = classification_metrics(preds["label"].to_numpy(), o)
+    metrics["oracle_roc_auc"] = m["test_roc_auc"]
+    metrics["oracle_ece"] = m["test_ece"]
+    metrics["test_auc_over_oracle"] = metrics["test_roc_auc"] / metrics["oracle_roc_auc"]
+    preds["oracle_probability"] = o
+
+
+def explain_sample(
+    scorer: LeadScorer, Xt: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, tuple[np.ndarray, pd.DataFrame]]:
+    """Global importance by business field and per-feature SHAP values of a test sample."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.permutation(len(Xt))[: min(SHAP_SAMPLE, len(Xt))])
+    fields, fc = scorer.field_contributions(Xt.iloc[pick])
+    feat_contrib, _ = scorer.contributions(Xt.iloc[pick])
+    return global_importance(fc, fields), (feat_contrib, Xt.iloc[pick])
+
+
+def training_info(
+    cfg: Config,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    rows: TrainingRows,
+    scorer: LeadScorer,
+    choice: CalibrationChoice,
+    preds: pd.DataFrame,
+) -> dict[str, object]:
+    """Row counts, dates and choices of the run: logged as params and shown in the model card."""
+    lab = leads["_label"]
+    created = leads["_created_at"]
+    has_dates = created.notna().any()
+    return {
+        "rows_leads": len(leads),
+        "rows_events": len(events),
+        "leads_won": int((lab == 1).sum()),
+        "leads_lost": int((lab == 0).sum()),
+        "leads_open": int(lab.isna().sum()),
+        "snapshots": len(rows.snaps),
+        "rows_fit": int(rows.part("fit").sum()),
+        "rows_val": int(rows.part("val").sum()),
+        "rows_test_leads": len(preds),
+        "split": "time" if rows.by_time else "stratified_random",
+        "calibration": choice.method,
+        "calibration_heldout_log_loss": choice.heldout_log_loss,
+        "n_features": len(scorer.builder.feature_names),
+        "activity_types": scorer.builder.activity_types,
+        "features": scorer.builder.feature_names,
+        "data_start": str(created.min()) if has_dates else None,
+        "data_end": str(created.max()) if has_dates else None,
+        "test_start": str(created.reindex(preds["lead_id"]).min()) if rows.by_time else None,
+    }

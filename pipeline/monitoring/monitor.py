@@ -1,0 +1,88 @@
+"""Monitoring after training: drift of each scoring run, and promises kept once outcomes arrive.
+
+A scoring run is logged as an MLflow run (experiment `lead-scoring`, run name `score`) with its row
+counts and the PSI of every feature against the training reference. `leadscore monitor` joins a
+scores file with outcomes that arrived later and compares, per stage, the conversion the model
+promised (mean calibrated probability) with the conversion that happened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.errors import DataError
+from pipeline.io.readers import read_table, require_columns
+
+
+def outcome_labels(cfg: Config, path: Path) -> pd.Series:
+    """1 won / 0 lost per lead id, from an outcomes file in the config's terms (open leads left out)."""
+    raw = read_table(path, cfg, "outcomes file")
+    sc = cfg.schema
+    oc = sc.outcome
+    require_columns(raw, [sc.lead_id], path, "schema.lead_id")
+    ids = raw[sc.lead_id].astype("string")
+    if oc.column is None:
+        return pd.Series(1.0, index=pd.Index(ids.dropna().unique(), name="lead_id"))
+    require_columns(raw, [oc.column], path, "schema.outcome.column")
+    vals = raw[oc.column].astype("string").str.strip()
+    won = vals.isin(oc.won if isinstance(oc.won, list) else []).to_numpy()
+    lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).to_numpy()
+    lab = pd.Series(np.where(won, 1.0, np.where(lost, 0.0, np.nan)), index=ids.to_numpy())
+    lab = lab[~lab.index.duplicated(keep="last")].dropna()
+    lab.index.name = "lead_id"
+    return lab
+
+
+def realised_vs_promised(
+    scores: pd.DataFrame, labels: pd.Series, absent_lost: bool
+) -> pd.DataFrame:
+    """Per stage: leads scored, leads with an outcome, won, realised rate, promised (mean p)."""
+    s = scores.assign(lead_id=scores["lead_id"].astype("string").str.removeprefix("'"))
+    s = s.set_index("lead_id")
+    y = labels.reindex(s.index)
+    if absent_lost:
+        y = y.fillna(0.0)
+    s["won"] = y
+    rows = []
+    order = ["SQL", "MQL", "lead"]
+    for stage in [*order, *sorted(set(s["stage"]) - set(order))]:
+        g = s[s["stage"] == stage]
+        if not len(g):
+            continue
+        known = g[g["won"].notna()]
+        rows.append(
+            {
+                "stage": stage,
+                "scored": len(g),
+                "with_outcome": len(known),
+                "won": int(known["won"].sum()),
+                "realised_conversion": float(known["won"].mean()) if len(known) else np.nan,
+                "promised_conversion": float(known["probability"].mean()) if len(known) else np.nan,
+            }
+        )
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["gap"] = out["realised_conversion"] - out["promised_conversion"]
+    return out
+
+
+def monitor(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFrame:
+    if not scores_path.exists():
+        raise DataError(
+            f"{scores_path}: scores file not found; pass --scores or run 'leadscore score'"
+        )
+    scores = pd.read_csv(scores_path, dtype={"lead_id": str})
+    need = ["lead_id", "probability", "stage"]
+    require_columns(scores, need, scores_path, "scores file")
+    labels = outcome_labels(cfg, outcomes)
+    table = realised_vs_promised(scores, labels, cfg.schema.outcome.column is None)
+    if table.empty or table["with_outcome"].sum() == 0:
+        raise DataError(
+            f"{outcomes}: none of its lead ids has a won/lost outcome among the {len(scores):,} "
+            f"scored leads in {scores_path}; check schema.lead_id and schema.outcome"
+        )
+    return table

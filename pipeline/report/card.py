@@ -1,0 +1,151 @@
+"""The model card of a training run, and logging of the quality report to MLflow.
+
+A reviewer (or a sales lead) should be able to read one page and know what the model learned from,
+how good it is against the rules it replaces, where it is weaker, what the cutoffs do to the funnel
+and what it cannot be trusted for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+
+METRIC_ROWS = [
+    ("test_roc_auc", "ROC AUC (model)"),
+    ("oracle_roc_auc", "ROC AUC (oracle: true probabilities, sample data only)"),
+    ("test_auc_over_oracle", "model / oracle AUC"),
+    ("baseline_logreg_roc_auc", "ROC AUC (logistic regression baseline)"),
+    ("baseline_points_roc_auc", "ROC AUC (points-rule baseline)"),
+    ("test_auc_lift_over_logreg", "AUC lift over logistic regression"),
+    ("test_auc_lift_over_points", "AUC lift over points rule"),
+    ("test_pr_auc", "PR AUC"),
+    ("test_lift_at_10", "lift in top 10%"),
+    ("test_brier", "Brier score"),
+    ("test_log_loss", "log-loss"),
+    ("test_ece", "expected calibration error"),
+    ("test_mean_probability", "mean predicted probability"),
+    ("test_observed_rate", "observed conversion rate"),
+    ("backtest_roc_auc_mean", "backtest ROC AUC, mean over periods"),
+    ("backtest_roc_auc_min", "backtest ROC AUC, worst period"),
+    ("backtest_ece_max", "backtest ECE, worst period"),
+]
+
+
+def md_table(df: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-markdown table without extra dependencies."""
+    if df is None or df.empty:
+        return "_(none)_\n"
+
+    def fmt(v: object) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.{digits}f}"
+        return str(v).replace("|", "/")
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
+    m, info, t = result.metrics, result.info, result.extra_tables
+    cut = result.scorer.cutoffs
+    sc = cfg.schema
+    fields = sorted(set(result.scorer.builder.feature_fields.values()))
+    lines = [
+        "# Model card: lead-scoring",
+        "",
+        "Predicts the probability that a lead converts (closed won), calibrated, from firmographics"
+        " and behaviour seen strictly before the scoring time.",
+        "",
+        "## Data",
+        f"- Leads: {info['rows_leads']:,} ({info['leads_won']:,} won, {info['leads_lost']:,} lost,"
+        f" {info['leads_open']:,} open, not trained on); activity events: {info['rows_events']:,}",
+        f"- Created between {info['data_start']} and {info['data_end']}",
+        f"- Split: {info['split']}; out-of-time test = leads created from {info['test_start']}"
+        f" ({info['rows_test_leads']:,} test leads, {int(m.get('test_won', 0))} won); "
+        f"snapshots: {info['snapshots']:,} (fit rows {info['rows_fit']:,}, "
+        f"validation rows {info['rows_val']:,})",
+        f"- Snapshot ages (days): {', '.join(map(str, cfg.training.snapshot_days))}",
+        "",
+        "## Features",
+        f"- {info['n_features']} features from {len(fields)} business fields: " + ", ".join(fields),
+        f"- Activity types used: {', '.join(info['activity_types']) or '(none)'}",
+        f"- Dropped by config (never features): {', '.join(sc.drop) or '(none)'}",
+        (
+            f"- `{sc.email}` is read only to derive a business/personal domain flag; the address "
+            "itself is never a feature or logged"
+            if sc.email
+            else "- No email column configured"
+        ),
+        "",
+        "## Metrics (out-of-time test, one row per lead at its last snapshot before the outcome)",
+        md_table(
+            pd.DataFrame([{"metric": label, "value": m[k]} for k, label in METRIC_ROWS if k in m])
+        ),
+        "## Calibration",
+        f"Method: **{info['calibration']}**, chosen by held-out log-loss on the validation slice "
+        f"(halves split by lead): "
+        + ", ".join(f"{k} {v:.4f}" for k, v in (info["calibration_heldout_log_loss"] or {}).items())
+        + ". Booster class-imbalance settings: "
+        + f"is_unbalance={cfg.training.lightgbm.is_unbalance}, "
+        + f"scale_pos_weight={cfg.training.lightgbm.scale_pos_weight} "
+        + "(calibration on unweighted data maps raw scores back to observed rates).",
+        "",
+        md_table(t.get("calibration")),
+        "## Cutoffs",
+        f"- SQL: probability >= {cut.sql:.4f} ({cut.sql_rule}); test precision "
+        f"{m.get('test_sql_precision', float('nan')):.3f}",
+        f"- MQL: probability >= {cut.mql:.4f} ({cut.mql_rule}); test recall "
+        f"{m.get('test_mql_recall', float('nan')):.3f}",
+        "",
+        "## Funnel on the test leads",
+        md_table(t.get("funnel")),
+    ]
+    bt = t.get("backtest")
+    if bt is not None and len(bt):
+        mode = bt.attrs.get("mode", "monthly")
+        lines += [
+            f"## Backtests ({mode})",
+            "Each period: fit on leads whose outcome was known before it began, test on the"
+            " period's leads."
+            if mode == "monthly"
+            else "No creation dates: stratified folds by lead stand in for months.",
+            "",
+            md_table(bt),
+        ]
+    if "slices" in t:
+        lines += ["## Slices (test leads)", md_table(t["slices"])]
+    if gate is not None:
+        lines += ["## Promotion gate", f"{gate.reason}", ""]
+    lines += ["## Known limits", *(f"- {x}" for x in known_limits(cfg, result)), ""]
+    return "\n".join(lines)
+
+
+def known_limits(cfg: Config, result: object) -> list[str]:
+    m, info, t = result.metrics, result.info, result.extra_tables
+    out = [
+        "Trained on closed leads only: leads still open at export time are not learned from, so"
+        " slow-closing segments are under-represented in the most recent months.",
+        "Probabilities are calibrated on the validation period; if the lead mix or conversion"
+        " rate drifts, re-train (compare backtest periods for how fast that happens).",
+        "Correlation, not cause: the reasons say what moved the score, not what will make a lead"
+        " buy.",
+    ]
+    if info["split"] != "time":
+        out.insert(0, "No creation dates: the test is a random slice, not out-of-time.")
+    small = t.get("slices")
+    if small is not None and len(small):
+        thin = small[small["roc_auc"].isna()]
+        if len(thin):
+            out.append(
+                f"{len(thin)} slice value(s) have too few test leads or one class for an AUC: "
+                + ", ".join(f"{r.column}={r.value}" for r in thin.head(8).itertuples())
+            )
+    if "oracle_roc_auc" not in m:
+        out.append("No oracle: how close this is to the best possible score is unknown.")
+    if m.get("test_won", 1e9) < 100:
+        out.append(f"Only {int(m['test_won'])} won test leads: metrics have wide error bars.")
+    return out

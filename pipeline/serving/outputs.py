@@ -1,0 +1,47 @@
+"""The scores file's columns and cells: the contract's order, sub-scores after it, and no text cell
+that a spreadsheet would read as a formula."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ScoreSummary:
+    output: Path
+    rejected_path: Path | None
+    n_scored: int
+    n_rejected: int
+    model_version: str
+    stages: dict[str, int]
+    drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
+
+
+def neutralise(s: pd.Series) -> pd.Series:
+    """Stop a spreadsheet from reading an echoed input value as a formula."""
+    s = s.astype("string")
+    return s.where(~s.str.startswith(FORMULA_START).fillna(False), "'" + s)
+
+
+def output_columns(n_reasons: int) -> list[str]:
+    reasons = [f"reason_{i + 1}" for i in range(n_reasons)]
+    contract = ["lead_id", "probability", "score", "stage", *reasons, "model_version", "scored_at"]
+    return contract + (list(SUBSCORES) if n_reasons > 0 else [])
+
+
+def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.DataFrame:
+    out = out.reset_index().rename(columns={"index": "lead_id"})
+    out["lead_id"] = neutralise(out["lead_id"])
+    out["probability"] = out["probability"].round(6)
+    out["model_version"] = model_version
+    out["scored_at"] = scored_at
+    extra = [c for c in SUBSCORES if c in out.columns]
+    return out[[c for c in out.columns if c not in extra] + extra]  # after the contract columns

@@ -1,0 +1,140 @@
+"""Scoring on Spark, for exports that outgrow one machine: `leadscore score --engine spark`.
+
+The registered pyfunc model runs inside `mlflow.pyfunc.spark_udf` (env_manager="local": the
+workers use the Python environment they already have, nothing is downloaded; the UDF is made by
+`pipeline.tracking.pyfunc.spark_udf`, since only the tracking package imports mlflow), so Spark scores with
+exactly the code and fitted artifact of the batch scorer. Each lead's events travel to the UDF as
+a JSON `activities` column (a list of {type, occurred_at}), built by a group-by on the activities
+table, which is the form the pyfunc model accepts.
+
+The master is `local[2]` unless `LEADSCORE_SPARK_MASTER` (or `spark.master` of an existing
+session / spark-submit) says otherwise. Rows are not screened one by one here: validate the export
+first (`leadscore validate`), since a bad row fails its whole Arrow batch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.errors import DataError
+from pipeline.io.atomic import write_atomic
+from pipeline.serving.outputs import SUBSCORES, ScoreSummary, format_scores, output_columns
+from pipeline.serving.rows import model_schema
+
+RESULT_FIELDS = ["lead_id", "probability", "score", "stage"]
+
+
+def spark_session(master: str | None = None):
+    """A session on `master`, $LEADSCORE_SPARK_MASTER, or local[2] (a running one is reused)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise DataError(
+            "--engine spark needs PySpark: install the extra with "
+            "'uv sync --extra spark' or 'pip install .[spark]'"
+        ) from None
+    import sys
+
+    # Local workers must run this interpreter (the one with the model's packages), not `python3`.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("leadscore")
+    m = master or os.environ.get("LEADSCORE_SPARK_MASTER")
+    if m or not SparkSession.getActiveSession():
+        builder = builder.master(m or "local[2]")
+    return (
+        builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("LEADSCORE_SPARK_PARTITIONS", "8"))
+        .getOrCreate()
+    )
+
+
+def result_type(n_reasons: int):
+    """The Spark schema of the pyfunc model's explained output."""
+    from pyspark.sql import types as T
+
+    reasons = [f"reason_{i + 1}" for i in range(n_reasons)]
+    return T.StructType(
+        [
+            T.StructField("lead_id", T.StringType()),
+            T.StructField("probability", T.DoubleType()),
+            T.StructField("score", T.LongType()),
+            T.StructField("stage", T.StringType()),
+            *[T.StructField(r, T.StringType()) for r in reasons],
+            *[T.StructField(c, T.LongType()) for c in (SUBSCORES if n_reasons > 0 else ())],
+        ]
+    )
+
+
+def read_leads_with_activities(
+    cfg: Config, spark, id_col: str, leads_path: Path, activities_path: Path | None
+):
+    """The leads file as a Spark frame, each lead's events joined as a JSON `activities` column."""
+    from pyspark.sql import functions as F
+
+    reader = spark.read.option("header", True).option("sep", cfg.data.sep)
+    reader = reader.option("inferSchema", False).option("encoding", cfg.data.encoding)
+    missing = list(cfg.data.missing_values)
+
+    def nullify(df):
+        return df.select(
+            *[F.when(F.col(c).isin(missing), None).otherwise(F.col(c)).alias(c) for c in df.columns]
+        )
+
+    leads = nullify(reader.csv(str(leads_path)))
+    if id_col not in leads.columns:
+        raise DataError(f"{leads_path}: column '{id_col}' (schema.lead_id) not found")
+    if activities_path is None:
+        return leads
+    ac = cfg.schema.activity
+    ev = nullify(reader.csv(str(activities_path)))
+    for c in (ac.lead_id, ac.timestamp, ac.type):
+        if c not in ev.columns:
+            raise DataError(f"{activities_path}: column '{c}' (schema.activity) not found")
+    ev = ev.where(F.col(ac.type).isNotNull() & F.col(ac.timestamp).isNotNull())
+    events = F.struct(F.col(ac.type).alias("type"), F.col(ac.timestamp).alias("occurred_at"))
+    per_lead = ev.groupBy(F.col(ac.lead_id).alias("_lead")).agg(
+        F.to_json(F.collect_list(events)).alias("activities")
+    )
+    joined = leads.drop("activities").join(per_lead, leads[id_col] == per_lead["_lead"], "left")
+    return joined.drop("_lead")
+
+
+def score_with_spark(
+    cfg: Config,
+    spark,
+    udf,
+    scorer,
+    version: str,
+    leads_path: Path,
+    activities_path: Path | None,
+    output: Path,
+) -> ScoreSummary:
+    """Score a leads file through the registered model's Spark UDF (`udf`, made by the tracking
+    package); same columns as the local engine. A `.csv` output is collected and written
+    atomically; any other path is written by Spark as a parquet directory (the way on a cluster)."""
+    from pyspark.sql import functions as F
+
+    sc = model_schema(scorer)
+    leads = read_leads_with_activities(cfg, spark, sc.lead_id, leads_path, activities_path)
+    cols = [F.col(f"`{c}`") for c in leads.columns]
+    scored = leads.select(udf(F.struct(*cols)).alias("r")).select("r.*")
+    scored_at = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
+    if output.suffix.lower() == ".csv":
+        out = format_scores(scored.toPandas().set_index("lead_id"), version, scored_at)
+        write_atomic(out, output)
+        n, stages = len(out), out["stage"].value_counts().to_dict()
+    else:
+        scored = scored.withColumn("model_version", F.lit(version))
+        scored = scored.withColumn("scored_at", F.lit(scored_at))
+        scored = scored.select(*output_columns(cfg.scoring.n_reasons))
+        scored.write.mode("overwrite").parquet(str(output))
+        counts = scored.groupBy("stage").count().collect()
+        stages = {r["stage"]: int(r["count"]) for r in counts}
+        n = sum(stages.values())
+    return ScoreSummary(output, None, n, 0, version, stages)

@@ -1,0 +1,158 @@
+"""Run logging, in one place: the training run (params, metrics, tables, figures, model card), the
+scoring run (counts and drift) and the monitoring run (promised against realised conversion).
+
+A training run records what a reviewer needs to trust or reproduce it: the data fingerprint and
+git commit as tags, the config and row counts as params, every metric, the quality tables as CSV
+and MLflow tables, the figures and the model card. Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pipeline.config import Config
+from pipeline.evaluation import plots as qp
+from pipeline.evaluation.gate import GateResult
+from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
+from pipeline.modeling.train import TrainResult
+from pipeline.report.card import model_card
+from pipeline.serving.outputs import ScoreSummary
+from pipeline.tracking.store import fingerprint, git_commit, log_dict_artifact
+
+
+def log_training_run(
+    cfg: Config, config_path: str | Path, result: TrainResult, gate: GateResult
+) -> None:
+    """Everything about one training run, into the active MLflow run."""
+    info = result.info
+    mlflow.set_tags(
+        {
+            "git_commit": git_commit(),
+            "data_fingerprint": fingerprint(
+                [cfg.data.leads, cfg.data.activities, cfg.data.outcomes]
+            ),
+            "split": info["split"],
+            "calibration": info["calibration"],
+        }
+    )
+    mlflow.log_params(training_params(cfg, config_path, result))
+    mlflow.log_params({"rows_leads": info["rows_leads"], "rows_events": info["rows_events"]})
+    mlflow.log_metrics({k: v for k, v in result.metrics.items() if pd.notna(v)})
+    log_dict_artifact(cfg.to_dict(), "config.json")
+    log_dict_artifact(info, "training_info.json")
+    mlflow.log_table(result.importance, "explain/importance_by_field.json")
+    mlflow.log_text(result.importance.to_csv(index=False), "explain/importance_by_field.csv")
+    log_quality(cfg, result, gate)
+    for name, fig in training_figures(result).items():
+        mlflow.log_figure(fig, name)
+        plt.close(fig)
+
+
+def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -> dict:
+    info = result.info
+    counts = ["leads_won", "leads_lost", "leads_open", "snapshots", "rows_fit", "rows_val"]
+    return {
+        "config_path": str(config_path),
+        "seed": cfg.training.seed,
+        "snapshot_days": ",".join(map(str, cfg.training.snapshot_days)),
+        "calibration": info["calibration"],
+        "n_features": info["n_features"],
+        **{k: info[k] for k in counts},
+        "rows_test_leads": info["rows_test_leads"],
+        **{f"lgbm_{k}": v for k, v in cfg.training.lightgbm.model_dump().items()},
+        "sql_rule": result.scorer.cutoffs.sql_rule,
+        "mql_rule": result.scorer.cutoffs.mql_rule,
+    }
+
+
+def log_quality(cfg: Config, result: TrainResult, gate: GateResult | None) -> None:
+    """The quality tables, the gate decision and the model card, into the active run."""
+    for name, df in result.extra_tables.items():
+        mlflow.log_text(df.to_csv(index=False), f"evaluation/{name}.csv")
+        mlflow.log_table(df.replace({np.nan: None}), f"evaluation/{name}.json")
+    if gate is not None:
+        mlflow.log_metrics({k: v for k, v in gate.metrics().items() if pd.notna(v)})
+        mlflow.set_tags(
+            {"gate_passed": str(gate.passed).lower(), "gate_reason": gate.reason[:4000]}
+        )
+    mlflow.log_text(model_card(cfg, result, gate), "model_card.md")
+
+
+def training_figures(result: TrainResult) -> dict[str, Figure]:
+    """Every figure of a training run, by artifact path."""
+    p = result.test_predictions
+    y, prob = p["label"].to_numpy(), p["probability"].to_numpy()
+    cut = result.scorer.cutoffs
+    figs = {
+        "explain/importance_by_field.png": importance_bar(result.importance),
+        "evaluation/reliability.png": qp.reliability(y, prob),
+    }
+    if result.shap_sample is not None:
+        figs["explain/shap_beeswarm.png"] = shap_beeswarm(*result.shap_sample)
+        figs.update(field_figures(*result.shap_sample, result.scorer.builder.feature_fields))
+    figs["evaluation/gain_lift.png"] = qp.gain_lift(y, prob, p["points"].to_numpy())
+    figs["evaluation/precision_recall.png"] = qp.precision_recall(y, prob, cut.sql, cut.mql)
+    figs["evaluation/score_distribution.png"] = qp.score_distribution(y, prob, cut.sql, cut.mql)
+    if "backtest" in result.extra_tables:
+        figs["evaluation/backtest.png"] = qp.backtest_chart(result.extra_tables["backtest"])
+    return figs
+
+
+def log_scoring_run(summary: ScoreSummary, model_uri: str, seconds: float, leads_path: Path) -> str:
+    """Log a scoring run with PSI metrics and the drift table; returns the run id."""
+    with mlflow.start_run(run_name="score") as run:
+        mlflow.set_tags({"model_uri": model_uri, "model_version": summary.model_version})
+        mlflow.log_params({"leads_file": leads_path.name, "output": str(summary.output)})
+        metrics = {
+            "rows_scored": float(summary.n_scored),
+            "rows_rejected": float(summary.n_rejected),
+            "seconds": float(seconds),
+            **{f"stage_{k}": float(v) for k, v in summary.stages.items()},
+        }
+        drift = summary.drift
+        if drift is not None and len(drift):
+            metrics.update({f"psi_{r.feature}": float(r.psi) for r in drift.itertuples()})
+            metrics["psi_max"] = float(drift["psi"].max())
+            metrics["features_drifted"] = float(drift["drifted"].sum())
+            mlflow.log_table(drift, "drift/psi.json")
+        mlflow.log_metrics(metrics)
+        return run.info.run_id
+
+
+def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores_path: Path) -> str:
+    """Log promised against realised conversion per stage; returns the run id."""
+    with mlflow.start_run(run_name="monitor") as run:
+        mlflow.log_params({"outcomes_file": outcomes.name, "scores_file": scores_path.name})
+        metrics = {}
+        for r in table.itertuples():
+            if pd.notna(r.realised_conversion):
+                metrics[f"realised_{r.stage}"] = float(r.realised_conversion)
+                metrics[f"promised_{r.stage}"] = float(r.promised_conversion)
+                metrics[f"with_outcome_{r.stage}"] = float(r.with_outcome)
+        mlflow.log_metrics(metrics)
+        mlflow.log_table(table, "monitor/realised_vs_promised.json")
+        return run.info.run_id
+
+
+def latest_training_run(experiment: str = "lead-scoring") -> pd.Series:
+    """The most recent finished training run (scoring and monitoring runs are left out)."""
+    found = mlflow.search_runs(
+        experiment_names=[experiment],
+        filter_string="attributes.status = 'FINISHED' and attributes.run_name = 'train'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if found.empty:
+        raise LookupError(f"no finished run in experiment '{experiment}'; run 'make train'")
+    return found.iloc[0]
+
+
+def artifact_path(run_id: str, path: str) -> Path:
+    """Local path of one artifact of a run (downloaded from the store if it is remote)."""
+    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path))

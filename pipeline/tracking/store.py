@@ -1,0 +1,73 @@
+"""Where MLflow keeps things: the tracking URI, the experiment, artifacts beside the sqlite store, and
+the fingerprints a run records (input hash, git commit)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+
+EXPERIMENT = "lead-scoring"
+MODEL_NAME = "lead-scoring"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+DEFAULT_URI = "sqlite:///models/mlflow.db"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the `pipeline` package, shipped with models
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def artifact_root() -> str:
+    """Artifacts live beside the sqlite store, under models/, unless a server decides."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return (db.parent.resolve() / "artifacts").as_uri()
+    return ""
+
+
+def setup() -> MlflowClient:
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        root = artifact_root()
+        client.create_experiment(EXPERIMENT, artifact_location=root or None)
+    mlflow.set_experiment(EXPERIMENT)
+    return client
+
+
+def fingerprint(paths: list[str | Path | None]) -> str:
+    """A hash of the input files, so a run says exactly which export it learned from."""
+    h = hashlib.sha256()
+    for p in paths:
+        if p and Path(p).exists():
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=PACKAGE_DIR, timeout=5
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def log_dict_artifact(obj: Any, name: str) -> None:
+    mlflow.log_text(json.dumps(obj, indent=2, default=str), name)

@@ -1,0 +1,173 @@
+"""Model quality: funnel, size-aware params, out-of-time split by date, backtests, calibration
+under class re-weighting, the gate's decisions, tuning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import CostsConfig, GateConfig, LightGBMParams, load_config
+from pipeline.evaluation.funnel import funnel_table, slice_metrics
+from pipeline.evaluation.gate import evaluate_gate
+from pipeline.modeling.cutoffs import Cutoffs
+from pipeline.modeling.params import size_aware
+from pipeline.modeling.split import time_split
+from tests.conftest import write_config
+
+
+def test_funnel_counts_add_up_and_costs_follow_channels():
+    p = np.array([0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.01])
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 0])
+    cut = Cutoffs(mql=0.3, sql=0.8, sql_rule="x", mql_rule="y")
+    ch = pd.Series(["a", "a", "b", "b", "b", "c", "c", "c"])
+    t = funnel_table(y, p, cut, ch, CostsConfig(per_lead={"a": 10, "b": 4}, default=1)).set_index(
+        "stage"
+    )
+    assert t.loc[["SQL", "MQL", "lead"], "leads"].tolist() == [2, 2, 4]
+    assert t.loc["all", "leads"] == 8 and t.loc["all", "won"] == 4
+    assert t.loc[["SQL", "MQL", "lead"], "wins_captured"].sum() == pytest.approx(1.0)
+    assert t.loc["MQL", "cum_wins_captured"] == pytest.approx(3 / 4)
+    assert t.loc["SQL", "realised_conversion"] == 1.0
+    assert t.loc["SQL", "mql_to_sql_rate"] == pytest.approx(2 / 4)
+    spend = 10 + 10 + 4 + 4 + 4 + 1 + 1 + 1
+    assert t.loc["all", "spend"] == spend
+    assert t["cost_per_mql"].iloc[0] == pytest.approx(spend / 4)
+    assert t["cost_per_sql"].iloc[0] == pytest.approx(spend / 2)
+    assert t["cost_per_customer"].iloc[0] == pytest.approx(spend / 4)
+    assert "cost_per_mql" not in funnel_table(y, p, cut).columns
+
+
+def test_slice_metrics_withhold_auc_for_tiny_slices():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    g = pd.Series(["big"] * 190 + ["tiny"] * 10)
+    s = slice_metrics(y, rng.random(200), {"channel": g}).set_index("value")
+    assert s.loc["big", "leads"] == 190 and not np.isnan(s.loc["big", "roc_auc"])
+    assert np.isnan(s.loc["tiny", "roc_auc"])
+
+
+def test_size_aware_defaults_adapt_only_unset_fields_and_never_deepen():
+    small, large = size_aware(LightGBMParams(), 5_000), size_aware(LightGBMParams(), 5_000_000)
+    assert small.min_child_samples < large.min_child_samples
+    assert large.learning_rate > small.learning_rate
+    assert large.n_estimators < small.n_estimators
+    assert small.max_depth == large.max_depth == LightGBMParams().max_depth
+    user = LightGBMParams(learning_rate=0.02, min_child_samples=7)
+    kept = size_aware(user, 5_000_000)
+    assert (kept.learning_rate, kept.min_child_samples) == (0.02, 7)
+
+
+def test_test_start_date_sets_the_out_of_time_slice():
+    created = pd.date_range("2025-01-01", periods=100, freq="D")
+    leads = pd.DataFrame({"_created_at": created, "_label": [0.0, 1.0] * 50})
+    split, by_time = time_split(leads, 0.2, 0.15, 0, test_start="2025-03-12")
+    assert by_time
+    test_created = leads.loc[split.index[split == "test"], "_created_at"]
+    assert len(test_created) == int((created >= "2025-03-12").sum())
+    assert test_created.min() >= pd.Timestamp("2025-03-12")
+    assert (leads.loc[split.index[split != "test"], "_created_at"] < "2025-03-12").all()
+
+
+def test_backtests_are_monthly_and_beat_the_points_rule(trained):
+    result, _, _ = trained
+    bt = result.extra_tables["backtest"]
+    assert bt.attrs["mode"] == "monthly" and len(bt) >= 3
+    assert bt["period"].is_monotonic_increasing
+    assert (bt["roc_auc"] > bt["points_roc_auc"]).all()
+    assert result.metrics["backtest_roc_auc_min"] == bt["roc_auc"].min()
+    for k in ("test_auc_lift_over_points", "test_auc_lift_over_logreg", "test_mql_to_sql_rate"):
+        assert k in result.metrics
+
+
+def _train(cfg_path):
+    from pipeline.jobs import load_oracle, load_training_data
+    from pipeline.modeling.train import train
+
+    cfg = load_config(cfg_path)
+    leads, events = load_training_data(cfg)
+    return train(cfg, leads, events, load_oracle(cfg))
+
+
+def test_without_dates_backtests_fall_back_to_stratified_folds(sample_dir, tmp_path):
+    path = write_config(
+        tmp_path / "c.yaml",
+        sample_dir,
+        schema={"created_at": None},
+        training={"backtest_months": 3, "snapshot_days": [7]},
+    )
+    r = _train(path)
+    bt = r.extra_tables["backtest"]
+    assert r.info["split"] == "stratified_random"
+    assert bt.attrs["mode"] == "stratified_folds" and len(bt) == 3
+    assert bt["period"].str.startswith("fold").all()
+
+
+def test_class_weighting_cannot_distort_final_probabilities(sample_dir, tmp_path):
+    """scale_pos_weight inflates the booster's raw probabilities; calibration must undo it."""
+    path = write_config(
+        tmp_path / "c.yaml",
+        sample_dir,
+        training={"backtest_months": 0, "lightgbm": {"scale_pos_weight": 8.0}},
+    )
+    r = _train(path)
+    p = r.test_predictions
+    raw_mean = r.scorer.booster.predict_proba(
+        r.scorer.features(
+            *_leads_events(path, p["lead_id"]), p["as_of"].to_numpy(dtype="datetime64[ns]")
+        )
+    )[:, 1].mean()
+    observed = p["label"].mean()
+    assert raw_mean > 1.2 * observed  # the weighting did distort the raw scores
+    assert abs(p["probability"].mean() - observed) < 0.03
+    assert r.metrics["test_ece"] < 0.05
+    assert r.metrics["test_ece_uncalibrated"] > r.metrics["test_ece"]
+
+
+def _leads_events(path, ids):
+    from pipeline.jobs import load_training_data
+
+    leads, events = load_training_data(load_config(path))
+    return leads.loc[ids.to_numpy()], events
+
+
+def _preds(seed: int, n: int = 600):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    good = np.clip(0.2 + 0.5 * (y - 0.2) + rng.normal(0, 0.1, n), 0.001, 0.999)
+    return pd.DataFrame({"label": y, "probability": good}), good, y
+
+
+def test_gate_names_every_failed_criterion():
+    preds, good, y = _preds(1)
+    metrics = {"test_ece": 0.01}
+    ok = evaluate_gate(GateConfig(), metrics, preds, champion_p=good, champion_version="1")
+    assert ok.passed and ok.checks["gate_auc_drop"] == pytest.approx(0.0)
+    worse = preds.assign(
+        probability=np.clip(good + np.random.default_rng(2).normal(0, 0.3, len(y)), 0, 1)
+    )
+    bad = evaluate_gate(
+        GateConfig(), {"test_ece": 0.2}, worse, champion_p=good, champion_version="1"
+    )
+    assert not bad.passed
+    assert any("below champion v1" in f for f in bad.failures)
+    assert any("ECE" in f for f in bad.failures)
+    few = evaluate_gate(GateConfig(min_won=10_000), metrics, preds)
+    assert not few.passed and "too little evidence" in few.reason
+    assert few.metrics()["gate_passed"] == 0.0
+
+
+def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_config_path, tmp_path):
+    from pipeline.jobs import load_training_data, write_tuned_config
+    from pipeline.modeling.tune import tune
+
+    cfg = load_config(sample_config_path)
+    leads, events = load_training_data(cfg)
+    a = tune(cfg, leads, events, n_trials=2)
+    b = tune(cfg, leads, events, n_trials=2)
+    assert a.best_params == b.best_params and a.best_value == b.best_value
+    assert 0.5 < a.best_value <= 1 and a.shap_cost_ratio > 0
+    out = write_tuned_config(sample_config_path, a.best_params, tmp_path / "tuned.yaml")
+    tuned = load_config(out)
+    assert tuned.training.lightgbm.max_depth == a.best_params["max_depth"]
+    assert tuned.data.leads == cfg.data.leads

@@ -1,0 +1,236 @@
+"""Reasons in business words, fit/engagement sub-scores and field-level explanation figures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.explain.reasons import reason_table
+from pipeline.explain.subscores import group_logodds
+from pipeline.features.builder import FeatureBuilder
+
+TYPES = ["demo_request", "pricing_page_visit", "unsubscribe"]
+
+
+@pytest.fixture()
+def builder() -> FeatureBuilder:
+    return FeatureBuilder(
+        categorical=["seniority", "company_size", "industry"],
+        numeric=["annual_ad_budget"],
+        use_email=True,
+        activity_types=TYPES,
+        has_time=True,
+    )
+
+
+def _frame(builder: FeatureBuilder, **values) -> pd.DataFrame:
+    """One lead with no activity, a business email and the given feature values."""
+    row = {f: 0.0 for f in builder.feature_names if f.endswith(("_count", "_7d", "_30d"))}
+    row |= {f: np.nan for f in builder.feature_names if f.endswith("_days_since_last")}
+    row |= {"lead_age_days": 10.0, "personal_email": 0.0, "seniority": "Manager"}
+    row |= {"company_size": "11-50", "industry": "Retail", "annual_ad_budget": 5000.0}
+    row |= values
+    return pd.DataFrame([row], index=pd.Index(["L1"], name="lead_id"))[builder.feature_names]
+
+
+def _reason(builder, X, shap: dict[str, float]) -> str:
+    """The first reason when only the named features carry SHAP value."""
+    c = np.zeros((1, len(builder.feature_names)))
+    for name, v in shap.items():
+        c[0, builder.feature_names.index(name)] = v
+    return reason_table(c, builder.feature_fields, X, 3, True).iloc[0, 0]
+
+
+def test_activity_phrasing_follows_the_dominant_feature(builder):
+    X = _frame(
+        builder,
+        demo_request_count=1.0,
+        demo_request_count_7d=1.0,
+        demo_request_count_30d=1.0,
+        demo_request_days_since_last=2.0,
+        pricing_page_visit_count=7.0,
+        pricing_page_visit_count_7d=5.0,
+        pricing_page_visit_count_30d=7.0,
+        pricing_page_visit_days_since_last=1.2,
+        activity_count=8.0,
+        activity_count_7d=6.0,
+        activity_count_30d=8.0,
+        activity_days_since_last=1.2,
+    )
+    assert _reason(builder, X, {"demo_request_count": 0.9}) == "+ requested a demo 2 days ago"
+    assert (
+        _reason(builder, X, {"pricing_page_visit_count_7d": 0.8, "pricing_page_visit_count": 0.1})
+        == "+ 5 pricing-page visits in the last 7 days"
+    )
+    assert (
+        _reason(builder, X, {"pricing_page_visit_count_30d": 0.6})
+        == "+ 7 pricing-page visits in the last 30 days"
+    )
+    assert (
+        _reason(builder, X, {"pricing_page_visit_days_since_last": 0.6})
+        == "+ 7 pricing-page visits, last one 1 day ago"
+    )
+
+
+def test_long_silence_and_absence_read_naturally(builder):
+    X = _frame(
+        builder,
+        activity_count=4.0,
+        activity_days_since_last=60.0,
+        unsubscribe_count=1.0,
+        unsubscribe_days_since_last=20.0,
+    )
+    assert _reason(builder, X, {"activity_days_since_last": -0.7}) == "- no activity for 60 days"
+    assert _reason(builder, X, {"demo_request_count": -0.3}) == "- no demo request yet"
+    assert _reason(builder, X, {"activity_count_7d": -0.3}) == "- no activity in the last 7 days"
+    # an unsubscribe is bad news in itself: never "no unsubscribe for 20 days"
+    assert (
+        _reason(builder, X, {"unsubscribe_days_since_last": -0.9})
+        == "- unsubscribed from emails 20 days ago"
+    )
+
+
+def test_who_the_lead_is_reads_as_words(builder):
+    X = _frame(
+        builder,
+        seniority="Director",
+        company_size="201-1000",
+        annual_ad_budget=180000.0,
+        personal_email=1.0,
+    )
+    assert _reason(builder, X, {"seniority": 0.4}) == "+ Director-level role"
+    assert _reason(builder, X, {"company_size": 0.4}) == "+ company size 201-1000"
+    assert _reason(builder, X, {"annual_ad_budget": 0.4}) == "+ annual ad budget 180,000"
+    assert _reason(builder, X, {"personal_email": -0.5}) == "- personal email domain"
+    assert _reason(builder, X, {"industry": -0.2}) == "- Retail industry"
+    X.loc["L1", "industry"] = np.nan
+    assert _reason(builder, X, {"industry": -0.2}) == "- industry unknown"
+
+
+def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
+    X = _frame(builder, demo_request_count=1.0, demo_request_days_since_last=3.0)
+    c = np.zeros((1, len(builder.feature_names)))
+    names = builder.feature_names
+    # demo: 0.3 + 0.3 = 0.6 beats the email's 0.5 although each demo feature alone does not
+    c[0, names.index("demo_request_count")] = 0.3
+    c[0, names.index("demo_request_days_since_last")] = 0.3
+    c[0, names.index("personal_email")] = -0.5
+    c[0, names.index("industry")] = 0.1
+    r = reason_table(c, builder.feature_fields, X, 4, True).iloc[0].tolist()
+    assert r[0].startswith("+ requested a demo")
+    assert r[1] == "+ business email domain" or r[1].startswith("- ")
+    assert r[2] == "+ Retail industry"
+
+
+def _score(trained, n=300, k=3):
+    result, leads, events = trained
+    sub = leads.iloc[:n]
+    as_of = (sub["_created_at"] + pd.Timedelta(days=12)).to_numpy()
+    return result.scorer, sub, events, as_of, result.scorer.score(sub, events, as_of, k)
+
+
+def test_every_scored_lead_has_signed_plain_reasons_and_subscores(trained):
+    _, _, _, _, out = _score(trained)
+    reasons = out[["reason_1", "reason_2", "reason_3"]]
+    assert reasons.notna().all().all()
+    assert reasons.apply(lambda s: s.str.match(r"^[+-] [a-zA-Z0-9]")).all().all()
+    assert not reasons.apply(lambda s: s.str.contains(r"_|\bnan\b|<NA>", regex=True)).any().any()
+    for c in ("fit_score", "engagement_score"):
+        assert out[c].between(0, 100).all()
+    # the two sub-scores measure different things
+    assert out["fit_score"].corr(out["engagement_score"]) < 0.9
+
+
+def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
+    scorer, sub, events, as_of, _ = _score(trained)
+    X = scorer.features(sub, events, as_of)
+    c, base = scorer.contributions(X)
+    g = group_logodds(c, scorer.builder.feature_fields, scorer.builder.activity_types)
+    raw = scorer.booster.predict_proba(X)[:, 1]
+    assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
+
+
+def test_subscores_are_percentiles_of_the_reference_leads(trained):
+    scorer = trained[0].scorer
+    for ref in (scorer.fit_reference, scorer.engagement_reference):
+        assert ref is not None and len(ref) == len(scorer.score_reference)
+        assert np.all(np.diff(ref) >= 0)
+    g = np.column_stack([scorer.fit_reference, scorer.engagement_reference])
+    c = np.zeros((len(g), len(scorer.builder.feature_names)))
+    # the reference leads themselves spread over 0-100 with a median near 50
+    fit_col = [i for i, f in enumerate(scorer.builder.feature_fields.values()) if f == "industry"]
+    c[:, fit_col[0]] = scorer.fit_reference
+    sub = scorer.subscores(c)
+    assert 40 <= sub["fit_score"].median() <= 60
+    assert sub["fit_score"].min() <= 5 and sub["fit_score"].max() == 100
+
+
+def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained):
+    result, leads, _ = trained
+    lead = leads[leads["_label"] == 0].iloc[[3]].copy()
+    lead.index = pd.Index(["X2"], name="lead_id")
+    t0 = lead["_created_at"].iloc[0]
+    as_of = np.array([(t0 + pd.Timedelta(days=10)).to_datetime64()])
+    base = pd.DataFrame(
+        {"lead_id": ["X2"], "ts": [t0 + pd.Timedelta(days=1)], "type": ["email_open"]}
+    )
+    demo = pd.concat(
+        [
+            base,
+            pd.DataFrame(
+                {"lead_id": ["X2"], "ts": [t0 + pd.Timedelta(days=8)], "type": ["demo_request"]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    s = result.scorer
+    before = s.score(lead, base, as_of, 3).iloc[0]
+    after = s.score(lead, demo, as_of, 3).iloc[0]
+    assert "+ requested a demo 2 days ago" in after.filter(like="reason_").tolist()
+    assert after["engagement_score"] > before["engagement_score"]
+    assert after["score"] > before["score"]
+
+
+def test_field_figures_and_waterfall(trained):
+    import matplotlib.pyplot as plt
+
+    from pipeline.explain.plots import field_figures, lead_waterfall
+
+    result, leads, events = trained
+    contrib, X = result.shap_sample
+    figs = field_figures(contrib[:500], X.iloc[:500], result.scorer.builder.feature_fields)
+    deps = [k for k in figs if k.startswith("explain/dependence/")]
+    assert "explain/shap_beeswarm_by_field.png" in figs and len(deps) == 5
+    top = result.importance["field"].head(5).tolist()
+    assert {k.split("_", 1)[1].removesuffix(".png") for k in deps} <= set(
+        result.importance["field"]
+    )
+    assert any(top[0] in k for k in deps)
+    lead = leads.iloc[[0]]
+    fig = lead_waterfall(result.scorer, lead, events, lead["_created_at"].to_numpy())
+    labels = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    assert any("[" in t and "]" in t for t in labels)
+    for f in [*figs.values(), fig]:
+        plt.close(f)
+
+
+def test_without_dates_reasons_use_counts_only():
+    b = FeatureBuilder(categorical=[], numeric=[], activity_types=TYPES, has_time=False)
+    X = pd.DataFrame(
+        [[2.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 1.0]],
+        columns=b.feature_names,
+        index=pd.Index(["A", "B"], name="lead_id"),
+    )
+    c = np.zeros((2, 4))
+    c[0, b.feature_names.index("demo_request_count")] = 0.8
+    c[1, b.feature_names.index("demo_request_count")] = -0.4
+    r = reason_table(c, b.feature_fields, X, 1, False)["reason_1"].tolist()
+    assert r == ["+ 2 demo requests", "- no demo request yet"]
+
+
+def test_a_side_the_model_cannot_see_scores_fifty():
+    from pipeline.explain.subscores import percentile
+
+    assert percentile(np.zeros(100), np.array([0.0, 0.0])).tolist() == [50, 50]
+    ref = np.sort(np.random.default_rng(0).normal(size=1000))
+    p = percentile(ref, np.array([-10.0, 0.0, 10.0]))
+    assert p[0] == 0 and 45 <= p[1] <= 55 and p[2] == 100

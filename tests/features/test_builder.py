@@ -1,0 +1,117 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.features.builder import FeatureBuilder, personal_email
+from pipeline.features.snapshots import snapshot_times
+
+
+def leads_frame(**extra) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "_created_at": pd.to_datetime(["2026-01-01", "2026-01-10"]),
+            "_closed_at": pd.to_datetime(["2026-03-01", pd.NaT]),
+            "_label": [1.0, np.nan],
+            "_email": ["a@acme.io", "b@gmail.com"],
+            "industry": ["Software", "Retail"],
+            "employees": [120.0, np.nan],
+        },
+        index=pd.Index(["A", "B"], name="lead_id"),
+    )
+    return df.assign(**extra)
+
+
+def events_frame() -> pd.DataFrame:
+    rows = [
+        ("A", "2026-01-02", "web_visit"),
+        ("A", "2026-01-20", "web_visit"),
+        ("A", "2026-01-28", "demo_request"),
+        ("A", "2026-01-31", "pricing_page_visit"),
+        ("B", "2026-01-30", "web_visit"),
+        ("B", "2026-01-30", "mystery_type"),
+        ("Z", "2026-01-15", "demo_request"),  # a lead not in the frame
+    ]
+    ev = pd.DataFrame(rows, columns=["lead_id", "ts", "type"])
+    ev["ts"] = pd.to_datetime(ev["ts"])
+    return ev
+
+
+def builder() -> FeatureBuilder:
+    b = FeatureBuilder(["industry"], ["employees"], use_email=True)
+    b.activity_types = ["demo_request", "pricing_page_visit", "web_visit"]
+    return b
+
+
+def test_counts_windows_and_recency_by_hand():
+    X = builder().transform(
+        leads_frame(), events_frame(), pd.to_datetime(["2026-02-01", "2026-02-01"]).to_numpy()
+    )
+    a, b = X.loc["A"], X.loc["B"]
+    assert (
+        a["web_visit_count"] == 2 and a["web_visit_count_7d"] == 0 and a["web_visit_count_30d"] == 1
+    )
+    assert a["demo_request_count_7d"] == 1
+    assert a["demo_request_days_since_last"] == pytest.approx(4.0)
+    assert a["pricing_page_visit_days_since_last"] == pytest.approx(1.0)
+    assert a["activity_count"] == 4 and a["activity_days_since_last"] == pytest.approx(1.0)
+    assert a["lead_age_days"] == pytest.approx(31.0)
+    assert np.isnan(b["demo_request_days_since_last"]) and b["demo_request_count"] == 0
+    assert b["activity_count"] == 2  # an unknown type still counts as activity
+    assert a["personal_email"] == 0 and b["personal_email"] == 1
+    assert "_email" not in X.columns and not any("@" in str(v) for v in X.to_numpy().ravel())
+
+
+def test_events_at_or_after_as_of_change_nothing():
+    """The leakage test: adding any events at or after the as-of time leaves every feature as is."""
+    leads, ev = leads_frame(), events_frame()
+    as_of = pd.to_datetime(["2026-01-25", "2026-01-29"]).to_numpy()
+    before = builder().transform(leads, ev, as_of)
+    rng = np.random.default_rng(0)
+    future = pd.DataFrame(
+        {
+            "lead_id": rng.choice(["A", "B"], 200),
+            "ts": np.repeat(as_of.max(), 200)
+            + rng.integers(0, 10**6, 200).astype("timedelta64[s]"),
+            "type": rng.choice(["demo_request", "web_visit", "pricing_page_visit", "other"], 200),
+        }
+    )
+    # also events exactly at each lead's own as-of time
+    at = pd.DataFrame(
+        {"lead_id": ["A", "B"], "ts": as_of, "type": ["demo_request", "demo_request"]}
+    )
+    after = builder().transform(leads, pd.concat([ev, future, at], ignore_index=True), as_of)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_row_order_of_events_does_not_matter():
+    ev = events_frame()
+    as_of = pd.to_datetime(["2026-02-01", "2026-02-01"]).to_numpy()
+    a = builder().transform(leads_frame(), ev, as_of)
+    b = builder().transform(leads_frame(), ev.sample(frac=1, random_state=1), as_of)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_snapshots_never_reach_the_outcome():
+    leads = leads_frame()
+    snaps = snapshot_times(leads, [1, 7, 30, 58, 59, 90])
+    assert set(snaps["lead_id"]) == {"A"}  # the open lead B is not trained on
+    assert (snaps["as_of"] < leads.loc["A", "_closed_at"]).all()
+    assert sorted(snaps["age"]) == [1, 7, 30, 58]  # day 59 is the close time itself
+
+
+def test_lead_closed_before_first_age_keeps_one_snapshot_at_close():
+    leads = leads_frame()
+    leads.loc["A", "_closed_at"] = pd.Timestamp("2026-01-01 12:00")
+    snaps = snapshot_times(leads, [1, 7])
+    assert len(snaps) == 1 and snaps["as_of"].iloc[0] == pd.Timestamp("2026-01-01 12:00")
+
+
+def test_fit_learns_vocabulary_from_training_leads_only():
+    b = FeatureBuilder(["industry"], ["employees"]).fit(leads_frame().loc[["A"]], events_frame())
+    assert b.activity_types == ["demo_request", "pricing_page_visit", "web_visit"]
+
+
+def test_personal_email_flags():
+    s = pd.Series(["x@gmail.com", "y@Acme.COM", None, "not-an-email", "z@HOTMAIL.com"])
+    out = personal_email(s)
+    assert out[0] == 1 and out[1] == 0 and np.isnan(out[2]) and np.isnan(out[3]) and out[4] == 1

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+from pandas.testing import assert_frame_equal
+
+from pipeline.io.sample import generate, write_sample
+
+
+def test_same_seed_same_data_and_other_seed_differs():
+    a, b, c = generate(1500, seed=3), generate(1500, seed=3), generate(1500, seed=4)
+    assert_frame_equal(a.leads, b.leads)
+    assert_frame_equal(a.activities, b.activities)
+    assert_frame_equal(a.oracle, b.oracle)
+    assert not a.oracle["true_probability"].equals(c.oracle["true_probability"])
+
+
+def test_files_are_byte_identical_for_a_seed(tmp_path):
+    write_sample(generate(800, seed=1), tmp_path / "a")
+    write_sample(generate(800, seed=1), tmp_path / "b")
+    for f in ["leads.csv", "activities.csv", "oracle.csv", "open_leads.csv"]:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_funnel_shape_is_realistic():
+    d = generate(20_000, seed=11)
+    closed = d.leads[d.leads["outcome"].notna()]
+    rate = (closed["outcome"] == "won").mean()
+    assert 0.07 < rate < 0.13, rate
+    assert 0.03 < len(d.open_leads) / len(d.leads) < 0.2
+    assert set(d.leads.columns) >= {"full_name", "email", "phone", "industry", "source_channel"}
+    assert "true_probability" not in d.leads.columns  # the oracle lives in its own file
+    # intent shows in behaviour: won leads ask for demos far more often than lost ones
+    demo = d.activities.loc[d.activities["activity_type"] == "demo_request", "lead_id"].unique()
+    asked = closed["lead_id"].isin(demo)
+    won = closed["outcome"] == "won"
+    assert won[asked].mean() > 2.5 * won[~asked].mean()
+
+
+def test_events_fall_between_creation_and_export_and_outcomes_after_creation():
+    d = generate(3000, seed=5, end="2026-06-30")
+    ev = d.activities.merge(d.leads[["lead_id", "created_at"]], on="lead_id")
+    assert (ev["occurred_at"] >= ev["created_at"]).all()
+    assert ev["occurred_at"].max() <= pd.Timestamp("2026-06-30")
+    closed = d.leads.dropna(subset=["closed_at"])
+    assert (closed["closed_at"] > closed["created_at"]).all()
+    assert d.open_leads["lead_id"].isin(d.leads.loc[d.leads["outcome"].isna(), "lead_id"]).all()
+    assert np.isclose(d.oracle["true_probability"].mean(), 0.10, atol=0.005)

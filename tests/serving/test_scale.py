@@ -1,0 +1,200 @@
+"""Scale features: fast exact SHAP, the streamed chunked scorer, drift warnings, monitor, generator knob.
+
+Small data only; speed itself is measured by `make bench`, never asserted here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.explain import fastshap
+from pipeline.io.sample import generate
+from pipeline.monitoring.drift import DriftCounter, DriftReference, psi, warning_lines
+from pipeline.serving.batch import score_files
+from tests.conftest import write_config
+
+runner = CliRunner()
+AS_OF = pd.Timestamp("2026-11-01")
+
+
+def test_fast_shap_equals_lightgbm_pred_contrib(trained):
+    result, leads, events = trained
+    scorer = result.scorer
+    sub = leads.iloc[:800].copy()
+    sub.iloc[::5, sub.columns.get_loc("industry")] = None  # missing categories
+    sub.iloc[::7, sub.columns.get_loc("employees")] = np.nan  # missing numbers
+    X = scorer.features(sub, events, np.full(len(sub), AS_OF.to_datetime64()))
+    enc = scorer.booster.named_steps["encode"].transform(X)
+    booster = scorer.booster.named_steps["lgbm"].booster_
+    ref = booster.predict(enc, pred_contrib=True)
+    fast = fastshap.FastTreeShap(booster).contributions(fastshap.lightgbm_matrix(enc))
+    assert fast.shape == ref.shape
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-9)
+    assert np.abs(ref[:, :-1]).sum() > 0
+
+
+def test_fast_shap_declines_deep_trees(trained):
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 5))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+    deep = lgb.LGBMClassifier(n_estimators=3, num_leaves=64, max_depth=-1, min_child_samples=2)
+    deep.fit(X, y)
+    assert fastshap.for_booster(deep.booster_) is None  # the scorer then uses pred_contrib
+
+
+def _scores(cfg, scorer, leads: Path, acts: Path, out: Path) -> pd.DataFrame:
+    score_files(cfg, scorer, "1", leads, acts, out, AS_OF, 3)
+    return pd.read_csv(out).drop(columns="scored_at")
+
+
+def test_chunked_streamed_scoring_equals_one_chunk(trained, sample_config, sample_dir, tmp_path):
+    """Chunks of 97 leads give the same file as one chunk; a duplicate id in a later chunk is
+    rejected with its file row number, exactly as within one chunk."""
+    scorer = trained[0].scorer
+    leads = pd.read_csv(sample_dir / "open_leads.csv", dtype=str).head(400)
+    dup = leads.iloc[[3]]
+    path = tmp_path / "leads.csv"
+    pd.concat([leads, dup]).to_csv(path, index=False)
+    acts = sample_dir / "activities.csv"
+    whole = _scores(sample_config, scorer, path, acts, tmp_path / "a.csv")
+    small = sample_config.model_copy(deep=True)
+    small.scoring.chunk_size = 97
+    chunked = _scores(small, scorer, path, acts, tmp_path / "b.csv")
+    pd.testing.assert_frame_equal(whole, chunked)
+    assert len(whole) == 400
+    for name in ("a", "b"):
+        rej = pd.read_csv(tmp_path / f"{name}.rejected.csv")
+        assert rej["row"].tolist() == [402] and "duplicate" in rej["reason"].iloc[0]
+
+
+def test_pandas_fallback_gives_same_scores(trained, sample_config, sample_dir, tmp_path):
+    """Dates pyarrow cannot read (US format) go through the pandas reader: same scores."""
+    scorer = trained[0].scorer
+    leads = pd.read_csv(sample_dir / "open_leads.csv", dtype=str).head(300)
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    acts = pd.read_csv(sample_dir / "activities.csv", dtype=str)
+    acts = acts[acts["lead_id"].isin(leads["lead_id"])]
+    acts.to_csv(tmp_path / "iso.csv", index=False)
+    us = acts.assign(
+        occurred_at=pd.to_datetime(acts["occurred_at"]).dt.strftime("%m/%d/%Y %I:%M:%S %p")
+    )
+    us.to_csv(tmp_path / "us.csv", index=False)
+    a = _scores(
+        sample_config, scorer, tmp_path / "leads.csv", tmp_path / "iso.csv", tmp_path / "a.csv"
+    )
+    b = _scores(
+        sample_config, scorer, tmp_path / "leads.csv", tmp_path / "us.csv", tmp_path / "b.csv"
+    )
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_psi_and_drift_counter():
+    rng = np.random.default_rng(1)
+    ref_X = pd.DataFrame({"x": rng.normal(size=5000), "c": rng.choice(["a", "b"], 5000)})
+    ref = DriftReference.fit(ref_X, ["c"])
+    same, moved = DriftCounter(ref), DriftCounter(ref)
+    for part in np.array_split(np.arange(5000), 3):  # counts add up over chunks
+        same.add(ref_X.iloc[part])
+    shifted = pd.DataFrame({"x": rng.normal(2, 1, 3000), "c": ["b"] * 3000})
+    moved.add(shifted)
+    t_same, t_moved = same.table().set_index("feature"), moved.table().set_index("feature")
+    assert t_same["psi"].max() < 0.01
+    assert t_moved.loc["x", "psi"] > 0.2 and t_moved.loc["c", "psi"] > 0.2
+    assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0
+    lines = warning_lines(moved.table())
+    assert len(lines) == 2 and any("'x'" in ln for ln in lines)
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory):
+    """A champion trained through the CLI in a private store (module scope: trained once)."""
+    tmp = tmp_path_factory.mktemp("scale")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'models' / 'mlflow.db'}")
+    mp.chdir(tmp)
+    r = runner.invoke(app, ["generate", "--leads", "3000", "--seed", "11", "--out", "raw"])
+    assert r.exit_code == 0, r.output
+    cfg = write_config(tmp / "config.yaml", tmp / "raw")
+    r = runner.invoke(app, ["train", "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    yield tmp, cfg
+    mp.undo()
+
+
+def _score_cli(tmp: Path, cfg: Path, leads: Path, out: Path):
+    args = ["score", "--config", str(cfg), "--leads", str(leads), "--activities"]
+    args += [str(tmp / "raw" / "activities.csv"), "--output", str(out), "--as-of", "2026-11-01"]
+    return runner.invoke(app, args)
+
+
+def test_shifted_inputs_warn_by_feature_name_and_log_a_scoring_run(registered):
+    import mlflow
+
+    tmp, cfg = registered
+    leads = pd.read_csv(tmp / "raw" / "leads.csv", dtype=str)
+    r = _score_cli(tmp, cfg, tmp / "raw" / "leads.csv", tmp / "plain.csv")
+    assert r.exit_code == 0, r.output
+    assert "annual_ad_budget" not in r.output and "'industry'" not in r.output
+    shifted = leads.assign(
+        annual_ad_budget=(leads["annual_ad_budget"].astype(float) * 1000).astype("Int64"),
+        industry="Mining",
+    )
+    shifted.to_csv(tmp / "shifted.csv", index=False)
+    r = _score_cli(tmp, cfg, tmp / "shifted.csv", tmp / "shifted_scores.csv")
+    assert r.exit_code == 0, r.output
+    warned = [ln for ln in r.output.splitlines() if ln.startswith("warning: drift")]
+    assert any("'annual_ad_budget'" in ln for ln in warned), r.output
+    assert any("'industry'" in ln for ln in warned), r.output
+    runs = mlflow.search_runs(experiment_names=["lead-scoring"], filter_string="run_name = 'score'")
+    assert len(runs) == 2
+    assert runs["metrics.psi_annual_ad_budget"].max() > 0.2
+    assert runs["metrics.rows_scored"].eq(len(leads)).all()
+
+
+def test_monitor_reports_realised_vs_promised_per_stage(registered):
+    tmp, cfg = registered
+    leads = pd.read_csv(tmp / "raw" / "leads.csv", dtype=str)
+    r = _score_cli(tmp, cfg, tmp / "raw" / "leads.csv", tmp / "all.csv")
+    assert r.exit_code == 0, r.output
+    outcomes = leads[["lead_id", "outcome"]]
+    outcomes.to_csv(tmp / "outcomes.csv", index=False)
+    args = ["monitor", "--config", str(cfg), "--outcomes", str(tmp / "outcomes.csv")]
+    r = runner.invoke(app, [*args, "--scores", str(tmp / "all.csv")])
+    assert r.exit_code == 0, r.output
+    rows = {ln.split()[0]: ln.split() for ln in r.output.splitlines()[1:] if ln.strip()}
+    assert {"SQL", "lead"} <= set(rows)
+    # SQL leads promised and realised more conversion than plain leads
+    assert float(rows["SQL"][4]) > float(rows["lead"][4])
+    assert float(rows["SQL"][5]) > float(rows["lead"][5])
+    closed = outcomes["outcome"].isin(["won", "lost"]).sum()
+    assert sum(int(v[2].replace(",", "")) for v in rows.values()) == closed
+
+    r = runner.invoke(
+        app,
+        [
+            "monitor",
+            "--config",
+            str(cfg),
+            "--outcomes",
+            str(tmp / "nope.csv"),
+            "--scores",
+            str(tmp / "all.csv"),
+        ],
+    )
+    assert r.exit_code == 2 and "nope.csv" in r.output
+
+
+def test_activity_scale_knob():
+    base = generate(500, seed=3)
+    again = generate(500, seed=3, activity_scale=1.0)
+    pd.testing.assert_frame_equal(base.activities, again.activities)
+    more = generate(500, seed=3, activity_scale=2.5)
+    assert len(more.activities) > 2 * len(base.activities)
