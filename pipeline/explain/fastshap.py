@@ -122,14 +122,44 @@ def _goes_left(f: np.ndarray, node: _Node) -> np.ndarray:
     return np.where(missing, node.default_left, left)
 
 
+SplitPath = list[tuple[int, bool, float]]  # (node, went left, child cover / node cover) per split
+
+
 def _build(root: dict) -> tuple[_Tree | None, float]:
     """Table of one tree, and its expected value (sum of leaf values weighted by cover)."""
     if "leaf_value" in root:
         return None, float(root["leaf_value"])
-    nodes: list[_Node] = []
-    leaves: list[tuple[float, list[tuple[int, bool, float]]]] = []  # value, [(node, left, ratio)]
+    nodes, leaves = _flatten(root)
+    m = len(nodes)
+    codes = np.arange(2**m)
+    bits = [((codes >> j) & 1).astype(float) for j in range(m)]
+    feats = sorted({nd.feature for nd in nodes})
+    col = {f: k for k, f in enumerate(feats)}
+    table = np.zeros((2**m, len(feats)))
+    base = 0.0
+    for value, path in leaves:
+        one: dict[int, np.ndarray] = {}
+        zero: dict[int, float] = {}
+        cover_share = 1.0
+        for j, left, ratio in path:
+            f = nodes[j].feature
+            o = bits[j] if left else 1.0 - bits[j]
+            one[f] = one[f] * o if f in one else o
+            zero[f] = zero.get(f, 1.0) * ratio
+            cover_share *= ratio
+        base += value * cover_share
+        for i in one:
+            table[:, col[i]] += value * (one[i] - zero[i]) * _shapley_weight(i, one, zero, m)
+    tree = _Tree(nodes=nodes, features=np.array(feats, dtype=np.intp), table=table.T.copy())
+    return tree, base
 
-    def walk(d: dict, path: list[tuple[int, bool, float]]) -> None:
+
+def _flatten(root: dict) -> tuple[list[_Node], list[tuple[float, SplitPath]]]:
+    """The split nodes of a tree in depth-first order, and each leaf's value with its path."""
+    nodes: list[_Node] = []
+    leaves: list[tuple[float, SplitPath]] = []
+
+    def walk(d: dict, path: SplitPath) -> None:
         if "leaf_value" in d:
             leaves.append((float(d["leaf_value"]), path))
             return
@@ -153,39 +183,25 @@ def _build(root: dict) -> tuple[_Tree | None, float]:
             walk(child, [*path, (j, left, _count(child) / cover if cover else 0.0)])
 
     walk(root, [])
-    m = len(nodes)
-    codes = np.arange(2**m)
-    bits = [((codes >> j) & 1).astype(float) for j in range(m)]
-    feats = sorted({nd.feature for nd in nodes})
-    col = {f: k for k, f in enumerate(feats)}
-    table = np.zeros((2**m, len(feats)))
-    base = 0.0
-    for value, path in leaves:
-        one: dict[int, np.ndarray] = {}
-        zero: dict[int, float] = {}
-        cover_share = 1.0
-        for j, left, ratio in path:
-            f = nodes[j].feature
-            o = bits[j] if left else 1.0 - bits[j]
-            one[f] = one[f] * o if f in one else o
-            zero[f] = zero.get(f, 1.0) * ratio
-            cover_share *= ratio
-        base += value * cover_share
-        P = list(one)
-        p = len(P)
-        for i in P:
-            others = [d for d in P if d != i]
-            total = np.zeros(2**m)
-            for s in range(p):
-                w = factorial(s) * factorial(p - s - 1) / factorial(p)
-                for S in itertools.combinations(others, s):
-                    term = np.full(2**m, w)
-                    for d in others:
-                        term = term * (one[d] if d in S else zero[d])
-                    total += term
-            table[:, col[i]] += value * (one[i] - zero[i]) * total
-    tree = _Tree(nodes=nodes, features=np.array(feats, dtype=np.intp), table=table.T.copy())
-    return tree, base
+    return nodes, leaves
+
+
+def _shapley_weight(
+    i: int, one: dict[int, np.ndarray], zero: dict[int, float], m: int
+) -> np.ndarray:
+    """Sum over coalitions S of the other path features of |S|!(p-|S|-1)!/p! times the product of
+    'present' (one) and 'absent' (zero) factors, for every pattern of the 2**m split outcomes."""
+    others = [d for d in one if d != i]
+    p = len(one)
+    total = np.zeros(2**m)
+    for s in range(p):
+        w = factorial(s) * factorial(p - s - 1) / factorial(p)
+        for S in itertools.combinations(others, s):
+            term = np.full(2**m, w)
+            for d in others:
+                term = term * (one[d] if d in S else zero[d])
+            total += term
+    return total
 
 
 def _count(d: dict) -> float:

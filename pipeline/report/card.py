@@ -50,16 +50,27 @@ def md_table(df: pd.DataFrame, digits: int = 4) -> str:
 
 
 def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
-    m, info, t = result.metrics, result.info, result.extra_tables
-    cut = result.scorer.cutoffs
-    sc = cfg.schema
-    fields = sorted(set(result.scorer.builder.feature_fields.values()))
+    """The whole card, section by section, as Markdown."""
     lines = [
         "# Model card: lead-scoring",
         "",
         "Predicts the probability that a lead converts (closed won), calibrated, from firmographics"
         " and behaviour seen strictly before the scoring time.",
         "",
+        *_data_and_features(cfg, result),
+        *_metrics_and_cutoffs(cfg, result),
+        *_evidence(result, gate),
+        "## Known limits",
+        *(f"- {x}" for x in known_limits(cfg, result)),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _data_and_features(cfg: Config, result: object) -> list[str]:
+    m, info, sc = result.metrics, result.info, cfg.schema
+    fields = sorted(set(result.scorer.builder.feature_fields.values()))
+    return [
         "## Data",
         f"- Leads: {info['rows_leads']:,} ({info['leads_won']:,} won, {info['leads_lost']:,} lost,"
         f" {info['leads_open']:,} open, not trained on); activity events: {info['rows_events']:,}",
@@ -81,6 +92,13 @@ def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
             else "- No email column configured"
         ),
         "",
+    ]
+
+
+def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
+    m, info, t = result.metrics, result.info, result.extra_tables
+    cut = result.scorer.cutoffs
+    return [
         "## Metrics (out-of-time test, one row per lead at its last snapshot before the outcome)",
         md_table(
             pd.DataFrame([{"metric": label, "value": m[k]} for k, label in METRIC_ROWS if k in m])
@@ -104,6 +122,11 @@ def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
         "## Funnel on the test leads",
         md_table(t.get("funnel")),
     ]
+
+
+def _evidence(result: object, gate: object | None) -> list[str]:
+    t = result.extra_tables
+    lines: list[str] = []
     bt = t.get("backtest")
     if bt is not None and len(bt):
         mode = bt.attrs.get("mode", "monthly")
@@ -120,8 +143,7 @@ def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
         lines += ["## Slices (test leads)", md_table(t["slices"])]
     if gate is not None:
         lines += ["## Promotion gate", f"{gate.reason}", ""]
-    lines += ["## Known limits", *(f"- {x}" for x in known_limits(cfg, result)), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def known_limits(cfg: Config, result: object) -> list[str]:
