@@ -104,6 +104,19 @@ class LightGBMParams(_Strict):
     scale_pos_weight: float = Field(default=1.0, gt=0)
 
 
+class ScaleConfig(_Strict):
+    """Shortcuts for large exports. They apply only from `min_snapshots` candidate snapshots up
+    (every configured age of every labelled lead, before sampling); below that, training is exact
+    and none of them changes anything. Their measured cost is in the README ("Training at scale")."""
+
+    min_snapshots: int = Field(default=300_000, ge=0)  # 0: always; a huge number: never
+    snapshots_per_lead: int = Field(default=4, ge=0)  # last snapshot + seeded other ages (0: all)
+    float32: bool = True  # feature matrix in float32 (half the memory)
+    backtest_fit_rows: int = Field(default=50_000, gt=0)  # snapshots each backtest fits on, at most
+    backtest_main_params: bool = True  # backtests refit with the main fit's LightGBM parameters
+    logreg_rows: int = Field(default=50_000, gt=0)  # snapshots the logistic baseline fits on
+
+
 class TrainingConfig(_Strict):
     seed: int = 42
     snapshot_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 14, 21, 30, 45, 60, 90])
@@ -115,6 +128,7 @@ class TrainingConfig(_Strict):
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
     test_start: str | None = None  # out-of-time test = leads created on/after this date
     backtest_months: int = Field(default=6, ge=0)  # rolling monthly backtests (0: off)
+    scale: ScaleConfig = Field(default_factory=ScaleConfig)  # shortcuts for large exports only
     slice_columns: list[str] = Field(
         default_factory=lambda: ["source_channel", "country", "company_size"]
     )

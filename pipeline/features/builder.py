@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DAY = np.timedelta64(1, "D").astype("timedelta64[ns]").astype(np.int64)
 WINDOWS = (7, 30)
@@ -78,7 +80,8 @@ class FeatureBuilder:
     use_age: bool = True
 
     def fit(self, leads: pd.DataFrame, events: pd.DataFrame) -> FeatureBuilder:
-        counts = events.loc[events["lead_id"].isin(leads.index), "type"].value_counts()
+        mine = index_positions(leads.index, events["lead_id"]) >= 0
+        counts = events.loc[mine, "type"].value_counts()
         self.activity_types = sorted(counts.index[: self.max_activity_types].tolist())
         self.has_time = bool(leads["_created_at"].notna().any())
         self.use_age = self.has_time and bool(self.activity_types)
@@ -112,18 +115,13 @@ class FeatureBuilder:
     ) -> pd.DataFrame:
         """Features of `leads` (unique ids) at `as_of` (datetime64[ns] per lead, or NaT = all)."""
         n = len(leads)
-        as_of = np.asarray(as_of, dtype="datetime64[ns]").astype(np.int64)
-        nat = np.iinfo(np.int64).min
-        as_of = np.where(as_of == nat, np.iinfo(np.int64).max, as_of)
+        as_of = as_of_ns(as_of)
         cols: dict[str, np.ndarray] = {}
         if self.activity_types:
-            cols.update(self._activity(leads.index, events, as_of, n))
+            ev = self.encode_events(leads.index, events)
+            cols.update(self.activity_features(ev, None, as_of, n))
         if self.has_time and self.use_age:
-            created = leads["_created_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-            age = (as_of - created) / DAY
-            cols["lead_age_days"] = np.where(
-                (created == nat) | (as_of == np.iinfo(np.int64).max), np.nan, age
-            )
+            cols["lead_age_days"] = lead_age_days(leads["_created_at"], as_of)
         if self.use_email:
             cols["personal_email"] = personal_email(leads["_email"])
         X = pd.DataFrame(cols, index=leads.index)
@@ -133,43 +131,136 @@ class FeatureBuilder:
             X[c] = leads[c].astype(float).to_numpy()
         return X[self.feature_names]
 
-    def _activity(self, ids: pd.Index, events: pd.DataFrame, as_of: np.ndarray, n: int) -> dict:
-        types = self.activity_types
-        k = len(types) + 1  # the last slot collects every type, known or not
-        row = pd.Index(ids).get_indexer(events["lead_id"])
-        ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        code = pd.Categorical(events["type"], categories=types).codes.astype(np.int64)
+    def encode_events(self, ids: pd.Index, events: pd.DataFrame) -> EventCodes:
+        """The events of the leads `ids` as compact arrays (see `EventCodes`); others are dropped."""
+        row = index_positions(ids, events["lead_id"])
         keep = row >= 0
-        row, ts, code = row[keep], ts[keep], code[keep]
-        cutoff = as_of[row]
-        seen = ts < cutoff  # strictly before the as-of time: the point-in-time rule
-        row, code = row[seen], code[seen]
-        age = (cutoff[seen] - ts[seen]) / DAY
-        out: dict[str, np.ndarray] = {}
-        slots = {"count": None}
-        if self.has_time:
-            slots.update({f"count_{w}d": age < w for w in WINDOWS})
-        per_type = {}
-        for name, mask in slots.items():
-            r, c = (row, code) if mask is None else (row[mask], code[mask])
-            known = c >= 0
-            m = np.bincount(r[known] * k + c[known], minlength=n * k).reshape(n, k).astype(float)
-            m[:, -1] = np.bincount(r, minlength=n)
-            per_type[name] = m
-        if self.has_time:
-            last = np.full(n * k, np.inf)
+        ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        codes, uniques = pd.factorize(events["type"])  # hashing once, then a small lookup
+        lookup = pd.Index(self.activity_types, dtype=object).get_indexer(
+            pd.Index(uniques).astype(object)
+        )
+        code = np.where(codes >= 0, np.append(lookup, -1)[codes], -1).astype(np.int16)
+        if keep.all():
+            return EventCodes(row.astype(_index_dtype(len(ids))), ts, code)
+        return EventCodes(row[keep].astype(_index_dtype(len(ids))), ts[keep], code[keep])
+
+    def activity_features(
+        self, ev: EventCodes, rows: np.ndarray | None, as_of: np.ndarray, n_ids: int
+    ) -> dict[str, np.ndarray]:
+        """Activity features of the leads at positions `rows` (unique; None = all `n_ids`) of the
+        ids `ev` was encoded against, each at its `as_of` (int64 ns, see `as_of_ns`).
+
+        Events stream through in fixed-size blocks, so memory stays a few arrays of one block
+        however many events there are; counts add up and recencies take the minimum across
+        blocks, so the result does not depend on the block size or on the order of the events.
+        """
+        types = self.activity_types
+        n = n_ids if rows is None else len(rows)
+        k = len(types) + 1  # the last slot collects every type, known or not
+        inv = None
+        if rows is not None:
+            inv = np.full(n_ids, -1, _index_dtype(n))
+            inv[rows] = np.arange(n, dtype=inv.dtype)
+        windows = WINDOWS if self.has_time else ()
+        names = ["count", *(f"count_{w}d" for w in windows)]
+        counts = {name: np.zeros(n * k, np.int64) for name in names}
+        totals = {name: np.zeros(n, np.int64) for name in names}
+        last = np.full(n * k, np.inf) if self.has_time else None
+        any_last = np.full(n, np.inf) if self.has_time else None
+        for lo in range(0, len(ev), EVENT_BLOCK):
+            row = ev.row[lo : lo + EVENT_BLOCK]
+            ts, code = ev.ts[lo : lo + EVENT_BLOCK], ev.code[lo : lo + EVENT_BLOCK]
+            if inv is not None:
+                row = inv[row]
+                mine = row >= 0
+                row, ts, code = row[mine], ts[mine], code[mine]
+            cutoff = as_of[row]
+            seen = ts < cutoff  # strictly before the as-of time: the point-in-time rule
+            row, code = row[seen].astype(np.int64), code[seen].astype(np.int64)
+            age = (cutoff[seen] - ts[seen]) / DAY
             known = code >= 0
-            np.minimum.at(last, row[known] * k + code[known], age[known])
+            for name in names:
+                w = None if name == "count" else int(name[6:-1])
+                r, c = (row, code) if w is None else (row[age < w], code[age < w])
+                kn = known if w is None else c >= 0
+                counts[name] += np.bincount(r[kn] * k + c[kn], minlength=n * k)
+                totals[name] += np.bincount(r, minlength=n)
+            if last is not None:
+                np.minimum.at(last, row[known] * k + code[known], age[known])
+                np.minimum.at(any_last, row, age)
+        per_type = {}
+        for name in names:
+            m = counts[name].reshape(n, k).astype(float)
+            m[:, -1] = totals[name]
+            per_type[name] = m
+        if last is not None:
             last = last.reshape(n, k)
-            any_last = np.full(n, np.inf)
-            np.minimum.at(any_last, row, age)
             last[:, -1] = any_last
             last[np.isinf(last)] = np.nan
             per_type["days_since_last"] = last
+        out: dict[str, np.ndarray] = {}
         for j, t in enumerate([*types, "activity"]):
             for name, m in per_type.items():
                 out[f"{t}_{name}"] = m[:, j]
         return out
+
+
+@dataclass
+class EventCodes:
+    """Events as three compact arrays (14 bytes per event instead of a frame with a string id per
+    row): the position of the event's lead in the ids they were encoded against, the time and the
+    activity-type code. Snapshot features encode the events once and replay them at every age."""
+
+    row: np.ndarray  # int32 (int64 past 2**31 leads)
+    ts: np.ndarray  # int64 ns (NaT = int64 min)
+    code: np.ndarray  # int16: index into FeatureBuilder.activity_types, -1: not a feature type
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+# Events per block of `activity_features`: about 100 MB of temporaries whatever the event count.
+EVENT_BLOCK = 1 << 22
+
+
+def _index_dtype(n: int) -> type:
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+def as_of_ns(as_of: np.ndarray) -> np.ndarray:
+    """As-of times as int64 ns; NaT (all events count) becomes the largest time."""
+    t = np.asarray(as_of, dtype="datetime64[ns]").astype(np.int64)
+    return np.where(t == np.iinfo(np.int64).min, np.iinfo(np.int64).max, t)
+
+
+def lead_age_days(created: pd.Series | np.ndarray, as_of: np.ndarray) -> np.ndarray:
+    """Days from creation to `as_of` (int64 ns, see `as_of_ns`); NaN without either."""
+    nat = np.iinfo(np.int64).min
+    created = np.asarray(created, dtype="datetime64[ns]").astype(np.int64)
+    age = (as_of - created) / DAY
+    return np.where((created == nat) | (as_of == np.iinfo(np.int64).max), np.nan, age)
+
+
+def index_positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in `ids` (unique), -1 when absent (missing values too).
+
+    Strings are matched with pyarrow: pandas' `get_indexer` on pyarrow strings turns every value
+    into a Python object first (seconds and gigabytes at tens of millions of events).
+    """
+    a, v = _arrow_strings(ids), _arrow_strings(values)
+    if a is not None and v is not None:
+        found = pc.index_in(v, value_set=a.cast(v.type))
+        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
+    return pd.Index(ids).get_indexer(values)
+
+
+def _arrow_strings(x: pd.Index | pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The pyarrow string array behind a pandas string column or index, else None."""
+    if not isinstance(x.dtype, pd.StringDtype) or x.dtype.storage != "pyarrow":
+        return None
+    arr = pa.array(x.array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _type_feature_names(t: str, has_time: bool) -> list[str]:

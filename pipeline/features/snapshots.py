@@ -1,12 +1,23 @@
 """Snapshots: each historical lead replayed at the ages it will be scored at, never at or after its
-outcome, so the model learns from leads as young as the ones it scores."""
+outcome, so the model learns from leads as young as the ones it scores.
+
+At scale (see `pipeline.modeling.prepare`) `sample_snapshots` keeps every lead but not every age:
+each lead's last snapshot (the one its test and reference metrics use) and a seeded choice of its
+other ages.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from pipeline.features.builder import FeatureBuilder
+from pipeline.features.builder import (
+    FeatureBuilder,
+    as_of_ns,
+    index_positions,
+    lead_age_days,
+    personal_email,
+)
 
 
 def snapshot_times(leads: pd.DataFrame, ages_days: list[int]) -> pd.DataFrame:
@@ -22,37 +33,110 @@ def snapshot_times(leads: pd.DataFrame, ages_days: list[int]) -> pd.DataFrame:
     ids = lab.index.to_numpy()
     parts = []
     has_created = ~np.isnat(created)
+    covered = np.zeros(len(ids), bool)
     for a in ages_days:
         t = created + np.timedelta64(int(a * 86400), "s")
         ok = has_created & (np.isnat(closed) | (t < closed))
+        covered |= ok
         parts.append(pd.DataFrame({"lead_id": ids[ok], "as_of": t[ok], "age": float(a)}))
     snaps = pd.concat(parts, ignore_index=True)
-    missing = ~pd.Index(ids).isin(snaps["lead_id"])
+    missing = ~covered
     if missing.any():
         extra = pd.DataFrame({"lead_id": ids[missing], "as_of": closed[missing], "age": np.nan})
         snaps = pd.concat([snaps, extra], ignore_index=True)
     return snaps
 
 
+def sample_snapshots(snaps: pd.DataFrame, per_lead: int, seed: int) -> pd.DataFrame:
+    """At most `per_lead` snapshots of each lead: its last one and a seeded choice of the others.
+
+    Every lead keeps its last snapshot, so test metrics, cutoffs and the score reference read the
+    same rows as without sampling. The others are ranked by a hash of (lead id, age, seed): the
+    choice depends neither on the row order nor on which other leads are in the file, and the same
+    seed always keeps the same ages of a lead. Rows stay in their original order (index reset).
+    """
+    if per_lead < 1:
+        raise ValueError("per_lead must be at least 1")
+    last = np.zeros(len(snaps), bool)
+    last[last_snapshot(snaps)] = True
+    key = pd.util.hash_pandas_object(
+        snaps[["lead_id", "age"]], index=False, hash_key=f"snapshots{seed:07d}"[-16:]
+    ).to_numpy()
+    key = np.where(last, np.uint64(0), key)  # the last snapshot ranks first
+    codes, _ = pd.factorize(snaps["lead_id"])
+    order = np.lexsort((key, codes))
+    start = np.r_[True, codes[order][1:] != codes[order][:-1]]
+    rank = np.arange(len(order)) - np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
+    keep = np.zeros(len(snaps), bool)
+    keep[order[rank < per_lead]] = True
+    return snaps[keep].reset_index(drop=True)
+
+
 def build_snapshot_features(
-    builder: FeatureBuilder, leads: pd.DataFrame, events: pd.DataFrame, snaps: pd.DataFrame
+    builder: FeatureBuilder,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    snaps: pd.DataFrame,
+    dtype: type = np.float64,
 ) -> pd.DataFrame:
-    """Features for every snapshot; each age is one vectorised pass over the events."""
-    frames = []
-    for _, grp in snaps.groupby("age", dropna=False, sort=True):
-        sub = leads.loc[grp["lead_id"].to_numpy()]
-        X = builder.transform(sub, events, grp["as_of"].to_numpy())
-        X.index = grp.index
-        frames.append(X)
-    return pd.concat(frames).loc[snaps.index]
+    """Features for every snapshot, the same as `builder.transform` of each lead at its as-of time.
+
+    The events are encoded once into compact arrays and each age is one pass over them (streamed
+    in blocks); every column is written straight into one array of `dtype` (float32 halves the
+    matrix at scale) instead of a frame per age concatenated and reordered afterwards.
+    """
+    n = len(snaps)
+    pos = index_positions(leads.index, snaps["lead_id"])
+    if (pos < 0).any():
+        raise ValueError("snapshots of leads that are not in the leads frame")
+    as_of = as_of_ns(snaps["as_of"].to_numpy())
+    num: dict[str, np.ndarray] = {}
+    if builder.activity_types:
+        ev = builder.encode_events(leads.index, events)
+        age = snaps["age"].to_numpy(dtype=float)
+        for a in np.unique(age[~np.isnan(age)]).tolist() + (
+            [np.nan] if np.isnan(age).any() else []
+        ):
+            g = np.flatnonzero(np.isnan(age) if np.isnan(a) else age == a)
+            if np.bincount(pos[g], minlength=len(leads)).max(initial=0) > 1:
+                raise ValueError(f"a lead has two snapshots at age {a}")
+            cols = builder.activity_features(ev, pos[g], as_of[g], len(leads))
+            for name, v in cols.items():
+                if name not in num:
+                    num[name] = np.empty(n, dtype)
+                num[name][g] = v
+        del ev
+    if builder.has_time and builder.use_age:
+        num["lead_age_days"] = lead_age_days(
+            leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos], as_of
+        ).astype(dtype, copy=False)
+    if builder.use_email:
+        num["personal_email"] = personal_email(leads["_email"])[pos].astype(dtype, copy=False)
+    for c in builder.numeric:
+        num[c] = leads[c].astype(float).to_numpy()[pos].astype(dtype, copy=False)
+    cols: dict[str, object] = {}
+    for name in builder.feature_names:
+        if name in num:
+            cols[name] = num.pop(name)
+        else:  # categorical: the same values (and dtype) `transform` gives
+            s = leads[name]
+            cols[name] = (
+                s.array.take(pos)
+                if isinstance(s.dtype, pd.StringDtype)
+                else s.astype(object).to_numpy()[pos]
+            )
+    return pd.DataFrame(cols, index=snaps.index)  # one block per dtype, as a concat gave
 
 
 def last_snapshot(snaps: pd.DataFrame) -> np.ndarray:
-    """Row positions of each lead's latest snapshot: the lead as last seen before its outcome."""
-    s = snaps.assign(_pos=np.arange(len(snaps)), _t=snaps["as_of"].fillna(pd.Timestamp.max))
-    return (
-        s.sort_values(["lead_id", "_t"], kind="stable")
-        .groupby("lead_id", sort=False)["_pos"]
-        .last()
-        .to_numpy()
-    )
+    """Row positions of each lead's latest snapshot: the lead as last seen before its outcome.
+
+    In lead-id order; a snapshot without a time (NaT) counts as the latest, and of equal times
+    the later row wins.
+    """
+    codes, _ = pd.factorize(snaps["lead_id"], sort=True)
+    t = snaps["as_of"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    t = np.where(t == np.iinfo(np.int64).min, np.iinfo(np.int64).max, t)  # NaT: latest
+    order = np.lexsort((t, codes))  # stable: equal times keep row order
+    ends = np.r_[codes[order][1:] != codes[order][:-1], True]
+    return order[ends]

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from pipeline.config import LightGBMParams
+from pipeline.features.builder import index_positions
 
 OTHER = "__other__"
 
@@ -36,16 +37,24 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
             keep = sorted(vc.index[vc >= self.min_count].tolist())
             self.categories_[c] = [*keep, OTHER]
         self.feature_names_in_ = np.array(X.columns, dtype=object)
+        # numbers reach LightGBM in the precision they were fit in (float32 at scale), so scoring
+        # sees exactly the values the trees were split on
+        num = [c for c in X.columns if c not in self.categories_]
+        single = len(num) and all(X[c].dtype == np.float32 for c in num)
+        self.float_dtype_ = np.dtype(np.float32 if single else np.float64)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
         for c, cats in self.categories_.items():
             s = X[c].astype("string")
-            s = s.where(s.isna() | s.isin(cats[:-1]), OTHER)
-            X[c] = pd.Categorical(s.astype(object).where(s.notna(), None), categories=cats)
+            code = index_positions(pd.Index(cats[:-1], dtype="string"), s)
+            code = np.where(code >= 0, code, len(cats) - 1)  # rare or unseen: __other__
+            code[s.isna().to_numpy()] = -1
+            X[c] = pd.Categorical.from_codes(code, categories=cats)
         num = [c for c in X.columns if c not in self.categories_]
-        X[num] = X[num].astype(float)
+        # encoders pickled before float_dtype_ existed were all float64
+        X[num] = X[num].astype(getattr(self, "float_dtype_", np.float64))
         return X
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

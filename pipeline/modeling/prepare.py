@@ -15,8 +15,13 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.features.builder import FeatureBuilder
-from pipeline.features.snapshots import build_snapshot_features, last_snapshot, snapshot_times
+from pipeline.features.builder import FeatureBuilder, index_positions
+from pipeline.features.snapshots import (
+    build_snapshot_features,
+    last_snapshot,
+    sample_snapshots,
+    snapshot_times,
+)
 from pipeline.modeling.split import time_split
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,9 @@ class TrainingRows:
     y: np.ndarray
     last: np.ndarray  # True on each lead's last snapshot (the lead as last seen before its outcome)
     by_time: bool  # the split is out-of-time (else stratified-random: no creation dates)
+    at_scale: bool = False  # the size shortcuts of `training.scale` apply (see `at_scale`)
+    candidate_snapshots: int = 0  # snapshots before sampling (every age of every lead)
+    fit_candidates: int = 0  # fit-slice snapshots before sampling
 
     @property
     def lead_ids(self) -> np.ndarray:
@@ -40,6 +48,17 @@ class TrainingRows:
     def part(self, name: str) -> np.ndarray:
         """Boolean mask of the rows in slice `name`."""
         return self.snaps["split"].to_numpy() == name
+
+    @property
+    def size_rows(self) -> int:
+        """Fit rows that size-aware parameters go by: before snapshot sampling, which thins out
+        near-copies of the same leads and should not change the model's shape."""
+        return self.fit_candidates or int(self.part("fit").sum())
+
+
+def at_scale(cfg: Config, candidate_snapshots: int) -> bool:
+    """Whether the size shortcuts apply: from `training.scale.min_snapshots` candidates up."""
+    return candidate_snapshots >= cfg.training.scale.min_snapshots
 
 
 def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
@@ -66,14 +85,27 @@ def prepare_training_rows(
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
     builder = feature_builder(cfg, leads).fit(leads.loc[split.index[split == "fit"]], events)
-    keep = split.index if with_test else split.index[split != "test"]
-    snaps = snapshot_times(leads.loc[keep], tc.snapshot_days)
+    # every lead's snapshots, test leads too, so that tuning (with_test=False) takes the same
+    # decision about scale and keeps the same rows as training
+    snaps = snapshot_times(leads.loc[split.index], tc.snapshot_days)
     # nothing to replay: one row per lead (see FeatureBuilder.use_age)
     if not builder.activity_types:
         snaps = snaps.iloc[np.sort(last_snapshot(snaps))].reset_index(drop=True)
-    snaps["split"] = split.reindex(snaps["lead_id"]).to_numpy()
-    X = build_snapshot_features(builder, leads, events, snaps)
-    y = leads["_label"].reindex(snaps["lead_id"]).to_numpy().astype(int)
+    snaps["split"] = split.to_numpy()[index_positions(split.index, snaps["lead_id"])]
+    candidates, fit_candidates = len(snaps), int((snaps["split"] == "fit").sum())
+    big = at_scale(cfg, candidates)
+    per_lead = tc.scale.snapshots_per_lead
+    if big and per_lead:
+        snaps = sample_snapshots(snaps, per_lead, tc.seed)
+        log.info(
+            "%s candidate snapshots: training on %s (last + up to %d per lead; training.scale)",
+            f"{candidates:,}", f"{len(snaps):,}", per_lead,
+        )  # fmt: skip
+    if not with_test:
+        snaps = snaps[snaps["split"] != "test"].reset_index(drop=True)
+    dtype = np.float32 if big and tc.scale.float32 else np.float64
+    X = build_snapshot_features(builder, leads, events, snaps, dtype)
+    y = leads["_label"].to_numpy()[index_positions(leads.index, snaps["lead_id"])].astype(int)
     last = np.zeros(len(snaps), bool)
     last[last_snapshot(snaps)] = True
-    return TrainingRows(builder, snaps, X, y, last, by_time)
+    return TrainingRows(builder, snaps, X, y, last, by_time, big, candidates, fit_candidates)

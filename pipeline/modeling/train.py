@@ -8,10 +8,12 @@ it is. Every number is computed on one row per test lead, its last snapshot befo
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from pipeline.config import Config
 from pipeline.errors import TrainingError
@@ -100,7 +102,7 @@ def fit_scorer(
     tc = cfg.training
     X, y = rows.X, rows.y
     fit_m, val_m = rows.part("fit"), rows.part("val")
-    params = size_aware(tc.lightgbm, int(fit_m.sum()))
+    params = size_aware(tc.lightgbm, rows.size_rows)
     booster = fit_booster(
         X[fit_m], y[fit_m], X[val_m], y[val_m], rows.builder.categorical, params, tc.seed,
         tc.min_category_count,
@@ -172,14 +174,20 @@ def cutoff_metrics(scorer: LeadScorer, y: np.ndarray, p: np.ndarray) -> dict[str
 
 
 def logreg_baseline(cfg: Config, rows: TrainingRows, test: np.ndarray) -> float:
-    """Test AUC of a logistic regression on the same features (fit on at most LOGREG_ROWS)."""
+    """Test AUC of a logistic regression on the same features (fit on at most LOGREG_ROWS, or
+    `training.scale.logreg_rows` at scale)."""
     seed = cfg.training.seed
+    cap = cfg.training.scale.logreg_rows if rows.at_scale else LOGREG_ROWS
     fit_rows = np.flatnonzero(rows.part("fit"))
-    if len(fit_rows) > LOGREG_ROWS:
-        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, LOGREG_ROWS, False))
+    if len(fit_rows) > cap:
+        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, cap, False))
     cats = rows.builder.categorical
-    logreg = fit_logreg(rows.X.iloc[fit_rows], rows.y[fit_rows], cats, seed)
-    p = logreg_predict(logreg, rows.X[test], cats)
+    # At scale, one BLAS thread: on ~150 columns two threads spend more time waiting for each
+    # other than computing (4x slower measured on 2 cores). Not below the threshold: the thread
+    # count changes the last digits of the coefficients, and small data keeps its metrics.
+    with threadpool_limits(1) if rows.at_scale else nullcontext():
+        logreg = fit_logreg(rows.X.iloc[fit_rows], rows.y[fit_rows], cats, seed)
+        p = logreg_predict(logreg, rows.X[test], cats)
     return classification_metrics(rows.y[test], p)["test_roc_auc"]
 
 
@@ -256,6 +264,8 @@ def training_info(
         "leads_lost": int((lab == 0).sum()),
         "leads_open": int(lab.isna().sum()),
         "snapshots": len(rows.snaps),
+        "snapshots_before_sampling": rows.candidate_snapshots,
+        "at_scale": rows.at_scale,
         "rows_fit": int(rows.part("fit").sum()),
         "rows_val": int(rows.part("val").sum()),
         "rows_test_leads": len(preds),

@@ -48,11 +48,11 @@ def _prepare(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> tuple:
     for name, m in (("fit", fit_m), ("early-stopping", stop_m), ("judging", judge_m)):
         if len(np.unique(y[m])) < 2:
             raise TrainingError(f"the {name} part of tuning has one outcome class; add more leads")
-    return rows.X, y, fit_m, stop_m, judge_m, rows.builder.categorical
+    return rows.X, y, fit_m, stop_m, judge_m, rows.builder.categorical, rows.size_rows
 
 
 def _score(cfg: Config, params: LightGBMParams, data: tuple) -> tuple[float, int]:
-    X, y, fit_m, stop_m, judge_m, cats = data
+    X, y, fit_m, stop_m, judge_m, cats, _ = data
     b = fit_booster(
         X[fit_m],
         y[fit_m],
@@ -72,7 +72,7 @@ def tune(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, n_trials: int =
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = _prepare(cfg, leads, events)
-    base = size_aware(cfg.training.lightgbm, int(data[2].sum()))
+    base = size_aware(cfg.training.lightgbm, data[-1])
     default_value, default_trees = _score(cfg, base, data)
 
     def objective(trial: optuna.Trial) -> float:

@@ -1,0 +1,211 @@
+"""Training at scale: the size shortcuts start only above `training.scale.min_snapshots`, keep
+every lead, and below it nothing changes. Exactness of the shared code paths (calibration on
+scores, the category encoder) is checked against the plain scikit-learn way."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import log_loss
+
+import pipeline.modeling.backtest as backtest
+import pipeline.modeling.train as train_mod
+from pipeline.config import Config, LightGBMParams
+from pipeline.features.snapshots import last_snapshot, snapshot_times
+from pipeline.jobs import load_training_data
+from pipeline.modeling.booster import OTHER, CategoryEncoder, fit_booster
+from pipeline.modeling.calibration import (
+    calibrated_probabilities,
+    choose_and_fit_calibrator,
+)
+from pipeline.modeling.params import size_aware
+from pipeline.modeling.prepare import prepare_training_rows
+
+
+def scaled(cfg: Config, **scale) -> Config:
+    """`cfg` with the shortcuts forced on (min_snapshots 0) and `scale` overrides."""
+    c = cfg.model_copy(deep=True)
+    c.training.scale = c.training.scale.model_copy(update={"min_snapshots": 0, **scale})
+    return c
+
+
+@pytest.fixture(scope="module")
+def data(sample_config: Config):
+    return load_training_data(sample_config)
+
+
+@pytest.fixture(scope="module")
+def exact_rows(sample_config: Config, data):
+    return prepare_training_rows(sample_config, *data)
+
+
+@pytest.fixture(scope="module")
+def scale_rows(sample_config: Config, data):
+    return prepare_training_rows(scaled(sample_config), *data)
+
+
+def test_below_the_threshold_rows_are_every_snapshot_in_float64(sample_config, data, exact_rows):
+    leads, _ = data
+    assert sample_config.training.scale.min_snapshots > exact_rows.candidate_snapshots
+    assert not exact_rows.at_scale
+    assert len(exact_rows.snaps) == exact_rows.candidate_snapshots
+    split = exact_rows.snaps["split"].unique()
+    all_snaps = snapshot_times(leads[leads.index.isin(exact_rows.snaps["lead_id"])], [1])
+    assert len(all_snaps) and set(split) == {"fit", "val", "test"}
+    num = [c for c in exact_rows.X.columns if c not in exact_rows.builder.categorical]
+    assert (exact_rows.X[num].dtypes == np.float64).all()
+    assert exact_rows.size_rows == int(exact_rows.part("fit").sum())
+
+
+def test_at_scale_rows_keep_every_lead_and_its_last_snapshot(exact_rows, scale_rows):
+    per_lead = scale_rows.snaps.groupby("lead_id").size()
+    assert scale_rows.at_scale
+    assert per_lead.max() == Config().training.scale.snapshots_per_lead
+    assert set(scale_rows.snaps["lead_id"]) == set(exact_rows.snaps["lead_id"])
+    assert scale_rows.candidate_snapshots == len(exact_rows.snaps)
+    # the last snapshots (test metrics, cutoffs, score reference) are the same rows
+    cols = ["lead_id", "as_of", "split"]
+    a = exact_rows.snaps.loc[exact_rows.last, cols].sort_values("lead_id").reset_index(drop=True)
+    b = scale_rows.snaps.loc[scale_rows.last, cols].sort_values("lead_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    # each kept row has the features it has without sampling, rounded to float32
+    key = exact_rows.snaps[["lead_id", "as_of"]].astype(str).agg("|".join, axis=1)
+    pos = pd.Index(key).get_indexer(
+        scale_rows.snaps[["lead_id", "as_of"]].astype(str).agg("|".join, axis=1)
+    )
+    assert (pos >= 0).all()
+    num = [c for c in exact_rows.X.columns if c not in exact_rows.builder.categorical]
+    assert (scale_rows.X[num].dtypes == np.float32).all()
+    np.testing.assert_array_equal(
+        scale_rows.X[num].to_numpy(), exact_rows.X[num].to_numpy()[pos].astype(np.float32)
+    )
+    # size-aware parameters go by the rows before sampling
+    assert scale_rows.size_rows == int(exact_rows.part("fit").sum())
+
+
+def test_sampling_is_deterministic(sample_config, data, scale_rows):
+    again = prepare_training_rows(scaled(sample_config), *data)
+    pd.testing.assert_frame_equal(again.snaps, scale_rows.snaps)
+    other = prepare_training_rows(scaled(sample_config), *data, with_test=False)
+    # tuning drops the test leads and keeps exactly the same other rows
+    pd.testing.assert_frame_equal(
+        other.snaps, scale_rows.snaps[scale_rows.part("test") == 0].reset_index(drop=True)
+    )
+
+
+def test_snapshots_per_lead_zero_keeps_every_snapshot(sample_config, data, exact_rows):
+    rows = prepare_training_rows(scaled(sample_config, snapshots_per_lead=0, float32=False), *data)
+    assert rows.at_scale
+    pd.testing.assert_frame_equal(rows.snaps, exact_rows.snaps)
+    pd.testing.assert_frame_equal(rows.X, exact_rows.X)
+
+
+def test_backtests_refit_exactly_below_the_threshold(sample_config, exact_rows, scale_rows):
+    assert backtest.refit_plan(sample_config, exact_rows) == backtest.Refit()
+    assert backtest.Refit().max_fit_rows == backtest.MAX_FIT_ROWS
+    big = scaled(sample_config)
+    plan = backtest.refit_plan(big, scale_rows)
+    assert plan.max_fit_rows == plan.max_val_rows == big.training.scale.backtest_fit_rows
+    assert plan.params == size_aware(big.training.lightgbm, scale_rows.size_rows)
+    off = scaled(sample_config, backtest_main_params=False)
+    assert backtest.refit_plan(off, scale_rows).params is None
+
+
+def _recorded_backtests(monkeypatch, cfg, leads, rows):
+    seen = []
+    real = backtest.fit_booster
+
+    def spy(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc):
+        seen.append((len(X_fit), params))
+        return real(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc)
+
+    monkeypatch.setattr(backtest, "fit_booster", spy)
+    table, _ = backtest.run_backtests(cfg, leads, rows, "sigmoid")
+    return table, seen
+
+
+def test_at_scale_backtest_path_only_above_the_threshold(
+    monkeypatch, sample_config, data, exact_rows, scale_rows
+):
+    leads, _ = data
+    _, exact = _recorded_backtests(monkeypatch, sample_config, leads, exact_rows)
+    assert exact
+    for n, params in exact:  # size-aware for each period's own rows: today's recipe
+        assert params == size_aware(sample_config.training.lightgbm, n)
+    big = scaled(sample_config, backtest_fit_rows=3000)
+    table, fast = _recorded_backtests(monkeypatch, big, leads, scale_rows)
+    main = size_aware(big.training.lightgbm, scale_rows.size_rows)
+    assert fast and all(p == main and n <= 3000 for n, p in fast)
+    assert (table["fit_rows"] <= 3000).all()
+
+
+def test_logistic_baseline_caps_its_rows_only_at_scale(monkeypatch, sample_config, exact_rows):
+    sizes = []
+    real = train_mod.fit_logreg
+    monkeypatch.setattr(
+        train_mod, "fit_logreg", lambda X, y, c, s: sizes.append(len(X)) or real(X, y, c, s)
+    )
+    test = exact_rows.part("test") & exact_rows.last
+    cfg = scaled(sample_config, logreg_rows=2000)
+    train_mod.logreg_baseline(cfg, exact_rows, test)  # rows not at scale: every fit row
+    exact_rows.at_scale = True
+    try:
+        train_mod.logreg_baseline(cfg, exact_rows, test)
+    finally:
+        exact_rows.at_scale = False
+    assert sizes == [int(exact_rows.part("fit").sum()), 2000]
+
+
+def test_calibration_on_scores_equals_calibrating_the_model(exact_rows):
+    rows = exact_rows
+    fit, val, test = rows.part("fit"), rows.part("val"), rows.part("test") & rows.last
+    params = LightGBMParams(n_estimators=60)
+    model = fit_booster(
+        rows.X[fit], rows.y[fit], rows.X[val], rows.y[val], rows.builder.categorical, params, 0
+    )
+    Xv, yv, groups = rows.X[val], rows.y[val], rows.lead_ids[val]
+    cal, choice = choose_and_fit_calibrator(model, Xv, yv, groups, "auto", 42)
+    # the definition: trial calibrators on the model itself, halves by lead
+    uniq = np.unique(groups)
+    half = set(np.random.default_rng(42).permutation(uniq)[: len(uniq) // 2].tolist())
+    a = np.fromiter((g in half for g in groups), bool, len(groups))
+    for m in ("isotonic", "sigmoid"):
+        total = 0.0
+        for tr in (a, ~a):
+            c = CalibratedClassifierCV(FrozenEstimator(model), method=m).fit(Xv[tr], yv[tr])
+            total += log_loss(yv[~tr], c.predict_proba(Xv[~tr])[:, 1], labels=[0, 1])
+        assert choice.heldout_log_loss[m] == total / 2
+    p, again = calibrated_probabilities(model, Xv, yv, groups, "auto", 42, rows.X[test])
+    assert again == choice
+    np.testing.assert_array_equal(p, cal.predict_proba(rows.X[test])[:, 1])
+
+
+def test_category_encoder_codes_and_precision():
+    X = pd.DataFrame(
+        {
+            "industry": pd.array(["a", "a", "b", None, "c", "a"], dtype="str"),
+            "n": np.array([1.5, 2.0, np.nan, 4.0, 5.0, 6.0], np.float32),
+        }
+    )
+    enc = CategoryEncoder(["industry"], min_count=2).fit(X)
+    out = enc.transform(X)
+    assert enc.categories_["industry"] == ["a", OTHER]
+    assert out["industry"].astype(object).tolist()[:5] == ["a", "a", OTHER, np.nan, OTHER]
+    assert out["n"].dtype == np.float32 and enc.float_dtype_ == np.float32
+    # scoring builds float64 features: they reach the trees in the precision they were fit in
+    scored = enc.transform(
+        X.astype({"n": np.float64}).assign(industry=["z", "a", None, "b", "a", "a"])
+    )
+    assert scored["n"].dtype == np.float32
+    assert scored["industry"].astype(object).tolist()[:3] == [OTHER, "a", np.nan]
+    enc64 = CategoryEncoder(["industry"], min_count=2).fit(X.astype({"n": np.float64}))
+    assert enc64.transform(X)["n"].dtype == np.float64
+    del enc64.float_dtype_  # an encoder pickled before the attribute existed
+    assert enc64.transform(X)["n"].dtype == np.float64
+
+
+def test_last_snapshot_rows_unchanged_by_sampling_order(scale_rows):
+    last = np.zeros(len(scale_rows.snaps), bool)
+    last[last_snapshot(scale_rows.snaps)] = True
+    np.testing.assert_array_equal(last, scale_rows.last)
