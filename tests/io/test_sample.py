@@ -44,3 +44,29 @@ def test_events_fall_between_creation_and_export_and_outcomes_after_creation():
     assert (closed["closed_at"] > closed["created_at"]).all()
     assert d.open_leads["lead_id"].isin(d.leads.loc[d.leads["outcome"].isna(), "lead_id"]).all()
     assert np.isclose(d.oracle["true_probability"].mean(), 0.10, atol=0.005)
+
+
+def test_seed_pins_the_data_so_the_order_of_random_draws_is_kept():
+    # values of the sample before generate was split into steps: a step that draws in another
+    # order (or an extra draw) changes them, and with them every figure written against a seed
+    d = generate(200, seed=3)
+    assert len(d.activities) == 1591
+    first, last = d.leads.iloc[0], d.leads.iloc[199]
+    assert (first["email"], first["phone"], first["job_role"]) == (
+        "yusuf.tanaka@outlook.com",
+        "+1-555-5858700",
+        "Marketing Individual Contributor",
+    )
+    assert (first["employees"], first["annual_ad_budget"], first["outcome"]) == (48, 143200, "lost")
+    assert (last["lead_id"], last["email"], last["source_channel"]) == (
+        "L0000200",
+        "ben.larsen@co27186.com",
+        "Paid Social",
+    )
+    assert (d.leads["job_role"] == "Select").sum() == 6  # the last draw
+    assert np.isclose(d.oracle["true_probability"].iloc[0], 0.022319, atol=1e-6)
+    assert d.activities.iloc[0].tolist() == [
+        "L0000002",
+        pd.Timestamp("2024-11-05 02:54:10"),
+        "web_visit",
+    ]
