@@ -35,7 +35,8 @@ ConfigOpt = Annotated[
 
 
 def command(fn):
-    """Run a command; turn expected errors into one stderr line and exit code 2."""
+    """Run a command; turn expected errors, and any OSError (a full disk, a path that cannot be
+    written), into one stderr line and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -48,6 +49,10 @@ def command(fn):
             return fn(*args, **kwargs)
         except ExpectedError as e:
             typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as e:  # the machine, not the code: a full disk, a path that cannot be used
+            where = f"{e.filename}: " if e.filename else ""
+            typer.echo(f"error: {where}{e.strerror or e}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -346,6 +351,59 @@ def rollback() -> None:
 
     cur, prev = run_rollback()
     typer.echo(f"champion: version {cur} -> {prev}")
+
+
+gate_app = typer.Typer(
+    help="The promotion gate's thresholds, stored with the registered model (the registry's "
+    "policy: a training config may tighten them for its own run, never loosen them).",
+    no_args_is_help=True,
+)
+app.add_typer(gate_app, name="gate")
+
+
+@gate_app.command("show")
+@command
+def gate_show() -> None:
+    """Print the thresholds every new version must meet to become champion."""
+    from pipeline.jobs import gate_policy
+
+    _print_gate(gate_policy())
+
+
+@gate_app.command("set")
+@command
+def gate_set(
+    max_auc_drop: Annotated[
+        float | None, typer.Option(help="Test AUC at most this far below the champion's.")
+    ] = None,
+    max_ece: Annotated[float | None, typer.Option(help="Highest test calibration error.")] = None,
+    min_won: Annotated[int | None, typer.Option(help="Fewest won test leads.")] = None,
+    min_lost: Annotated[int | None, typer.Option(help="Fewest lost test leads.")] = None,
+    max_baseline_drop: Annotated[
+        float | None,
+        typer.Option(help="How far below a baseline's AUC is tolerated (0: must beat it)."),
+    ] = None,
+) -> None:
+    """Store new thresholds with the registered model (the options not given keep their value)."""
+    from pipeline.jobs import gate_policy
+
+    asked = {"max_auc_drop": max_auc_drop, "max_ece": max_ece}
+    asked |= {"min_won": min_won, "min_lost": min_lost, "max_baseline_drop": max_baseline_drop}
+    changes = {k: v for k, v in asked.items() if v is not None}
+    if not changes:
+        raise ConfigError(
+            "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost"
+        )
+    _print_gate(gate_policy(changes))
+
+
+def _print_gate(policy) -> None:
+    typer.echo(
+        f"gate: max_auc_drop {policy.max_auc_drop}, max_ece {policy.max_ece}, "
+        f"min_won {policy.min_won}, min_lost {policy.min_lost}, max_baseline_drop "
+        f"{policy.max_baseline_drop} (below the logistic-regression baseline, and the points rule "
+        "when configured)"
+    )
 
 
 def main() -> None:

@@ -121,12 +121,17 @@ class TrainingConfig(_Strict):
 
 
 class GateConfig(_Strict):
-    """When a newly trained version may replace the champion (see pipeline/gate.py)."""
+    """When a newly trained version may replace the champion (pipeline/evaluation/gate.py).
+
+    The thresholds that apply are the registry's (`leadscore gate set`); a config's `gate:`
+    section may only tighten them for its own run, a looser value is warned about and ignored.
+    """
 
     max_auc_drop: float = Field(default=0.01, ge=0)
     max_ece: float = Field(default=0.05, gt=0)
     min_won: int = Field(default=30, ge=0)  # won leads in the out-of-time test slice
     min_lost: int = Field(default=100, ge=0)
+    max_baseline_drop: float = Field(default=0.0, ge=0, le=1)  # 0: must beat every baseline
 
 
 class CostsConfig(_Strict):

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.config import Config, LightGBMParams
-from pipeline.errors import DataError
-from pipeline.io.atomic import write_text_atomic
+from pipeline.config import Config, GateConfig, LightGBMParams
+from pipeline.errors import DataError, StorageError
+from pipeline.io.atomic import check_output_path, write_text_atomic
 from pipeline.io.canonical import load_events, load_leads
 from pipeline.io.checks import Report, check_training_data
 from pipeline.io.readers import read_table
@@ -31,8 +31,7 @@ from pipeline.monitoring.monitor import monitor
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.rows import parse_as_of, prepare_leads
-from pipeline.tracking import pyfunc, registry, runs, store
-from pipeline.tracking.gate import check_against_champion
+from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_URI = f"models:/{store.MODEL_NAME}@{store.CHAMPION}"
@@ -68,27 +67,29 @@ class Trained:
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
-    """Train, log the run, register the model; it becomes champion only if it passes the gate."""
+    """Train, log the run, register the model; it becomes champion only if it passes the gate.
+
+    The champion is first scored outside the lock (the slow part); the decision is taken again
+    under the champion lock right before the alias moves (`gate.decide_and_move`). The version is
+    registered with a pending `gate_reason`, so a kill before the decision is visible and repaired.
+    """
     leads, events = load_training_data(cfg)
     check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
     result = train(cfg, leads, events, load_oracle(cfg))
-    client = store.setup()
-
-    def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
-        return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
-
-    gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
-    with store.mlflow.start_run(run_name="train") as run:
-        runs.log_training_run(cfg, config_path, result, gate)
-        version, _ = pyfunc.log_model_version(result.scorer, {"run_id": run.info.run_id})
-    aliases = [store.CHALLENGER]
-    registry.set_alias(client, store.CHALLENGER, version)
-    client.set_model_version_tag(store.MODEL_NAME, version, "gate_reason", gate.reason[:4000])
-    if gate.passed:
-        by = f"{registry.actor()} (train gate)"
-        registry.move_champion(client, store.MODEL_NAME, version, gate.reason, by)
-        aliases.append(store.CHAMPION)
-    return Trained(result, version, aliases, run.info.run_id, gate)
+    result.scorer.meta["data"] = gate.data_meta(cfg)  # the champion's own inputs, for later gates
+    with store.storage_errors():
+        client = store.setup()
+        recovery.repair_interrupted(client)
+        judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
+        first = gate.check_against_champion(client, result, judge)
+        with store.mlflow.start_run(run_name="train", tags=recovery.process_tags()) as run:
+            runs.log_training_run(cfg, config_path, result, first)
+            tags = {"run_id": run.info.run_id, "gate_reason": gate.PENDING}
+            version, _ = pyfunc.log_model_version(result.scorer, tags)
+            registry.set_alias(client, store.CHALLENGER, version)
+            final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
+    aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
+    return Trained(result, version, aliases, run.info.run_id, final)
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
@@ -140,7 +141,9 @@ def score(
         raise DataError(
             f"{activities}: activities file not found; check --activities or data.activities"
         )
-    store.setup()
+    check_output_path(output, "scores file")  # a folder, a path under a file: before any work
+    with store.storage_errors("cannot read the tracking store"):
+        store.setup()
     t = time.perf_counter()
     if engine == "spark":
         s = _score_spark(cfg, model_uri, leads_path, activities, output, when)
@@ -153,8 +156,17 @@ def score(
     lines: list[str] = []
     if s.drift is not None:
         lines = warning_lines(s.drift)
-        runs.log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
+        log_scoring_or_warn(s, model_uri, time.perf_counter() - t, leads_path)
     return Scored(s, time.perf_counter() - t, lines)
+
+
+def log_scoring_or_warn(s: ScoreSummary, model_uri: str, seconds: float, leads: Path) -> None:
+    """The scores are written by now: a tracking store that cannot log the run is a warning."""
+    try:
+        with store.storage_errors("cannot log the scoring run"):
+            runs.log_scoring_run(s, model_uri, seconds, leads)
+    except StorageError as e:
+        log.warning("warning: %s; the scores in %s are complete", e, s.output)
 
 
 def _score_spark(cfg, model_uri, leads_path, activities, output, when) -> ScoreSummary:
@@ -223,19 +235,40 @@ def monitor_and_log(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFr
 
 def promote(version: str, reason: str = "leadscore promote") -> str | None:
     """Point champion at `version`; returns the previous champion."""
-    client = store.setup()
-    registry.require_version(client, version)
-    return registry.move_champion(client, store.MODEL_NAME, version, reason)
+    with store.storage_errors():
+        client = store.setup()
+        recovery.repair_interrupted(client)
+        registry.require_version(client, version)
+        with registry.champion_lock(client):
+            return registry.move_champion(client, store.MODEL_NAME, version, reason)
 
 
 def rollback() -> tuple[str | None, str]:
-    """Point champion back at the version it had before the last promotion: (from, to)."""
+    """Point champion back at the version it had before the last promotion: (from, to).
+
+    The target comes from the champion history, so it is never the champion itself.
+    """
     from pipeline.errors import RegistryError
 
-    client = store.setup()
-    prev = registry.get_alias_version(client, registry.PREVIOUS)
-    cur = registry.get_alias_version(client, store.CHAMPION)
-    if prev is None:
-        raise RegistryError("no previous champion recorded; use 'leadscore promote VERSION'")
-    registry.move_champion(client, store.MODEL_NAME, prev, f"leadscore rollback from version {cur}")
+    with store.storage_errors():
+        client = store.setup()
+        recovery.repair_interrupted(client)
+        with registry.champion_lock(client):
+            cur, prev = registry.rollback_target(client)
+            if prev is None:
+                raise RegistryError(
+                    f"no previous champion recorded before version {cur}; "
+                    "use 'leadscore promote VERSION'"
+                )
+            reason = f"leadscore rollback from version {cur}"
+            registry.move_champion(client, store.MODEL_NAME, prev, reason)
     return cur, prev
+
+
+def gate_policy(changes: dict[str, float | int] | None = None) -> GateConfig:
+    """The registry's gate thresholds; with `changes`, store them first (`leadscore gate set`)."""
+    with store.storage_errors():
+        client = store.setup()
+        if changes:
+            return registry.set_gate_policy(client, changes)
+        return registry.gate_policy(client)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.errors import DataError
-from pipeline.io.atomic import write_atomic
+from pipeline.errors import DataError, storage_error
+from pipeline.io.atomic import open_tmp, write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.readers import read_table
 from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
@@ -153,8 +152,7 @@ def _score_chunked(
             for k, v in out["stage"].value_counts().items():
                 stages[k] = stages.get(k, 0) + int(v)
 
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+        fd, tmp = open_tmp(output)  # umask permissions; a path that cannot be written: one line
         it = iter(batches)
         try:
             # Three chunks in flight: features of the next, booster (GIL released) of this one,
@@ -185,13 +183,19 @@ def _score_chunked(
                     f.write(",".join(output_columns(n_reasons)) + "\n")
             rejected = pd.concat(rejected_parts) if rejected_parts else pd.DataFrame()
             rej_path = None
+            stale = output.with_name(output.stem + ".rejected.csv")
             if len(rejected):
-                rej_path = output.with_name(output.stem + ".rejected.csv")
+                rej_path = stale
                 rejected = rejected.sort_values("row", kind="stable")
                 for c in rejected.columns[1:]:  # echoed ids and reasons: no spreadsheet formulas
                     rejected[c] = neutralise(rejected[c])
                 write_atomic(rejected, rej_path)
             os.replace(tmp, output)
+            if rej_path is None:  # this run's rejected rows, or none: never an earlier run's
+                stale.unlink(missing_ok=True)
+        except OSError as e:
+            Path(tmp).unlink(missing_ok=True)
+            raise storage_error(output, e) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -3,15 +3,21 @@ the fingerprints a run records (input hash, git commit)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import ExpectedError, storage_error
 
 EXPERIMENT = "lead-scoring"
 MODEL_NAME = "lead-scoring"
@@ -71,3 +77,17 @@ def git_commit() -> str:
 
 def log_dict_artifact(obj: Any, name: str) -> None:
     mlflow.log_text(json.dumps(obj, indent=2, default=str), name)
+
+
+@contextlib.contextmanager
+def storage_errors(doing: str = "cannot write the tracking store") -> Iterator[None]:
+    """A tracking store that cannot be written (full disk, no permission, server down) ends in
+    one line naming the store (or the artifact file) and the cause, not a page of traceback."""
+    try:
+        yield
+    except ExpectedError:
+        raise
+    except OSError as e:
+        raise storage_error(e.filename or tracking_uri(), e, doing) from None
+    except (MlflowException, SQLAlchemyError) as e:
+        raise storage_error(tracking_uri(), e, doing) from None
