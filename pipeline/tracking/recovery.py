@@ -83,8 +83,9 @@ def _mark_undecided_versions(client: MlflowClient) -> list[str]:
         reason = (v.tags or {}).get("gate_reason", "")
         if reason and not reason.startswith("pending"):
             continue
+        run_id = v.run_id or (v.tags or {}).get("run_id")
         try:
-            if v.run_id and client.get_run(v.run_id).info.status == "RUNNING":
+            if run_id and client.get_run(run_id).info.status == "RUNNING":
                 continue  # a live training is deciding right now
         except MlflowException:
             pass

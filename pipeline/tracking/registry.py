@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from pydantic import ValidationError
 
 from pipeline.config import GateConfig
 from pipeline.errors import RegistryError
@@ -146,8 +147,10 @@ def set_gate_policy(client: MlflowClient, changes: dict[str, float | int]) -> Ga
     merged = {**gate_policy(client).model_dump(), **changes}
     try:
         policy = GateConfig.model_validate(merged)
-    except ValueError as e:
-        raise RegistryError(f"gate set: {str(e).splitlines()[-1].strip()}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        opt = "--" + str(err["loc"][0]).replace("_", "-")
+        raise RegistryError(f"gate set: {opt} {err['input']}: {err['msg']}") from None
     try:
         client.get_registered_model(MODEL_NAME)
     except MlflowException:
