@@ -1,6 +1,7 @@
 """The CLI as a user runs it: generate, train, register, score, explain, promote, rollback."""
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -92,17 +93,32 @@ def project(tmp_path, mlflow_uri, monkeypatch):
     return tmp_path, cfg
 
 
-def test_train_register_score_explain(project):
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory):
+    """A generated export trained once by the CLI into a private store, shared by this module's
+    tests that need a registered model (each other test gets a fresh `project`)."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'models' / 'mlflow.db'}")
+        mp.chdir(tmp)
+        r = run("generate", "--leads", "3000", "--seed", "9", "--out", str(tmp / "raw"))
+        assert r.exit_code == 0, r.output
+        cfg = write_config(tmp / "config.yaml", tmp / "raw")
+        r = run("train", "--config", str(cfg))
+        assert r.exit_code == 0, r.output
+        yield tmp, cfg, r.output
+
+
+def test_train_register_score_explain(trained_project):
     import mlflow
 
-    tmp, cfg = project
-    r = run("train", "--config", str(cfg))
-    assert r.exit_code == 0, r.output
-    client = mlflow.MlflowClient()
+    tmp, cfg, train_output = trained_project
+    uri = os.environ["MLFLOW_TRACKING_URI"]  # this module's store, whatever ran before
+    client = mlflow.MlflowClient(uri, uri)
     champ = client.get_model_version_by_alias("lead-scoring", "champion")
     assert client.get_model_version_by_alias("lead-scoring", "challenger").version == champ.version
     metrics = client.get_run(champ.run_id).data.metrics
-    check_training_metrics(metrics, printed_metrics(r.output))
+    check_training_metrics(metrics, printed_metrics(train_output))
 
     out = tmp / "scored" / "scores.csv"
     r = run(
@@ -180,11 +196,10 @@ def test_train_register_score_explain(project):
     assert str(client.get_model_version_by_alias("lead-scoring", "champion").version) == "2"
 
 
-def test_pii_never_reaches_mlflow_artifacts(project):
+def test_pii_never_reaches_mlflow_artifacts(trained_project):
     import mlflow
 
-    tmp, cfg = project
-    assert run("train", "--config", str(cfg)).exit_code == 0
+    tmp, _, _ = trained_project
     leads = pd.read_csv(tmp / "raw/leads.csv")
     needles = [
         leads["email"].iloc[0],
@@ -192,8 +207,10 @@ def test_pii_never_reaches_mlflow_artifacts(project):
         leads["phone"].iloc[0],
         leads["full_name"].iloc[0],
     ]
-    run_id = mlflow.MlflowClient().get_model_version_by_alias("lead-scoring", "champion").run_id
-    root = Path(mlflow.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    client = mlflow.MlflowClient(uri, uri)
+    run_id = client.get_model_version_by_alias("lead-scoring", "champion").run_id
+    root = Path(client.get_run(run_id).info.artifact_uri.removeprefix("file://"))
     files = [p for p in root.parent.parent.rglob("*") if p.is_file()]
     assert files
     for p in files:
