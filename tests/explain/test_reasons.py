@@ -116,9 +116,14 @@ def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
     c[0, names.index("personal_email")] = -0.5
     c[0, names.index("industry")] = 0.1
     r = reason_table(c, builder.feature_fields, X, 4, True).iloc[0].tolist()
-    assert r[0].startswith("+ requested a demo")
-    assert r[1] == "+ business email domain" or r[1].startswith("- ")
+    assert r[0] == "+ requested a demo 3 days ago"
+    # the email field pulls down (-0.5): its sign is "-" whatever the domain, and the words say
+    # the domain the lead has (business), not the one the model would have preferred
+    assert r[1] == "- business email domain"
     assert r[2] == "+ Retail industry"
+    # past the fields that moved the lead, a slot holds a field with no contribution, never a
+    # repeat of one already given
+    assert r[3] is not None and r[3] not in r[:3]
 
 
 def _score(trained, n=300, k=3):
@@ -149,19 +154,47 @@ def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
     assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
 
 
-def test_subscores_are_percentiles_of_the_reference_leads(trained):
-    scorer = trained[0].scorer
-    for ref in (scorer.fit_reference, scorer.engagement_reference):
-        assert ref is not None and len(ref) == len(scorer.score_reference)
-        assert np.all(np.diff(ref) >= 0)
-    g = np.column_stack([scorer.fit_reference, scorer.engagement_reference])
-    c = np.zeros((len(g), len(scorer.builder.feature_names)))
-    # the reference leads themselves spread over 0-100 with a median near 50
-    fit_col = [i for i, f in enumerate(scorer.builder.feature_fields.values()) if f == "industry"]
-    c[:, fit_col[0]] = scorer.fit_reference
+def _engagement_features(names: list[str], activity_types: list[str]) -> np.ndarray:
+    """Which features describe what the lead did (activity of any type, lead age), by name."""
+    prefixes = tuple(f"{t}_" for t in [*activity_types, "activity"])
+    return np.array([n == "lead_age_days" or n.startswith(prefixes) for n in names])
+
+
+def _share_at_or_below(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """100 x the share of reference values <= each value, by brute force (not rounded)."""
+    return 100 * (reference[None, :] <= v[:, None]).mean(axis=1)
+
+
+def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows):
+    """The reference is the validation leads' last snapshots (the leads behind `score`); a lead's
+    fit (engagement) score is the share of them whose fit (engagement) log-odds part is lower or
+    equal to its own."""
+    result, leads, events = trained
+    scorer, rows = result.scorer, training_rows
+    names = scorer.builder.feature_names
+    eng = _engagement_features(names, scorer.builder.activity_types)
+    assert eng.any() and (~eng).any()
+
+    ref_X = rows.X[rows.part("val") & rows.last]
+    c_ref, _ = scorer.contributions(ref_X)
+    fit_ref = np.sort(c_ref[:, ~eng].sum(axis=1))
+    eng_ref = np.sort(c_ref[:, eng].sum(axis=1))
+    assert np.allclose(scorer.fit_reference, fit_ref) and np.allclose(
+        scorer.engagement_reference, eng_ref
+    )
+    assert np.allclose(np.sort(scorer.predict_proba(ref_X)), scorer.score_reference)
+
+    # test leads at their last snapshot, and the reference leads themselves
+    X = pd.concat([rows.X[rows.part("test") & rows.last], ref_X])
+    c, _ = scorer.contributions(X)
     sub = scorer.subscores(c)
-    assert 40 <= sub["fit_score"].median() <= 60
-    assert sub["fit_score"].min() <= 5 and sub["fit_score"].max() == 100
+    for col, part, ref in (("fit_score", ~eng, fit_ref), ("engagement_score", eng, eng_ref)):
+        expected = _share_at_or_below(ref, c[:, part].sum(axis=1))
+        got = sub[col].to_numpy()
+        assert np.abs(got - expected).max() <= 0.5, col  # the same share, rounded to a whole
+        assert got.min() <= 10 and got.max() >= 90, col  # and it spreads over the 0-100 range
+    # the two are different questions, not one number twice
+    assert not np.array_equal(sub["fit_score"], sub["engagement_score"])
 
 
 def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained):
