@@ -39,10 +39,8 @@ MAX_FUNCTION_LINES = 60
 # (test_long_function_allow_list_has_no_stale_entries says when).
 LONG_FUNCTIONS = {
     "pipeline.io.canonical._attach_outcome",
-    "pipeline.io.draft.draft_config",
     "pipeline.io.fastcsv.compact_events",
     "pipeline.io.readers.read_table",
-    "pipeline.io.sample.generate",
     "pipeline.serving.batch._score_chunked",
 }
 

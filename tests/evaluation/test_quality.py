@@ -217,3 +217,13 @@ def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_dir, tmp
     assert tuned.training.lightgbm.max_depth == a.best_params["max_depth"]
     assert tuned.training.lightgbm.num_leaves == a.best_params["num_leaves"]
     assert tuned.data.leads == cfg.data.leads
+
+
+def test_tune_leaf_cap_keeps_unlimited_depth_valid():
+    """max_depth <= 0 means "no limit" to LightGBM: the leaf cap must not turn it into 0.5 leaves."""
+    from pipeline.modeling.tune import _leaf_cap
+
+    assert _leaf_cap(31, -1) == 31
+    assert _leaf_cap(31, 0) == 31
+    assert _leaf_cap(31, 3) == 8
+    assert _leaf_cap(4, 6) == 4
