@@ -103,7 +103,7 @@ def test_who_the_lead_is_reads_as_words(builder):
     assert _reason(builder, X, {"personal_email": -0.5}) == "- personal email domain"
     assert _reason(builder, X, {"industry": -0.2}) == "- Retail industry"
     X.loc["L1", "industry"] = np.nan
-    assert _reason(builder, X, {"industry": -0.2}) == "- industry unknown"
+    assert _reason(builder, X, {"industry": -0.2}) == "- industry not given"
 
 
 def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
