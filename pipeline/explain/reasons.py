@@ -158,19 +158,23 @@ def _words(field: str) -> set[str]:
     return set(re.findall(r"[a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", field).lower()))
 
 
-def count_phrase(field: str) -> tuple[str, str] | None:
-    """(one, many) templates for a behaviour count whose unit the name tells: "2 site visits",
+def count_phrase(field: str) -> tuple[str, str, str] | None:
+    """(none, one, many) templates for a behaviour count whose unit the name tells: "2 site visits",
     "1,532 seconds on the website". None when the name does not say what is counted."""
     w = _words(field)
     if "per" in w and {"view", "views"} & w:
-        return "{} page view per visit", "{} page views per visit"
+        return "no page views", "{} page view per visit", "{} page views per visit"
     if "time" in w and {"website", "site", "web"} & w:
         unit = "minute" if {"minutes", "mins", "min"} & w else "second"
-        return f"{{}} {unit} on the website", f"{{}} {unit}s on the website"
+        return (
+            "no time on the website",
+            f"{{}} {unit} on the website",
+            f"{{}} {unit}s on the website",
+        )
     if {"visit", "visits"} & w:
-        return "{} site visit", "{} site visits"
+        return "no site visits", "{} site visit", "{} site visits"
     if {"views", "pageviews"} & w:
-        return "{} page view", "{} page views"
+        return "no page views", "{} page view", "{} page views"
     return None
 
 
@@ -180,9 +184,9 @@ def _plain_number(field: str, v: pd.Series, s: pd.Series) -> pd.Series:
     x = v.to_numpy(float)
     tpl = count_phrase(field)
     if tpl is not None:
-        one, many = tpl
+        none, one, many = tpl
         many_txt = s.map(lambda t: many.format(t), na_action="ignore")
-        return many_txt.where(x != 1, one.format(1)).where(x != 0, many.format("no"))
+        return many_txt.where(x != 1, one.format(1)).where(x != 0, none)
     small = np.where(x == 0, "none", np.where(x == 1, "one", s.fillna("").to_numpy(object)))
     return pd.Series(field + ": " + small, index=v.index).where(v.notna())
 
@@ -201,7 +205,7 @@ def _plain_value(
         return _plain_number(field, v, s)
     txt = field + ": " + s
     if known is not None:
-        txt = txt.where(v.astype("string").isin(known).fillna(True), "other " + field)
+        txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + field)
     return txt
 
 
@@ -224,7 +228,7 @@ def _value(
         head, _, tail = VALUE_PHRASES[field].partition("{}")
         txt = head + s + tail
         if known is not None:
-            txt = txt.where(v.astype("string").isin(known).fillna(True), "other " + label)
+            txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + label)
     else:
         txt = _plain_value(label, v, s, flag, known)
     unknown = "employee count not given" if field == "employees" else f"{label} not given"
