@@ -402,48 +402,71 @@ def quick_cv_auc(X: pd.DataFrame, y: np.ndarray, seed: int) -> float:
 def model_suspects(
     lab: pd.DataFrame, y: np.ndarray, cfg: Config, aucs: dict[str, float]
 ) -> list[Finding]:
-    """Drop-column lift of a quick model: a column is a suspect when dropping it costs more than
-    dropping all the others (it alone beats them together), or when its single-column AUC stands
-    far above every other column's. Only the top columns by single AUC can beat all the others, so
-    only they are refitted: a handful of small fits, seconds for 10k leads."""
+    """Drop-column lift of a quick model among `aucs`' columns (the features no other rule flags,
+    i.e. what would remain once the user drops those): a column is a suspect when dropping it
+    costs more than dropping all the others (alone it beats them together), or when its
+    single-column AUC stands far above every other column's. Only the top columns by single AUC
+    can beat all the others, so only they are refitted; after a suspect is found the rest is
+    judged again without it (one leak hides the next), at most three rounds."""
     if len(aucs) < 2 or min(np.bincount(y, minlength=2)) < 15:
         return []
     seed = cfg.training.seed
     if len(y) > MODEL_ROWS:
         pick = np.sort(np.random.default_rng(seed).choice(len(y), MODEL_ROWS, replace=False))
         lab, y = lab.iloc[pick], y[pick]
-    X = _quick_frame(lab, cfg)
-    ranked = sorted(aucs, key=aucs.get, reverse=True)
-    out = []
+    X = _quick_frame(lab, cfg)[list(aucs)]
+    aucs, out = dict(aucs), []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        full = quick_cv_auc(X, y, seed)
-        for c in ranked[:2]:
-            if aucs[c] < MODEL_MIN_AUC - 0.1:
-                continue
-            alone, without = quick_cv_auc(X[[c]], y, seed), quick_cv_auc(X.drop(columns=c), y, seed)
-            nxt = max(aucs[d] for d in ranked if d != c)
-            beats = alone >= MODEL_MIN_AUC and alone > without
-            far = aucs[c] >= MODEL_MIN_AUC and aucs[c] - nxt >= FAR_ABOVE
-            if beats or far:
-                ev = (
-                    f"a quick model with all {len(aucs)} columns has AUC {full:.3f}, without it "
-                    f"{without:.3f} (lift {full - without:+.3f}); alone it has {alone:.3f}"
-                    f"{', more than all the others together' if beats else ''}; the next best "
-                    f"column alone has {nxt:.3f}"
-                )
-                todo = "a pre-sale field is rarely worth this much: if it is filled after the outcome add it to schema.drop"
-                out.append(_suspect(c, ev, todo))
+        for _ in range(3):
+            found = _model_round(X, y, aucs, seed)
+            if found is None:
+                break
+            out.append(found)
+            aucs.pop(found.column)
+            X = X.drop(columns=found.column)
     return out
+
+
+def _model_round(
+    X: pd.DataFrame, y: np.ndarray, aucs: dict[str, float], seed: int
+) -> Finding | None:
+    """The first of the top two columns (by single AUC) that a quick model judges a suspect."""
+    if len(aucs) < 2:
+        return None
+    ranked = sorted(aucs, key=aucs.get, reverse=True)
+    full = None
+    for c in ranked[:2]:
+        if aucs[c] < MODEL_MIN_AUC - 0.1:
+            continue
+        full = quick_cv_auc(X, y, seed) if full is None else full
+        alone, without = quick_cv_auc(X[[c]], y, seed), quick_cv_auc(X.drop(columns=c), y, seed)
+        nxt = max(aucs[d] for d in ranked if d != c)
+        beats = alone >= MODEL_MIN_AUC and alone > without
+        far = aucs[c] >= MODEL_MIN_AUC and aucs[c] - nxt >= FAR_ABOVE
+        if beats or far:
+            ev = (
+                f"a quick model with all {len(aucs)} remaining columns has AUC {full:.3f}, "
+                f"without it {without:.3f} (lift {full - without:+.3f}); alone it has "
+                f"{alone:.3f}{', more than all the others together' if beats else ''}; the next "
+                f"best column alone has {nxt:.3f}"
+            )
+            todo = (
+                "a pre-sale field is rarely worth this much: if it is filled after the outcome "
+                "add it to schema.drop"
+            )
+            return _suspect(c, ev, todo)
+    return None
 
 
 def leakage_suspects(leads: pd.DataFrame, cfg: Config, flat: bool | None = None) -> list[Finding]:
     """Every leakage suspect among the feature columns, each with its evidence.
 
-    Four rules, cheapest first: the name says a salesperson or the CRM fills it (role), the name
-    says it describes the lead as of the export (snapshot, flat exports only), a quick model finds
-    one column worth more than all the others together (model), and the single-column separation
-    and fill-pattern checks (data). `flat` defaults to "no activity table configured".
+    Four rules: the name says a salesperson or the CRM fills it (role), the name says it describes
+    the lead as of the export (snapshot, flat exports only), the single-column separation and
+    fill-pattern checks (data), and, among the columns none of these flags, a quick model that
+    finds one column worth more than all the others together (model). `flat` defaults to "no
+    activity table configured".
     """
     flat = cfg.data.activities is None if flat is None else flat
     cols = _feature_columns(cfg)
@@ -453,10 +476,12 @@ def leakage_suspects(leads: pd.DataFrame, cfg: Config, flat: bool | None = None)
     if len(np.unique(y)) < 2:
         return out
     aucs, data = _data_suspects(lab, y, cfg)
-    key = _cache_key(lab, cols, cfg)
+    flagged = {f.column for f in [*out, *data]}
+    key = _cache_key(lab, cols, cfg) + str(sorted(flagged))
     if key not in _MODEL_CACHE:
         _MODEL_CACHE.clear()  # one entry: train's closing line reuses the check run at its start
-        _MODEL_CACHE[key] = model_suspects(lab, y, cfg, aucs)
+        rest = {c: a for c, a in aucs.items() if c not in flagged}
+        _MODEL_CACHE[key] = model_suspects(lab, y, cfg, rest)
     return [*out, *_MODEL_CACHE[key], *data]
 
 
