@@ -241,3 +241,69 @@ def test_new_user_flow_on_a_leaky_flat_export_lands_leak_free(tmp_path, mlflow_u
     card = mlflow.artifacts.load_text(f"runs:/{mrun.info.run_id}/model_card.md")
     assert "Leakage suspects still used as features: 'Lead Quality'" in card
     assert set(LEAKS) - {"Lead Quality"} <= set(leaky["schema"]["drop"])
+
+
+def _fake_result(split: str, mql: float, sql: float, mql_leads: int):
+    from types import SimpleNamespace
+
+    from pipeline.modeling.cutoffs import Cutoffs
+
+    funnel = pd.DataFrame(
+        {
+            "stage": ["SQL", "MQL", "lead", "all"],
+            "leads": [40, mql_leads, 60, 100 + mql_leads],
+            "share": 0.25,
+            "expected_conversion": 0.5,
+            "realised_conversion": 0.5,
+            "won": 10,
+            "wins_captured": 0.5,
+            "mql_to_sql_rate": np.nan,
+        }
+    )
+    cut = Cutoffs(mql=mql, sql=sql, sql_rule="precision >= 0.5", mql_rule="recall >= 0.8")
+    metrics = {
+        "test_roc_auc": 0.8,
+        "baseline_points_roc_auc": 0.5,
+        "test_auc_lift_over_points": 0.3,
+        "test_sql_precision": 0.469,
+        "test_mql_recall": 0.85,
+    }
+    info = {"split": split, "test_start": "2026-05-01", "leakage_suspects": []}
+    return SimpleNamespace(
+        metrics=metrics,
+        info=info,
+        extra_tables={"funnel": funnel},
+        scorer=SimpleNamespace(cutoffs=cut),
+    )
+
+
+def test_train_summary_says_the_split_and_leaves_out_a_points_baseline_without_rules():
+    from pipeline.cli import summary_lines
+    from pipeline.config import Config
+
+    no_rules = Config()
+    text = "\n".join(summary_lines(_fake_result("stratified_random", 0.3, 0.6, 5), no_rules))
+    assert "split: stratified-random" in text and "out-of-time" not in text
+    assert "funnel on the stratified-random test leads" in text
+    assert "baseline_points_roc_auc" not in text and "lift_over_points" not in text
+    assert "no points rules configured" in text
+    rules = Config(baseline_points={"industry=Retail": 10})
+    text = "\n".join(summary_lines(_fake_result("time", 0.3, 0.6, 5), rules))
+    assert "split: out-of-time: test = leads created from 2026-05-01" in text
+    assert "baseline_points_roc_auc" in text and "no points rules" not in text
+
+
+def test_a_missed_target_and_an_empty_stage_are_said_with_numbers():
+    from pipeline.config import Config
+    from pipeline.report.card import empty_stage_notes, target_misses
+
+    r = _fake_result("time", 0.6, 0.6, 0)
+    cfg = Config()  # targets: SQL precision 0.5, MQL recall 0.8
+    assert target_misses(cfg, r.metrics) == [
+        "SQL precision target missed on test: 0.469 vs target 0.5 (0.031 short)"
+    ]
+    (note,) = empty_stage_notes(r)
+    assert note.startswith("MQL stage is empty: the MQL cutoff equals the SQL cutoff (0.6000)")
+    assert empty_stage_notes(_fake_result("time", 0.3, 0.6, 5)) == []
+    r.metrics["test_sql_precision"] = 0.55
+    assert target_misses(cfg, r.metrics) == []
