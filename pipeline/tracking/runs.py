@@ -41,6 +41,10 @@ def log_training_run(
             "calibration": info["calibration"],
         }
     )
+    mlflow.set_tag(
+        "leakage_suspects",
+        ",".join(s["column"] for s in info.get("leakage_suspects") or [])[:4000] or "none",
+    )
     mlflow.log_params(training_params(cfg, config_path, result))
     mlflow.log_params({"rows_leads": info["rows_leads"], "rows_events": info["rows_events"]})
     mlflow.log_metrics({k: v for k, v in result.metrics.items() if pd.notna(v)})

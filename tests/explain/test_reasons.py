@@ -103,7 +103,7 @@ def test_who_the_lead_is_reads_as_words(builder):
     assert _reason(builder, X, {"personal_email": -0.5}) == "- personal email domain"
     assert _reason(builder, X, {"industry": -0.2}) == "- Retail industry"
     X.loc["L1", "industry"] = np.nan
-    assert _reason(builder, X, {"industry": -0.2}) == "- industry unknown"
+    assert _reason(builder, X, {"industry": -0.2}) == "- industry not given"
 
 
 def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
@@ -267,3 +267,55 @@ def test_a_side_the_model_cannot_see_scores_fifty():
     ref = np.sort(np.random.default_rng(0).normal(size=1000))
     p = percentile(ref, np.array([-10.0, 0.0, 10.0]))
     assert p[0] == 0 and 45 <= p[1] <= 55 and p[2] == 100
+
+
+def test_plain_columns_of_an_export_read_as_words():
+    """Reasons of a user's own columns: "Lead Quality: Might be", "Do Not Email: yes", counts
+    with their unit, "... not given"; never a raw 0/1, never the encoder's '__other__'."""
+    from pipeline.explain.reasons import _value
+
+    def v(field, values, **kw):
+        return _value(field, pd.Series(values), **kw).tolist()
+
+    assert v("Lead Quality", ["Might be", None]) == [
+        "Lead Quality: Might be",
+        "Lead Quality not given",
+    ]
+    assert v("Do Not Email", [1.0, 0.0, np.nan], flag=True) == [
+        "Do Not Email: yes",
+        "Do Not Email: no",
+        "Do Not Email not given",
+    ]
+    assert v("TotalVisits", [2.0, 1.0, 0.0]) == ["2 site visits", "1 site visit", "no site visits"]
+    assert v("Total Time Spent on Website", [1532.0]) == ["1,532 seconds on the website"]
+    assert v("Page Views Per Visit", [2.5]) == ["2.5 page views per visit"]
+    assert v("campaign", [3.0, 1.0, 0.0]) == ["campaign: 3", "campaign: one", "campaign: none"]
+    assert v("Specialization", [None]) == ["Specialization not given"]
+    # a value the model lumps into its 'other' level reads that way; a known one is defused
+    known = {"Google", "=HYPERLINK(x)", "__other__"}
+    assert v("Lead Source", ["Google", "Bing", "=HYPERLINK(x)"], known=known) == [
+        "Lead Source: Google",
+        "other Lead Source",
+        "Lead Source: HYPERLINK(x)",
+    ]
+    assert v("industry", ["Mining"], known={"Retail", "__other__"}) == ["other industry"]
+
+
+def test_reason_table_reads_flags_yes_no_and_unseen_as_other():
+    X = pd.DataFrame(
+        {"Do Not Email": [1.0, 0.0], "Lead Source": ["Google", "Bing"]},
+        index=pd.Index(["A", "B"], name="lead_id"),
+    )
+    ff = {"Do Not Email": "Do Not Email", "Lead Source": "Lead Source"}
+    c = np.array([[-0.5, 0.1], [0.1, 0.4]])
+    words = {"flags": {"Do Not Email"}, "categories": {"Lead Source": {"Google", "__other__"}}}
+    r = reason_table(c, ff, X, 2, False, **words)
+    assert r["reason_1"].str[2:].tolist() == ["Do Not Email: yes", "other Lead Source"]
+    assert r["reason_2"].str[2:].tolist() == ["Lead Source: Google", "Do Not Email: no"]
+
+
+def test_behaviour_columns_of_a_flat_export_are_the_engagement_side():
+    ff = {"TotalVisits": "TotalVisits", "Lead Source": "Lead Source", "Time": "Time"}
+    g = group_logodds(np.array([[0.3, 0.5, 0.2]]), ff, ["TotalVisits", "Time"])
+    assert g.tolist() == [[0.5, 0.5]]  # fit: Lead Source; engagement: visits and time
+    assert group_logodds(np.array([[0.3, 0.5, 0.2]]), ff, []).tolist() == [[1.0, 0.0]]
