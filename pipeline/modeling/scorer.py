@@ -103,6 +103,10 @@ class LeadScorer:
         """Probability, score, stage and top reasons for each lead (index = lead id)."""
         return self.score_features(self.features(leads, events, as_of), n_reasons)
 
+    def reason_words(self) -> dict:
+        """What phrasing needs from training: yes/no columns and the categories the model knows."""
+        return {"flags": set(self.flag_columns), "categories": self.known_categories()}
+
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
         p = self.predict_proba(X)
@@ -113,7 +117,7 @@ class LeadScorer:
         if n_reasons > 0:
             c, _ = self.contributions(X)
             ff = self.builder.feature_fields
-            words = {"flags": set(self.flag_columns), "categories": self.known_categories()}
+            words = self.reason_words()
             out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time, **words))
             sub = self.subscores(c)
             sub.index = X.index
