@@ -70,7 +70,13 @@ class Trained:
     report: Path | None = None
 
 
-REPORTS_DIR = Path("reports")
+def reports_dir() -> Path:
+    """reports/ beside the tracking store's folder (models/ -> reports/ in the project root), so a
+    run's report lands next to the store it was logged in; ./reports for a remote server."""
+    uri = store.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent.parent / "reports"
+    return Path("reports")
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
@@ -111,8 +117,9 @@ def register_aliases(client: object, version: str, gate: object) -> list[str]:
     return aliases
 
 
-def write_report(html: str, version: str, folder: Path = REPORTS_DIR) -> Path:
+def write_report(html: str, version: str, folder: Path | None = None) -> Path:
     """reports/training-v{version}.html, and the same page as reports/training-latest.html."""
+    folder = folder or reports_dir()
     path = folder / f"training-v{version}.html"
     write_text_atomic(html, path)
     write_text_atomic(html, folder / "training-latest.html")

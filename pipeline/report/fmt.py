@@ -7,6 +7,7 @@ Used as Jinja2 filters by the HTML reports, so every page rounds the same way.
 from __future__ import annotations
 
 import math
+import re
 
 from pipeline.explain.reasons import activity_phrases
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD, EMAIL_FIELD
@@ -74,7 +75,17 @@ def field_label(field: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+LONG_DECIMAL = re.compile(r"\d+\.\d{4,}")
+
+
+def tidy(text: object) -> str:
+    """Free text from other stages (gate reasons) with 4+ decimals cut to 3: enough to compare
+    two AUCs, not a wall of digits."""
+    return LONG_DECIMAL.sub(lambda m: f"{float(m.group(0)):.3f}", str(text))
+
+
 FILTERS = {
+    "tidy": tidy,
     "pct": pct,
     "points": points,
     "count": count,

@@ -12,6 +12,7 @@ and MLflow tables, the figures and the model card. Nothing here decides anything
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -58,13 +59,15 @@ def log_training_data(cfg: Config, leads: pd.DataFrame) -> None:
         .assign(converted=leads["_label"], created_at=leads["_created_at"])
         .reset_index(drop=True)
     )
-    ds = mlflow.data.from_pandas(
-        frame,
-        source=str(Path(cfg.data.leads).resolve()),
-        targets="converted",
-        name=Path(cfg.data.leads).name,
-        digest=input_fingerprint(cfg),
-    )
+    with warnings.catch_warnings():  # MLflow registers two equivalent sources for local paths
+        warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+        ds = mlflow.data.from_pandas(
+            frame,
+            source=str(Path(cfg.data.leads).resolve()),
+            targets="converted",
+            name=Path(cfg.data.leads).name,
+            digest=input_fingerprint(cfg),
+        )
     mlflow.log_input(ds, context="training")
 
 
