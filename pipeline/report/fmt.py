@@ -75,6 +75,20 @@ def field_label(field: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+def rule_words(rule: str) -> str:
+    """A cutoff rule in words: 'precision >= 0.5' -> 'chosen so at least 50% of SQLs convert'."""
+    m = re.fullmatch(r"(precision|recall) >= ([\d.]+)", rule.strip())
+    if m:
+        share = pct(float(m.group(2)))
+        if m.group(1) == "precision":
+            return f"chosen so that at least {share} of SQLs convert"
+        return f"chosen so that MQLs and SQLs keep at least {share} of the wins"
+    m = re.fullmatch(r"capacity (\d+)/month", rule.strip())
+    if m:
+        return f"chosen to send sales about {int(m.group(1)):,} leads a month"
+    return rule
+
+
 LONG_DECIMAL = re.compile(r"\d+\.\d{4,}")
 
 
@@ -86,6 +100,7 @@ def tidy(text: object) -> str:
 
 FILTERS = {
     "tidy": tidy,
+    "rule_words": rule_words,
     "pct": pct,
     "points": points,
     "count": count,

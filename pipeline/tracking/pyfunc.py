@@ -160,7 +160,7 @@ def log_model_version(
 ) -> tuple[str, str]:
     """Log the pyfunc model (from code) in the active run and register it; returns (version,
     model URI). `example` is the synthetic input example (see `input_example`)."""
-    with tempfile.TemporaryDirectory() as tmp, _quiet("mlflow.pyfunc"):
+    with tempfile.TemporaryDirectory() as tmp, _quiet("mlflow"):
         path = Path(tmp) / "scorer.joblib"
         joblib.dump(scorer, path, compress=3)
         info = mlflow.pyfunc.log_model(
@@ -183,7 +183,8 @@ def log_model_version(
 
 @contextlib.contextmanager
 def _quiet(logger: str) -> Iterator[None]:
-    """No INFO chatter from one MLflow logger (the input example check announces itself)."""
+    """No INFO chatter from MLflow while a model is logged (uv detection, the input example check);
+    warnings still show."""
     log = logging.getLogger(logger)
     level = log.level
     log.setLevel(logging.WARNING)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.report.fmt import count, field_label, num, pct, points, tidy, times
+from pipeline.report.fmt import count, field_label, num, pct, points, rule_words, tidy, times
 
 
 def test_percentages_keep_only_meaningful_digits():
@@ -33,3 +33,9 @@ def test_free_text_loses_its_long_decimals():
     assert tidy("AUC 0.88477 vs 0.87901 (gate.max_auc_drop 0.01)") == (
         "AUC 0.885 vs 0.879 (gate.max_auc_drop 0.01)"
     )
+
+
+def test_cutoff_rules_in_words():
+    assert rule_words("precision >= 0.5") == "chosen so that at least 50% of SQLs convert"
+    assert "80% of the wins" in rule_words("recall >= 0.8")
+    assert rule_words("capacity 1200/month") == "chosen to send sales about 1,200 leads a month"
