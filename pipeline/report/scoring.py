@@ -82,12 +82,13 @@ def drift_rows(drift: pd.DataFrame) -> list[dict]:
 
 
 def drift_reason(summary: Any) -> str:
-    """Why drift is not shown, in one sentence (empty when it is)."""
-    if summary.drift is None:
-        return "this engine or model carries no drift reference"
+    """Why drift is not shown, in one sentence (empty when it is). The sample size comes first:
+    a scorer that skips drift on a small file leaves no table either."""
     if summary.n_scored < MIN_DRIFT_LEADS:
         return (
             f"only {summary.n_scored:,} leads were scored; drift needs at least "
             f"{MIN_DRIFT_LEADS:,} to mean something"
         )
+    if summary.drift is None:
+        return "this engine or model carries no drift reference"
     return ""

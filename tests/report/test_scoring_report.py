@@ -59,6 +59,11 @@ def test_drift_not_checked_below_the_minimum_sample():
 
 
 def test_output_that_cannot_be_read_back():
-    html = scoring_report(summary(10, None), None, "t", "m", 1.0)
+    html = scoring_report(summary(MIN_DRIFT_LEADS, None), None, "t", "m", 1.0)
     assert "cannot read back" in html
     assert "no drift reference" in html
+
+
+def test_small_file_without_drift_table_says_why():
+    html = scoring_report(summary(10, None), TOP, "t", "m", 1.0)
+    assert "Drift was not checked: only 10 leads were scored" in html

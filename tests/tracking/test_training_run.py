@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -127,3 +128,27 @@ def test_refused_data_leaves_no_run(sample_config_path, mlflow_uri, monkeypatch)
     with pytest.raises(DataError):
         jobs.train_and_register(load_config(sample_config_path), sample_config_path)
     assert not Path(mlflow_uri.removeprefix("sqlite:///")).exists()  # no store, no run
+
+
+def test_score_writes_the_scoring_report(registered):
+    """`leadscore score --report` on the registered model: stages, top SQLs, drift guard."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    done, cfg, _, tmp = registered
+    few = tmp / "few.csv"
+    pd.read_csv(tmp / "raw" / "open_leads.csv", dtype=str).head(60).to_csv(few, index=False)
+    args = ["score", "--config", str(tmp / "config.yaml"), "--leads", str(few)]
+    args += ["--as-of", "2026-11-01T00:00:00", "--output", str(tmp / "scored.csv")]
+    args += ["--model-uri", f"models:/lead-scoring/{done.version}", "-q"]
+    r = CliRunner().invoke(app, [*args, "--report", str(tmp / "scoring.html")])
+    assert r.exit_code == 0, r.output
+    html = (tmp / "scoring.html").read_text()
+    scores = pd.read_csv(tmp / "scored.csv", dtype={"lead_id": str})
+    for stage, n in scores["stage"].value_counts().items():
+        assert f'<span class="tag {stage}">{stage}</span></td><td>{n:,}</td>' in html
+    best = scores[scores["stage"] == "SQL"].nlargest(1, "probability")
+    if len(best):
+        assert best["lead_id"].iloc[0] in html
+    assert "Drift was not checked: only 60 leads were scored" in html
