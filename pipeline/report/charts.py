@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline.evaluation.plots import BLUE, GREY, ORANGE  # noqa: E402
@@ -78,5 +79,25 @@ def calibration_chart(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> Figure:
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def backtest_months(bt: pd.DataFrame) -> Figure:
+    """Each backtest month: ranking quality of the model and the points rule (left), promised
+    against actual conversion (right), all in percent."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    x = np.arange(len(bt))
+    a.plot(x, bt["roc_auc"], "o-", color=BLUE, label="model")
+    a.plot(x, bt["points_roc_auc"], "s--", color=ORANGE, label="points rule")
+    a.set_title("Ranking quality", fontsize=10)
+    b.plot(x, bt["mean_probability"], "o-", color=BLUE, label="promised")
+    b.plot(x, bt["observed_rate"], "s-", color=GREEN, label="actual")
+    b.set_title("Conversion", fontsize=10)
+    b.set_ylim(0, max(float(bt[["mean_probability", "observed_rate"]].max().max()) * 1.3, 0.05))
+    for ax in (a, b):
+        ax.set_xticks(x, bt["period"], rotation=30, fontsize=8)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.evaluation.plots import backtest_chart
 from pipeline.report import charts
 from pipeline.report.drivers import DEFINITION, probability_drivers
 from pipeline.report.fmt import pct, times
@@ -63,7 +62,7 @@ def training_context(
     }
     bt = result.extra_tables.get("backtest")
     if bt is not None and len(bt):
-        ctx["backtest_chart"] = charts.data_uri(backtest_chart(bt))
+        ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt))
     return ctx
 
 
