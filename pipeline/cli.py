@@ -151,6 +151,8 @@ def train(
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
     typer.echo(f"{gate.reason}{stays}")
+    if done.report is not None:
+        typer.echo(f"report -> {done.report} (open it in a browser)")
     typer.echo(suspects_line(done.result))
 
 
@@ -258,6 +260,10 @@ def score(
         str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
     ] = "local",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write an HTML scoring report here (stages, top SQLs, drift)."),
+    ] = None,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
@@ -267,7 +273,7 @@ def score(
     acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
     done = jobs.score(
         cfg, leads or Path(cfg.data.leads), acts, output or Path(cfg.scoring.output), model_uri,
-        as_of, engine, progress=wanted(quiet),
+        as_of, engine, progress=wanted(quiet), report=report,
     )  # fmt: skip
     for line in done.drift_lines:
         typer.echo(line, err=True)
@@ -278,6 +284,8 @@ def score(
         f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
         f"in {done.seconds:.1f}s -> {s.output}"
     )
+    if report is not None:
+        typer.echo(f"scoring report -> {report}")
 
 
 @app.command()

@@ -28,6 +28,8 @@ from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
 from pipeline.monitoring.monitor import monitor
+from pipeline.report.scoring import scoring_report
+from pipeline.report.training import training_report
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.rows import parse_as_of, prepare_leads
@@ -65,22 +67,46 @@ class Trained:
     aliases: list[str]
     run_id: str
     gate: object
+    report: Path | None = None
+
+
+def reports_dir() -> Path:
+    """reports/ beside the tracking store's folder (models/ -> reports/ in the project root), so a
+    run's report lands next to the store it was logged in; ./reports for a remote server."""
+    uri = store.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent.parent / "reports"
+    return Path("reports")
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
-    """Train, log the run, register the model; it becomes champion only if it passes the gate."""
+    """Train, log the run, register the model; it becomes champion only if it passes the gate.
+
+    The data checks refuse before any MLflow output; from then on everything happens inside the
+    training run, so its duration is the training's and a crash leaves it FAILED.
+    """
     leads, events = load_training_data(cfg)
     check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
-    result = train(cfg, leads, events, load_oracle(cfg))
     client = store.setup()
+    with runs.training_run(cfg) as run:
+        runs.log_training_data(cfg, leads)
+        result = train(cfg, leads, events, load_oracle(cfg))
 
-    def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
-        return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
+        def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
+            return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
 
-    gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
-    with store.mlflow.start_run(run_name="train") as run:
+        gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
         runs.log_training_run(cfg, config_path, result, gate)
-        version, _ = pyfunc.log_model_version(result.scorer, {"run_id": run.info.run_id})
+        example = pyfunc.input_example(result.scorer, result.shap_sample[1])
+        version, _ = pyfunc.log_model_version(result.scorer, example, {"run_id": run.info.run_id})
+        html = training_report(cfg, result, gate, version)
+        runs.log_report(html)
+        aliases = register_aliases(client, version, gate)
+    return Trained(result, version, aliases, run.info.run_id, gate, write_report(html, version))
+
+
+def register_aliases(client: object, version: str, gate: object) -> list[str]:
+    """challenger always; champion only when the gate passed (with who and why recorded)."""
     aliases = [store.CHALLENGER]
     registry.set_alias(client, store.CHALLENGER, version)
     client.set_model_version_tag(store.MODEL_NAME, version, "gate_reason", gate.reason[:4000])
@@ -88,7 +114,16 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
         by = f"{registry.actor()} (train gate)"
         registry.move_champion(client, store.MODEL_NAME, version, gate.reason, by)
         aliases.append(store.CHAMPION)
-    return Trained(result, version, aliases, run.info.run_id, gate)
+    return aliases
+
+
+def write_report(html: str, version: str, folder: Path | None = None) -> Path:
+    """reports/training-v{version}.html, and the same page as reports/training-latest.html."""
+    folder = folder or reports_dir()
+    path = folder / f"training-v{version}.html"
+    write_text_atomic(html, path)
+    write_text_atomic(html, folder / "training-latest.html")
+    return path
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
@@ -127,8 +162,10 @@ def score(
     as_of: str | None = None,
     engine: str = "local",
     progress: bool = False,
+    report: Path | None = None,
 ) -> Scored:
-    """Score a leads file with a registered model, then log the scoring run with its drift."""
+    """Score a leads file with a registered model, then log the scoring run with its drift;
+    with `report`, also write the scoring report (stages, top SQLs, drift) there."""
     from pipeline.monitoring.drift import warning_lines
 
     if engine not in ("local", "spark"):
@@ -154,7 +191,28 @@ def score(
     if s.drift is not None:
         lines = warning_lines(s.drift)
         runs.log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
+    if report is not None:
+        html = scoring_report(s, read_top_leads(s.output), when.isoformat(), model_uri,
+                              time.perf_counter() - t)  # fmt: skip
+        write_text_atomic(html, report)
     return Scored(s, time.perf_counter() - t, lines)
+
+
+def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
+    """The best-scored rows of a scores file (csv, or Spark's parquet folder) for the report;
+    None for an output this job cannot read back."""
+    path = Path(output)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        head = pd.read_csv(path, nrows=0).columns
+        cols = ["lead_id", "probability", "score", "stage"] + [
+            c for c in head if c.startswith("reason_")
+        ]
+        df = pd.read_csv(path, usecols=cols, dtype={"lead_id": str})
+    elif path.exists():
+        df = pd.read_parquet(path)
+    else:
+        return None
+    return df.nlargest(n, "probability")
 
 
 def _score_spark(cfg, model_uri, leads_path, activities, output, when) -> ScoreSummary:
