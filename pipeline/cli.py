@@ -151,11 +151,27 @@ def train(
         f"registered lead-scoring version {done.version} ({', '.join(done.aliases)}) "
         f"in {time.perf_counter() - t:.1f}s"
     )
-    for line in summary_lines(done.result):
+    for line in summary_lines(done.result, cfg):
         typer.echo(line)
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
     typer.echo(f"{gate.reason}{stays}")
+    if done.report is not None:
+        typer.echo(f"report -> {done.report} (open it in a browser)")
+    typer.echo(suspects_line(done.result))
+
+
+def suspects_line(result) -> str:
+    """The closing line of `train`: leakage suspects this model still uses, or that there are none."""
+    from pipeline.report.card import suspect_lines
+
+    found = suspect_lines(result.info)
+    if not found:
+        return "leakage suspects among the features: none"
+    return (
+        f"leakage suspects still used as features ({len(found)}): {'; '.join(found)}; if they are "
+        "filled after the outcome, add them to schema.drop and train again"
+    )
 
 
 SUMMARY_METRICS = [
@@ -180,17 +196,25 @@ SUMMARY_METRICS = [
 ]
 
 
-def summary_lines(result) -> list[str]:
-    """The metrics and the funnel `train` prints."""
-    from pipeline.report.card import md_table
+def summary_lines(result, cfg=None) -> list[str]:
+    """The metrics and the funnel `train` prints: which split, no points baseline without points
+    rules, missed targets with how far, and why a stage is empty."""
+    from pipeline.report import card
 
     m = result.metrics
-    lines = [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m]
+    points = card.has_points_rules(cfg)
+    skip = set() if points else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
+    lines = [f"  split: {card.split_sentence(result.info)}"]
+    lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
+    if not points:
+        lines.append(f"  {'points baseline':<26} no points rules configured")
     if "funnel" in result.extra_tables:
         cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
         cols += ["wins_captured", "mql_to_sql_rate"]
         f = result.extra_tables["funnel"]
-        lines.append("funnel on the out-of-time test leads:\n" + md_table(f[cols], 3))
+        which = "out-of-time" if result.info.get("split") == "time" else "stratified-random"
+        lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
+    lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result)]]
     return lines
 
 
@@ -241,6 +265,10 @@ def score(
         str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
     ] = "local",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write an HTML scoring report here (stages, top SQLs, drift)."),
+    ] = None,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
@@ -250,7 +278,7 @@ def score(
     acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
     done = jobs.score(
         cfg, leads or Path(cfg.data.leads), acts, output or Path(cfg.scoring.output), model_uri,
-        as_of, engine, progress=wanted(quiet),
+        as_of, engine, progress=wanted(quiet), report=report,
     )  # fmt: skip
     for line in done.drift_lines:
         typer.echo(line, err=True)
@@ -261,6 +289,8 @@ def score(
         f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
         f"in {done.seconds:.1f}s -> {s.output}"
     )
+    if report is not None:
+        typer.echo(f"scoring report -> {report}")
 
 
 @app.command()

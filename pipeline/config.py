@@ -65,6 +65,9 @@ class SchemaConfig(_Strict):
     drop: list[str] = Field(default_factory=list)
     email: str | None = None  # read only to derive business-vs-personal domain, never a feature
     flags: list[str] = Field(default_factory=list)  # Yes/No, Y/N, true/false -> 1/0 features
+    # feature columns that are behaviour (visits, time on site): with the activity features they
+    # make up engagement_score; every other feature is fit. Matters most on a flat export.
+    engagement: list[str] = Field(default_factory=list)
     dayfirst: bool = False  # dates written 31.01.2026 / 31/01/2026 (day before month)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 

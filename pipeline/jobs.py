@@ -28,6 +28,8 @@ from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
 from pipeline.monitoring.monitor import monitor
+from pipeline.report.scoring import scoring_report
+from pipeline.report.training import training_report
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.rows import parse_as_of, prepare_leads
@@ -64,32 +66,58 @@ class Trained:
     aliases: list[str]
     run_id: str
     gate: object
+    report: Path | None = None
+
+
+def reports_dir() -> Path:
+    """reports/ beside the tracking store's folder (models/ -> reports/ in the project root), so a
+    run's report lands next to the store it was logged in; ./reports for a remote server."""
+    uri = store.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent.parent / "reports"
+    return Path("reports")
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
     """Train, log the run, register the model; it becomes champion only if it passes the gate.
 
-    The champion is first scored outside the lock (the slow part); the decision is taken again
-    under the champion lock right before the alias moves (`gate.decide_and_move`). The version is
-    registered with a pending `gate_reason`, so a kill before the decision is visible and repaired.
+    The data checks refuse before any MLflow output; from then on everything happens inside the
+    training run, so its duration is the training's and a crash leaves it FAILED. The champion is
+    scored on its own inputs outside the lock (the slow part); the decision is taken again under
+    the champion lock right before the alias moves (`gate.decide_and_move`). The version is
+    registered with a pending `gate_reason`, so a kill before the decision is visible and repaired
+    at the next start (`recovery`). A store that cannot be written ends in one line.
     """
     leads, events = load_training_data(cfg)
     check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
-    result = train(cfg, leads, events, load_oracle(cfg))
-    result.scorer.meta["data"] = gate.data_meta(cfg)  # the champion's own inputs, for later gates
     with store.storage_errors():
         client = store.setup()
         recovery.repair_interrupted(client)
-        judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
-        first = gate.check_against_champion(client, result, judge)
-        with store.mlflow.start_run(run_name="train", tags=recovery.process_tags()) as run:
+        with runs.training_run(cfg) as run:
+            runs.log_training_data(cfg, leads)
+            result = train(cfg, leads, events, load_oracle(cfg))
+            result.scorer.meta["data"] = gate.data_meta(cfg)  # the champion's inputs, kept
+            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
+            first = gate.check_against_champion(client, result, judge)
             runs.log_training_run(cfg, config_path, result, first)
+            example = pyfunc.input_example(result.scorer, result.shap_sample[1])
             tags = {"run_id": run.info.run_id, "gate_reason": gate.PENDING}
-            version, _ = pyfunc.log_model_version(result.scorer, tags)
+            version, _ = pyfunc.log_model_version(result.scorer, example, tags)
             registry.set_alias(client, store.CHALLENGER, version)
             final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
+            html = training_report(cfg, result, final, version)
+            runs.log_report(html)
     aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
-    return Trained(result, version, aliases, run.info.run_id, final)
+    return Trained(result, version, aliases, run.info.run_id, final, write_report(html, version))
+
+
+def write_report(html: str, version: str, folder: Path | None = None) -> Path:
+    """reports/training-v{version}.html, and the same page as reports/training-latest.html."""
+    folder = folder or reports_dir()
+    path = folder / f"training-v{version}.html"
+    write_text_atomic(html, path)
+    write_text_atomic(html, folder / "training-latest.html")
+    return path
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
@@ -128,8 +156,10 @@ def score(
     as_of: str | None = None,
     engine: str = "local",
     progress: bool = False,
+    report: Path | None = None,
 ) -> Scored:
-    """Score a leads file with a registered model, then log the scoring run with its drift."""
+    """Score a leads file with a registered model, then log the scoring run with its drift;
+    with `report`, also write the scoring report (stages, top SQLs, drift) there."""
     from pipeline.monitoring.drift import warning_lines
 
     if engine not in ("local", "spark"):
@@ -157,7 +187,28 @@ def score(
     if s.drift is not None:
         lines = warning_lines(s.drift)
         log_scoring_or_warn(s, model_uri, time.perf_counter() - t, leads_path)
+    if report is not None:
+        html = scoring_report(s, read_top_leads(s.output), when.isoformat(), model_uri,
+                              time.perf_counter() - t)  # fmt: skip
+        write_text_atomic(html, report)
     return Scored(s, time.perf_counter() - t, lines)
+
+
+def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
+    """The best-scored rows of a scores file (csv, or Spark's parquet folder) for the report;
+    None for an output this job cannot read back."""
+    path = Path(output)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        head = pd.read_csv(path, nrows=0).columns
+        cols = ["lead_id", "probability", "score", "stage"] + [
+            c for c in head if c.startswith("reason_")
+        ]
+        df = pd.read_csv(path, usecols=cols, dtype={"lead_id": str})
+    elif path.exists():
+        df = pd.read_parquet(path)
+    else:
+        return None
+    return df.nlargest(n, "probability")
 
 
 def log_scoring_or_warn(s: ScoreSummary, model_uri: str, seconds: float, leads: Path) -> None:

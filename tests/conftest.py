@@ -83,6 +83,16 @@ def trained(sample_config: Config):
     return train(sample_config, leads, events, load_oracle(sample_config)), leads, events
 
 
+@pytest.fixture(scope="session")
+def training_rows(sample_config: Config, trained):
+    """The rows `trained` learnt from, rebuilt (cheap: no fitting), for tests that need the
+    reference leads or the fit slice."""
+    from pipeline.modeling.prepare import prepare_training_rows
+
+    _, leads, events = trained
+    return prepare_training_rows(sample_config, leads, events)
+
+
 @pytest.fixture()
 def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"

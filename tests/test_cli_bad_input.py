@@ -314,8 +314,9 @@ def test_no_output_cell_starts_a_formula(flat_model):
     text = pd.concat([s[c] for c in reason_cols])
     text = text[text != ""]
     assert text.str.match(r"^[+-] ").all()
-    assert text.str.contains("HYPERLINK|SUM", regex=True).any()  # the values are shown ...
-    assert not text.str.contains(r"[=+\-@](HYPERLINK|SUM)", regex=True).any()  # ... defused
+    # a value the model never saw reads as the model treats it ("other Lead Source"), so these
+    # formulas are not shown at all; a known value is shown defused (tests/explain/test_reasons.py)
+    assert not text.str.contains("HYPERLINK|SUM", regex=True).any()
 
 
 def test_outcome_ids_that_match_no_lead(tmp_path, mlflow_uri):

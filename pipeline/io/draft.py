@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.io.checks import leakage_suspects, name_words, suspect_evidence
 from pipeline.io.draft_yaml import render_yaml
 from pipeline.io.readers import NO, SEPARATORS, YES
 
@@ -54,8 +55,16 @@ PII_NAME_RE = re.compile(
 OWNER_RE = re.compile(r"owner|assigned|sales ?rep|\bsdr\b|\bsr\b", re.I)
 ID_NAME_RE = re.compile(r"(^|[\s_])id$|^id([\s_]|$)|_id$|\bid\b|number$|^key$", re.I)
 OUTCOME_NAME_RE = re.compile(
-    r"convert|outcome|status|stage|\bwon\b|result|is_?won|closed?|customer|target|label", re.I
+    r"convert|outcome|status|stage|\bwon\b|result|is_?won|closed?|customer|target|label|^y$", re.I
 )
+# exact names that say "this is the outcome", ranked before a name that merely contains one
+OUTCOME_NAMES = {"y", "target", "label", "converted", "outcome", "status", "result", "won", "stage"}
+# words of a column name that say it is behaviour (what the lead did), not who the lead is
+ENGAGEMENT_WORDS = {
+    "visit", "visits", "view", "views", "pageviews", "open", "opens", "opened", "click",
+    "clicks", "clicked", "download", "downloads", "downloaded", "session", "sessions",
+    "webinar", "webinars", "activity", "activities", "engagement", "login", "logins",
+}  # fmt: skip
 CREATED_RE = re.compile(r"creat|first|added|signup|sign_up|registr|entered|date", re.I)
 CLOSED_RE = re.compile(r"close|won|convert|conversion|lost", re.I)
 
@@ -252,7 +261,7 @@ def _find_outcome(
             continue
         if not OUTCOME_NAME_RE.search(c):  # a yes/no column is not an outcome by values alone
             continue
-        rank = 0 if c.lower() in {"converted", "outcome", "status", "stage", "won"} else 1
+        rank = 0 if c.strip().lower() in OUTCOME_NAMES else 1
         if best is None or rank < best[0]:
             best = (rank, c, *vals)
     return best[1:] if best else None
@@ -271,11 +280,14 @@ def _overlap(t: Table, ids: set[str]) -> str | None:
 
 
 def _leakage(
-    t: Table, label: pd.Series, cats: list[str], nums: list[str], flags: list[str]
+    t: Table,
+    label: pd.Series | None,
+    kinds: tuple[list[str], list[str], list[str]],
+    flat: bool,
 ) -> dict[str, str]:
-    """The validate check on the sample, so after-the-fact fields are dropped in the draft."""
-    from pipeline.io.checks import leakage_suspects
-
+    """The validate check on the sample, so after-the-fact fields are dropped in the draft:
+    column -> evidence. Without an outcome only the name rules can run."""
+    cats, nums, flags = kinds
     frame = pd.DataFrame(index=t.df.index)
     for c in cats:
         frame[c] = t.df[c]
@@ -284,12 +296,25 @@ def _leakage(
     for c in flags:
         low = t.df[c].str.strip().str.lower()
         frame[c] = np.where(low.isin(YES), 1.0, np.where(low.isin(NO), 0.0, np.nan))
-    frame["_label"] = label.to_numpy()
+    frame["_label"] = np.nan if label is None else label.to_numpy()
     lab = frame["_label"]
     if (lab == 1).sum() < 5 or (lab == 0).sum() < 5:
-        return {}
+        frame["_label"] = np.nan  # too few outcomes to judge by the data: names only
     cfg = Config.model_validate({"schema": {"categorical": cats, "numeric": nums, "flags": flags}})
-    return {f.column: f.message for f in leakage_suspects(frame, cfg)}
+    return suspect_evidence(leakage_suspects(frame, cfg, flat=flat))
+
+
+def _guess_engagement(features: dict[str, list[Choice]]) -> list[Choice]:
+    """Columns whose name says behaviour (visits, page views, time spent, opens, clicks): on a
+    flat export they are the engagement side of the score, as activity counts are on an event log."""
+    out = []
+    for kind in ("numeric", "flag", "categorical"):
+        for ch in features[kind]:
+            words = name_words(ch.column)
+            spent = "time" in words and ({"spent", "on"} & set(words))
+            if ENGAGEMENT_WORDS & set(words) or spent:
+                out.append(Choice(ch.column, "the name says what the lead did (behaviour)"))
+    return out
 
 
 # ---- The guess: every decision `leadscore init` makes, as data, before any YAML is written. ----
@@ -362,6 +387,7 @@ class Draft:
     categorical: list[Choice]
     numeric: list[Choice]
     flags: list[Choice]
+    engagement: list[Choice]  # feature columns that are behaviour: the engagement sub-score
     drop: list[Choice]
     email: str | None
     activity: ActivityGuess | None
@@ -390,9 +416,23 @@ def _guess_lead_id(leads_table: Table, columns: dict[str, Col]) -> tuple[str, li
     if not ids:
         raise DataError(
             f"{leads_table.path}: no column has a unique value per row, so there is no lead id; "
-            "add one or remove duplicate rows"
+            f"add a row-number id and run init on the new file: {_add_id_hint(leads_table)}"
         )
     return ids[0], [Choice(c, f"another id ({columns[c].why})") for c in ids[1:]]
+
+
+def _add_id_hint(t: Table) -> str:
+    """A shell one-liner that writes a copy of the export with a `lead_id` row number first."""
+    out = t.path.with_name(f"{t.path.stem}-with-id{t.path.suffix}")
+    if _is_parquet(t.path):
+        read, write = f"pd.read_parquet('{t.path}')", f"d.to_parquet('{out}', index=False)"
+    else:
+        read = f"pd.read_csv('{t.path}', sep='{t.sep}', dtype=str, keep_default_na=False)"
+        write = f"d.to_csv('{out}', sep='{t.sep}', index=False)"
+    return (
+        f'python -c "import pandas as pd; d = {read}; '
+        f"d.insert(0, 'lead_id', range(1, len(d) + 1)); {write}\""
+    )
 
 
 def _guess_outcome(
@@ -485,7 +525,11 @@ def _draft_label(
 
 
 def _guess_features(
-    leads_table: Table, columns: dict[str, Col], used: set[str], label: pd.Series | None
+    leads_table: Table,
+    columns: dict[str, Col],
+    used: set[str],
+    label: pd.Series | None,
+    flat: bool,
 ) -> tuple[dict[str, list[Choice]], list[Choice], dict[str, str]]:
     """Feature columns by kind, the rest dropped with a reason, and the leakage suspects.
 
@@ -501,11 +545,9 @@ def _guess_features(
         for c, k in columns.items()
         if k.kind in {"text", "empty"} and c not in used
     ]
-    suspects = {}
-    if label is not None:
-        suspects = _leakage(leads_table, label, *kinds.values())
-    for c, message in suspects.items():
-        drop.append(Choice(c, message.replace(f"leakage suspect '{c}': ", "leakage suspect: ")))
+    suspects = _leakage(leads_table, label, tuple(kinds.values()), flat)
+    for c, evidence in suspects.items():
+        drop.append(Choice(c, f"leakage suspect: {evidence} (move it back if it is known early)"))
     features = {
         kind: [Choice(c, columns[c].why) for c in names if c not in suspects]
         for kind, names in kinds.items()
@@ -620,7 +662,9 @@ def guess_config(
     drop += [Choice(c, DATE_DROP) for c in dates if c not in {created, closed}]
     used |= set(dates)
     label = _draft_label(leads_table, lead_id, outcomes_table, outcome)
-    features, dropped, suspects = _guess_features(leads_table, columns, used, label)
+    features, dropped, suspects = _guess_features(
+        leads_table, columns, used, label, activities_table is None
+    )
     lead_ids = set(leads_table.df[lead_id].dropna().astype(str))
     activity, activity_dayfirst, activity_notes = _guess_activity(
         activities_table, lead_ids, lead_id
@@ -637,6 +681,7 @@ def guess_config(
         categorical=features["categorical"],
         numeric=features["numeric"],
         flags=features["flag"],
+        engagement=_guess_engagement(features),
         drop=drop + dropped,
         email=email,
         activity=activity,

@@ -7,14 +7,12 @@ guess carries its reason on its own line, so a reviewer can check the draft with
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipeline.io.draft import ActivityGuess, Choice, DataGuess, Draft, SqlGuess
 
 GUESS = "# guess: "
-AFTER_FACT_RE = re.compile(r"tag|quality|score|reason|owner|stage|status|rating|profile", re.I)
 HEADER = [
     "# Drafted by `leadscore init` from a sample of the export. Every '# guess' is a guess:",
     "# review it, then run `leadscore validate --config THIS_FILE`, `leadscore train`, `score`.",
@@ -106,18 +104,14 @@ def _outcome_lines(draft: Draft) -> list[str]:
 
 
 def _block(key: str, items: list[Choice], note: str) -> list[str]:
-    """A feature list; names typical of after-the-fact fields get a hint to check validate."""
+    """A list of columns, each with the reason it was put there.
+
+    (Names typical of after-the-fact fields are not hinted here: `init` drops them with their
+    evidence, by the same rule `validate` reports them with.)
+    """
     if not items:
         return [f"  {key}: []"]
-    lines = [f"  {key}:  {note}"]
-    for item in items:
-        hint = (
-            "  (name suggests it may be filled after the fact: check validate)"
-            if AFTER_FACT_RE.search(item.column)
-            else ""
-        )
-        lines.append(f"    - {q(item.column)}  # {item.why}{hint}")
-    return lines
+    return [f"  {key}:  {note}", *(f"    - {q(i.column)}  # {i.why}" for i in items)]
 
 
 def _column_lines(draft: Draft) -> list[str]:
@@ -125,6 +119,11 @@ def _column_lines(draft: Draft) -> list[str]:
         *_block("categorical", draft.categorical, "# guess: text with few distinct values"),
         *_block("numeric", draft.numeric, "# guess: numbers"),
         *_block("flags", draft.flags, "# guess: Yes/No, Y/N, true/false columns, read as 1/0"),
+        *_block(
+            "engagement",
+            draft.engagement,
+            "# guess: behaviour columns: they make up engagement_score, the rest fit_score",
+        ),
     ]
     if draft.drop:
         lines.append("  drop:  # never used: PII, ids, dates, free text, leakage suspects")

@@ -43,7 +43,8 @@ class TrainingRows:
 
 
 def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
-    """The feature builder of a config, not fitted yet (`train` fits it on the fit slice)."""
+    """The feature builder of a config, not fitted yet; `leads` are the ones it may learn from
+    (the fit slice in training), so test leads never switch a feature on."""
     sc = cfg.schema
     return FeatureBuilder(
         categorical=list(sc.categorical),
@@ -65,7 +66,8 @@ def prepare_training_rows(
     split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
-    builder = feature_builder(cfg, leads).fit(leads.loc[split.index[split == "fit"]], events)
+    fit_leads = leads.loc[split.index[split == "fit"]]  # what the features may learn from
+    builder = feature_builder(cfg, fit_leads).fit(fit_leads, events)
     keep = split.index if with_test else split.index[split != "test"]
     snaps = snapshot_times(leads.loc[keep], tc.snapshot_days)
     # nothing to replay: one row per lead (see FeatureBuilder.use_age)

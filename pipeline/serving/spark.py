@@ -23,7 +23,7 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
 from pipeline.serving.outputs import SUBSCORES, ScoreSummary, format_scores, output_columns
-from pipeline.serving.rows import model_schema
+from pipeline.serving.rows import model_schema, required_columns
 
 RESULT_FIELDS = ["lead_id", "probability", "score", "stage"]
 
@@ -105,6 +105,26 @@ def read_leads_with_activities(
     return joined.drop("_lead")
 
 
+def model_input_columns(leads, scorer) -> list:
+    """The columns the model's signature lists, typed as it says: numeric fields as doubles (CSV
+    reads them as text; thousands separators dropped, as the local engine does), nothing else,
+    so no PII column travels to the UDF."""
+    from pyspark.sql import functions as F
+
+    sc = model_schema(scorer)
+    keep = [*required_columns(scorer), sc.created_at, sc.email, "activities"]
+    numeric = set(scorer.builder.numeric) - set(sc.flags)
+    cols = []
+    for c in leads.columns:
+        if c not in keep:
+            continue
+        col = F.col(f"`{c}`")
+        if c in numeric:
+            col = F.regexp_replace(col, ",", "").cast("double").alias(c)
+        cols.append(col)
+    return cols
+
+
 def score_with_spark(
     cfg: Config,
     spark,
@@ -122,7 +142,7 @@ def score_with_spark(
 
     sc = model_schema(scorer)
     leads = read_leads_with_activities(cfg, spark, sc.lead_id, leads_path, activities_path)
-    cols = [F.col(f"`{c}`") for c in leads.columns]
+    cols = model_input_columns(leads, scorer)
     scored = leads.select(udf(F.struct(*cols)).alias("r")).select("r.*")
     scored_at = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
     if output.suffix.lower() == ".csv":

@@ -204,12 +204,20 @@ def test_guess_config_flat_export():
     assert (d.outcome.column, d.outcome.won, d.outcome.lost) == ("Converted", ["1"], ["0"])
     assert d.outcome.lead_id is None and d.outcome.closed_at is None
     assert d.data.placeholders == {"Select": 652} and d.data.missing_values == ["", "NA", "Select"]
-    assert [c.column for c in d.drop] == ["Lead Number", "Magazine", "Tags", "Lead Quality"]
+    suspects = ["Last Activity", "Tags", "Lead Quality", "Last Notable Activity"]
+    assert [c.column for c in d.drop] == ["Lead Number", "Magazine", *suspects]
     assert _why(d.drop, "Lead Number").startswith("another id")
-    assert d.leakage_suspects == ["Tags", "Lead Quality"]
-    assert _why(d.drop, "Tags").startswith("leakage suspect: alone it separates won from lost")
+    assert d.leakage_suspects == suspects
+    assert _why(d.drop, "Tags").startswith("leakage suspect: the name suggests tags set by sales")
+    assert "alone it separates won from lost with AUC 1.000" in _why(d.drop, "Tags")
+    assert "describes the lead as of the export" in _why(d.drop, "Last Activity")
     features = {c.column for c in [*d.categorical, *d.numeric, *d.flags]}
-    assert not features & {"Tags", "Lead Quality", "Converted", "Prospect ID", "Lead Number"}
+    assert not features & {*suspects, "Converted", "Prospect ID", "Lead Number"}
+    assert [c.column for c in d.engagement] == [
+        "TotalVisits",
+        "Total Time Spent on Website",
+        "Page Views Per Visit",
+    ]
     assert [c.column for c in d.flags] == [
         "Do Not Email",
         "Do Not Call",
@@ -218,7 +226,7 @@ def test_guess_config_flat_export():
     assert d.email is None and d.activity is None
     # 56% of the sample's closed leads are won: the SQL target sits halfway to 1
     assert d.sql.precision == 0.78 and abs(d.sql.base_rate - 0.563) < 0.001
-    assert d.notes[0].startswith("lead id: Prospect ID; outcome: Converted; 9 categorical")
+    assert d.notes[0].startswith("lead id: Prospect ID; outcome: Converted; 7 categorical")
 
 
 def test_guess_config_crm_export_drops_pii_with_a_reason():

@@ -105,6 +105,15 @@ def post(url: str, body: dict, timeout: float = 30) -> dict:
         return json.loads(r.read())
 
 
+def registered_champion(uri: str) -> str:
+    """The champion's registry version, read from the store the server was started on."""
+    from mlflow import MlflowClient
+
+    return str(
+        MlflowClient(uri, uri).get_model_version_by_alias("lead-scoring", "champion").version
+    )
+
+
 def test_rest_serving_one_request(served):
     """`mlflow models serve` on the champion answers a dataframe_split request with params."""
     tmp, _, uri = served
@@ -136,6 +145,8 @@ def test_rest_serving_one_request(served):
             assert time.monotonic() < deadline, "server did not answer /ping within 90 s"
             time.sleep(1)
         lead = pd.read_csv(tmp / "few.csv", dtype=str).head(1)
+        for c in ("annual_ad_budget", "employees"):  # the signature's doubles travel as numbers
+            lead[c] = pd.to_numeric(lead[c])
         pair = pd.concat([lead, lead.assign(lead_id="same-lead-with-demo")], ignore_index=True)
         demo = [{"type": "demo_request", "occurred_at": "2026-10-30 10:00:00"}]
         frame = pair.assign(activities=[json.dumps([]), json.dumps(demo)])
@@ -149,8 +160,13 @@ def test_rest_serving_one_request(served):
         assert all(0 <= p["probability"] <= 1 for p in preds)
         assert preds[1]["probability"] > preds[0]["probability"]  # the demo request counted
         assert all(p["reason_1"][:2] in ("+ ", "- ") for p in preds)
+        version = registered_champion(uri)
+        assert [p["model_version"] for p in preds] == [version, version]
         plain = post(f"{base}/invocations", {"dataframe_records": frame.to_dict("records")})
-        assert set(plain["predictions"][0]) == {"probability"}
+        assert set(plain["predictions"][0]) == {"probability", "model_version"}
+        assert plain["predictions"][0]["model_version"] == version
+        with pytest.raises(urllib.error.HTTPError):  # the signature's input schema is enforced
+            post(f"{base}/invocations", {"dataframe_records": [{"lead_id": "no-fields"}]})
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
