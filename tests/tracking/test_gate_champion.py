@@ -36,14 +36,14 @@ def aliases(client) -> dict[str, str]:
 
 
 def test_champion_is_judged_on_its_own_inputs_and_thresholds_and_rechecked_under_the_lock(
-    raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    raw: Path, tmp_path: Path, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch
 ):
     import mlflow
 
     from pipeline import jobs
     from pipeline.tracking import gate
 
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)  # not an earlier test's global URI
     full = write_config(tmp_path / "full.yaml", raw, training=FAST)
     r = run("train", "--config", full)
     assert r.exit_code == 0, r.output
@@ -99,7 +99,7 @@ def test_champion_is_judged_on_its_own_inputs_and_thresholds_and_rechecked_under
 
 
 def test_first_model_below_its_baseline_is_not_champion(
-    raw: Path, tmp_path: Path, strict_gate: None
+    raw: Path, tmp_path: Path, mlflow_uri: str, strict_gate: None
 ):
     import mlflow
 
@@ -109,7 +109,7 @@ def test_first_model_below_its_baseline_is_not_champion(
     assert r.exit_code == 0, r.output
     assert "does not beat the logistic-regression baseline" in r.output
     assert "stays challenger" in r.output
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
     assert aliases(client) == {"challenger": "1"}
     v1 = client.get_model_version("lead-scoring", "1")
     assert v1.tags["gate_reason"].startswith("gate failed")
