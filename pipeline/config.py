@@ -130,8 +130,10 @@ class GateConfig(_Strict):
     section may only tighten them for its own run, a looser value is warned about and ignored.
     """
 
-    max_auc_drop: float = Field(default=0.01, ge=0)
-    max_ece: float = Field(default=0.05, gt=0)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no threshold of inf or nan
+
+    max_auc_drop: float = Field(default=0.01, ge=0, le=1)
+    max_ece: float = Field(default=0.05, gt=0, le=1)
     min_won: int = Field(default=30, ge=0)  # won leads in the out-of-time test slice
     min_lost: int = Field(default=100, ge=0)
     max_baseline_drop: float = Field(default=0.0, ge=0, le=1)  # 0: must beat every baseline

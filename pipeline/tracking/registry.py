@@ -210,14 +210,21 @@ def _lock_path() -> Path | None:
     return None
 
 
+def _lease_expired(holder: str) -> bool:
+    """No holder, a lapsed expiry, or a tag that does not parse (nobody can be holding that)."""
+    try:
+        return not holder or float(holder.rsplit("|", 1)[-1]) < time.time()
+    except ValueError:
+        return True
+
+
 @contextlib.contextmanager
 def _lease(client: MlflowClient, wait_s: float) -> Iterator[None]:
     me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + wait_s
     while True:
         holder = (client.get_registered_model(MODEL_NAME).tags or {}).get(LEASE_TAG, "")
-        expired = not holder or float(holder.rsplit("|", 1)[-1] or 0) < time.time()
-        if expired:
+        if _lease_expired(holder):
             client.set_registered_model_tag(MODEL_NAME, LEASE_TAG, f"{me}|{time.time() + LEASE_S}")
             time.sleep(1.0)
             held = client.get_registered_model(MODEL_NAME).tags.get(LEASE_TAG, "")

@@ -85,6 +85,10 @@ def test_gate_set_and_show_store_the_policy_on_the_registered_model(client):
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "gate set: --max-ece 0" in r.stderr and "greater than 0" in r.stderr
     assert run("gate", "set").exit_code == 2
+    for bad in (["--max-auc-drop", "inf"], ["--max-auc-drop", "nan"], ["--min-won", "-1"]):
+        r = run("gate", "set", *bad)
+        assert r.exit_code == 2 and f"gate set: {bad[0]}" in r.stderr, r.stderr
+    assert "max_auc_drop 0.005" in run("gate", "show").output  # nothing half-applied
     # a corrupt stored threshold fails closed instead of turning into a lax one
     client.set_registered_model_tag(MODEL_NAME, "gate_min_won", "lots")
     r = run("gate", "show")
