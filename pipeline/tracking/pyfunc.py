@@ -159,7 +159,8 @@ def log_model_version(
     scorer: Any, example: pd.DataFrame, tags: dict[str, str] | None = None
 ) -> tuple[str, str]:
     """Log the pyfunc model (from code) in the active run and register it; returns (version,
-    model URI). `example` is the synthetic input example (see `input_example`)."""
+    model URI). `example` is the synthetic input example (see `input_example`); `tags` are set
+    on the version as it is created (the gate's pending `gate_reason` among them)."""
     with tempfile.TemporaryDirectory() as tmp, _quiet("mlflow"):
         path = Path(tmp) / "scorer.joblib"
         joblib.dump(scorer, path, compress=3)
@@ -171,14 +172,10 @@ def log_model_version(
             pip_requirements=pip_requirements(),
             signature=signature(scorer),
             input_example=example,
-            registered_model_name=MODEL_NAME,
         )
-    version = str(info.registered_model_version)
-    if tags:
-        client = MlflowClient()
-        for k, v in tags.items():
-            client.set_model_version_tag(MODEL_NAME, version, k, v)
-    return version, info.model_uri
+        # registered with its tags in one call (one transaction): no version without them
+        mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=tags or None)
+    return str(mv.version), info.model_uri
 
 
 @contextlib.contextmanager
