@@ -109,7 +109,11 @@ def test_postgres_history_latest_view_and_score_change(registered, postgres_url)
         again["score_change"].loc[both], latest["score_change"].loc[both]
     )
 
-    # monitor reads the latest score of each lead from the same URL
+    assert_monitor_reads_the_latest_view(tmp, cfg, url, leads)
+
+
+def assert_monitor_reads_the_latest_view(tmp: Path, cfg: Path, url: str, leads: pd.DataFrame):
+    """`leadscore monitor --scores URL`: every scored lead once, its outcome joined."""
     leads[["lead_id", "outcome"]].to_csv(tmp / "outcomes.csv", index=False)
     args = ["monitor", "--config", str(cfg), "--outcomes", "outcomes.csv", "--scores", url]
     r = runner.invoke(app, args)
