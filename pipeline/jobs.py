@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from pipeline.io.readers import read_table
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
-from pipeline.monitoring.monitor import monitor
+from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
 from pipeline.report.training import training_report
+from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.rows import parse_as_of, prepare_leads
@@ -151,15 +153,22 @@ def score(
     cfg: Config,
     leads_path: Path,
     activities: Path | None,
-    output: Path,
+    output: str | Path,
     model_uri: str = DEFAULT_MODEL_URI,
     as_of: str | None = None,
     engine: str = "local",
     progress: bool = False,
     report: Path | None = None,
+    run_id: str | None = None,
+    quiet: bool = False,
 ) -> Scored:
-    """Score a leads file with a registered model, then log the scoring run with its drift;
-    with `report`, also write the scoring report (stages, top SQLs, drift) there."""
+    """Score a leads file with a registered model, then log the scoring run with its drift.
+
+    `output` is a file, or a database URL: the run's rows are then appended to `lead_scores`
+    under `run_id` (default: a new UUID; give one to make a retried job replace its own rows).
+    `quiet` also keeps Spark's own log output (JVM warnings, stage progress) off the terminal.
+    With `report`, also write the scoring report (stages, top SQLs, drift) there.
+    """
     from pipeline.monitoring.drift import warning_lines
 
     if engine not in ("local", "spark"):
@@ -171,22 +180,30 @@ def score(
         raise DataError(
             f"{activities}: activities file not found; check --activities or data.activities"
         )
-    check_output_path(output, "scores file")  # a folder, a path under a file: before any work
+    if not database.is_database_url(str(output)):  # a folder, a path under a file: no work
+        check_output_path(output, "scores file")
     with store.storage_errors("cannot read the tracking store"):
         store.setup()
     t = time.perf_counter()
-    if engine == "spark":
-        s = _score_spark(cfg, model_uri, leads_path, activities, output, when)
-    else:
+
+    def to_file(out: Path) -> ScoreSummary:
+        if engine == "spark":
+            return _score_spark(cfg, model_uri, leads_path, activities, out, when, quiet)
         scorer, version = pyfunc.load_scorer(model_uri)
-        s = score_files(
-            cfg, scorer, version, leads_path, activities, output, when, cfg.scoring.n_reasons,
+        return score_files(
+            cfg, scorer, version, leads_path, activities, out, when, cfg.scoring.n_reasons,
             progress=progress,
         )  # fmt: skip
+
+    if database.is_database_url(str(output)):
+        run_id = run_id or uuid.uuid4().hex
+        s = database.score_into(str(output), run_id, when, Path(cfg.scoring.staging_dir), to_file)
+    else:
+        s = to_file(Path(output))
     lines: list[str] = []
     if s.drift is not None:
-        lines = warning_lines(s.drift)
-        log_scoring_or_warn(s, model_uri, time.perf_counter() - t, leads_path)
+        lines = warning_lines(s.drift, s.n_scored)
+        log_scoring_or_warn(s, model_uri, time.perf_counter() - t, leads_path, engine)
     if report is not None:
         html = scoring_report(s, read_top_leads(s.output), when.isoformat(), model_uri,
                               time.perf_counter() - t)  # fmt: skip
@@ -211,26 +228,28 @@ def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
     return df.nlargest(n, "probability")
 
 
-def log_scoring_or_warn(s: ScoreSummary, model_uri: str, seconds: float, leads: Path) -> None:
+def log_scoring_or_warn(
+    s: ScoreSummary, model_uri: str, seconds: float, leads: Path, engine: str
+) -> None:
     """The scores are written by now: a tracking store that cannot log the run is a warning."""
     try:
         with store.storage_errors("cannot log the scoring run"):
-            runs.log_scoring_run(s, model_uri, seconds, leads)
+            runs.log_scoring_run(s, model_uri, seconds, leads, engine)
     except StorageError as e:
         log.warning("warning: %s; the scores in %s are complete", e, s.output)
 
 
-def _score_spark(cfg, model_uri, leads_path, activities, output, when) -> ScoreSummary:
+def _score_spark(cfg, model_uri, leads_path, activities, output, when, quiet) -> ScoreSummary:
     from pipeline.serving import spark
 
-    session = spark.spark_session()
+    session = spark.spark_session(quiet=quiet)
     version = pyfunc.resolve_model_version(model_uri)
     scorer, _ = pyfunc.load_scorer(model_uri)
     n = cfg.scoring.n_reasons
     params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n}
     udf = pyfunc.spark_udf(session, model_uri, spark.result_type(n), params)
     return spark.score_with_spark(
-        cfg, session, udf, scorer, version, leads_path, activities, output
+        cfg, session, udf, scorer, version, leads_path, activities, output, when
     )
 
 
@@ -276,11 +295,20 @@ def explain_leads(
     return Explained(out, version, when, scorer, canon, events)
 
 
-def monitor_and_log(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFrame:
-    """Realised conversion per stage against what the model promised; logged as a monitor run."""
-    table = monitor(cfg, outcomes, scores_path)
+def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataFrame:
+    """Realised conversion per stage against what the model promised; logged as a monitor run.
+
+    `scores` is a scores file or the database URL a scoring run wrote to (its latest view)."""
+    need = ["lead_id", "probability", "stage"]
+    if database.is_database_url(str(scores)):
+        source = database.safe_url(str(scores))
+        frame = database.read_latest(str(scores), need)
+    else:
+        source = str(scores)
+        frame = read_scores_file(Path(scores), need)
+    table = monitor(cfg, outcomes, frame, source)
     store.setup()
-    runs.log_monitor_run(table, outcomes, scores_path)
+    runs.log_monitor_run(table, outcomes, source)
     return table
 
 

@@ -13,10 +13,11 @@ from typing import Any
 import pandas as pd
 
 from pipeline.evaluation.funnel import STAGES
+from pipeline.monitoring.drift import MIN_ROWS
 from pipeline.report.glossary import GLOSSARY
 from pipeline.report.render import render
 
-MIN_DRIFT_LEADS = 500  # the same minimum sample as the scorer's drift warnings
+MIN_DRIFT_LEADS = MIN_ROWS  # one minimum sample for the drift warnings and this page
 PSI_MODERATE, PSI_DRIFTED = 0.1, 0.2
 TOP_SQLS = 25
 GLOSSARY_TERMS = ("Probability", "Score", "SQL", "MQL", "Drift", "Percentage point")

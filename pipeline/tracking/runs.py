@@ -29,7 +29,13 @@ from pipeline.modeling.train import TrainResult
 from pipeline.report.card import model_card
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.tracking.recovery import process_tags
-from pipeline.tracking.store import fingerprint, git_commit, log_dict_artifact
+from pipeline.tracking.store import (
+    SCORING_EXPERIMENT,
+    experiment_id,
+    fingerprint,
+    git_commit,
+    log_dict_artifact,
+)
 
 TRAINING_DESCRIPTION = (
     "Training run of lead-scoring: features as of each snapshot, LightGBM, calibration, MQL/SQL "
@@ -158,10 +164,19 @@ def training_figures(result: TrainResult) -> dict[str, Figure]:
     return figs
 
 
-def log_scoring_run(summary: ScoreSummary, model_uri: str, seconds: float, leads_path: Path) -> str:
-    """Log a scoring run with PSI metrics and the drift table; returns the run id."""
-    with mlflow.start_run(run_name="score", tags=process_tags()) as run:
-        mlflow.set_tags({"model_uri": model_uri, "model_version": summary.model_version})
+def log_scoring_run(
+    summary: ScoreSummary, model_uri: str, seconds: float, leads_path: Path, engine: str = "local"
+) -> str:
+    """Log a scoring run (experiment `lead-scoring-scoring`) with its PSI metrics and drift table.
+
+    `features_drifted` is logged only when the run had enough leads for drift to mean something
+    (`drift_checked` says which); the PSI values and the table are kept either way."""
+    exp = experiment_id(SCORING_EXPERIMENT)
+    with mlflow.start_run(run_name="score", experiment_id=exp, tags=process_tags()) as run:
+        tags = {"model_uri": model_uri, "model_version": summary.model_version, "engine": engine}
+        if summary.run_id:
+            tags["scores_run_id"] = summary.run_id  # the run_id column of a database output
+        mlflow.set_tags(tags)
         mlflow.log_params({"leads_file": leads_path.name, "output": str(summary.output)})
         metrics = {
             "rows_scored": float(summary.n_scored),
@@ -173,16 +188,21 @@ def log_scoring_run(summary: ScoreSummary, model_uri: str, seconds: float, leads
         if drift is not None and len(drift):
             metrics.update({f"psi_{r.feature}": float(r.psi) for r in drift.itertuples()})
             metrics["psi_max"] = float(drift["psi"].max())
-            metrics["features_drifted"] = float(drift["drifted"].sum())
+            checked = summary.drift_checked
+            mlflow.set_tag("drift_checked", str(checked).lower())
+            if checked:
+                metrics["features_drifted"] = float(drift["drifted"].sum())
             mlflow.log_table(drift, "drift/psi.json")
         mlflow.log_metrics(metrics)
         return run.info.run_id
 
 
-def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores_path: Path) -> str:
-    """Log promised against realised conversion per stage; returns the run id."""
-    with mlflow.start_run(run_name="monitor") as run:
-        mlflow.log_params({"outcomes_file": outcomes.name, "scores_file": scores_path.name})
+def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores: str) -> str:
+    """Log promised against realised conversion per stage (experiment `lead-scoring-scoring`)."""
+    with mlflow.start_run(
+        run_name="monitor", experiment_id=experiment_id(SCORING_EXPERIMENT)
+    ) as run:
+        mlflow.log_params({"outcomes_file": outcomes.name, "scores_file": scores})
         metrics = {}
         for r in table.itertuples():
             if pd.notna(r.realised_conversion):

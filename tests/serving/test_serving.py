@@ -91,6 +91,45 @@ def test_spark_engine_matches_local(served):
     )  # the leads really differ: activities reached the UDF
 
 
+def test_spark_engine_logs_its_scoring_run_with_the_local_drift(served):
+    """Both engines log a scoring run in lead-scoring-scoring; Spark's PSI per feature (counted on
+    the executors) equals the local engine's for the same leads."""
+    import mlflow
+
+    tmp, cfg, _ = served
+    score(tmp, cfg, "local", "local_drift.csv")
+    score(tmp, cfg, "spark", "spark_drift.csv")
+    runs = mlflow.search_runs(experiment_names=["lead-scoring-scoring"])
+    runs = runs[runs["params.output"].str.endswith("_drift.csv")].set_index("tags.engine")
+    assert sorted(runs.index) == ["local", "spark"]
+    psi = [c for c in runs.columns if c.startswith("metrics.psi_") and c != "metrics.psi_max"]
+    assert len(psi) > 20
+    diff = (runs.loc["local", psi].astype(float) - runs.loc["spark", psi].astype(float)).abs()
+    assert diff.max() < 1e-9, diff.sort_values().tail()
+    assert (runs[psi].astype(float).sum(axis=1) > 0).all()
+    assert runs.loc["spark", "metrics.rows_scored"] == runs.loc["local", "metrics.rows_scored"]
+
+
+def test_spark_quiet_prints_no_spark_log_lines(served):
+    """`--engine spark -q` in a fresh process: Spark's WARN/INFO lines, its "Setting default log
+    level" banner and its stage progress bars stay off stderr. (The JVM's own "WARNING: Using
+    incubator modules" line comes before any logging configuration and cannot be turned off.)"""
+    tmp, cfg, uri = served
+    args = ["score", "--config", str(cfg), "--leads", str(tmp / "few.csv"), "--as-of", AS_OF]
+    args += ["--activities", str(tmp / "raw" / "activities.csv"), "--engine", "spark", "-q"]
+    args += ["--output", str(tmp / "quiet.csv")]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], cwd=tmp, env=env, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "scored" in r.stdout
+    noisy = [ln for ln in r.stderr.splitlines() if " WARN " in ln or " INFO " in ln]
+    noisy += [ln for ln in r.stderr.splitlines() if "[Stage " in ln or "log level" in ln]
+    assert noisy == [], noisy[:5]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
