@@ -140,18 +140,20 @@ def _preds(seed: int, n: int = 600):
 
 def test_gate_names_every_failed_criterion():
     preds, good, y = _preds(1)
-    metrics = {"test_ece": 0.01}
+    metrics = {"test_ece": 0.01, "test_roc_auc": 0.9, "baseline_logreg_roc_auc": 0.8}
     ok = evaluate_gate(GateConfig(), metrics, preds, champion_p=good, champion_version="1")
     assert ok.passed and ok.checks["gate_auc_drop"] == pytest.approx(0.0)
     worse = preds.assign(
         probability=np.clip(good + np.random.default_rng(2).normal(0, 0.3, len(y)), 0, 1)
     )
     bad = evaluate_gate(
-        GateConfig(), {"test_ece": 0.2}, worse, champion_p=good, champion_version="1"
+        GateConfig(), {**metrics, "test_ece": 0.2}, worse, champion_p=good, champion_version="1"
     )
     assert not bad.passed
     assert any("below champion v1" in f for f in bad.failures)
     assert any("ECE" in f for f in bad.failures)
+    below = evaluate_gate(GateConfig(), {**metrics, "baseline_logreg_roc_auc": 0.95}, preds)
+    assert not below.passed and "logistic-regression baseline (0.9500)" in below.reason
     few = evaluate_gate(GateConfig(min_won=10_000), metrics, preds)
     assert not few.passed and "too little evidence" in few.reason
     assert few.metrics()["gate_passed"] == 0.0
