@@ -308,7 +308,8 @@ def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataF
         frame = read_scores_file(Path(scores), need)
     table = monitor(cfg, outcomes, frame, source)
     store.setup()
-    runs.log_monitor_run(table, outcomes, source)
+    with store.storage_errors("cannot log the monitoring run"):
+        runs.log_monitor_run(table, outcomes, source)
     return table
 
 

@@ -182,3 +182,22 @@ def test_the_atomic_writer_names_the_target(tmp_path: Path):
             write_text_atomic("new", target)
         assert str(e.value).startswith(f"{target}: cannot write")
     assert (tmp_path / "f").read_text() == "x"
+
+
+def test_a_store_that_is_not_a_database_or_sits_under_a_file(tmp_path, monkeypatch):
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    (tmp_path / "notadb.db").write_text("lead_id,probability\nA,0.5\n")
+    (tmp_path / "afile").write_text("x")
+    try:
+        for uri, cause in [
+            (f"sqlite:///{tmp_path / 'notadb.db'}", "file is not a database"),
+            (f"sqlite:///{tmp_path / 'afile' / 'mlflow.db'}", str(tmp_path / "afile")),
+        ]:
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+            for args in (["gate", "show"], ["rollback"], ["explain", "A", "--leads", FLAT]):
+                line = one_line(run(*args), "cannot open the tracking store", cause)
+                assert line.startswith("error: ")
+    finally:
+        mlflow.set_tracking_uri(before)  # the failed commands set it to the broken store

@@ -46,14 +46,17 @@ def artifact_root() -> str:
 
 
 def setup() -> MlflowClient:
+    """The client of the configured store, its experiment created if needed; a store that cannot
+    be opened (a folder that is a file, a file that is not a database) ends in one line."""
     uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    experiment_id(EXPERIMENT, client)
-    mlflow.set_experiment(EXPERIMENT)
+    with storage_errors("cannot open the tracking store"):
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient(uri, uri)
+        experiment_id(EXPERIMENT, client)
+        mlflow.set_experiment(EXPERIMENT)
     return client
 
 
