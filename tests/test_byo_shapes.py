@@ -35,7 +35,7 @@ def _check_scores(path: Path, expected_ids: pd.Series) -> pd.DataFrame:
     assert sorted(s["lead_id"]) == sorted(expected_ids.astype(str))
     assert s["probability"].between(0, 1).all() and s["score"].between(0, 100).all()
     assert set(s["stage"]) <= {"SQL", "MQL", "lead"}
-    assert s["reason_1"].str.match(r"^[+-] \S").all()
+    assert s["reason_1"].str.match(r"^\[[+-]\] \S").all()
     return s
 
 

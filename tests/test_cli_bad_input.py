@@ -310,10 +310,10 @@ def test_no_output_cell_starts_a_formula(flat_model):
             assert bad.empty, (c, bad.tolist())
     assert "'=1+2" in set(s["lead_id"]) and "'-3+4" in set(s["lead_id"])
     assert rej["Prospect ID"].tolist() == ["'+cmd|' /C calc'!A0"]
-    # reasons keep the contract's "+ "/"- " start, and no embedded value starts a formula
+    # reasons keep the contract's "[+] "/"[-] " start, and no embedded value starts a formula
     text = pd.concat([s[c] for c in reason_cols])
     text = text[text != ""]
-    assert text.str.match(r"^[+-] ").all()
+    assert text.str.match(r"^\[[+-]\] ").all()
     # a value the model never saw reads as the model treats it ("other Lead Source"), so these
     # formulas are not shown at all; a known value is shown defused (tests/explain/test_reasons.py)
     assert not text.str.contains("HYPERLINK|SUM", regex=True).any()

@@ -148,7 +148,7 @@ def test_rest_serving_one_request(served):
         assert [p["lead_id"] for p in preds] == list(pair["lead_id"])
         assert all(0 <= p["probability"] <= 1 for p in preds)
         assert preds[1]["probability"] > preds[0]["probability"]  # the demo request counted
-        assert all(p["reason_1"][:2] in ("+ ", "- ") for p in preds)
+        assert all(p["reason_1"][:4] in ("[+] ", "[-] ") for p in preds)
         plain = post(f"{base}/invocations", {"dataframe_records": frame.to_dict("records")})
         assert set(plain["predictions"][0]) == {"probability"}
     finally:
