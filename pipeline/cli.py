@@ -73,9 +73,11 @@ def generate(
     paths = write_sample(data, out)
     won = int((data.leads["outcome"] == "won").sum())
     lost = int((data.leads["outcome"] == "lost").sum())
+    still_open = len(data.leads) - won - lost
     typer.echo(
-        f"wrote {len(data.leads):,} leads ({won:,} won, {lost:,} lost, {len(data.open_leads):,} open) "
-        f"and {len(data.activities):,} activities to {out}/ in {time.perf_counter() - t:.1f}s"
+        f"wrote {len(data.leads):,} leads ({won:,} won, {lost:,} lost, {still_open:,} open, "
+        f"{len(data.open_leads):,} of them due for scoring in open_leads.csv) and "
+        f"{len(data.activities):,} activities to {out}/ in {time.perf_counter() - t:.1f}s"
     )
     log.debug("files: %s", paths)
 
@@ -151,6 +153,8 @@ def train(
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
     typer.echo(f"{gate.reason}{stays}")
+    if done.report is not None:
+        typer.echo(f"report -> {done.report} (open it in a browser)")
     typer.echo(suspects_line(done.result))
 
 
@@ -248,7 +252,12 @@ def score(
         Path | None, typer.Option(help="Their activities (default: data.activities).")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Scores file (default: scoring.output).")
+        str | None,
+        typer.Option(
+            help="Scores file, or a database URL (postgresql://user@host:port/db, "
+            "sqlite:///file.db) whose table lead_scores gets this run's rows "
+            "(default: scoring.output)."
+        ),
     ] = None,
     model_uri: Annotated[
         str, typer.Option(help="MLflow model URI.")
@@ -257,7 +266,20 @@ def score(
     engine: Annotated[
         str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
     ] = "local",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars, no Spark log output.")
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write an HTML scoring report here (stages, top SQLs, drift)."),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Database output: the run_id of these rows (default: a new UUID). Scoring "
+            "again with the same run id replaces that run's rows instead of adding more."
+        ),
+    ] = None,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
@@ -266,8 +288,8 @@ def score(
     cfg = load_config(config)
     acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
     done = jobs.score(
-        cfg, leads or Path(cfg.data.leads), acts, output or Path(cfg.scoring.output), model_uri,
-        as_of, engine, progress=wanted(quiet),
+        cfg, leads or Path(cfg.data.leads), acts, output or cfg.scoring.output, model_uri,
+        as_of, engine, progress=wanted(quiet), report=report, run_id=run_id, quiet=quiet,
     )  # fmt: skip
     for line in done.drift_lines:
         typer.echo(line, err=True)
@@ -278,6 +300,8 @@ def score(
         f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
         f"in {done.seconds:.1f}s -> {s.output}"
     )
+    if report is not None:
+        typer.echo(f"scoring report -> {report}")
 
 
 @app.command()
@@ -332,14 +356,18 @@ def monitor(
     ],
     config: ConfigOpt = DEFAULT_CONFIG,
     scores: Annotated[
-        Path | None, typer.Option(help="Scores file of that run (default: scoring.output).")
+        str | None,
+        typer.Option(
+            help="Scores file of that run, or the database URL scoring runs write to (its "
+            "latest score per lead) (default: scoring.output)."
+        ),
     ] = None,
 ) -> None:
     """Realised conversion per stage against what the model promised (mean probability)."""
     from pipeline.jobs import monitor_and_log
 
     cfg = load_config(config)
-    table = monitor_and_log(cfg, outcomes, scores or Path(cfg.scoring.output))
+    table = monitor_and_log(cfg, outcomes, scores or cfg.scoring.output)
     typer.echo(
         f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {'promised':>9} {'gap':>7}"
     )

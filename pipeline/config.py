@@ -141,7 +141,8 @@ class CostsConfig(_Strict):
 
 
 class ScoringConfig(_Strict):
-    output: str = "data/scored/scores.csv"
+    output: str = "data/scored/scores.csv"  # a file, or a database URL (postgresql://, sqlite:///)
+    staging_dir: str = "data/scored"  # database output: staged scores, the rejected-rows file
     n_reasons: int = Field(default=3, ge=1, le=10)
     chunk_size: int = Field(default=200_000, gt=0)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from pipeline.io.readers import read_table
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
-from pipeline.monitoring.monitor import monitor
+from pipeline.monitoring.monitor import monitor, read_scores_file
+from pipeline.report.scoring import scoring_report
+from pipeline.report.training import training_report
+from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.rows import parse_as_of, prepare_leads
@@ -65,22 +69,46 @@ class Trained:
     aliases: list[str]
     run_id: str
     gate: object
+    report: Path | None = None
+
+
+def reports_dir() -> Path:
+    """reports/ beside the tracking store's folder (models/ -> reports/ in the project root), so a
+    run's report lands next to the store it was logged in; ./reports for a remote server."""
+    uri = store.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent.parent / "reports"
+    return Path("reports")
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
-    """Train, log the run, register the model; it becomes champion only if it passes the gate."""
+    """Train, log the run, register the model; it becomes champion only if it passes the gate.
+
+    The data checks refuse before any MLflow output; from then on everything happens inside the
+    training run, so its duration is the training's and a crash leaves it FAILED.
+    """
     leads, events = load_training_data(cfg)
     check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
-    result = train(cfg, leads, events, load_oracle(cfg))
     client = store.setup()
+    with runs.training_run(cfg) as run:
+        runs.log_training_data(cfg, leads)
+        result = train(cfg, leads, events, load_oracle(cfg))
 
-    def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
-        return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
+        def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
+            return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
 
-    gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
-    with store.mlflow.start_run(run_name="train") as run:
+        gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
         runs.log_training_run(cfg, config_path, result, gate)
-        version, _ = pyfunc.log_model_version(result.scorer, {"run_id": run.info.run_id})
+        example = pyfunc.input_example(result.scorer, result.shap_sample[1])
+        version, _ = pyfunc.log_model_version(result.scorer, example, {"run_id": run.info.run_id})
+        html = training_report(cfg, result, gate, version)
+        runs.log_report(html)
+        aliases = register_aliases(client, version, gate)
+    return Trained(result, version, aliases, run.info.run_id, gate, write_report(html, version))
+
+
+def register_aliases(client: object, version: str, gate: object) -> list[str]:
+    """challenger always; champion only when the gate passed (with who and why recorded)."""
     aliases = [store.CHALLENGER]
     registry.set_alias(client, store.CHALLENGER, version)
     client.set_model_version_tag(store.MODEL_NAME, version, "gate_reason", gate.reason[:4000])
@@ -88,7 +116,16 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
         by = f"{registry.actor()} (train gate)"
         registry.move_champion(client, store.MODEL_NAME, version, gate.reason, by)
         aliases.append(store.CHAMPION)
-    return Trained(result, version, aliases, run.info.run_id, gate)
+    return aliases
+
+
+def write_report(html: str, version: str, folder: Path | None = None) -> Path:
+    """reports/training-v{version}.html, and the same page as reports/training-latest.html."""
+    folder = folder or reports_dir()
+    path = folder / f"training-v{version}.html"
+    write_text_atomic(html, path)
+    write_text_atomic(html, folder / "training-latest.html")
+    return path
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
@@ -122,13 +159,22 @@ def score(
     cfg: Config,
     leads_path: Path,
     activities: Path | None,
-    output: Path,
+    output: str | Path,
     model_uri: str = DEFAULT_MODEL_URI,
     as_of: str | None = None,
     engine: str = "local",
     progress: bool = False,
+    report: Path | None = None,
+    run_id: str | None = None,
+    quiet: bool = False,
 ) -> Scored:
-    """Score a leads file with a registered model, then log the scoring run with its drift."""
+    """Score a leads file with a registered model, then log the scoring run with its drift.
+
+    `output` is a file, or a database URL: the run's rows are then appended to `lead_scores`
+    under `run_id` (default: a new UUID; give one to make a retried job replace its own rows).
+    `quiet` also keeps Spark's own log output (JVM warnings, stage progress) off the terminal.
+    With `report`, also write the scoring report (stages, top SQLs, drift) there.
+    """
     from pipeline.monitoring.drift import warning_lines
 
     if engine not in ("local", "spark"):
@@ -142,32 +188,60 @@ def score(
         )
     store.setup()
     t = time.perf_counter()
-    if engine == "spark":
-        s = _score_spark(cfg, model_uri, leads_path, activities, output, when)
-    else:
+
+    def to_file(out: Path) -> ScoreSummary:
+        if engine == "spark":
+            return _score_spark(cfg, model_uri, leads_path, activities, out, when, quiet)
         scorer, version = pyfunc.load_scorer(model_uri)
-        s = score_files(
-            cfg, scorer, version, leads_path, activities, output, when, cfg.scoring.n_reasons,
+        return score_files(
+            cfg, scorer, version, leads_path, activities, out, when, cfg.scoring.n_reasons,
             progress=progress,
         )  # fmt: skip
+
+    if database.is_database_url(str(output)):
+        run_id = run_id or uuid.uuid4().hex
+        s = database.score_into(str(output), run_id, when, Path(cfg.scoring.staging_dir), to_file)
+    else:
+        s = to_file(Path(output))
     lines: list[str] = []
     if s.drift is not None:
-        lines = warning_lines(s.drift)
-        runs.log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
+        lines = warning_lines(s.drift, s.n_scored)
+        runs.log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path, engine)
+    if report is not None:
+        html = scoring_report(s, read_top_leads(s.output), when.isoformat(), model_uri,
+                              time.perf_counter() - t)  # fmt: skip
+        write_text_atomic(html, report)
     return Scored(s, time.perf_counter() - t, lines)
 
 
-def _score_spark(cfg, model_uri, leads_path, activities, output, when) -> ScoreSummary:
+def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
+    """The best-scored rows of a scores file (csv, or Spark's parquet folder) for the report;
+    None for an output this job cannot read back."""
+    path = Path(output)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        head = pd.read_csv(path, nrows=0).columns
+        cols = ["lead_id", "probability", "score", "stage"] + [
+            c for c in head if c.startswith("reason_")
+        ]
+        df = pd.read_csv(path, usecols=cols, dtype={"lead_id": str})
+    elif path.exists():
+        df = pd.read_parquet(path)
+    else:
+        return None
+    return df.nlargest(n, "probability")
+
+
+def _score_spark(cfg, model_uri, leads_path, activities, output, when, quiet) -> ScoreSummary:
     from pipeline.serving import spark
 
-    session = spark.spark_session()
+    session = spark.spark_session(quiet=quiet)
     version = pyfunc.resolve_model_version(model_uri)
     scorer, _ = pyfunc.load_scorer(model_uri)
     n = cfg.scoring.n_reasons
     params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n}
     udf = pyfunc.spark_udf(session, model_uri, spark.result_type(n), params)
     return spark.score_with_spark(
-        cfg, session, udf, scorer, version, leads_path, activities, output
+        cfg, session, udf, scorer, version, leads_path, activities, output, when
     )
 
 
@@ -213,11 +287,20 @@ def explain_leads(
     return Explained(out, version, when, scorer, canon, events)
 
 
-def monitor_and_log(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFrame:
-    """Realised conversion per stage against what the model promised; logged as a monitor run."""
-    table = monitor(cfg, outcomes, scores_path)
+def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataFrame:
+    """Realised conversion per stage against what the model promised; logged as a monitor run.
+
+    `scores` is a scores file or the database URL a scoring run wrote to (its latest view)."""
+    need = ["lead_id", "probability", "stage"]
+    if database.is_database_url(str(scores)):
+        source = database.safe_url(str(scores))
+        frame = database.read_latest(str(scores), need)
+    else:
+        source = str(scores)
+        frame = read_scores_file(Path(scores), need)
+    table = monitor(cfg, outcomes, frame, source)
     store.setup()
-    runs.log_monitor_run(table, outcomes, scores_path)
+    runs.log_monitor_run(table, outcomes, source)
     return table
 
 

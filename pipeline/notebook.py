@@ -63,7 +63,7 @@ def _absolute(cfg: Config, root: Path) -> Config:
         v = getattr(cfg.data, key)
         if v and not Path(v).is_absolute():
             setattr(cfg.data, key, str(root / v))
-    if not Path(cfg.scoring.output).is_absolute():
+    if "://" not in cfg.scoring.output and not Path(cfg.scoring.output).is_absolute():
         cfg.scoring.output = str(root / cfg.scoring.output)
     return cfg
 

@@ -102,71 +102,92 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Path) -> None:
+    """Set `_label` and `_closed_at` of the canonical leads in place, from the leads file's own
+    columns or from a separate outcomes table (`data.outcomes`)."""
     oc = cfg.schema.outcome
-    src, src_path = raw, path
     if cfg.data.outcomes:
-        src_path = Path(cfg.data.outcomes)
-        table = read_table(src_path, cfg, "outcomes file")
-        if table.empty and oc.column is not None:
-            raise DataError(f"{src_path}: header only, no rows; export the outcomes with data")
-        id_col = oc.lead_id or cfg.schema.lead_id
-        key = (
-            "schema.outcome.lead_id"
-            if oc.lead_id
-            else "schema.lead_id (or set schema.outcome.lead_id)"
-        )
-        require_columns(table, [id_col], src_path, key)
-        ids = table[id_col].astype("string").str.strip()
-        src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
-        src = src.reindex(out.index)
-        present = out.index.isin(ids.dropna())
-        if not present.any() and len(table):
-            raise DataError(
-                f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
-                f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
-            )
-        unmatched = int((~ids.dropna().isin(out.index)).sum())
-        if unmatched:
-            log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
+        src, src_path, present = _outcomes_table(out, cfg, path)
     else:
-        src = src.set_index(pd.Index(out.index))
+        src, src_path = raw.set_index(pd.Index(out.index)), path
         present = np.ones(len(out), bool)
     if oc.column is None:
-        if oc.won != "present":
-            raise DataError("config: schema.outcome.column is null, so won must be 'present'")
-        if not cfg.data.outcomes:
-            raise DataError(
-                "config: schema.outcome.column is null but data.outcomes is not set; name the "
-                "table that lists the won leads, or the outcome column of the leads file"
-            )
-        out["_label"] = np.where(present, 1.0, 0.0)
+        out["_label"] = _labels_by_presence(present, cfg)
     else:
-        require_columns(src, [oc.column], src_path, "schema.outcome.column")
-        vals = _as_text(src[oc.column])
-        won = vals.isin(oc.won if isinstance(oc.won, list) else []).fillna(False).to_numpy(bool)
-        lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).fillna(False).to_numpy(bool)
-        if not (won | lost).any():
-            counts = vals.value_counts(dropna=True).head(8)
-            found = ", ".join(f"'{k}' ({v})" for k, v in counts.items()) or "only empty values"
-            raise DataError(
-                f"{src_path}: column '{oc.column}': no value matches schema.outcome.won "
-                f"{oc.won} or lost {oc.lost}; values found: {found}; list them under won/lost"
-            )
-        other = ~(won | lost) & vals.notna().to_numpy(bool)
-        if other.any():
-            shown = ", ".join(f"'{v}'" for v in pd.unique(vals[other])[:5])
-            log.info(
-                "%s: %d lead(s) with outcome %s are neither won nor lost: treated as open",
-                src_path,
-                int(other.sum()),
-                shown,
-            )
-        out["_label"] = np.where(won, 1.0, np.where(lost, 0.0, np.nan))
+        out["_label"] = _labels_from_column(src, src_path, cfg)
     if oc.closed_at:
         require_columns(src, [oc.closed_at], src_path, "schema.outcome.closed_at")
         out["_closed_at"] = parse_dates(
             src[oc.closed_at], src_path, oc.closed_at, cfg.schema.dayfirst
         ).to_numpy()
+
+
+def _outcomes_table(
+    out: pd.DataFrame, cfg: Config, path: Path
+) -> tuple[pd.DataFrame, Path, np.ndarray]:
+    """The outcomes table aligned to the leads, and which leads it lists. A table whose ids match
+    no lead is an error (usually the wrong id column or a prefix), not a run with no wins."""
+    oc = cfg.schema.outcome
+    src_path = Path(cfg.data.outcomes)
+    table = read_table(src_path, cfg, "outcomes file")
+    if table.empty and oc.column is not None:
+        raise DataError(f"{src_path}: header only, no rows; export the outcomes with data")
+    id_col = oc.lead_id or cfg.schema.lead_id
+    key = (
+        "schema.outcome.lead_id" if oc.lead_id else "schema.lead_id (or set schema.outcome.lead_id)"
+    )
+    require_columns(table, [id_col], src_path, key)
+    ids = table[id_col].astype("string").str.strip()
+    src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
+    src = src.reindex(out.index)
+    present = out.index.isin(ids.dropna())
+    if not present.any() and len(table):
+        raise DataError(
+            f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
+            f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
+        )
+    unmatched = int((~ids.dropna().isin(out.index)).sum())
+    if unmatched:
+        log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
+    return src, src_path, present
+
+
+def _labels_by_presence(present: np.ndarray, cfg: Config) -> np.ndarray:
+    """Without an outcome column, a lead listed in the outcomes table is won, any other lost."""
+    if cfg.schema.outcome.won != "present":
+        raise DataError("config: schema.outcome.column is null, so won must be 'present'")
+    if not cfg.data.outcomes:
+        raise DataError(
+            "config: schema.outcome.column is null but data.outcomes is not set; name the "
+            "table that lists the won leads, or the outcome column of the leads file"
+        )
+    return np.where(present, 1.0, 0.0)
+
+
+def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.ndarray:
+    """1 won, 0 lost, NaN open. No value matching won or lost is a config mistake (the values
+    found are listed); a few other values are open leads, noted in the log."""
+    oc = cfg.schema.outcome
+    require_columns(src, [oc.column], src_path, "schema.outcome.column")
+    vals = _as_text(src[oc.column])
+    won = vals.isin(oc.won if isinstance(oc.won, list) else []).fillna(False).to_numpy(bool)
+    lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).fillna(False).to_numpy(bool)
+    if not (won | lost).any():
+        counts = vals.value_counts(dropna=True).head(8)
+        found = ", ".join(f"'{k}' ({v})" for k, v in counts.items()) or "only empty values"
+        raise DataError(
+            f"{src_path}: column '{oc.column}': no value matches schema.outcome.won "
+            f"{oc.won} or lost {oc.lost}; values found: {found}; list them under won/lost"
+        )
+    other = ~(won | lost) & vals.notna().to_numpy(bool)
+    if other.any():
+        shown = ", ".join(f"'{v}'" for v in pd.unique(vals[other])[:5])
+        log.info(
+            "%s: %d lead(s) with outcome %s are neither won nor lost: treated as open",
+            src_path,
+            int(other.sum()),
+            shown,
+        )
+    return np.where(won, 1.0, np.where(lost, 0.0, np.nan))
 
 
 def load_events(

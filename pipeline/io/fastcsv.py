@@ -6,15 +6,15 @@ so the scorer reads through pyarrow instead: the leads file in record batches of
 activities file block by block into compact arrays (lead row number, time, type code) that hold only
 events of leads in the file and before the as-of time.
 
-Whenever pyarrow cannot read a file exactly as `pipeline.data.read_table` would (another date
-format, a bad encoding, ragged rows), callers fall back to the pandas path, whose error messages
-name the file, row and fix. The fast path never changes what is scored, only how fast.
+Whenever pyarrow cannot read a file exactly as `pipeline.io.readers.read_table` would (another
+date format, a bad encoding, ragged rows), callers fall back to the pandas path, whose error
+messages name the file, row and fix. The fast path never changes what is scored, only how fast.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,9 @@ from pipeline.io.canonical import normalise_types
 
 NAT = np.iinfo(np.int64).min
 BLOCK = 32 << 20  # bytes per CSV block: bounded memory, big enough for multithreaded parsing
+
+
+OnProgress = Callable[[int], None] | None  # called with the rows of each block read
 
 
 class FastPathUnavailable(Exception):
@@ -179,61 +182,86 @@ def compact_events(
     first_ids: pa.Array,
     first_rows: np.ndarray,
     as_of: np.datetime64,
-    on_progress=None,
+    on_progress: OnProgress = None,
 ) -> CompactEvents:
     """Stream the activities file, keeping events of the given leads that happened before as_of.
 
     Memory is that of one block plus the kept events; the file itself is never held whole.
     """
-    ac = cfg.schema.activity
-    cols = [ac.lead_id, ac.timestamp, ac.type]
-    cutoff = np.datetime64(as_of, "ns").astype(np.int64)
-    vocab = _Vocab()
-    rows, tss, codes = [], [], []
+    kept = _KeptEvents(first_ids, first_rows, np.datetime64(as_of, "ns").astype(np.int64))
+    if is_parquet(path):
+        _add_parquet_events(path, cfg, kept, on_progress)
+    else:
+        _add_csv_events(path, cfg, kept, on_progress)
+    return _finish(kept.rows, kept.tss, kept.codes, kept.vocab.types)
 
-    def add(lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
-        pos = pc.index_in(lid, value_set=first_ids).to_numpy(zero_copy_only=False)
+
+class _KeptEvents:
+    """The compact arrays growing block by block: only events of the leads being scored, with a
+    type, before the cutoff, so memory follows what is kept rather than the file's size."""
+
+    def __init__(self, first_ids: pa.Array, first_rows: np.ndarray, cutoff: np.int64) -> None:
+        self.first_ids, self.first_rows, self.cutoff = first_ids, first_rows, cutoff
+        self.vocab = _Vocab()
+        self.rows: list[np.ndarray] = []
+        self.tss: list[np.ndarray] = []
+        self.codes: list[np.ndarray] = []
+
+    def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
+        pos = pc.index_in(lid, value_set=self.first_ids).to_numpy(zero_copy_only=False)
         r = np.where(np.isnan(pos), -1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-        r = np.where(r >= 0, first_rows[np.maximum(r, 0)], -1)
+        r = np.where(r >= 0, self.first_rows[np.maximum(r, 0)], -1)
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
-        c = vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
+        c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
         c = np.where(pc.is_null(enc.indices).to_numpy(zero_copy_only=False), -1, c)
-        keep = (r >= 0) & (c >= 0) & (t < cutoff)
-        rows.append(r[keep].astype(np.int32))
-        tss.append(t[keep])
-        codes.append(c[keep].astype(np.int16))
+        keep = (r >= 0) & (c >= 0) & (t < self.cutoff)
+        self.rows.append(r[keep].astype(np.int32))
+        self.tss.append(t[keep])
+        self.codes.append(c[keep].astype(np.int16))
 
-    if is_parquet(path):
-        pf = pq.ParquetFile(path)
-        missing = [c for c in cols if c not in pf.schema_arrow.names]
-        if missing:
-            raise FastPathUnavailable("missing columns")
-        for b in pf.iter_batches(batch_size=1 << 20, columns=cols):
-            ts = b.column(ac.timestamp)
-            if not pa.types.is_timestamp(ts.type) or ts.type.tz is not None:
-                raise FastPathUnavailable("timestamps need parsing")
-            add(
-                b.column(ac.lead_id).cast(pa.string()),
-                ts.cast(pa.timestamp("ns")),
-                b.column(ac.type),
-            )
+
+def _add_parquet_events(
+    path: Path, cfg: Config, kept: _KeptEvents, on_progress: OnProgress
+) -> None:
+    """Parquet timestamps are used as stored; ones that would need parsing (text, time zones)
+    are left to the pandas path, which parses them as `read_table` does."""
+    ac = cfg.schema.activity
+    cols = [ac.lead_id, ac.timestamp, ac.type]
+    pf = pq.ParquetFile(path)
+    missing = [c for c in cols if c not in pf.schema_arrow.names]
+    if missing:
+        raise FastPathUnavailable("missing columns")
+    for b in pf.iter_batches(batch_size=1 << 20, columns=cols):
+        ts = b.column(ac.timestamp)
+        if not pa.types.is_timestamp(ts.type) or ts.type.tz is not None:
+            raise FastPathUnavailable("timestamps need parsing")
+        kept.add(
+            b.column(ac.lead_id).cast(pa.string()),
+            ts.cast(pa.timestamp("ns")),
+            b.column(ac.type),
+        )
+        if on_progress:
+            on_progress(b.num_rows)
+
+
+def _add_csv_events(path: Path, cfg: Config, kept: _KeptEvents, on_progress: OnProgress) -> None:
+    """pyarrow parses the timestamps itself; any value it cannot read sends the whole file to
+    the pandas path, so dates are never parsed two different ways in one run."""
+    ac = cfg.schema.activity
+    cols = [ac.lead_id, ac.timestamp, ac.type]
+    names = csv_header(path, cfg)
+    if any(c not in names for c in cols):
+        raise FastPathUnavailable("missing columns")
+    types = {ac.lead_id: pa.string(), ac.timestamp: pa.timestamp("ns"), ac.type: pa.string()}
+    opts = _options(path, cfg, names, types, cols)
+    try:
+        for b in pacsv.open_csv(path, **opts):
+            kept.add(b.column(ac.lead_id), b.column(ac.timestamp), b.column(ac.type))
             if on_progress:
                 on_progress(b.num_rows)
-    else:
-        names = csv_header(path, cfg)
-        if any(c not in names for c in cols):
-            raise FastPathUnavailable("missing columns")
-        types = {ac.lead_id: pa.string(), ac.timestamp: pa.timestamp("ns"), ac.type: pa.string()}
-        opts = _options(path, cfg, names, types, cols)
-        try:
-            for b in pacsv.open_csv(path, **opts):
-                add(b.column(ac.lead_id), b.column(ac.timestamp), b.column(ac.type))
-                if on_progress:
-                    on_progress(b.num_rows)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-            raise FastPathUnavailable(str(e)) from None
-    return _finish(rows, tss, codes, vocab.types)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        raise FastPathUnavailable(str(e)) from None
 
 
 def compact_from_frame(

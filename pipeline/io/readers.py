@@ -34,50 +34,49 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
     reported as a delimiter mistake instead of training on nothing.
     """
     p = Path(path)
+    _check_file(p, what)
+    if p.suffix.lower() in {".parquet", ".pq"}:
+        return _read_parquet(p, cfg)
+    return _read_csv(p, cfg)
+
+
+def _check_file(p: Path, what: str) -> None:
+    """A missing, folder or empty path is a config mistake: say so before any parser does."""
     if not p.exists():
         raise DataError(f"{p}: {what} not found; check data.* paths in the config or the option")
     if p.is_dir():
         raise DataError(f"{p}: {what} is a folder, not a file; point the config at the file")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty; export it again with a header row and data")
-    if p.suffix.lower() in {".parquet", ".pq"}:
-        try:
-            df = pd.read_parquet(p)
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise DataError(
-                f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
-                "export it again or use csv"
-            ) from None
-        na = set(cfg.data.missing_values)
-        for c in df.columns:
-            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-                df[c] = df[c].where(~df[c].isin(na))
-        df.columns = [str(c).strip() for c in df.columns]
-        return df
+
+
+def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
+    """Parquet keeps its types; only text cells get the missing-value markers, as in a csv."""
+    try:
+        df = pd.read_parquet(p)
+    except Exception as e:  # pyarrow raises several types for a bad file
+        raise DataError(
+            f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
+            "export it again or use csv"
+        ) from None
+    na = set(cfg.data.missing_values)
+    for c in df.columns:
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+            df[c] = df[c].where(~df[c].isin(na))
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _read_csv(p: Path, cfg: Config) -> pd.DataFrame:
+    """Parser errors become one line naming the file and, when the header suggests it, the
+    delimiter the file probably uses."""
     sep = cfg.data.sep
     enc = cfg.data.encoding
     if enc.lower().replace("_", "-") in {"utf-8", "utf8"}:
         enc = "utf-8-sig"  # same as utf-8, and drops the byte-order mark Excel writes
     kw = dict(sep=sep, dtype=str, keep_default_na=False, na_values=cfg.data.missing_values)
     try:
-        try:
-            df = pd.read_csv(p, encoding=enc, encoding_errors="strict", **kw)
-        except UnicodeDecodeError as e:
-            try:
-                df = pd.read_csv(p, encoding="cp1252", encoding_errors="strict", **kw)
-            except UnicodeDecodeError:
-                raise DataError(
-                    f"{p}: byte 0x{e.object[e.start]:02x} at offset {e.start} is neither "
-                    f"{cfg.data.encoding} nor cp1252; set data.encoding to the file's encoding"
-                ) from None
-            log.warning(
-                "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
-                "instead: check accented text, or set data.encoding",
-                p,
-                cfg.data.encoding,
-                e.object[e.start],
-                e.start,
-            )
+        df = _read_csv_text(p, cfg, enc, kw)
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: file is empty; export it again with a header row and data") from None
     except pd.errors.ParserError as e:
@@ -93,6 +92,30 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
                 f"{p}: only one column '{df.columns[0][:60]}' with data.sep '{sep}'; {hint}"
             )
     return df
+
+
+def _read_csv_text(p: Path, cfg: Config, enc: str, kw: dict) -> pd.DataFrame:
+    """Excel on Windows saves cp1252 whatever the user believes: read it so, with a warning,
+    rather than refuse the file; anything else names the offending byte."""
+    try:
+        return pd.read_csv(p, encoding=enc, encoding_errors="strict", **kw)
+    except UnicodeDecodeError as e:
+        try:
+            df = pd.read_csv(p, encoding="cp1252", encoding_errors="strict", **kw)
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{p}: byte 0x{e.object[e.start]:02x} at offset {e.start} is neither "
+                f"{cfg.data.encoding} nor cp1252; set data.encoding to the file's encoding"
+            ) from None
+        log.warning(
+            "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
+            "instead: check accented text, or set data.encoding",
+            p,
+            cfg.data.encoding,
+            e.object[e.start],
+            e.start,
+        )
+        return df
 
 
 def _sep_hint(p: Path, sep: str, enc: str) -> str | None:

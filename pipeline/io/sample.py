@@ -14,6 +14,9 @@ hand-made points rule is clearly beaten by a model. The channel mix drifts over 
 
 The true probability depends only on what a feature builder can see at the end of the window, so
 it is the Bayes-optimal score for a snapshot taken then.
+
+`open_leads.csv` is the scoring batch at the export date: the open leads that just reached one of
+the ages the model is trained to score (see `_due_for_scoring`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.config import TrainingConfig
+
 WINDOW_DAYS = 30.0
+DUE_WINDOW_DAYS = 3.0  # open_leads.csv: leads that reached a scoring age in the last 3 days
 DEFAULT_END = "2026-11-01"
 HISTORY_DAYS = 730
 
@@ -190,7 +196,8 @@ def generate(
     leads.loc[rng.random(n_leads) < 0.03, "job_role"] = "Select"
     acts = _activities_frame(lead_ids, events, start_ts, end_ts)
     oracle = pd.DataFrame({"lead_id": lead_ids, "true_probability": p_true})
-    open_leads = leads.loc[is_open].drop(columns=["outcome", "closed_at"]).reset_index(drop=True)
+    due = is_open & _due_for_scoring(end_ts - leads["created_at"])
+    open_leads = leads.loc[due].drop(columns=["outcome", "closed_at"]).reset_index(drop=True)
     return SampleData(leads=leads, activities=acts, oracle=oracle, open_leads=open_leads)
 
 
@@ -409,6 +416,20 @@ def _activities_frame(
             "activity_type": np.array(list(ACTIVITIES))[events.type_idx[keep]],
         }
     ).sort_values(["occurred_at", "lead_id"], kind="stable", ignore_index=True)
+
+
+def _due_for_scoring(age: pd.Series) -> np.ndarray:
+    """Open leads that reached a scoring age in the last `DUE_WINDOW_DAYS` before the export.
+
+    A team scores each open lead at the ages the model is trained for (training.snapshot_days:
+    1, 3, 7 ... 90 days old), so the sample's scoring batch holds leads just past one of those
+    ages: mostly young, and mixed like the training snapshots. Scoring every unclosed lead
+    instead (ages spread evenly up to four months) mixes ages unlike the snapshots and reads as
+    drift in lead_age_days. Chosen from the open leads only: leads.csv is the same either way.
+    """
+    days = age.dt.total_seconds().to_numpy() / 86400
+    ages = np.asarray(TrainingConfig().snapshot_days, dtype=float)
+    return ((days[:, None] >= ages) & (days[:, None] < ages + DUE_WINDOW_DAYS)).any(axis=1)
 
 
 def _solve_intercept(logit: np.ndarray, target: float) -> float:

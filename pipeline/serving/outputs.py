@@ -16,13 +16,21 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass
 class ScoreSummary:
-    output: Path
+    output: Path | str  # a file, or a database URL (password hidden)
     rejected_path: Path | None
     n_scored: int
     n_rejected: int
     model_version: str
     stages: dict[str, int]
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
+    run_id: str | None = None  # the run_id column of a database output
+
+    @property
+    def drift_checked(self) -> bool:
+        """Enough scored leads for the drift table to be judged (see monitoring.drift)."""
+        from pipeline.monitoring.drift import enough_rows
+
+        return enough_rows(self.n_scored)
 
 
 def neutralise(s: pd.Series) -> pd.Series:

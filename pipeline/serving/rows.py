@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,19 +17,22 @@ from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads, empty_events, normalise_types
 from pipeline.io.readers import NO, YES
 
+if TYPE_CHECKING:
+    from pipeline.modeling.scorer import LeadScorer
+
 log = logging.getLogger(__name__)
 
 
-def model_schema(scorer) -> SchemaConfig:
+def model_schema(scorer: LeadScorer) -> SchemaConfig:
     return SchemaConfig.model_validate(scorer.meta["schema"])
 
 
-def required_columns(scorer) -> list[str]:
+def required_columns(scorer: LeadScorer) -> list[str]:
     sc = model_schema(scorer)
     return [sc.lead_id, *scorer.builder.categorical, *scorer.builder.numeric]
 
 
-def check_columns(raw: pd.DataFrame, scorer, path: str | Path) -> None:
+def check_columns(raw: pd.DataFrame, scorer: LeadScorer, path: str | Path) -> None:
     """Missing model columns are an error listing them all; extra columns are ignored with a note."""
     need = required_columns(scorer)
     missing = [c for c in need if c not in raw.columns]
@@ -45,7 +49,7 @@ def check_columns(raw: pd.DataFrame, scorer, path: str | Path) -> None:
         log.info("%s: ignoring %d column(s) the model does not use: %s", path, len(extra), shown)
 
 
-def reject_bad_rows(raw: pd.DataFrame, scorer) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into scoreable ones and rejected ones (with the row number and reason)."""
     sc = model_schema(scorer)
     reason = pd.Series("", index=raw.index, dtype=object)
@@ -72,13 +76,28 @@ def reject_bad_rows(raw: pd.DataFrame, scorer) -> tuple[pd.DataFrame, pd.DataFra
         bad = parsed.isna() & s.notna() & (reason == "")
         reason[bad] = f"{c} is not a number"
     bad = reason != ""
-    rejected = raw.loc[bad, [sc.lead_id]].copy()
-    rejected.insert(0, "row", raw.index[bad] + 2)
-    rejected["reason"] = reason[bad]
-    return raw.loc[~bad], rejected
+    return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason)
 
 
-def prepare_leads(raw: pd.DataFrame, scorer, path: str | Path = "input") -> pd.DataFrame:
+def rejected_frame(
+    rows: pd.DataFrame, bad: pd.Series | np.ndarray, id_col: str, reason: str | pd.Series
+) -> pd.DataFrame:
+    """The rejected-rows file's shape (row, id as given, reason), built in one place so a row
+    rejected inside a chunk and one rejected against an earlier chunk read the same.
+
+    `row` is the row number a spreadsheet shows (header = row 1), which is what a person fixing
+    the export looks up; it relies on the index being the 0-based position in the whole file.
+    """
+    bad = np.asarray(bad, dtype=bool)
+    out = rows.loc[bad, [id_col]].copy()
+    out.insert(0, "row", rows.index[bad] + 2)
+    out["reason"] = reason[bad] if isinstance(reason, pd.Series) else reason
+    return out
+
+
+def prepare_leads(
+    raw: pd.DataFrame, scorer: LeadScorer, path: str | Path = "input"
+) -> pd.DataFrame:
     check_columns(raw, scorer, path)
     return canonical_leads(raw, model_schema(scorer), path)
 

@@ -1,5 +1,9 @@
-"""Where MLflow keeps things: the tracking URI, the experiment, artifacts beside the sqlite store, and
-the fingerprints a run records (input hash, git commit)."""
+"""Where MLflow keeps things: the tracking URI, the experiments, artifacts beside the sqlite store,
+and the fingerprints a run records (input hash, git commit).
+
+Two experiments: `lead-scoring` holds the training runs (what a reviewer compares), and
+`lead-scoring-scoring` the scoring and monitoring runs, which come once per scoring call and
+would otherwise bury the training runs."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import mlflow
 from mlflow import MlflowClient
 
 EXPERIMENT = "lead-scoring"
+SCORING_EXPERIMENT = "lead-scoring-scoring"
 MODEL_NAME = "lead-scoring"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -41,11 +46,18 @@ def setup() -> MlflowClient:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
-    if client.get_experiment_by_name(EXPERIMENT) is None:
-        root = artifact_root()
-        client.create_experiment(EXPERIMENT, artifact_location=root or None)
+    experiment_id(EXPERIMENT, client)
     mlflow.set_experiment(EXPERIMENT)
     return client
+
+
+def experiment_id(name: str, client: MlflowClient | None = None) -> str:
+    """The id of experiment `name`, created (artifacts beside the store) if it does not exist."""
+    client = client or MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_root() or None)
 
 
 def fingerprint(paths: list[str | Path | None]) -> str:
