@@ -27,8 +27,12 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Config
 from pipeline.io.canonical import normalise_types
+from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST
 
 NAT = np.iinfo(np.int64).min
+EARLIEST_NS = EARLIEST.value
+LATEST_NS = LATEST.value
+OUT_OF_RANGE = f"date outside {DATE_RANGE}"
 BLOCK = 32 << 20  # bytes per CSV block: bounded memory, big enough for multithreaded parsing
 
 
@@ -138,9 +142,11 @@ class CompactEvents:
     """
 
     row: np.ndarray  # int32
-    ts: np.ndarray  # int64 ns (NaT = int64 min)
+    ts: np.ndarray  # int64 ns (never NaT: rows without a time are rejected, not kept)
     code: np.ndarray  # int16
     types: list[str]
+    after_as_of: int = 0  # events of the scored leads at or after as_of: not used, counted
+    rejected: pd.DataFrame | None = None  # activity rows without a time or with a bad one
 
     def __len__(self) -> int:
         return len(self.row)
@@ -193,7 +199,13 @@ def compact_events(
         _add_parquet_events(path, cfg, kept, on_progress)
     else:
         _add_csv_events(path, cfg, kept, on_progress)
-    return _finish(kept.rows, kept.tss, kept.codes, kept.vocab.types)
+    out = _finish(kept.rows, kept.tss, kept.codes, kept.vocab.types)
+    out.after_as_of = kept.after_as_of
+    ts_col, id_col = cfg.schema.activity.timestamp, cfg.schema.activity.lead_id
+    rej = pd.DataFrame(kept.rejected, columns=["row", id_col, "reason"])
+    rej["reason"] = np.where(rej["reason"], f"{ts_col}: {OUT_OF_RANGE}", f"no {ts_col}")
+    out.rejected = rej
+    return out
 
 
 class _KeptEvents:
@@ -206,6 +218,9 @@ class _KeptEvents:
         self.rows: list[np.ndarray] = []
         self.tss: list[np.ndarray] = []
         self.codes: list[np.ndarray] = []
+        self.after_as_of = 0
+        self.rejected: list[tuple[int, str, bool]] = []  # (file row, lead id, out of range)
+        self.offset = 0  # file rows read so far
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
         pos = pc.index_in(lid, value_set=self.first_ids).to_numpy(zero_copy_only=False)
@@ -215,7 +230,18 @@ class _KeptEvents:
         enc = pc.dictionary_encode(typ)
         c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
         c = np.where(pc.is_null(enc.indices).to_numpy(zero_copy_only=False), -1, c)
-        keep = (r >= 0) & (c >= 0) & (t < self.cutoff)
+        ours = (r >= 0) & (c >= 0)
+        no_time = t == NAT
+        out_of_range = ~no_time & ((t < EARLIEST_NS) | (t > LATEST_NS))
+        after = ~no_time & ~out_of_range & (t >= self.cutoff)
+        keep = ours & ~no_time & ~out_of_range & ~after
+        self.after_as_of += int((ours & after).sum())
+        bad = np.flatnonzero(ours & (no_time | out_of_range))
+        if len(bad):
+            lids = lid.take(pa.array(bad)).to_pylist()
+            rng = out_of_range[bad]
+            self.rejected += zip((bad + self.offset + 2).tolist(), lids, rng.tolist(), strict=True)
+        self.offset += len(t)
         self.rows.append(r[keep].astype(np.int32))
         self.tss.append(t[keep])
         self.codes.append(c[keep].astype(np.int16))
@@ -277,8 +303,11 @@ def compact_from_frame(
     cat = pd.Categorical(ev["type"])
     c = vocab.codes(pa.array(list(cat.categories), type=pa.string()))[cat.codes]
     c = np.where(cat.codes < 0, -1, c)
-    keep = (r >= 0) & (c >= 0) & (t < np.datetime64(as_of, "ns").astype(np.int64))
-    return _finish([r[keep].astype(np.int32)], [t[keep]], [c[keep].astype(np.int16)], vocab.types)
+    ours = (r >= 0) & (c >= 0) & (t != NAT)  # the pandas path rejected rows without a time
+    keep = ours & (t < np.datetime64(as_of, "ns").astype(np.int64))
+    out = _finish([r[keep].astype(np.int32)], [t[keep]], [c[keep].astype(np.int16)], vocab.types)
+    out.after_as_of = int((ours & ~keep).sum())
+    return out
 
 
 def _finish(rows: list, tss: list, codes: list, types: list[str]) -> CompactEvents:

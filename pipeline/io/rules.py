@@ -76,6 +76,15 @@ def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
     return out.where(finite), bad, int((~finite).sum())
 
 
+def nonfinite_warning(path: object, counts: dict[str, int]) -> str:
+    """The one warning line about non-finite numbers read as missing values."""
+    per_col = ", ".join(f"{c} {n}" for c, n in counts.items())
+    return (
+        f"warning: {path}: {sum(counts.values())} non-finite number(s) (inf, -inf, 1e309, NaN) "
+        f"read as missing values: {per_col}"
+    )
+
+
 def clean_text(s: pd.Series, cap: int = ECHO_CAP) -> pd.Series:
     """An echoed input value made safe for a cell: no control characters, at most `cap`
     characters (the last one an ellipsis when cut)."""

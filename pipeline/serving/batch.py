@@ -20,10 +20,17 @@ import pandas as pd
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.atomic import atomic_open, write_atomic
-from pipeline.io.canonical import canonical_leads, load_events
+from pipeline.io.canonical import canonical_leads, drop_before_created, load_events
 from pipeline.io.readers import read_table
+from pipeline.io.rules import ECHO_CAP, activity_warning, clean_text, nonfinite_warning
 from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
-from pipeline.serving.rows import check_columns, model_schema, reject_bad_rows, rejected_frame
+from pipeline.serving.rows import (
+    LATER_DUPLICATE,
+    check_columns,
+    model_schema,
+    reject_bad_rows,
+    rejected_frame,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,8 +41,6 @@ if TYPE_CHECKING:
     from pipeline.progress import Progress
 
 log = logging.getLogger(__name__)
-
-LATER_DUPLICATE = "duplicate lead id (first row scored)"
 
 
 def score_files(
@@ -111,6 +116,8 @@ def _score_chunked(
             # inside the block: the scores file appears only once its rejected rows are written
             rejected = scoring.rejected()
             rej_path = _write_rejected(rejected, output)
+            ev_path = _write_rejected_events(events.rejected, output)
+    scoring.warn(activities_path or "activities", events)
     return ScoreSummary(
         output=output,
         rejected_path=rej_path,
@@ -119,6 +126,8 @@ def _score_chunked(
         model_version=model_version,
         stages=scoring.stages,
         drift=scoring.drift.table(),
+        rejected_activities=ev_path,
+        n_rejected_activities=0 if events.rejected is None else len(events.rejected),
     )
 
 
@@ -191,7 +200,10 @@ class LeadIds:
         import pyarrow as pa
 
         ids = ids.astype("string").reset_index(drop=True)
-        first = (ids.notna() & ~ids.duplicated(keep="first")).to_numpy()
+        ids = ids.where((ids.str.strip() != "").fillna(False))  # blank: rejected as empty
+        shown = clean_text(ids)  # as the output writes it: two raw ids must not merge there
+        dup = ids.duplicated(keep="first") | (shown.duplicated(keep="first") & ids.notna())
+        first = (ids.notna() & ~dup).to_numpy()
         obj = ids.to_numpy(dtype=object)
         return cls(
             obj=obj,
@@ -227,6 +239,8 @@ class ChunkScorer:
     rejected_parts: list[pd.DataFrame] = field(default_factory=list)  # by prepare
     stages: dict[str, int] = field(default_factory=dict)  # by write
     n_scored: int = 0  # by write
+    nonfinite: dict[str, int] = field(default_factory=dict)  # by prepare, per column
+    before_created: int = 0  # by prepare: events dated before their lead was created
     sc: SchemaConfig = field(init=False)
 
     def __post_init__(self) -> None:
@@ -238,13 +252,14 @@ class ChunkScorer:
         start, stop = int(raw.index[0]), int(raw.index[-1]) + 1
         if not len(good):
             return Prepared(None, start, stop)
-        leads = canonical_leads(good, self.sc, self.path)
+        leads = canonical_leads(good, self.sc, self.path, counts=self.nonfinite)
         if start == 0:  # what can be checked without outcomes, on the first chunk
             from pipeline.io.checks import check_scoring_data
 
             feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
             check_scoring_data(leads, feats, self.path).log_and_raise()
-        ev = self.events.for_rows(start, stop, self.ids.obj)
+        ev, n_before = drop_before_created(leads, self.events.for_rows(start, stop, self.ids.obj))
+        self.before_created += n_before
         X = self.scorer.features(leads, ev, np.full(len(leads), self.as_of64))
         self.drift.add(X)
         return Prepared(X, start, stop)
@@ -269,6 +284,16 @@ class ChunkScorer:
         self.n_scored += len(out)
         for k, v in out["stage"].value_counts().items():
             self.stages[k] = self.stages.get(k, 0) + int(v)
+
+    def warn(self, activities: str | Path, events: CompactEvents) -> None:
+        """One warning line per rule that left values out: non-finite numbers, unused events."""
+        if self.nonfinite:
+            log.warning(nonfinite_warning(self.path, self.nonfinite))
+        no_time = 0 if events.rejected is None else len(events.rejected)
+        counts = {"no_time": no_time, "before_created": self.before_created}
+        line = activity_warning({**counts, "after_as_of": events.after_as_of}, activities)
+        if line:
+            log.warning(line)
 
     def rejected(self) -> pd.DataFrame:
         return pd.concat(self.rejected_parts) if self.rejected_parts else pd.DataFrame()
@@ -311,8 +336,26 @@ def _write_rejected(rejected: pd.DataFrame, output: Path) -> Path | None:
         return None
     path = output.with_name(output.stem + ".rejected.csv")
     rejected = rejected.sort_values("row", kind="stable")
-    for c in rejected.columns[1:]:  # echoed ids and reasons: no spreadsheet formulas
-        rejected[c] = neutralise(rejected[c])
+    for c in rejected.columns[1:]:  # echoed ids and reasons: no formulas, no control characters
+        rejected[c] = neutralise(
+            clean_text(rejected[c], 2 * ECHO_CAP if c == "reason" else ECHO_CAP)
+        )
+    write_atomic(rejected, path)
+    return path
+
+
+def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path | None:
+    """Activity rows without a usable time, beside the scores file (`row` of the activities
+    file, its lead id, `reason`); a clean run removes the file of an earlier run."""
+    path = output.with_name(output.stem + ".rejected-activities.csv")
+    if rejected is None or not len(rejected):
+        path.unlink(missing_ok=True)
+        return None
+    rejected = rejected.sort_values("row", kind="stable")
+    for c in rejected.columns[1:]:  # echoed ids and reasons: no formulas, no control characters
+        rejected[c] = neutralise(
+            clean_text(rejected[c], 2 * ECHO_CAP if c == "reason" else ECHO_CAP)
+        )
     write_atomic(rejected, path)
     return path
 
@@ -340,5 +383,8 @@ def _compact_events(
             )
         except fastcsv.FastPathUnavailable as e:
             log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
-    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()))
-    return fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
+    rejected: list[pd.DataFrame] = []
+    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()), rejected=rejected)
+    out = fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
+    out.rejected = pd.concat(rejected) if rejected else None
+    return out

@@ -19,12 +19,12 @@ from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads, empty_events, normalise_types
 from pipeline.io.rules import (
     activity_filter,
-    clean_text,
     clean_value,
     date_problem,
     parse_as_of,
     to_datetimes,
 )
+from pipeline.serving.outputs import clean_cells
 from pipeline.serving.rows import check_columns, model_schema, reject_bad_rows
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def _answer(
     ids: pd.Series, out: pd.DataFrame, errors: pd.Series, version: str, explain: bool
 ) -> pd.DataFrame:
     """One row per record in request order; failed records carry `error` and null scores."""
-    res = pd.DataFrame({"lead_id": clean_text(ids).astype(object)})
+    res = pd.DataFrame({"lead_id": ids.astype(object)})
     ok = errors.isna().to_numpy()
     cols = [c for c in out.columns if explain or c == "probability"]
     for c in cols:
@@ -148,6 +148,7 @@ def _answer(
     res["probability"] = pd.to_numeric(res["probability"]).astype(float)
     res["error"] = [None if pd.isna(e) else f"record {i} (0-based): {e}" for i, e in errors.items()]
     res["model_version"] = version
+    res = clean_cells(res)
     if not explain:
         res = res.drop(columns="lead_id")
     return res
