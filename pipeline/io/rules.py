@@ -67,7 +67,7 @@ def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
         text = s.astype("string").str.replace(",", "", regex=False).str.strip()
         out = pd.to_numeric(text, errors="coerce").astype(float)
         nan_text = text.str.lower().isin(["nan", "+nan", "-nan"]).fillna(False)
-        bad = out.isna() & s.notna() & ~nan_text
+        bad = out.isna() & text.notna() & (text != "") & ~nan_text  # blank: missing
         out = out.where(~nan_text)
         nan_words = int(nan_text.sum())
         finite = np.isfinite(out.to_numpy(float)) | out.isna().to_numpy()
@@ -149,7 +149,8 @@ def activity_warning(counts: dict[str, int], path: object) -> str | None:
     if not any(counts.values()):
         return None
     return (
-        f"warning: {path}: activities not used: {counts.get('no_time', 0)} without a timestamp "
-        f"(listed in the rejected-activities file), {counts.get('before_created', 0)} dated "
+        f"warning: {path}: activities not used: {counts.get('no_time', 0)} without a usable "
+        f"timestamp (empty, unparseable or outside {DATE_RANGE}; listed in the "
+        f"rejected-activities file), {counts.get('before_created', 0)} dated "
         f"before the lead was created, {counts.get('after_as_of', 0)} at or after --as-of"
     )

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LATER_DUPLICATE = "duplicate lead id (first row scored)"
+MERGED_DUPLICATE = (
+    "duplicate lead id once control characters are removed and it is cut to 60 characters "
+    "(first row scored)"
+)
 
 
 def model_schema(scorer: LeadScorer) -> SchemaConfig:
@@ -61,8 +65,10 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
     reason = pd.Series("", index=raw.index, dtype=object)
     ids = raw[sc.lead_id].astype("string")
     reason[ids.isna() | (ids.str.strip() == "").fillna(False)] = "empty lead id"
-    dup = (ids.duplicated(keep="first") | clean_text(ids).duplicated(keep="first")) & (reason == "")
+    dup = ids.duplicated(keep="first") & (reason == "")
     reason[dup] = LATER_DUPLICATE
+    merged = clean_text(ids).duplicated(keep="first") & (reason == "")
+    reason[merged] = MERGED_DUPLICATE
     if sc.created_at and sc.created_at in raw.columns:
         s = raw[sc.created_at]
         _, bad = to_datetimes(s, sc.dayfirst)
