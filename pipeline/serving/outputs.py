@@ -49,7 +49,9 @@ def clean_cells(out: pd.DataFrame) -> pd.DataFrame:
     `ECHO_CAP` characters, a reason at `REASON_CAP` (its words plus one echoed value), each with
     an ellipsis when cut, so no cell breaks a spreadsheet (32,767 characters) or a CSV row."""
     if "lead_id" in out.columns:
-        out["lead_id"] = clean_text(out["lead_id"])
+        out["lead_id"] = (
+            clean_text(out["lead_id"]).astype(object).where(out["lead_id"].notna(), None)
+        )
     for c in out.columns:
         if c.startswith("reason_"):
             out[c] = clean_text(out[c], REASON_CAP).astype(object).where(out[c].notna(), None)

@@ -137,7 +137,7 @@ def _answer(
     ids: pd.Series, out: pd.DataFrame, errors: pd.Series, version: str, explain: bool
 ) -> pd.DataFrame:
     """One row per record in request order; failed records carry `error` and null scores."""
-    res = pd.DataFrame({"lead_id": ids.astype(object)})
+    res = pd.DataFrame({"lead_id": ids.astype(object).where(ids.notna(), None)})
     ok = errors.isna().to_numpy()
     cols = [c for c in out.columns if explain or c == "probability"]
     for c in cols:
@@ -145,8 +145,17 @@ def _answer(
         if ok.any():
             col[ok] = out.loc[ids[ok].to_numpy(), c].to_numpy(dtype=object)
         res[c] = col
-    res["probability"] = pd.to_numeric(res["probability"]).astype(float)
-    res["error"] = [None if pd.isna(e) else f"record {i} (0-based): {e}" for i, e in errors.items()]
+    # object columns: a failed record reads null in JSON (pandas 3 would make NaN of None)
+    res["probability"] = pd.Series(
+        [None if pd.isna(p) else float(p) for p in res["probability"]],
+        index=res.index,
+        dtype=object,
+    )
+    res["error"] = pd.Series(
+        [None if pd.isna(e) else f"record {i} (0-based): {e}" for i, e in errors.items()],
+        index=res.index,
+        dtype=object,
+    )
     res["model_version"] = version
     res = clean_cells(res)
     if not explain:
