@@ -119,7 +119,11 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     assert r.exit_code == 0, r.output
     rej = pd.read_csv(tmp_path / "scores.rejected.csv", dtype=str)
     assert rej.to_dict("records") == [
-        {"row": "6", "mql_id": mql.loc[4, "mql_id"], "reason": "cannot parse first_contact_date"}
+        {
+            "row": "6",
+            "mql_id": mql.loc[4, "mql_id"],
+            "reason": "first_contact_date: cannot parse date '31/31/2018'",
+        }
     ]
     assert len(pd.read_csv(out)) == len(mql) - 1
 
