@@ -27,6 +27,7 @@ from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, ou
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,
+    is_blank,
     model_schema,
     reject_bad_rows,
     rejected_frame,
@@ -200,7 +201,7 @@ class LeadIds:
         import pyarrow as pa
 
         ids = ids.astype("string").reset_index(drop=True)
-        ids = ids.where((ids.str.strip() != "").fillna(False))  # blank: rejected as empty
+        ids = ids.where(~is_blank(ids))  # blank: rejected as empty
         shown = clean_text(ids)  # as the output writes it: two raw ids must not merge there
         dup = ids.duplicated(keep="first") | (shown.duplicated(keep="first") & ids.notna())
         first = (ids.notna() & ~dup).to_numpy()

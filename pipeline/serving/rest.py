@@ -25,7 +25,7 @@ from pipeline.io.rules import (
     to_datetimes,
 )
 from pipeline.serving.outputs import clean_cells
-from pipeline.serving.rows import check_columns, model_schema, reject_bad_rows
+from pipeline.serving.rows import check_columns, is_blank, model_schema, reject_bad_rows
 
 log = logging.getLogger(__name__)
 ON_ERROR = ("row", "raise")
@@ -42,12 +42,12 @@ def predict_frame(
         raise DataError(f"params.on_error '{clean_value(on_error)}': use 'row' or 'raise'")
     as_of = parse_as_of(params.get("as_of") or None, "params.as_of")
     explain = bool(params.get("explain"))
-    n_reasons = int(params.get("n_reasons", 3)) if explain else 0
+    n_reasons = _n_reasons(params.get("n_reasons", 3), scorer) if explain else 0
     raw = model_input.reset_index(drop=True)
     check_columns(raw, scorer, "request")
     sc = model_schema(scorer)
-    ids = raw[sc.lead_id].astype("string").str.strip()
-    raw[sc.lead_id] = ids.where(ids != "")  # an empty id is no id
+    ids = raw[sc.lead_id].astype("string")
+    raw[sc.lead_id] = ids.where(~is_blank(ids))  # a blank id is no id
     errors = pd.Series(pd.NA, index=raw.index, dtype="string")
     _, rejected = reject_bad_rows(raw, scorer)
     for row, reason in zip(rejected["row"], rejected["reason"], strict=True):
@@ -60,6 +60,18 @@ def predict_frame(
     good = raw.loc[errors.isna()]
     out = _score(scorer, good, events, as_of, n_reasons, sc)
     return _answer(raw[sc.lead_id], out, errors, model_version, explain)
+
+
+def _n_reasons(value: object, scorer) -> int:
+    """How many reasons to return: 0 up to the model's number of business fields."""
+    most = len(set(scorer.builder.feature_fields.values()))
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = -1
+    if not 0 <= n <= most:
+        raise DataError(f"params.n_reasons '{clean_value(value)}': use a whole number 0-{most}")
+    return n
 
 
 def _score(scorer, good, events, as_of, n_reasons, sc) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
     sc = model_schema(scorer)
     reason = pd.Series("", index=raw.index, dtype=object)
     ids = raw[sc.lead_id].astype("string")
-    reason[ids.isna() | (ids.str.strip() == "").fillna(False)] = "empty lead id"
+    reason[is_blank(ids)] = "empty lead id"
     dup = ids.duplicated(keep="first") & (reason == "")
     reason[dup] = LATER_DUPLICATE
     merged = clean_text(ids).duplicated(keep="first") & (reason == "")
@@ -85,6 +85,11 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
         reason[bad] = f"{c} is not a number"
     bad = reason != ""
     return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason)
+
+
+def is_blank(ids: pd.Series) -> pd.Series:
+    """An id that is missing or reads empty in the output (spaces, control characters only)."""
+    return ids.isna() | (clean_text(ids).str.strip() == "").fillna(True)
 
 
 def rejected_frame(

@@ -134,6 +134,7 @@ def test_rest_scores_the_batch_and_fails_bad_records_one_by_one(trained, hostile
     _, leads, acts = hostile
     req = _request(leads, acts)
     req.loc[12, "lead_id"] = " "
+    req.loc[13, "lead_id"] = "\x00\t"  # nothing left once cleaned: no id either
     got = predict_frame(trained[0].scorer, req, {"as_of": "2026-11-01", "explain": True}, "7")
     assert len(got) == len(req) and (got["model_version"] == "7").all()
     failed = got["error"].notna()
@@ -145,7 +146,8 @@ def test_rest_scores_the_batch_and_fails_bad_records_one_by_one(trained, hostile
     assert "activities.occurred_at: date outside 1970-2200" in got.loc[21, "error"]
     assert got.loc[failed, "probability"].isna().all()
     assert got.loc[~failed, "probability"].between(0, 1).all()
-    assert set(np.flatnonzero(failed)) == {0, 1, 2, 3, 9, 12, 21}
+    assert got.loc[13, "error"] == "record 13 (0-based): empty lead id"
+    assert set(np.flatnonzero(failed)) == {0, 1, 2, 3, 9, 12, 13, 21}
 
 
 def test_rest_an_activity_without_a_time_is_not_today(trained, hostile):
@@ -168,6 +170,8 @@ def test_rest_whole_request_mistakes_are_one_clean_message(trained, hostile):
         ({"as_of": "3026-11-01"}, "params.as_of '3026-11-01': outside 1970-2200"),
         ({"as_of": "tomorrow-ish"}, "params.as_of 'tomorrow-ish': not a date"),
         ({"on_error": "skip"}, "params.on_error 'skip': use 'row' or 'raise'"),
+        ({"explain": True, "n_reasons": -1}, "params.n_reasons '-1': use a whole number 0-"),
+        ({"explain": True, "n_reasons": 10**9}, "params.n_reasons '1000000000'"),
         ({"on_error": "raise"}, "record 0 (0-based): created_at: date outside 1970-2200"),
     ]
     for params, message in cases:
