@@ -153,14 +153,37 @@ class CompactEvents:
 
     def for_rows(self, start: int, stop: int, ids: np.ndarray) -> pd.DataFrame:
         """Canonical events frame (`lead_id`, `ts`, `type`) of the leads in rows [start, stop)."""
+        return self.for_leads(start, stop, ids)[0]
+
+    def for_leads(
+        self,
+        start: int,
+        stop: int,
+        ids: np.ndarray,
+        rows: np.ndarray | None = None,
+        created: np.ndarray | None = None,
+    ) -> tuple[pd.DataFrame, int]:
+        """`for_rows`, less the events dated before their lead was created (`created`: the
+        creation times of the leads at file `rows`), and how many those were. Matched by row
+        number, not by id: no hashing of millions of id strings."""
         lo, hi = np.searchsorted(self.row, [start, stop])
-        return pd.DataFrame(
+        row, ts, code = self.row[lo:hi], self.ts[lo:hi], self.code[lo:hi]
+        n_before = 0
+        if rows is not None and created is not None and len(row):
+            by_row = np.full(stop - start, NAT, np.int64)
+            by_row[np.asarray(rows) - start] = np.asarray(created, "datetime64[ns]").view(np.int64)
+            born = by_row[row - start]
+            keep = (born == NAT) | (ts >= born)
+            n_before = int((~keep).sum())
+            row, ts, code = row[keep], ts[keep], code[keep]
+        frame = pd.DataFrame(
             {
-                "lead_id": ids[self.row[lo:hi]],
-                "ts": self.ts[lo:hi].view("datetime64[ns]"),
-                "type": pd.Categorical.from_codes(self.code[lo:hi], categories=self.types),
+                "lead_id": ids[row],
+                "ts": ts.view("datetime64[ns]"),
+                "type": pd.Categorical.from_codes(code, categories=self.types),
             }
         )
+        return frame, n_before
 
 
 class _Vocab:

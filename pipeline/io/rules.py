@@ -63,17 +63,23 @@ def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
     if pd.api.types.is_numeric_dtype(s):
         out = s.astype(float)
         bad = pd.Series(False, index=s.index)
+        n_nan_text = 0
     else:
         text = s.astype("string").str.replace(",", "", regex=False).str.strip()
         out = pd.to_numeric(text, errors="coerce").astype(float)
-        nan_text = text.str.lower().isin(["nan", "+nan", "-nan"]).fillna(False)
-        bad = out.isna() & text.notna() & (text != "") & ~nan_text  # blank: missing
-        out = out.where(~nan_text)
-        nan_words = int(nan_text.sum())
-        finite = np.isfinite(out.to_numpy(float)) | out.isna().to_numpy()
-        return out.where(finite), bad, nan_words + int((~finite).sum())
-    finite = np.isfinite(out.to_numpy(float)) | out.isna().to_numpy()
-    return out.where(finite), bad, int((~finite).sum())
+        unread = (out.isna() & text.notna() & (text != "")).fillna(False)
+        bad = unread.copy()
+        if unread.any():  # only the few cells that did not read as numbers are looked at again
+            nan_text = text[unread].str.lower().str.lstrip("+-").eq("nan").fillna(False)
+            bad[unread] = ~nan_text
+            n_nan_text = int(nan_text.sum())
+        else:
+            n_nan_text = 0
+    values = out.to_numpy(float)
+    infinite = np.isinf(values)
+    if infinite.any():
+        out = out.where(~infinite)
+    return out, bad, n_nan_text + int(infinite.sum())
 
 
 def nonfinite_warning(path: object, counts: dict[str, int]) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.atomic import atomic_open, write_atomic
-from pipeline.io.canonical import canonical_leads, drop_before_created, load_events
+from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.readers import read_table
 from pipeline.io.rules import ECHO_CAP, activity_warning, clean_text, nonfinite_warning
 from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
@@ -259,7 +259,8 @@ class ChunkScorer:
 
             feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
             check_scoring_data(leads, feats, self.path).log_and_raise()
-        ev, n_before = drop_before_created(leads, self.events.for_rows(start, stop, self.ids.obj))
+        born = leads["_created_at"].to_numpy("datetime64[ns]")
+        ev, n_before = self.events.for_leads(start, stop, self.ids.obj, good.index.to_numpy(), born)
         self.before_created += n_before
         X = self.scorer.features(leads, ev, np.full(len(leads), self.as_of64))
         self.drift.add(X)
