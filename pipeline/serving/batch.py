@@ -337,13 +337,18 @@ def _write_rejected(rejected: pd.DataFrame, output: Path) -> Path | None:
     if not len(rejected):
         return None
     path = output.with_name(output.stem + ".rejected.csv")
-    rejected = rejected.sort_values("row", kind="stable")
-    for c in rejected.columns[1:]:  # echoed ids and reasons: no formulas, no control characters
-        rejected[c] = neutralise(
-            clean_text(rejected[c], 2 * ECHO_CAP if c == "reason" else ECHO_CAP)
-        )
-    write_atomic(rejected, path)
+    write_atomic(safe_cells(rejected), path)
     return path
+
+
+def safe_cells(rejected: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows in file order, their echoed ids and reasons without formulas or control
+    characters, and capped (an id at 60 characters, a reason at 120)."""
+    rejected = rejected.sort_values("row", kind="stable")
+    for c in rejected.columns[1:]:
+        cap = 2 * ECHO_CAP if c == "reason" else ECHO_CAP
+        rejected[c] = neutralise(clean_text(rejected[c], cap))
+    return rejected
 
 
 def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path | None:
@@ -353,12 +358,7 @@ def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path 
     if rejected is None or not len(rejected):
         path.unlink(missing_ok=True)
         return None
-    rejected = rejected.sort_values("row", kind="stable")
-    for c in rejected.columns[1:]:  # echoed ids and reasons: no formulas, no control characters
-        rejected[c] = neutralise(
-            clean_text(rejected[c], 2 * ECHO_CAP if c == "reason" else ECHO_CAP)
-        )
-    write_atomic(rejected, path)
+    write_atomic(safe_cells(rejected), path)
     return path
 
 
