@@ -22,9 +22,10 @@ import yaml
 from pipeline.config import Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.io.atomic import check_output_path, write_text_atomic
-from pipeline.io.canonical import load_events, load_leads
+from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.checks import Report, check_training_data
 from pipeline.io.readers import read_table
+from pipeline.io.rules import parse_as_of
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
@@ -34,7 +35,7 @@ from pipeline.report.training import training_report
 from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
-from pipeline.serving.rows import parse_as_of, prepare_leads
+from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,16 @@ def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical leads (with outcomes) and the events of those leads."""
     leads = load_leads(cfg)
     events = load_events(cfg, lead_ids=leads.index)
+    no_time = events["ts"].isna()
+    events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
+    if no_time.any() or before:
+        log.warning(
+            "warning: %s: activities not used: %d without a timestamp, %d dated before the lead "
+            "was created",
+            cfg.data.activities,
+            int(no_time.sum()),
+            before,
+        )
     return leads, events
 
 
@@ -246,7 +257,8 @@ def _score_spark(cfg, model_uri, leads_path, activities, output, when, quiet) ->
     version = pyfunc.resolve_model_version(model_uri)
     scorer, _ = pyfunc.load_scorer(model_uri)
     n = cfg.scoring.n_reasons
-    params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n}
+    # all or nothing, as before: the Spark output has no rejected-rows file yet
+    params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n, "on_error": "raise"}
     udf = pyfunc.spark_udf(session, model_uri, spark.result_type(n), params)
     return spark.score_with_spark(
         cfg, session, udf, scorer, version, leads_path, activities, output, when
@@ -289,7 +301,9 @@ def explain_leads(
     canon = prepare_leads(raw, scorer, path)
     canon = canon.loc[[i for i in dict.fromkeys(lead_ids) if i in canon.index] or canon.index]
     acts = activities if activities is not None else cfg.data.activities
-    events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
+    skipped: list[pd.DataFrame] = []  # rows without a usable time: left out, as the scorer does
+    events = load_events(cfg, acts or None, lead_ids=canon.index, rejected=skipped)
+    events = drop_before_created(canon, events)[0]
     n = n_reasons or len(set(scorer.builder.feature_fields.values()))
     out = scorer.score(canon, events, np.full(len(canon), when.to_datetime64()), n)
     return Explained(out, version, when, scorer, canon, events)

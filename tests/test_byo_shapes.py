@@ -35,7 +35,7 @@ def _check_scores(path: Path, expected_ids: pd.Series) -> pd.DataFrame:
     assert sorted(s["lead_id"]) == sorted(expected_ids.astype(str))
     assert s["probability"].between(0, 1).all() and s["score"].between(0, 100).all()
     assert set(s["stage"]) <= {"SQL", "MQL", "lead"}
-    assert s["reason_1"].str.match(r"^[+-] \S").all()
+    assert s["reason_1"].str.match(r"^\[[+-]\] \S").all()
     return s
 
 
@@ -119,7 +119,11 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     assert r.exit_code == 0, r.output
     rej = pd.read_csv(tmp_path / "scores.rejected.csv", dtype=str)
     assert rej.to_dict("records") == [
-        {"row": "6", "mql_id": mql.loc[4, "mql_id"], "reason": "cannot parse first_contact_date"}
+        {
+            "row": "6",
+            "mql_id": mql.loc[4, "mql_id"],
+            "reason": "first_contact_date: cannot parse date '31/31/2018'",
+        }
     ]
     assert len(pd.read_csv(out)) == len(mql) - 1
 

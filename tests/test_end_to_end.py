@@ -139,7 +139,7 @@ def test_train_register_score_explain(trained_project):
     assert s[["fit_score", "engagement_score"]].apply(lambda c: c.between(0, 100)).all().all()
     assert sorted(s["lead_id"]) == sorted(open_leads["lead_id"])
     check_scores(s, metrics["mql_threshold"], metrics["sql_threshold"])
-    assert s["reason_1"].str.match(r"^[+-] \w").all()
+    assert s["reason_1"].str.match(r"^\[[+-]\] \w").all()
     assert (s["model_version"].astype(str) == str(champ.version)).all()
 
     lid = s["lead_id"].iloc[0]
@@ -168,7 +168,7 @@ def test_train_register_score_explain(trained_project):
     assert float(head[1]) == pytest.approx(row["probability"], abs=5.1e-4)
     assert (int(head[2]), head[3]) == (row["score"], row["stage"])
     assert (int(head[4]), int(head[5])) == (row["fit_score"], row["engagement_score"])
-    said = [ln.strip() for ln in r.output.splitlines() if re.match(r"^  [+-] ", ln)]
+    said = [ln.strip() for ln in r.output.splitlines() if re.match(r"^  \[[+-]\] ", ln)]
     assert said[:3] == row[["reason_1", "reason_2", "reason_3"]].tolist()
     assert (tmp / "waterfall.png").read_bytes()[:4] == b"\x89PNG"
     arts = {

@@ -187,7 +187,7 @@ def _check_scores(nb, out: str, got: dict, workdir: Path) -> None:
         (r.lead_id, str(r.score), r.stage, str(r.fit_score), str(r.engagement_score))
         for r in best_first.itertuples()
     ]
-    reasons = [ln.strip() for ln in out.splitlines() if re.match(r"^    [+-] \S", ln)]
+    reasons = [ln.strip() for ln in out.splitlines() if re.match(r"^    \[[+-]\] \S", ln)]
     assert len(reasons) == 5 * len(s)  # n_reasons=5 for every lead
     for c in ("fit_score", "engagement_score"):
         assert s[c].between(0, 100).all(), c
@@ -195,4 +195,4 @@ def _check_scores(nb, out: str, got: dict, workdir: Path) -> None:
     b, a = got["before"], got["after"]
     assert a["probability"] > b["probability"] and a["score"] >= b["score"]
     assert a["engagement_score"] > b["engagement_score"]
-    assert "+ requested a demo" in _cell_text(nb, "with a demo request")
+    assert "[+] requested a demo" in _cell_text(nb, "with a demo request")

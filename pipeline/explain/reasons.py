@@ -278,7 +278,8 @@ def reason_table(
     flags: set[str] | None = None,
     categories: dict[str, set[str]] | None = None,
 ) -> pd.DataFrame:
-    """reason_1..reason_k: the k fields that moved each lead most, as "+ ..." / "- ..." phrases.
+    """reason_1..reason_k: the k fields that moved each lead most, as "[+] ..." / "[-] ..." phrases
+    (a sign no spreadsheet reads as a formula).
 
     `contrib` holds per-feature SHAP values in the order of `feature_fields` (the columns of X).
     Slots beyond the number of fields stay empty.
@@ -299,7 +300,7 @@ def reason_table(
         text = phrase(
             field, X.iloc[rows], contrib[np.ix_(rows, cols)], total, has_time, flags, categories
         )
-        signed = np.where(total >= 0, "+ ", "- ").astype(object) + text
+        signed = np.where(total >= 0, "[+] ", "[-] ").astype(object) + text
         slot = hit[rows].argmax(axis=1)
         out[rows, slot] = signed
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])

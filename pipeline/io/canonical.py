@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.readers import parse_dates, parse_flags, parse_numbers, read_table, require_columns
+from pipeline.io.rules import clean_value, date_problem, to_datetimes
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,16 @@ def load_leads(
 
 
 def canonical_leads(
-    raw: pd.DataFrame, sc: SchemaConfig, path: str | Path = "input", require_created: bool = False
+    raw: pd.DataFrame,
+    sc: SchemaConfig,
+    path: str | Path = "input",
+    require_created: bool = False,
+    counts: dict[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes."""
+    """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes.
+
+    `counts` gathers non-finite numbers per column (read as missing) so a chunked caller warns
+    once; without it each column warns here."""
     features = [*sc.categorical, *sc.numeric, *sc.flags]
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, features, path, "schema.categorical/numeric/flags")
@@ -82,7 +90,7 @@ def canonical_leads(
     for c in sc.categorical:
         out[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
     for c in sc.numeric:
-        out[c] = parse_numbers(raw[c], path, c).to_numpy()
+        out[c] = parse_numbers(raw[c], path, c, counts).to_numpy()
     for c in sc.flags:
         out[c] = parse_flags(raw[c], path, c).to_numpy()
     out["_label"] = np.nan
@@ -191,26 +199,70 @@ def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.nd
 
 
 def load_events(
-    cfg: Config, path: str | Path | None = None, lead_ids: pd.Index | None = None
+    cfg: Config,
+    path: str | Path | None = None,
+    lead_ids: pd.Index | None = None,
+    rejected: list[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame."""
+    """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame.
+
+    Training (`rejected` None) stops at the first bad date with one line; scoring passes a list
+    that receives the rows without a timestamp or with a bad one (`row`, lead id, `reason`), and
+    they are left out, never read as "today"."""
     p = path or cfg.data.activities
     if not p:
         return empty_events()
     ac = cfg.schema.activity
     raw = read_table(p, cfg, "activities file")
     require_columns(raw, [ac.lead_id, ac.timestamp, ac.type], p, "schema.activity")
+    if rejected is None:
+        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)
+    else:
+        ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst)
+        ours = raw[ac.lead_id].isin(lead_ids) if lead_ids is not None else raw[ac.lead_id].notna()
+        rejected.append(_rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp))
     ev = pd.DataFrame(
         {
             "lead_id": raw[ac.lead_id].astype(object).to_numpy(),
-            "ts": parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst).to_numpy(),
+            "ts": ts.to_numpy(),
             "type": normalise_types(raw[ac.type]),
         }
     )
-    ev = ev[ev["type"].notna()]
+    ev = ev[ev["type"].notna() & (rejected is None or ev["ts"].notna())]
     if lead_ids is not None:
         ev = ev[ev["lead_id"].isin(lead_ids)]
     return ev.reset_index(drop=True)
+
+
+def _rejected_events(
+    raw: pd.DataFrame, ts: pd.Series, bad: pd.Series, ours: pd.Series, id_col: str, ts_col: str
+) -> pd.DataFrame:
+    """Activity rows of the scored leads whose time is missing or bad, as rejected rows."""
+    no_time = ts.isna() & ~bad
+    hit = ((no_time | bad) & ours).to_numpy()
+    reason = np.where(
+        no_time.to_numpy()[hit],
+        f"no {ts_col}",
+        [f"{ts_col}: {date_problem(v)} '{clean_value(v)}'" for v in raw.loc[hit, ts_col]] or "",
+    )
+    return pd.DataFrame(
+        {
+            "row": np.flatnonzero(hit) + 2,
+            id_col: raw.loc[hit, id_col].to_numpy(),
+            "reason": reason,
+        }
+    )
+
+
+def drop_before_created(leads: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Events dated before their lead was created are not the lead's behaviour: dropped, counted."""
+    if not len(events) or "_created_at" not in leads.columns:
+        return events, 0
+    created = leads["_created_at"].reindex(events["lead_id"].to_numpy()).to_numpy("datetime64[ns]")
+    before = (events["ts"].to_numpy("datetime64[ns]") < created) & ~np.isnat(created)
+    if not before.any():
+        return events, 0
+    return events.loc[~before].reset_index(drop=True), int(before.sum())
 
 
 def normalise_types(s: pd.Series) -> np.ndarray:

@@ -17,6 +17,14 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.io.rules import (
+    DATE_RANGE,
+    clean_value,
+    date_problem,
+    nonfinite_warning,
+    to_datetimes,
+    to_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,39 +149,36 @@ def require_columns(df: pd.DataFrame, cols: list[str], path: str | Path, key: st
 
 
 def parse_dates(s: pd.Series, path: str | Path, col: str, dayfirst: bool = False) -> pd.Series:
-    out = None
-    if not dayfirst:
-        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
-            out = pd.to_datetime(s, utc=True, format="ISO8601").dt.tz_localize(None)
-        except (ValueError, TypeError):
-            out = None
-    if out is None:
-        out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
-        out = out.dt.tz_localize(None)
-    bad = out.isna() & s.notna()
+    """Dates for training (a bad one is a one-line error); scoring rejects the row instead
+    (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, else bad."""
+    out, bad = to_datetimes(s, dayfirst)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: cannot parse date '{s.iloc[i]}'; "
-            "use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 (or set schema.dayfirst "
-            "for 31.01.2026)"
+            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i])} "
+            f"'{clean_value(s.iloc[i])}'; use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 "
+            f"within {DATE_RANGE} (or set schema.dayfirst for 31.01.2026)"
         )
-    return out.astype("datetime64[ns]")
+    return out
 
 
-def parse_numbers(s: pd.Series, path: str | Path, col: str) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s):
-        return s.astype(float)
-    clean = s.astype("string").str.replace(",", "", regex=False).str.strip()
-    out = pd.to_numeric(clean, errors="coerce")
-    bad = out.isna() & s.notna()
+def parse_numbers(
+    s: pd.Series, path: str | Path, col: str, counts: dict[str, int] | None = None
+) -> pd.Series:
+    """Numbers; `inf`, `-inf`, `1e309` and `NaN` text are missing values, counted per column in
+    `counts` (or in a warning line here when no `counts` is given)."""
+    out, bad, n_nonfinite = to_numbers(s)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: '{s.iloc[i]}' is not a number; fix the value "
-            "or move the column from schema.numeric to schema.categorical"
+            f"{path}: column '{col}' row {i + 2}: '{clean_value(s.iloc[i])}' is not a number; fix "
+            "the value or move the column from schema.numeric to schema.categorical"
         )
-    return out.astype(float)
+    if n_nonfinite and counts is not None:
+        counts[col] = counts.get(col, 0) + n_nonfinite
+    elif n_nonfinite:
+        log.warning(nonfinite_warning(path, {col: n_nonfinite}))
+    return out
 
 
 def parse_flags(s: pd.Series, path: str | Path, col: str) -> pd.Series:

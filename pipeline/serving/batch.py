@@ -22,8 +22,16 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.readers import read_table
+from pipeline.io.rules import ECHO_CAP, activity_warning, clean_text, nonfinite_warning
 from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
-from pipeline.serving.rows import check_columns, model_schema, reject_bad_rows, rejected_frame
+from pipeline.serving.rows import (
+    LATER_DUPLICATE,
+    check_columns,
+    is_blank,
+    model_schema,
+    reject_bad_rows,
+    rejected_frame,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,8 +42,6 @@ if TYPE_CHECKING:
     from pipeline.progress import Progress
 
 log = logging.getLogger(__name__)
-
-LATER_DUPLICATE = "duplicate lead id (first row scored)"
 
 
 def score_files(
@@ -111,8 +117,10 @@ def _score_chunked(
             # inside the block: the scores file appears only once its rejected rows are written
             rejected = scoring.rejected()
             rej_path = _write_rejected(rejected, output)
+            ev_path = _write_rejected_events(events.rejected, output)
         if rej_path is None:  # an earlier run's rejected rows never sit beside clean new scores
             rejected_path(output).unlink(missing_ok=True)
+    scoring.warn(activities_path or "activities", events)
     return ScoreSummary(
         output=output,
         rejected_path=rej_path,
@@ -121,6 +129,8 @@ def _score_chunked(
         model_version=model_version,
         stages=scoring.stages,
         drift=scoring.drift.table(),
+        rejected_activities=ev_path,
+        n_rejected_activities=0 if events.rejected is None else len(events.rejected),
     )
 
 
@@ -193,7 +203,10 @@ class LeadIds:
         import pyarrow as pa
 
         ids = ids.astype("string").reset_index(drop=True)
-        first = (ids.notna() & ~ids.duplicated(keep="first")).to_numpy()
+        ids = ids.where(~is_blank(ids))  # blank: rejected as empty
+        shown = clean_text(ids)  # as the output writes it: two raw ids must not merge there
+        dup = ids.duplicated(keep="first") | (shown.duplicated(keep="first") & ids.notna())
+        first = (ids.notna() & ~dup).to_numpy()
         obj = ids.to_numpy(dtype=object)
         return cls(
             obj=obj,
@@ -229,6 +242,8 @@ class ChunkScorer:
     rejected_parts: list[pd.DataFrame] = field(default_factory=list)  # by prepare
     stages: dict[str, int] = field(default_factory=dict)  # by write
     n_scored: int = 0  # by write
+    nonfinite: dict[str, int] = field(default_factory=dict)  # by prepare, per column
+    before_created: int = 0  # by prepare: events dated before their lead was created
     sc: SchemaConfig = field(init=False)
 
     def __post_init__(self) -> None:
@@ -240,13 +255,15 @@ class ChunkScorer:
         start, stop = int(raw.index[0]), int(raw.index[-1]) + 1
         if not len(good):
             return Prepared(None, start, stop)
-        leads = canonical_leads(good, self.sc, self.path)
+        leads = canonical_leads(good, self.sc, self.path, counts=self.nonfinite)
         if start == 0:  # what can be checked without outcomes, on the first chunk
             from pipeline.io.checks import check_scoring_data
 
             feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
             check_scoring_data(leads, feats, self.path).log_and_raise()
-        ev = self.events.for_rows(start, stop, self.ids.obj)
+        born = leads["_created_at"].to_numpy("datetime64[ns]")
+        ev, n_before = self.events.for_leads(start, stop, self.ids.obj, good.index.to_numpy(), born)
+        self.before_created += n_before
         X = self.scorer.features(leads, ev, np.full(len(leads), self.as_of64))
         self.drift.add(X)
         return Prepared(X, start, stop)
@@ -271,6 +288,16 @@ class ChunkScorer:
         self.n_scored += len(out)
         for k, v in out["stage"].value_counts().items():
             self.stages[k] = self.stages.get(k, 0) + int(v)
+
+    def warn(self, activities: str | Path, events: CompactEvents) -> None:
+        """One warning line per rule that left values out: non-finite numbers, unused events."""
+        if self.nonfinite:
+            log.warning(nonfinite_warning(self.path, self.nonfinite))
+        no_time = 0 if events.rejected is None else len(events.rejected)
+        counts = {"no_time": no_time, "before_created": self.before_created}
+        line = activity_warning({**counts, "after_as_of": events.after_as_of}, activities)
+        if line:
+            log.warning(line)
 
     def rejected(self) -> pd.DataFrame:
         return pd.concat(self.rejected_parts) if self.rejected_parts else pd.DataFrame()
@@ -316,10 +343,28 @@ def _write_rejected(rejected: pd.DataFrame, output: Path) -> Path | None:
     if not len(rejected):
         return None
     path = rejected_path(output)
+    write_atomic(safe_cells(rejected), path)
+    return path
+
+
+def safe_cells(rejected: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows in file order, their echoed ids and reasons without formulas or control
+    characters, and capped (an id at 60 characters, a reason at 120)."""
     rejected = rejected.sort_values("row", kind="stable")
-    for c in rejected.columns[1:]:  # echoed ids and reasons: no spreadsheet formulas
-        rejected[c] = neutralise(rejected[c])
-    write_atomic(rejected, path)
+    for c in rejected.columns[1:]:
+        cap = 2 * ECHO_CAP if c == "reason" else ECHO_CAP
+        rejected[c] = neutralise(clean_text(rejected[c], cap))
+    return rejected
+
+
+def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path | None:
+    """Activity rows without a usable time, beside the scores file (`row` of the activities
+    file, its lead id, `reason`); a clean run removes the file of an earlier run."""
+    path = output.with_name(output.stem + ".rejected-activities.csv")
+    if rejected is None or not len(rejected):
+        path.unlink(missing_ok=True)
+        return None
+    write_atomic(safe_cells(rejected), path)
     return path
 
 
@@ -346,5 +391,8 @@ def _compact_events(
             )
         except fastcsv.FastPathUnavailable as e:
             log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
-    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()))
-    return fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
+    rejected: list[pd.DataFrame] = []
+    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()), rejected=rejected)
+    out = fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
+    out.rejected = pd.concat(rejected) if rejected else None
+    return out

@@ -31,7 +31,8 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
 from pipeline.monitoring.drift import DriftCounter
 from pipeline.serving.outputs import SUBSCORES, ScoreSummary, format_scores, output_columns
-from pipeline.serving.rows import events_from_column, model_schema, prepare_leads, required_columns
+from pipeline.serving.rest import request_events, use_events
+from pipeline.serving.rows import model_schema, prepare_leads, required_columns
 
 QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
 
@@ -159,7 +160,8 @@ def drift_counts(leads, scorer, as_of: pd.Timestamp) -> DriftCounter:
     def count(batches):
         for pdf in batches:
             canon = prepare_leads(pdf, scorer)
-            events = events_from_column(pdf, canon.index)
+            events = request_events(pdf, model_schema(scorer).lead_id)[0]
+            events = use_events(events, canon, as_of)
             X = scorer.features(canon, events, np.full(len(canon), as_of64))
             rows = [(f, i, float(v)) for f, n in ref.count(X).items() for i, v in enumerate(n)]
             yield pd.DataFrame([("", -1, float(len(X))), *rows], columns=["feature", "bin", "n"])

@@ -20,7 +20,6 @@ from typing import Any
 
 import joblib
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -28,7 +27,7 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pipeline.errors import RegistryError
-from pipeline.serving.rows import events_from_column, prepare_leads
+from pipeline.tracking import serve
 from pipeline.tracking.store import MODEL_NAME, PACKAGE_DIR, tracking_uri
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
@@ -54,9 +53,10 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
     """Pyfunc wrapper: leads in (the export's column names), calibrated probabilities out.
 
     Params: `as_of` (ISO time, default now), `explain` (also return score, stage and reasons),
-    `n_reasons`. Activities can travel with each lead as an `activities` column holding a list (or
-    JSON string) of {"type": ..., "occurred_at": ...}; the batch scorer passes its events table to
-    the unwrapped `scorer` instead, which is the same code.
+    `n_reasons`, `on_error` ("row": a bad record gets `error`, "raise": the request fails).
+    Activities can travel with each lead as an `activities` column holding a list (or JSON
+    string) of {"type": ..., "occurred_at": ...}; the batch scorer passes its events table to the
+    unwrapped `scorer` instead, which is the same code (pipeline.serving.rest).
     """
 
     def load_context(self, context: Any) -> None:
@@ -66,20 +66,7 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        params = params or {}
-        as_of = pd.Timestamp(params.get("as_of") or pd.Timestamp.now(tz="UTC").tz_localize(None))
-        leads = prepare_leads(model_input, self.scorer)
-        events = events_from_column(model_input, leads.index)
-        n_reasons = int(params.get("n_reasons", 3)) if params.get("explain") else 0
-        out = self.scorer.score(
-            leads, events, np.full(len(leads), as_of.to_datetime64()), n_reasons
-        )
-        if not params.get("explain"):
-            out = out[["probability"]].reset_index(drop=True)
-        else:
-            out = out.reset_index()
-        out["model_version"] = self.version  # every answer says which version gave it
-        return out
+        return serve.predict(self.scorer, model_input, params, self.version)
 
 
 def registered_version(model_dir: Path) -> str:
@@ -145,6 +132,7 @@ def signature(scorer: Any) -> ModelSignature:
                 ParamSpec("as_of", "string", ""),
                 ParamSpec("explain", "boolean", False),
                 ParamSpec("n_reasons", "long", 3),
+                ParamSpec("on_error", "string", "row"),
             ]
         ),
     )

@@ -56,18 +56,18 @@ def test_activity_phrasing_follows_the_dominant_feature(builder):
         activity_count_30d=8.0,
         activity_days_since_last=1.2,
     )
-    assert _reason(builder, X, {"demo_request_count": 0.9}) == "+ requested a demo 2 days ago"
+    assert _reason(builder, X, {"demo_request_count": 0.9}) == "[+] requested a demo 2 days ago"
     assert (
         _reason(builder, X, {"pricing_page_visit_count_7d": 0.8, "pricing_page_visit_count": 0.1})
-        == "+ 5 pricing-page visits in the last 7 days"
+        == "[+] 5 pricing-page visits in the last 7 days"
     )
     assert (
         _reason(builder, X, {"pricing_page_visit_count_30d": 0.6})
-        == "+ 7 pricing-page visits in the last 30 days"
+        == "[+] 7 pricing-page visits in the last 30 days"
     )
     assert (
         _reason(builder, X, {"pricing_page_visit_days_since_last": 0.6})
-        == "+ 7 pricing-page visits, last one 1 day ago"
+        == "[+] 7 pricing-page visits, last one 1 day ago"
     )
 
 
@@ -79,13 +79,13 @@ def test_long_silence_and_absence_read_naturally(builder):
         unsubscribe_count=1.0,
         unsubscribe_days_since_last=20.0,
     )
-    assert _reason(builder, X, {"activity_days_since_last": -0.7}) == "- no activity for 60 days"
-    assert _reason(builder, X, {"demo_request_count": -0.3}) == "- no demo request yet"
-    assert _reason(builder, X, {"activity_count_7d": -0.3}) == "- no activity in the last 7 days"
+    assert _reason(builder, X, {"activity_days_since_last": -0.7}) == "[-] no activity for 60 days"
+    assert _reason(builder, X, {"demo_request_count": -0.3}) == "[-] no demo request yet"
+    assert _reason(builder, X, {"activity_count_7d": -0.3}) == "[-] no activity in the last 7 days"
     # an unsubscribe is bad news in itself: never "no unsubscribe for 20 days"
     assert (
         _reason(builder, X, {"unsubscribe_days_since_last": -0.9})
-        == "- unsubscribed from emails 20 days ago"
+        == "[-] unsubscribed from emails 20 days ago"
     )
 
 
@@ -97,13 +97,13 @@ def test_who_the_lead_is_reads_as_words(builder):
         annual_ad_budget=180000.0,
         personal_email=1.0,
     )
-    assert _reason(builder, X, {"seniority": 0.4}) == "+ Director-level role"
-    assert _reason(builder, X, {"company_size": 0.4}) == "+ company size 201-1000"
-    assert _reason(builder, X, {"annual_ad_budget": 0.4}) == "+ annual ad budget 180,000"
-    assert _reason(builder, X, {"personal_email": -0.5}) == "- personal email domain"
-    assert _reason(builder, X, {"industry": -0.2}) == "- Retail industry"
+    assert _reason(builder, X, {"seniority": 0.4}) == "[+] Director-level role"
+    assert _reason(builder, X, {"company_size": 0.4}) == "[+] company size 201-1000"
+    assert _reason(builder, X, {"annual_ad_budget": 0.4}) == "[+] annual ad budget 180,000"
+    assert _reason(builder, X, {"personal_email": -0.5}) == "[-] personal email domain"
+    assert _reason(builder, X, {"industry": -0.2}) == "[-] Retail industry"
     X.loc["L1", "industry"] = np.nan
-    assert _reason(builder, X, {"industry": -0.2}) == "- industry not given"
+    assert _reason(builder, X, {"industry": -0.2}) == "[-] industry not given"
 
 
 def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
@@ -116,11 +116,11 @@ def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
     c[0, names.index("personal_email")] = -0.5
     c[0, names.index("industry")] = 0.1
     r = reason_table(c, builder.feature_fields, X, 4, True).iloc[0].tolist()
-    assert r[0] == "+ requested a demo 3 days ago"
+    assert r[0] == "[+] requested a demo 3 days ago"
     # the email field pulls down (-0.5): its sign is "-" whatever the domain, and the words say
     # the domain the lead has (business), not the one the model would have preferred
-    assert r[1] == "- business email domain"
-    assert r[2] == "+ Retail industry"
+    assert r[1] == "[-] business email domain"
+    assert r[2] == "[+] Retail industry"
     # past the fields that moved the lead, a slot holds a field with no contribution, never a
     # repeat of one already given
     assert r[3] is not None and r[3] not in r[:3]
@@ -137,7 +137,7 @@ def test_every_scored_lead_has_signed_plain_reasons_and_subscores(trained):
     _, _, _, _, out = _score(trained)
     reasons = out[["reason_1", "reason_2", "reason_3"]]
     assert reasons.notna().all().all()
-    assert reasons.apply(lambda s: s.str.match(r"^[+-] [a-zA-Z0-9]")).all().all()
+    assert reasons.apply(lambda s: s.str.match(r"^\[[+-]\] [a-zA-Z0-9]")).all().all()
     assert not reasons.apply(lambda s: s.str.contains(r"_|\bnan\b|<NA>", regex=True)).any().any()
     for c in ("fit_score", "engagement_score"):
         assert out[c].between(0, 100).all()
@@ -218,7 +218,7 @@ def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained
     s = result.scorer
     before = s.score(lead, base, as_of, 3).iloc[0]
     after = s.score(lead, demo, as_of, 3).iloc[0]
-    assert "+ requested a demo 2 days ago" in after.filter(like="reason_").tolist()
+    assert "[+] requested a demo 2 days ago" in after.filter(like="reason_").tolist()
     assert after["engagement_score"] > before["engagement_score"]
     assert after["score"] > before["score"]
 
@@ -257,7 +257,7 @@ def test_without_dates_reasons_use_counts_only():
     c[0, b.feature_names.index("demo_request_count")] = 0.8
     c[1, b.feature_names.index("demo_request_count")] = -0.4
     r = reason_table(c, b.feature_fields, X, 1, False)["reason_1"].tolist()
-    assert r == ["+ 2 demo requests", "- no demo request yet"]
+    assert r == ["[+] 2 demo requests", "[-] no demo request yet"]
 
 
 def test_a_side_the_model_cannot_see_scores_fifty():
@@ -310,8 +310,8 @@ def test_reason_table_reads_flags_yes_no_and_unseen_as_other():
     c = np.array([[-0.5, 0.1], [0.1, 0.4]])
     words = {"flags": {"Do Not Email"}, "categories": {"Lead Source": {"Google", "__other__"}}}
     r = reason_table(c, ff, X, 2, False, **words)
-    assert r["reason_1"].str[2:].tolist() == ["Do Not Email: yes", "other Lead Source"]
-    assert r["reason_2"].str[2:].tolist() == ["Lead Source: Google", "Do Not Email: no"]
+    assert r["reason_1"].str[4:].tolist() == ["Do Not Email: yes", "other Lead Source"]
+    assert r["reason_2"].str[4:].tolist() == ["Lead Source: Google", "Do Not Email: no"]
 
 
 def test_behaviour_columns_of_a_flat_export_are_the_engagement_side():

@@ -144,6 +144,39 @@ def post(url: str, body: dict, timeout: float = 30) -> dict:
         return json.loads(r.read())
 
 
+def post_error(url: str, body: dict) -> tuple[int, str]:
+    """Status and `message` of a request the server refuses."""
+    with pytest.raises(urllib.error.HTTPError) as e:
+        post(url, body)
+    return e.value.code, json.loads(e.value.read())["message"]
+
+
+def _bad_records_over_rest(base: str, frame: pd.DataFrame, version: str) -> None:
+    """One bad cell fails its record, not the batch; a whole-request mistake is one clean line
+    (no traceback, no server path, no echo of the request)."""
+    bad = pd.concat([frame] * 3, ignore_index=True)
+    bad["lead_id"] = ["a", "b", "c", "", "e", "f"]
+    bad.loc[1, "created_at"] = "9999-01-01"
+    bad.loc[4, "activities"] = json.dumps([{"type": "demo_request", "occurred_at": "0001-01-01"}])
+    body = {"dataframe_split": bad.to_dict(orient="split", index=False), "params": {"as_of": AS_OF}}
+    preds = post(f"{base}/invocations", body)["predictions"]
+    errors = [p["error"] for p in preds]
+    assert errors[1] == "record 1 (0-based): created_at: date outside 1970-2200 '9999-01-01'"
+    assert errors[3] == "record 3 (0-based): empty lead id"
+    assert "record 4 (0-based): activities.occurred_at: date outside" in errors[4]
+    for i in (0, 2, 5):
+        assert errors[i] is None and 0 <= preds[i]["probability"] <= 1
+    assert all(preds[i]["probability"] is None for i in (1, 3, 4))
+    assert all(p["model_version"] == version for p in preds)
+    for params, words in (
+        ({"as_of": AS_OF, "on_error": "raise"}, "record 1 (0-based): created_at: date outside"),
+        ({"as_of": "3026-11-01"}, "params.as_of '3026-11-01': outside 1970-2200"),
+    ):
+        status, message = post_error(f"{base}/invocations", {**body, "params": params})
+        assert status == 400 and words in message, message
+        assert "\n" not in message and "Traceback" not in message and "/" not in message
+
+
 def registered_champion(uri: str) -> str:
     """The champion's registry version, read from the store the server was started on."""
     from mlflow import MlflowClient
@@ -198,14 +231,15 @@ def test_rest_serving_one_request(served):
         assert [p["lead_id"] for p in preds] == list(pair["lead_id"])
         assert all(0 <= p["probability"] <= 1 for p in preds)
         assert preds[1]["probability"] > preds[0]["probability"]  # the demo request counted
-        assert all(p["reason_1"][:2] in ("+ ", "- ") for p in preds)
+        assert all(p["reason_1"][:4] in ("[+] ", "[-] ") for p in preds)
         version = registered_champion(uri)
         assert [p["model_version"] for p in preds] == [version, version]
         plain = post(f"{base}/invocations", {"dataframe_records": frame.to_dict("records")})
-        assert set(plain["predictions"][0]) == {"probability", "model_version"}
+        assert set(plain["predictions"][0]) == {"probability", "error", "model_version"}
         assert plain["predictions"][0]["model_version"] == version
         with pytest.raises(urllib.error.HTTPError):  # the signature's input schema is enforced
             post(f"{base}/invocations", {"dataframe_records": [{"lead_id": "no-fields"}]})
+        _bad_records_over_rest(base, frame, version)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

@@ -86,8 +86,8 @@ def test_model_is_logged_from_code_and_answers_with_its_version(registered):
     assert "model_code.py" in flavor and not (local / "python_model.pkl").exists()
     model = mlflow.pyfunc.load_model(f"models:/lead-scoring/{done.version}")
     out = model.predict(model.input_example, params={"as_of": "2026-11-01T00:00:00"})
-    assert list(out.columns) == ["probability", "model_version"]
-    assert (out["model_version"] == done.version).all()
+    assert list(out.columns) == ["probability", "error", "model_version"]
+    assert (out["model_version"] == done.version).all() and out["error"].isna().all()
 
 
 def test_report_logged_and_written(registered):
