@@ -168,11 +168,12 @@ def log_model_version(
 
 @contextlib.contextmanager
 def _quiet(logger: str) -> Iterator[None]:
-    """No INFO chatter from MLflow while a model is logged (uv detection, the input example check);
-    warnings still show."""
+    """No INFO chatter from MLflow while a model is logged (uv detection, the input example check).
+    Never lowers the level: with MLflow held at ERROR (the default, see `pipeline.tracking`), its
+    "Failed to resolve installed pip version" (uv venvs have no pip) stays off the terminal too."""
     log = logging.getLogger(logger)
     level = log.level
-    log.setLevel(logging.WARNING)
+    log.setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     try:
         yield
     finally:
