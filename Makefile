@@ -24,9 +24,10 @@ help: ## List the targets
 
 all: setup data train score ## Fresh machine: install, generate sample data, train, register, score
 
+# -qq: only errors; pip's warnings about this machine's own index settings are not the project's
 $(UV):
 	$(PYTHON) -m venv .uv
-	.uv/bin/pip install --quiet uv==$(UV_VERSION)
+	.uv/bin/pip install --quiet --quiet uv==$(UV_VERSION)
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)

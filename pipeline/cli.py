@@ -35,7 +35,8 @@ ConfigOpt = Annotated[
 
 
 def command(fn):
-    """Run a command; turn expected errors into one stderr line and exit code 2."""
+    """Run a command; turn expected errors, and any OSError (a full disk, a path that cannot be
+    written), into one stderr line and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -48,6 +49,10 @@ def command(fn):
             return fn(*args, **kwargs)
         except ExpectedError as e:
             typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as e:  # the machine, not the code: a full disk, a path that cannot be used
+            where = f"{e.filename}: " if e.filename else ""
+            typer.echo(f"error: {where}{e.strerror or e}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -73,9 +78,11 @@ def generate(
     paths = write_sample(data, out)
     won = int((data.leads["outcome"] == "won").sum())
     lost = int((data.leads["outcome"] == "lost").sum())
+    still_open = len(data.leads) - won - lost
     typer.echo(
-        f"wrote {len(data.leads):,} leads ({won:,} won, {lost:,} lost, {len(data.open_leads):,} open) "
-        f"and {len(data.activities):,} activities to {out}/ in {time.perf_counter() - t:.1f}s"
+        f"wrote {len(data.leads):,} leads ({won:,} won, {lost:,} lost, {still_open:,} open, "
+        f"{len(data.open_leads):,} of them due for scoring in open_leads.csv) and "
+        f"{len(data.activities):,} activities to {out}/ in {time.perf_counter() - t:.1f}s"
     )
     log.debug("files: %s", paths)
 
@@ -146,11 +153,27 @@ def train(
         f"registered lead-scoring version {done.version} ({', '.join(done.aliases)}) "
         f"in {time.perf_counter() - t:.1f}s"
     )
-    for line in summary_lines(done.result):
+    for line in summary_lines(done.result, cfg):
         typer.echo(line)
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
     typer.echo(f"{gate.reason}{stays}")
+    if done.report is not None:
+        typer.echo(f"report -> {done.report} (open it in a browser)")
+    typer.echo(suspects_line(done.result))
+
+
+def suspects_line(result) -> str:
+    """The closing line of `train`: leakage suspects this model still uses, or that there are none."""
+    from pipeline.report.card import suspect_lines
+
+    found = suspect_lines(result.info)
+    if not found:
+        return "leakage suspects among the features: none"
+    return (
+        f"leakage suspects still used as features ({len(found)}): {'; '.join(found)}; if they are "
+        "filled after the outcome, add them to schema.drop and train again"
+    )
 
 
 SUMMARY_METRICS = [
@@ -175,17 +198,25 @@ SUMMARY_METRICS = [
 ]
 
 
-def summary_lines(result) -> list[str]:
-    """The metrics and the funnel `train` prints."""
-    from pipeline.report.card import md_table
+def summary_lines(result, cfg=None) -> list[str]:
+    """The metrics and the funnel `train` prints: which split, no points baseline without points
+    rules, missed targets with how far, and why a stage is empty."""
+    from pipeline.report import card
 
     m = result.metrics
-    lines = [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m]
+    points = card.has_points_rules(cfg)
+    skip = set() if points else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
+    lines = [f"  split: {card.split_sentence(result.info)}"]
+    lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
+    if not points:
+        lines.append(f"  {'points baseline':<26} no points rules configured")
     if "funnel" in result.extra_tables:
         cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
         cols += ["wins_captured", "mql_to_sql_rate"]
         f = result.extra_tables["funnel"]
-        lines.append("funnel on the out-of-time test leads:\n" + md_table(f[cols], 3))
+        which = "out-of-time" if result.info.get("split") == "time" else "stratified-random"
+        lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
+    lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result)]]
     return lines
 
 
@@ -226,7 +257,12 @@ def score(
         Path | None, typer.Option(help="Their activities (default: data.activities).")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Scores file (default: scoring.output).")
+        str | None,
+        typer.Option(
+            help="Scores file, or a database URL (postgresql://user@host:port/db, "
+            "sqlite:///file.db) whose table lead_scores gets this run's rows "
+            "(default: scoring.output)."
+        ),
     ] = None,
     model_uri: Annotated[
         str, typer.Option(help="MLflow model URI.")
@@ -235,7 +271,20 @@ def score(
     engine: Annotated[
         str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
     ] = "local",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars, no Spark log output.")
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also write an HTML scoring report here (stages, top SQLs, drift)."),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Database output: the run_id of these rows (default: a new UUID). Scoring "
+            "again with the same run id replaces that run's rows instead of adding more."
+        ),
+    ] = None,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
@@ -244,8 +293,8 @@ def score(
     cfg = load_config(config)
     acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
     done = jobs.score(
-        cfg, leads or Path(cfg.data.leads), acts, output or Path(cfg.scoring.output), model_uri,
-        as_of, engine, progress=wanted(quiet),
+        cfg, leads or Path(cfg.data.leads), acts, output or cfg.scoring.output, model_uri,
+        as_of, engine, progress=wanted(quiet), report=report, run_id=run_id, quiet=quiet,
     )  # fmt: skip
     for line in done.drift_lines:
         typer.echo(line, err=True)
@@ -256,6 +305,8 @@ def score(
         f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
         f"in {done.seconds:.1f}s -> {s.output}"
     )
+    if report is not None:
+        typer.echo(f"scoring report -> {report}")
 
 
 @app.command()
@@ -310,14 +361,18 @@ def monitor(
     ],
     config: ConfigOpt = DEFAULT_CONFIG,
     scores: Annotated[
-        Path | None, typer.Option(help="Scores file of that run (default: scoring.output).")
+        str | None,
+        typer.Option(
+            help="Scores file of that run, or the database URL scoring runs write to (its "
+            "latest score per lead) (default: scoring.output)."
+        ),
     ] = None,
 ) -> None:
     """Realised conversion per stage against what the model promised (mean probability)."""
     from pipeline.jobs import monitor_and_log
 
     cfg = load_config(config)
-    table = monitor_and_log(cfg, outcomes, scores or Path(cfg.scoring.output))
+    table = monitor_and_log(cfg, outcomes, scores or cfg.scoring.output)
     typer.echo(
         f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {'promised':>9} {'gap':>7}"
     )
@@ -346,6 +401,59 @@ def rollback() -> None:
 
     cur, prev = run_rollback()
     typer.echo(f"champion: version {cur} -> {prev}")
+
+
+gate_app = typer.Typer(
+    help="The promotion gate's thresholds, stored with the registered model (the registry's "
+    "policy: a training config may tighten them for its own run, never loosen them).",
+    no_args_is_help=True,
+)
+app.add_typer(gate_app, name="gate")
+
+
+@gate_app.command("show")
+@command
+def gate_show() -> None:
+    """Print the thresholds every new version must meet to become champion."""
+    from pipeline.jobs import gate_policy
+
+    _print_gate(gate_policy())
+
+
+@gate_app.command("set")
+@command
+def gate_set(
+    max_auc_drop: Annotated[
+        float | None, typer.Option(help="Test AUC at most this far below the champion's.")
+    ] = None,
+    max_ece: Annotated[float | None, typer.Option(help="Highest test calibration error.")] = None,
+    min_won: Annotated[int | None, typer.Option(help="Fewest won test leads.")] = None,
+    min_lost: Annotated[int | None, typer.Option(help="Fewest lost test leads.")] = None,
+    max_baseline_drop: Annotated[
+        float | None,
+        typer.Option(help="How far below a baseline's AUC is tolerated (0: must beat it)."),
+    ] = None,
+) -> None:
+    """Store new thresholds with the registered model (the options not given keep their value)."""
+    from pipeline.jobs import gate_policy
+
+    asked = {"max_auc_drop": max_auc_drop, "max_ece": max_ece}
+    asked |= {"min_won": min_won, "min_lost": min_lost, "max_baseline_drop": max_baseline_drop}
+    changes = {k: v for k, v in asked.items() if v is not None}
+    if not changes:
+        raise ConfigError(
+            "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost"
+        )
+    _print_gate(gate_policy(changes))
+
+
+def _print_gate(policy) -> None:
+    typer.echo(
+        f"gate: max_auc_drop {policy.max_auc_drop}, max_ece {policy.max_ece}, "
+        f"min_won {policy.min_won}, min_lost {policy.min_lost}, max_baseline_drop "
+        f"{policy.max_baseline_drop} (below the logistic-regression baseline, and the points rule "
+        "when configured)"
+    )
 
 
 def main() -> None:

@@ -65,6 +65,9 @@ class SchemaConfig(_Strict):
     drop: list[str] = Field(default_factory=list)
     email: str | None = None  # read only to derive business-vs-personal domain, never a feature
     flags: list[str] = Field(default_factory=list)  # Yes/No, Y/N, true/false -> 1/0 features
+    # feature columns that are behaviour (visits, time on site): with the activity features they
+    # make up engagement_score; every other feature is fit. Matters most on a flat export.
+    engagement: list[str] = Field(default_factory=list)
     dayfirst: bool = False  # dates written 31.01.2026 / 31/01/2026 (day before month)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
@@ -135,12 +138,19 @@ class TrainingConfig(_Strict):
 
 
 class GateConfig(_Strict):
-    """When a newly trained version may replace the champion (see pipeline/gate.py)."""
+    """When a newly trained version may replace the champion (pipeline/evaluation/gate.py).
 
-    max_auc_drop: float = Field(default=0.01, ge=0)
-    max_ece: float = Field(default=0.05, gt=0)
+    The thresholds that apply are the registry's (`leadscore gate set`); a config's `gate:`
+    section may only tighten them for its own run, a looser value is warned about and ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no threshold of inf or nan
+
+    max_auc_drop: float = Field(default=0.01, ge=0, le=1)
+    max_ece: float = Field(default=0.05, gt=0, le=1)
     min_won: int = Field(default=30, ge=0)  # won leads in the out-of-time test slice
     min_lost: int = Field(default=100, ge=0)
+    max_baseline_drop: float = Field(default=0.0, ge=0, le=1)  # 0: must beat every baseline
 
 
 class CostsConfig(_Strict):
@@ -152,7 +162,8 @@ class CostsConfig(_Strict):
 
 
 class ScoringConfig(_Strict):
-    output: str = "data/scored/scores.csv"
+    output: str = "data/scored/scores.csv"  # a file, or a database URL (postgresql://, sqlite:///)
+    staging_dir: str = "data/scored"  # database output: staged scores, the rejected-rows file
     n_reasons: int = Field(default=3, ge=1, le=10)
     chunk_size: int = Field(default=200_000, gt=0)
 

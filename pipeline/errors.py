@@ -26,3 +26,15 @@ class TrainingError(ExpectedError):
 
 class RegistryError(ExpectedError):
     """A model URI or alias that cannot be resolved; the message says what to do."""
+
+
+class StorageError(ExpectedError):
+    """A file, folder or store that cannot be written or read (full disk, no permission, a path
+    that is a folder or sits under a file); the message names the path and the cause."""
+
+
+def storage_error(path: object, err: BaseException, doing: str = "cannot write") -> StorageError:
+    """One line for an OSError (or a store's error) at `path`: what failed, where and why."""
+    text = str(err).strip()
+    cause = getattr(err, "strerror", None) or (text.splitlines()[0] if text else type(err).__name__)
+    return StorageError(f"{path}: {doing}: {cause[:300]}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,21 +19,24 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.config import Config, LightGBMParams
-from pipeline.errors import DataError
-from pipeline.io.atomic import write_text_atomic
-from pipeline.io.canonical import load_events, load_leads
+from pipeline.config import Config, GateConfig, LightGBMParams
+from pipeline.errors import DataError, StorageError
+from pipeline.io.atomic import check_output_path, write_text_atomic
+from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.checks import Report, check_training_data
 from pipeline.io.readers import read_table
+from pipeline.io.rules import parse_as_of
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
-from pipeline.monitoring.monitor import monitor
+from pipeline.monitoring.monitor import monitor, read_scores_file
+from pipeline.report.scoring import scoring_report
+from pipeline.report.training import training_report
+from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
-from pipeline.serving.rows import parse_as_of, prepare_leads
-from pipeline.tracking import pyfunc, registry, runs, store
-from pipeline.tracking.gate import check_against_champion
+from pipeline.serving.rows import prepare_leads
+from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_URI = f"models:/{store.MODEL_NAME}@{store.CHAMPION}"
@@ -42,6 +46,16 @@ def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical leads (with outcomes) and the events of those leads."""
     leads = load_leads(cfg)
     events = load_events(cfg, lead_ids=leads.index)
+    no_time = events["ts"].isna()
+    events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
+    if no_time.any() or before:
+        log.warning(
+            "warning: %s: activities not used: %d without a timestamp, %d dated before the lead "
+            "was created",
+            cfg.data.activities,
+            int(no_time.sum()),
+            before,
+        )
     return leads, events
 
 
@@ -65,30 +79,58 @@ class Trained:
     aliases: list[str]
     run_id: str
     gate: object
+    report: Path | None = None
+
+
+def reports_dir() -> Path:
+    """reports/ beside the tracking store's folder (models/ -> reports/ in the project root), so a
+    run's report lands next to the store it was logged in; ./reports for a remote server."""
+    uri = store.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent.parent / "reports"
+    return Path("reports")
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
-    """Train, log the run, register the model; it becomes champion only if it passes the gate."""
+    """Train, log the run, register the model; it becomes champion only if it passes the gate.
+
+    The data checks refuse before any MLflow output; from then on everything happens inside the
+    training run, so its duration is the training's and a crash leaves it FAILED. The champion is
+    scored on its own inputs outside the lock (the slow part); the decision is taken again under
+    the champion lock right before the alias moves (`gate.decide_and_move`). The version is
+    registered with a pending `gate_reason`, so a kill before the decision is visible and repaired
+    at the next start (`recovery`). A store that cannot be written ends in one line.
+    """
     leads, events = load_training_data(cfg)
     check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
-    result = train(cfg, leads, events, load_oracle(cfg))
-    client = store.setup()
+    with store.storage_errors():
+        client = store.setup()
+        recovery.repair_interrupted(client)
+        with runs.training_run(cfg) as run:
+            runs.log_training_data(cfg, leads)
+            result = train(cfg, leads, events, load_oracle(cfg))
+            result.scorer.meta["data"] = gate.data_meta(cfg)  # the champion's inputs, kept
+            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
+            first = gate.check_against_champion(client, result, judge)
+            runs.log_training_run(cfg, config_path, result, first)
+            example = pyfunc.input_example(result.scorer, result.shap_sample[1])
+            tags = {"run_id": run.info.run_id, "gate_reason": gate.PENDING}
+            version, _ = pyfunc.log_model_version(result.scorer, example, tags)
+            registry.set_alias(client, store.CHALLENGER, version)
+            final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
+            html = training_report(cfg, result, final, version)
+            runs.log_report(html)
+    aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
+    return Trained(result, version, aliases, run.info.run_id, final, write_report(html, version))
 
-    def reread(champion: LeadScorer) -> pd.DataFrame:  # the champion's own schema
-        return prepare_leads(read_table(cfg.data.leads, cfg, "leads file"), champion)
 
-    gate = check_against_champion(cfg.gate, client, result, leads, events, reread)
-    with store.mlflow.start_run(run_name="train") as run:
-        runs.log_training_run(cfg, config_path, result, gate)
-        version, _ = pyfunc.log_model_version(result.scorer, {"run_id": run.info.run_id})
-    aliases = [store.CHALLENGER]
-    registry.set_alias(client, store.CHALLENGER, version)
-    client.set_model_version_tag(store.MODEL_NAME, version, "gate_reason", gate.reason[:4000])
-    if gate.passed:
-        by = f"{registry.actor()} (train gate)"
-        registry.move_champion(client, store.MODEL_NAME, version, gate.reason, by)
-        aliases.append(store.CHAMPION)
-    return Trained(result, version, aliases, run.info.run_id, gate)
+def write_report(html: str, version: str, folder: Path | None = None) -> Path:
+    """reports/training-v{version}.html, and the same page as reports/training-latest.html."""
+    folder = folder or reports_dir()
+    path = folder / f"training-v{version}.html"
+    write_text_atomic(html, path)
+    write_text_atomic(html, folder / "training-latest.html")
+    return path
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
@@ -122,13 +164,22 @@ def score(
     cfg: Config,
     leads_path: Path,
     activities: Path | None,
-    output: Path,
+    output: str | Path,
     model_uri: str = DEFAULT_MODEL_URI,
     as_of: str | None = None,
     engine: str = "local",
     progress: bool = False,
+    report: Path | None = None,
+    run_id: str | None = None,
+    quiet: bool = False,
 ) -> Scored:
-    """Score a leads file with a registered model, then log the scoring run with its drift."""
+    """Score a leads file with a registered model, then log the scoring run with its drift.
+
+    `output` is a file, or a database URL: the run's rows are then appended to `lead_scores`
+    under `run_id` (default: a new UUID; give one to make a retried job replace its own rows).
+    `quiet` also keeps Spark's own log output (JVM warnings, stage progress) off the terminal.
+    With `report`, also write the scoring report (stages, top SQLs, drift) there.
+    """
     from pipeline.monitoring.drift import warning_lines
 
     if engine not in ("local", "spark"):
@@ -140,34 +191,77 @@ def score(
         raise DataError(
             f"{activities}: activities file not found; check --activities or data.activities"
         )
-    store.setup()
+    if not database.is_database_url(str(output)):  # a folder, a path under a file: no work
+        check_output_path(output, "scores file")
+    with store.storage_errors("cannot read the tracking store"):
+        store.setup()
     t = time.perf_counter()
-    if engine == "spark":
-        s = _score_spark(cfg, model_uri, leads_path, activities, output, when)
-    else:
+
+    def to_file(out: Path) -> ScoreSummary:
+        if engine == "spark":
+            return _score_spark(cfg, model_uri, leads_path, activities, out, when, quiet)
         scorer, version = pyfunc.load_scorer(model_uri)
-        s = score_files(
-            cfg, scorer, version, leads_path, activities, output, when, cfg.scoring.n_reasons,
+        return score_files(
+            cfg, scorer, version, leads_path, activities, out, when, cfg.scoring.n_reasons,
             progress=progress,
         )  # fmt: skip
+
+    if database.is_database_url(str(output)):
+        run_id = run_id or uuid.uuid4().hex
+        s = database.score_into(str(output), run_id, when, Path(cfg.scoring.staging_dir), to_file)
+    else:
+        s = to_file(Path(output))
     lines: list[str] = []
     if s.drift is not None:
-        lines = warning_lines(s.drift)
-        runs.log_scoring_run(s, model_uri, time.perf_counter() - t, leads_path)
+        lines = warning_lines(s.drift, s.n_scored)
+        log_scoring_or_warn(s, model_uri, time.perf_counter() - t, leads_path, engine)
+    if report is not None:
+        html = scoring_report(s, read_top_leads(s.output), when.isoformat(), model_uri,
+                              time.perf_counter() - t)  # fmt: skip
+        write_text_atomic(html, report)
     return Scored(s, time.perf_counter() - t, lines)
 
 
-def _score_spark(cfg, model_uri, leads_path, activities, output, when) -> ScoreSummary:
+def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
+    """The best-scored rows of a scores file (csv, or Spark's parquet folder) for the report;
+    None for an output this job cannot read back."""
+    path = Path(output)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        head = pd.read_csv(path, nrows=0).columns
+        cols = ["lead_id", "probability", "score", "stage"] + [
+            c for c in head if c.startswith("reason_")
+        ]
+        df = pd.read_csv(path, usecols=cols, dtype={"lead_id": str})
+    elif path.exists():
+        df = pd.read_parquet(path)
+    else:
+        return None
+    return df.nlargest(n, "probability")
+
+
+def log_scoring_or_warn(
+    s: ScoreSummary, model_uri: str, seconds: float, leads: Path, engine: str
+) -> None:
+    """The scores are written by now: a tracking store that cannot log the run is a warning."""
+    try:
+        with store.storage_errors("cannot log the scoring run"):
+            runs.log_scoring_run(s, model_uri, seconds, leads, engine)
+    except StorageError as e:
+        log.warning("warning: %s; the scores in %s are complete", e, s.output)
+
+
+def _score_spark(cfg, model_uri, leads_path, activities, output, when, quiet) -> ScoreSummary:
     from pipeline.serving import spark
 
-    session = spark.spark_session()
+    session = spark.spark_session(quiet=quiet)
     version = pyfunc.resolve_model_version(model_uri)
     scorer, _ = pyfunc.load_scorer(model_uri)
     n = cfg.scoring.n_reasons
-    params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n}
+    # all or nothing, as before: the Spark output has no rejected-rows file yet
+    params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n, "on_error": "raise"}
     udf = pyfunc.spark_udf(session, model_uri, spark.result_type(n), params)
     return spark.score_with_spark(
-        cfg, session, udf, scorer, version, leads_path, activities, output
+        cfg, session, udf, scorer, version, leads_path, activities, output, when
     )
 
 
@@ -207,35 +301,68 @@ def explain_leads(
     canon = prepare_leads(raw, scorer, path)
     canon = canon.loc[[i for i in dict.fromkeys(lead_ids) if i in canon.index] or canon.index]
     acts = activities if activities is not None else cfg.data.activities
-    events = load_events(cfg, acts, lead_ids=canon.index) if acts else load_events(cfg, None)
+    skipped: list[pd.DataFrame] = []  # rows without a usable time: left out, as the scorer does
+    events = load_events(cfg, acts or None, lead_ids=canon.index, rejected=skipped)
+    events = drop_before_created(canon, events)[0]
     n = n_reasons or len(set(scorer.builder.feature_fields.values()))
     out = scorer.score(canon, events, np.full(len(canon), when.to_datetime64()), n)
     return Explained(out, version, when, scorer, canon, events)
 
 
-def monitor_and_log(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFrame:
-    """Realised conversion per stage against what the model promised; logged as a monitor run."""
-    table = monitor(cfg, outcomes, scores_path)
+def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataFrame:
+    """Realised conversion per stage against what the model promised; logged as a monitor run.
+
+    `scores` is a scores file or the database URL a scoring run wrote to (its latest view)."""
+    need = ["lead_id", "probability", "stage"]
+    if database.is_database_url(str(scores)):
+        source = database.safe_url(str(scores))
+        frame = database.read_latest(str(scores), need)
+    else:
+        source = str(scores)
+        frame = read_scores_file(Path(scores), need)
+    table = monitor(cfg, outcomes, frame, source)
     store.setup()
-    runs.log_monitor_run(table, outcomes, scores_path)
+    with store.storage_errors("cannot log the monitoring run"):
+        runs.log_monitor_run(table, outcomes, source)
     return table
 
 
 def promote(version: str, reason: str = "leadscore promote") -> str | None:
     """Point champion at `version`; returns the previous champion."""
-    client = store.setup()
-    registry.require_version(client, version)
-    return registry.move_champion(client, store.MODEL_NAME, version, reason)
+    with store.storage_errors():
+        client = store.setup()
+        recovery.repair_interrupted(client)
+        registry.require_version(client, version)
+        with registry.champion_lock(client):
+            return registry.move_champion(client, store.MODEL_NAME, version, reason)
 
 
 def rollback() -> tuple[str | None, str]:
-    """Point champion back at the version it had before the last promotion: (from, to)."""
+    """Point champion back at the version it had before the last promotion: (from, to).
+
+    The target comes from the champion history, so it is never the champion itself.
+    """
     from pipeline.errors import RegistryError
 
-    client = store.setup()
-    prev = registry.get_alias_version(client, registry.PREVIOUS)
-    cur = registry.get_alias_version(client, store.CHAMPION)
-    if prev is None:
-        raise RegistryError("no previous champion recorded; use 'leadscore promote VERSION'")
-    registry.move_champion(client, store.MODEL_NAME, prev, f"leadscore rollback from version {cur}")
+    with store.storage_errors():
+        client = store.setup()
+        recovery.repair_interrupted(client)
+        with registry.champion_lock(client):
+            cur, prev = registry.rollback_target(client)
+            if prev is None:
+                raise RegistryError(
+                    f"no previous champion recorded before version {cur}; "
+                    "use 'leadscore promote VERSION'"
+                )
+            reason = f"leadscore rollback from version {cur}"
+            registry.move_champion(client, store.MODEL_NAME, prev, reason)
     return cur, prev
+
+
+def gate_policy(changes: dict[str, float | int] | None = None) -> GateConfig:
+    """The registry's gate thresholds; with `changes`, store them first (`leadscore gate set`)."""
+    with store.storage_errors():
+        client = store.setup()
+        if changes:
+            return registry.set_gate_policy(client, changes)
+        return registry.gate_policy(client)

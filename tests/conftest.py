@@ -19,6 +19,32 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = 4000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def small_sample_gate():
+    """The samples here hold 100-4k leads: too few won test leads for the default evidence
+    thresholds, and LightGBM and logistic regression land within noise of each other (0.89 vs
+    0.91 AUC on ~400 test leads). The gate's thresholds are the registry's policy, which a config
+    cannot loosen, so the test stores' default policy is the lenient one here, and the tests of
+    other stages still get a champion. The gate's own tests (tests/tracking) put the real
+    default back with `strict_gate`."""
+    from pipeline.config import GateConfig
+    from pipeline.tracking import registry
+
+    strict = registry.DEFAULT_POLICY
+    registry.DEFAULT_POLICY = GateConfig(min_won=0, min_lost=0, max_ece=1.0, max_baseline_drop=0.05)
+    yield
+    registry.DEFAULT_POLICY = strict
+
+
+@pytest.fixture()
+def strict_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Today's default gate policy: a new version must beat its baselines outright."""
+    from pipeline.config import GateConfig
+    from pipeline.tracking import registry
+
+    monkeypatch.setattr(registry, "DEFAULT_POLICY", GateConfig())
+
+
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("raw")
@@ -55,6 +81,16 @@ def trained(sample_config: Config):
 
     leads, events = load_training_data(sample_config)
     return train(sample_config, leads, events, load_oracle(sample_config)), leads, events
+
+
+@pytest.fixture(scope="session")
+def training_rows(sample_config: Config, trained):
+    """The rows `trained` learnt from, rebuilt (cheap: no fitting), for tests that need the
+    reference leads or the fit slice."""
+    from pipeline.modeling.prepare import prepare_training_rows
+
+    _, leads, events = trained
+    return prepare_training_rows(sample_config, leads, events)
 
 
 @pytest.fixture()

@@ -310,12 +310,13 @@ def test_no_output_cell_starts_a_formula(flat_model):
             assert bad.empty, (c, bad.tolist())
     assert "'=1+2" in set(s["lead_id"]) and "'-3+4" in set(s["lead_id"])
     assert rej["Prospect ID"].tolist() == ["'+cmd|' /C calc'!A0"]
-    # reasons keep the contract's "+ "/"- " start, and no embedded value starts a formula
+    # reasons keep the contract's "[+] "/"[-] " start, and no embedded value starts a formula
     text = pd.concat([s[c] for c in reason_cols])
     text = text[text != ""]
-    assert text.str.match(r"^[+-] ").all()
-    assert text.str.contains("HYPERLINK|SUM", regex=True).any()  # the values are shown ...
-    assert not text.str.contains(r"[=+\-@](HYPERLINK|SUM)", regex=True).any()  # ... defused
+    assert text.str.match(r"^\[[+-]\] ").all()
+    # a value the model never saw reads as the model treats it ("other Lead Source"), so these
+    # formulas are not shown at all; a known value is shown defused (tests/explain/test_reasons.py)
+    assert not text.str.contains("HYPERLINK|SUM", regex=True).any()
 
 
 def test_outcome_ids_that_match_no_lead(tmp_path, mlflow_uri):
@@ -339,3 +340,58 @@ def test_no_champion_after_a_failed_gate_says_how_to_serve(tmp_path, mlflow_uri)
     r = run("score", "--config", cfg, "--output", out)
     line = one_error_line(r, "no version holds that alias", "leadscore promote 1", "gate.min_won")
     assert line.startswith("error:") and not out.exists()
+
+
+# ------------------------------------------------ one rule for dates, numbers, cells ----------
+
+
+@pytest.mark.parametrize("when", ["3026-11-01", "1857-06-01", "next tuesday"])
+def test_score_as_of_outside_1970_2200_or_not_a_date_is_refused(flat_model, when):
+    line = _score_fails(flat_model, FLAT, "--as-of", f"'{when}'", extra=("--as-of", when))
+    assert "outside 1970-2200" in line or "not a date" in line
+
+
+@pytest.mark.parametrize("value", ["9999-01-01", "0001-01-01", "1850-01-01"])
+def test_train_date_out_of_range_is_one_line(tmp_path, mlflow_uri, value):
+    mql = pd.read_csv(FIX / "funnel/olist_marketing_qualified_leads_dataset.csv", dtype=str)
+    mql.loc[7, "first_contact_date"] = value
+    mql.to_csv(tmp_path / "mql.csv", index=False)
+    cfg = example_config("two-table-funnel", tmp_path, data={"leads": str(tmp_path / "mql.csv")})
+    _train_fails(tmp_path, cfg, "mql.csv", "'first_contact_date' row 9", f"'{value}'", "1970-2200")
+
+
+def test_score_non_finite_numbers_are_missing_with_one_warning(flat_model):
+    tmp, cfg = flat_model
+    df = flat_leads()
+    df.loc[1:4, "TotalVisits"] = ["inf", "-inf", "1e309", "NaN"]
+    p = tmp / "inf.csv"
+    df.to_csv(p, index=False)
+    r, out = _score(tmp, cfg, p)
+    assert r.exit_code == 0, r.output
+    warned = [ln for ln in r.stderr.splitlines() if "non-finite" in ln]
+    assert len(warned) == 1 and "TotalVisits 4" in warned[0], r.stderr
+    s = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert len(s) == 700 and not (out.parent / "scores.rejected.csv").exists()
+    reasons = pd.concat([s[c] for c in s.columns if c.startswith("reason_")])
+    assert not reasons.str.contains("inf", case=False).any()
+
+
+def test_score_ids_lose_control_characters_and_never_merge(flat_model):
+    tmp, cfg = flat_model
+    df = flat_leads()
+    df.loc[1, "Prospect ID"] = "abc\x00def\tghi"
+    df.loc[2, "Prospect ID"] = "abcdefghi"  # the same id once cleaned: rejected, not merged
+    df.loc[3, "Prospect ID"] = "z" * 200
+    df.loc[4, "Lead Source"] = "Google" + "\r\n" * 10 + "x" * 100_000
+    p = tmp / "ids.csv"
+    df.to_csv(p, index=False)
+    r, out = _score(tmp, cfg, p)
+    assert r.exit_code == 0, r.output
+    s = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert "abcdefghi" in set(s["lead_id"]) and len(s) == 699
+    assert ("z" * 59 + "\u2026") in set(s["lead_id"])
+    for c in s.columns:
+        assert s[c].str.len().max() <= 120, c
+        assert not s[c].str.contains(r"[\x00-\x1f]", regex=True).any(), c
+    rej = pd.read_csv(out.parent / "scores.rejected.csv", dtype=str)
+    assert rej["row"].tolist() == ["4"] and "control characters" in rej["reason"].iloc[0]

@@ -2,10 +2,14 @@
 
 A new version may replace the champion only if it is at least as good on the evidence that
 matters: the same recent leads. So the current champion is re-scored on the new run's out-of-time
-test leads, each at the as-of time of its test snapshot, and the two AUCs are compared on exactly
-those rows. The new version must also be calibrated (ECE under a maximum) and rest on enough won
-and lost test leads for the comparison to mean something. Whoever moves the alias, the gate or a
-person, leaves a record: tags on the version and a history on the registered model.
+test leads, each at the as-of time of its test snapshot (read through the champion's own data
+config and schema, by `pipeline.tracking.gate`), and the two AUCs are compared on exactly those
+rows. The new version must also be calibrated (ECE under a maximum), beat its baselines (logistic
+regression always, the points rule when one is configured) and rest on enough won and lost test
+leads for the comparison to mean something.
+
+The thresholds are the registry's policy, not the challenger's wish: a config may tighten them
+for its own run, never loosen them (`effective_gate`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,32 @@ class GateResult:
         return {"gate_passed": float(self.passed), **self.checks}
 
 
+GATE_KEYS = (
+    ("max_auc_drop", min),
+    ("max_ece", min),
+    ("min_won", max),
+    ("min_lost", max),
+    ("max_baseline_drop", min),
+)
+
+
+def effective_gate(policy: GateConfig, asked: GateConfig) -> tuple[GateConfig, list[str]]:
+    """The registry's thresholds, tightened (never loosened) by the keys a config sets.
+
+    Returns the thresholds that apply and one note per key the config tried to loosen; a key the
+    config does not set (`model_fields_set`) is neither a tightening nor a complaint.
+    """
+    out, loosened = policy.model_dump(), []
+    for key, stricter in GATE_KEYS:
+        if key not in asked.model_fields_set:
+            continue
+        mine, wish = getattr(policy, key), getattr(asked, key)
+        out[key] = stricter(mine, wish)
+        if out[key] != wish:
+            loosened.append(f"gate.{key} {wish} (registry: {mine})")
+    return GateConfig(**out), loosened
+
+
 def champion_probabilities(
     champion: object, preds: pd.DataFrame, leads: pd.DataFrame, events: pd.DataFrame
 ) -> np.ndarray:
@@ -62,8 +92,13 @@ def evaluate_gate(
     champion_p: np.ndarray | None = None,
     champion_version: str | None = None,
     champion_error: str | None = None,
+    points_rule: bool = False,
 ) -> GateResult:
-    """Check the new version against the config's gate; every failing criterion is named."""
+    """Check the new version against the gate's thresholds; every failing criterion is named.
+
+    The baselines count even without a champion: a first model below logistic regression (or
+    below the configured points rule) would otherwise start serving unchallenged.
+    """
     y = preds["label"].to_numpy(int)
     won, lost = int(y.sum()), int((1 - y).sum())
     failures = []
@@ -78,6 +113,7 @@ def evaluate_gate(
         failures.append(f"test ECE {ece:.4f} above gate.max_ece {gate.max_ece}")
     new_auc = float(roc_auc_score(y, preds["probability"])) if 0 < won < len(y) else float("nan")
     checks["gate_new_roc_auc"] = new_auc
+    failures += baseline_failures(metrics, points_rule, gate.max_baseline_drop)
     if champion_error:
         failures.append(f"champion v{champion_version} could not be scored: {champion_error}")
     elif champion_p is not None and 0 < won < len(y):
@@ -91,3 +127,25 @@ def evaluate_gate(
                 f"(gate.max_auc_drop {gate.max_auc_drop})"
             )
     return GateResult(not failures, failures, checks, champion_version)
+
+
+def baseline_failures(metrics: dict[str, float], points_rule: bool, slack: float) -> list[str]:
+    """The baselines the new version does not beat on its test rows (a missing AUC fails too).
+
+    `slack` (`max_baseline_drop`, 0 by default) is how far below a baseline the registry's policy
+    tolerates, for samples so small that the AUCs are within noise of each other.
+    """
+    names = [("logreg", "logistic-regression")] + (
+        [("points", "points-rule")] if points_rule else []
+    )
+    new = float(metrics.get("test_roc_auc", float("nan")))
+    out = []
+    for key, label in names:
+        base = float(metrics.get(f"baseline_{key}_roc_auc", float("nan")))
+        if not new - base > -slack:  # NaN on either side fails: no evidence is not a pass
+            allowed = f" (gate.max_baseline_drop {slack})" if slack else ""
+            out.append(
+                f"test AUC {new:.4f} does not beat the {label} baseline ({base:.4f}) on the same "
+                f"test rows{allowed}"
+            )
+    return out

@@ -11,6 +11,8 @@ loop per lead.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -152,8 +154,66 @@ def _number(v: pd.Series) -> pd.Series:
     return v.map(lambda x: f"{x:,.0f}" if abs(x) >= 100 else f"{x:g}", na_action="ignore")
 
 
-def _value(field: str, v: pd.Series) -> np.ndarray:
-    """A raw column's value in words: "Director-level role", "company size 201-1000"."""
+def _words(field: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", field).lower()))
+
+
+def count_phrase(field: str) -> tuple[str, str, str] | None:
+    """(none, one, many) templates for a behaviour count whose unit the name tells: "2 site visits",
+    "1,532 seconds on the website". None when the name does not say what is counted."""
+    w = _words(field)
+    if "per" in w and {"view", "views"} & w:
+        return "no page views", "{} page view per visit", "{} page views per visit"
+    if "time" in w and {"website", "site", "web"} & w:
+        unit = "minute" if {"minutes", "mins", "min"} & w else "second"
+        return (
+            "no time on the website",
+            f"{{}} {unit} on the website",
+            f"{{}} {unit}s on the website",
+        )
+    if {"visit", "visits"} & w:
+        return "no site visits", "{} site visit", "{} site visits"
+    if {"views", "pageviews"} & w:
+        return "no page views", "{} page view", "{} page views"
+    return None
+
+
+def _plain_number(field: str, v: pd.Series, s: pd.Series) -> pd.Series:
+    """A number of a plain column: with its unit where the name tells it, else "campaign: 3";
+    0 and 1 in words, so a reason never reads as a raw 0/1 flag."""
+    x = v.to_numpy(float)
+    tpl = count_phrase(field)
+    if tpl is not None:
+        none, one, many = tpl
+        many_txt = s.map(lambda t: many.format(t), na_action="ignore")
+        return many_txt.where(x != 1, one.format(1)).where(x != 0, none)
+    small = np.where(x == 0, "none", np.where(x == 1, "one", s.fillna("").to_numpy(object)))
+    return pd.Series(field + ": " + small, index=v.index).where(v.notna())
+
+
+def _plain_value(
+    field: str, v: pd.Series, s: pd.Series, flag: bool, known: set[str] | None
+) -> pd.Series:
+    """A plain column of the user's own export: "Lead Quality: Might be", "Do Not Email: yes";
+    a value the model lumps with the rare ones reads as it does: "other Lead Source"."""
+    if flag:
+        x = v.astype(float).to_numpy()
+        return pd.Series(np.where(x >= 0.5, field + ": yes", field + ": no"), index=v.index).where(
+            v.notna()
+        )
+    if pd.api.types.is_numeric_dtype(v):
+        return _plain_number(field, v, s)
+    txt = field + ": " + s
+    if known is not None:
+        txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + field)
+    return txt
+
+
+def _value(
+    field: str, v: pd.Series, flag: bool = False, known: set[str] | None = None
+) -> np.ndarray:
+    """A raw column's value in words: "Director-level role", "company size 201-1000",
+    "Do Not Email: yes", "2 site visits", "Specialization not given"."""
     label = field.replace("_", " ")
     if pd.api.types.is_numeric_dtype(v):
         s = _number(v).astype("string")
@@ -164,18 +224,30 @@ def _value(field: str, v: pd.Series) -> np.ndarray:
     elif field == "seniority":
         has_level = s.str.contains("level", case=False, regex=False).fillna(False)
         txt = s.where(has_level, s + "-level") + " role"
-    else:
-        tpl = VALUE_PHRASES.get(field, label + " {}")
-        head, _, tail = tpl.partition("{}")
+    elif field in VALUE_PHRASES:
+        head, _, tail = VALUE_PHRASES[field].partition("{}")
         txt = head + s + tail
-    unknown = "employee count unknown" if field == "employees" else f"{label} unknown"
-    return txt.fillna(unknown).to_numpy(dtype=object)
+        if known is not None:
+            txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + label)
+    else:
+        txt = _plain_value(label, v, s, flag, known)
+    unknown = "employee count not given" if field == "employees" else f"{label} not given"
+    return pd.Series(txt, index=v.index).fillna(unknown).to_numpy(dtype=object)
 
 
 def phrase(
-    field: str, X: pd.DataFrame, c: np.ndarray, total: np.ndarray, has_time: bool
+    field: str,
+    X: pd.DataFrame,
+    c: np.ndarray,
+    total: np.ndarray,
+    has_time: bool,
+    flags: set[str] | None = None,
+    categories: dict[str, set[str]] | None = None,
 ) -> np.ndarray:
-    """Plain words (no sign) for one field on the rows of X; `c` = its features' SHAP values."""
+    """Plain words (no sign) for one field on the rows of X; `c` = its features' SHAP values.
+
+    `flags`: columns that read yes/no; `categories`: per categorical column the values the model
+    tells apart (any other value reads "other <column>", as the model treats it)."""
     if field == AGE_FIELD:
         d = X["lead_age_days"].to_numpy(float)
         return np.where(
@@ -193,7 +265,8 @@ def phrase(
     prefix = "activity" if field == ACTIVITY_FIELD else field
     if f"{prefix}_count" in X.columns:
         return _activity(field, X, c, total, has_time)
-    return _value(field, X[field])
+    known = (categories or {}).get(field)
+    return _value(field, X[field], field in (flags or set()), known)
 
 
 def reason_table(
@@ -202,8 +275,11 @@ def reason_table(
     X: pd.DataFrame,
     k: int,
     has_time: bool,
+    flags: set[str] | None = None,
+    categories: dict[str, set[str]] | None = None,
 ) -> pd.DataFrame:
-    """reason_1..reason_k: the k fields that moved each lead most, as "+ ..." / "- ..." phrases.
+    """reason_1..reason_k: the k fields that moved each lead most, as "[+] ..." / "[-] ..." phrases
+    (a sign no spreadsheet reads as a formula).
 
     `contrib` holds per-feature SHAP values in the order of `feature_fields` (the columns of X).
     Slots beyond the number of fields stay empty.
@@ -221,8 +297,10 @@ def reason_table(
             continue
         cols = [i for i, nm in enumerate(names) if feature_fields[nm] == field]
         total = fc[rows, j]
-        text = phrase(field, X.iloc[rows], contrib[np.ix_(rows, cols)], total, has_time)
-        signed = np.where(total >= 0, "+ ", "- ").astype(object) + text
+        text = phrase(
+            field, X.iloc[rows], contrib[np.ix_(rows, cols)], total, has_time, flags, categories
+        )
+        signed = np.where(total >= 0, "[+] ", "[-] ").astype(object) + text
         slot = hit[rows].argmax(axis=1)
         out[rows, slot] = signed
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])

@@ -3,8 +3,8 @@
 Sales asks two different questions of a score: is this the kind of company and person we sell to
 (fit), and are they showing interest now (engagement)? The booster already learnt both; SHAP splits
 each lead's log-odds exactly into per-feature parts, so the fit part is the sum over firmographic,
-role, channel and email-domain features, and the engagement part the sum over activity features and
-lead age. Each part becomes 0-100 the way `score` does: the share of reference leads (the recent
+role, channel and email-domain features, and the engagement part the sum over activity features,
+lead age and, on a flat export, the behaviour columns listed in `schema.engagement`. Each part becomes 0-100 the way `score` does: the share of reference leads (the recent
 validation leads, fixed at training) whose part is lower or equal. A fit score of 80 means "a
 better fit than 80% of recent leads", whatever the lead has done; the two parts plus the model's
 base value add up to the lead's raw log-odds.
@@ -20,22 +20,25 @@ FIT, ENGAGEMENT = "fit", "engagement"
 COLUMNS = ["fit_score", "engagement_score"]
 
 
-def field_group(field: str, activity_types: list[str]) -> str:
-    """Engagement: what the lead did (activity of any type) and how long it has been around."""
-    return ENGAGEMENT if field in {ACTIVITY_FIELD, AGE_FIELD, *activity_types} else FIT
+def field_group(field: str, engagement_fields: list[str]) -> str:
+    """Engagement: what the lead did (activity of any type, or a behaviour column of a flat export
+    such as visits or time on site: `schema.engagement`) and how long it has been around."""
+    return ENGAGEMENT if field in {ACTIVITY_FIELD, AGE_FIELD, *engagement_fields} else FIT
 
 
-def group_masks(feature_fields: dict[str, str], activity_types: list[str]) -> np.ndarray:
+def group_masks(feature_fields: dict[str, str], engagement_fields: list[str]) -> np.ndarray:
     """Boolean (features x 2) matrix: column 0 = fit features, column 1 = engagement features."""
-    eng = np.array([field_group(f, activity_types) == ENGAGEMENT for f in feature_fields.values()])
+    eng = np.array(
+        [field_group(f, engagement_fields) == ENGAGEMENT for f in feature_fields.values()]
+    )
     return np.column_stack([~eng, eng]).astype(float)
 
 
 def group_logodds(
-    contrib: np.ndarray, feature_fields: dict[str, str], activity_types: list[str]
+    contrib: np.ndarray, feature_fields: dict[str, str], engagement_fields: list[str]
 ) -> np.ndarray:
     """(rows x 2) log-odds of the fit and engagement parts of each lead."""
-    return contrib @ group_masks(feature_fields, activity_types)
+    return contrib @ group_masks(feature_fields, engagement_fields)
 
 
 def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.readers import parse_dates, parse_flags, parse_numbers, read_table, require_columns
+from pipeline.io.rules import clean_value, date_problem, to_datetimes
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,16 @@ def load_leads(
 
 
 def canonical_leads(
-    raw: pd.DataFrame, sc: SchemaConfig, path: str | Path = "input", require_created: bool = False
+    raw: pd.DataFrame,
+    sc: SchemaConfig,
+    path: str | Path = "input",
+    require_created: bool = False,
+    counts: dict[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes."""
+    """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes.
+
+    `counts` gathers non-finite numbers per column (read as missing) so a chunked caller warns
+    once; without it each column warns here."""
     features = [*sc.categorical, *sc.numeric, *sc.flags]
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, features, path, "schema.categorical/numeric/flags")
@@ -82,7 +90,7 @@ def canonical_leads(
     for c in sc.categorical:
         out[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
     for c in sc.numeric:
-        out[c] = parse_numbers(raw[c], path, c).to_numpy()
+        out[c] = parse_numbers(raw[c], path, c, counts).to_numpy()
     for c in sc.flags:
         out[c] = parse_flags(raw[c], path, c).to_numpy()
     out["_label"] = np.nan
@@ -102,66 +110,18 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Path) -> None:
+    """Set `_label` and `_closed_at` of the canonical leads in place, from the leads file's own
+    columns or from a separate outcomes table (`data.outcomes`)."""
     oc = cfg.schema.outcome
-    src, src_path = raw, path
     if cfg.data.outcomes:
-        src_path = Path(cfg.data.outcomes)
-        table = read_table(src_path, cfg, "outcomes file")
-        if table.empty and oc.column is not None:
-            raise DataError(f"{src_path}: header only, no rows; export the outcomes with data")
-        id_col = oc.lead_id or cfg.schema.lead_id
-        key = (
-            "schema.outcome.lead_id"
-            if oc.lead_id
-            else "schema.lead_id (or set schema.outcome.lead_id)"
-        )
-        require_columns(table, [id_col], src_path, key)
-        ids = table[id_col].astype("string").str.strip()
-        src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
-        src = src.reindex(out.index)
-        present = out.index.isin(ids.dropna())
-        if not present.any() and len(table):
-            raise DataError(
-                f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
-                f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
-            )
-        unmatched = int((~ids.dropna().isin(out.index)).sum())
-        if unmatched:
-            log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
+        src, src_path, present = _outcomes_table(out, cfg, path)
     else:
-        src = src.set_index(pd.Index(out.index))
+        src, src_path = raw.set_index(pd.Index(out.index)), path
         present = np.ones(len(out), bool)
     if oc.column is None:
-        if oc.won != "present":
-            raise DataError("config: schema.outcome.column is null, so won must be 'present'")
-        if not cfg.data.outcomes:
-            raise DataError(
-                "config: schema.outcome.column is null but data.outcomes is not set; name the "
-                "table that lists the won leads, or the outcome column of the leads file"
-            )
-        out["_label"] = np.where(present, 1.0, 0.0)
+        out["_label"] = _labels_by_presence(present, cfg)
     else:
-        require_columns(src, [oc.column], src_path, "schema.outcome.column")
-        vals = _as_text(src[oc.column])
-        won = vals.isin(oc.won if isinstance(oc.won, list) else []).fillna(False).to_numpy(bool)
-        lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).fillna(False).to_numpy(bool)
-        if not (won | lost).any():
-            counts = vals.value_counts(dropna=True).head(8)
-            found = ", ".join(f"'{k}' ({v})" for k, v in counts.items()) or "only empty values"
-            raise DataError(
-                f"{src_path}: column '{oc.column}': no value matches schema.outcome.won "
-                f"{oc.won} or lost {oc.lost}; values found: {found}; list them under won/lost"
-            )
-        other = ~(won | lost) & vals.notna().to_numpy(bool)
-        if other.any():
-            shown = ", ".join(f"'{v}'" for v in pd.unique(vals[other])[:5])
-            log.info(
-                "%s: %d lead(s) with outcome %s are neither won nor lost: treated as open",
-                src_path,
-                int(other.sum()),
-                shown,
-            )
-        out["_label"] = np.where(won, 1.0, np.where(lost, 0.0, np.nan))
+        out["_label"] = _labels_from_column(src, src_path, cfg)
     if oc.closed_at:
         require_columns(src, [oc.closed_at], src_path, "schema.outcome.closed_at")
         out["_closed_at"] = parse_dates(
@@ -169,27 +129,140 @@ def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Pat
         ).to_numpy()
 
 
+def _outcomes_table(
+    out: pd.DataFrame, cfg: Config, path: Path
+) -> tuple[pd.DataFrame, Path, np.ndarray]:
+    """The outcomes table aligned to the leads, and which leads it lists. A table whose ids match
+    no lead is an error (usually the wrong id column or a prefix), not a run with no wins."""
+    oc = cfg.schema.outcome
+    src_path = Path(cfg.data.outcomes)
+    table = read_table(src_path, cfg, "outcomes file")
+    if table.empty and oc.column is not None:
+        raise DataError(f"{src_path}: header only, no rows; export the outcomes with data")
+    id_col = oc.lead_id or cfg.schema.lead_id
+    key = (
+        "schema.outcome.lead_id" if oc.lead_id else "schema.lead_id (or set schema.outcome.lead_id)"
+    )
+    require_columns(table, [id_col], src_path, key)
+    ids = table[id_col].astype("string").str.strip()
+    src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
+    src = src.reindex(out.index)
+    present = out.index.isin(ids.dropna())
+    if not present.any() and len(table):
+        raise DataError(
+            f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
+            f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
+        )
+    unmatched = int((~ids.dropna().isin(out.index)).sum())
+    if unmatched:
+        log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
+    return src, src_path, present
+
+
+def _labels_by_presence(present: np.ndarray, cfg: Config) -> np.ndarray:
+    """Without an outcome column, a lead listed in the outcomes table is won, any other lost."""
+    if cfg.schema.outcome.won != "present":
+        raise DataError("config: schema.outcome.column is null, so won must be 'present'")
+    if not cfg.data.outcomes:
+        raise DataError(
+            "config: schema.outcome.column is null but data.outcomes is not set; name the "
+            "table that lists the won leads, or the outcome column of the leads file"
+        )
+    return np.where(present, 1.0, 0.0)
+
+
+def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.ndarray:
+    """1 won, 0 lost, NaN open. No value matching won or lost is a config mistake (the values
+    found are listed); a few other values are open leads, noted in the log."""
+    oc = cfg.schema.outcome
+    require_columns(src, [oc.column], src_path, "schema.outcome.column")
+    vals = _as_text(src[oc.column])
+    won = vals.isin(oc.won if isinstance(oc.won, list) else []).fillna(False).to_numpy(bool)
+    lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).fillna(False).to_numpy(bool)
+    if not (won | lost).any():
+        counts = vals.value_counts(dropna=True).head(8)
+        found = ", ".join(f"'{k}' ({v})" for k, v in counts.items()) or "only empty values"
+        raise DataError(
+            f"{src_path}: column '{oc.column}': no value matches schema.outcome.won "
+            f"{oc.won} or lost {oc.lost}; values found: {found}; list them under won/lost"
+        )
+    other = ~(won | lost) & vals.notna().to_numpy(bool)
+    if other.any():
+        shown = ", ".join(f"'{v}'" for v in pd.unique(vals[other])[:5])
+        log.info(
+            "%s: %d lead(s) with outcome %s are neither won nor lost: treated as open",
+            src_path,
+            int(other.sum()),
+            shown,
+        )
+    return np.where(won, 1.0, np.where(lost, 0.0, np.nan))
+
+
 def load_events(
-    cfg: Config, path: str | Path | None = None, lead_ids: pd.Index | None = None
+    cfg: Config,
+    path: str | Path | None = None,
+    lead_ids: pd.Index | None = None,
+    rejected: list[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame."""
+    """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame.
+
+    Training (`rejected` None) stops at the first bad date with one line; scoring passes a list
+    that receives the rows without a timestamp or with a bad one (`row`, lead id, `reason`), and
+    they are left out, never read as "today"."""
     p = path or cfg.data.activities
     if not p:
         return empty_events()
     ac = cfg.schema.activity
     raw = read_table(p, cfg, "activities file")
     require_columns(raw, [ac.lead_id, ac.timestamp, ac.type], p, "schema.activity")
+    if rejected is None:
+        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)
+    else:
+        ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst)
+        ours = raw[ac.lead_id].isin(lead_ids) if lead_ids is not None else raw[ac.lead_id].notna()
+        rejected.append(_rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp))
     ev = pd.DataFrame(
         {
             "lead_id": raw[ac.lead_id].astype(object).to_numpy(),
-            "ts": parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst).to_numpy(),
+            "ts": ts.to_numpy(),
             "type": normalise_types(raw[ac.type]),
         }
     )
-    ev = ev[ev["type"].notna()]
+    ev = ev[ev["type"].notna() & (rejected is None or ev["ts"].notna())]
     if lead_ids is not None:
         ev = ev[ev["lead_id"].isin(lead_ids)]
     return ev.reset_index(drop=True)
+
+
+def _rejected_events(
+    raw: pd.DataFrame, ts: pd.Series, bad: pd.Series, ours: pd.Series, id_col: str, ts_col: str
+) -> pd.DataFrame:
+    """Activity rows of the scored leads whose time is missing or bad, as rejected rows."""
+    no_time = ts.isna() & ~bad
+    hit = ((no_time | bad) & ours).to_numpy()
+    reason = np.where(
+        no_time.to_numpy()[hit],
+        f"no {ts_col}",
+        [f"{ts_col}: {date_problem(v)} '{clean_value(v)}'" for v in raw.loc[hit, ts_col]] or "",
+    )
+    return pd.DataFrame(
+        {
+            "row": np.flatnonzero(hit) + 2,
+            id_col: raw.loc[hit, id_col].to_numpy(),
+            "reason": reason,
+        }
+    )
+
+
+def drop_before_created(leads: pd.DataFrame, events: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Events dated before their lead was created are not the lead's behaviour: dropped, counted."""
+    if not len(events) or "_created_at" not in leads.columns:
+        return events, 0
+    created = leads["_created_at"].reindex(events["lead_id"].to_numpy()).to_numpy("datetime64[ns]")
+    before = (events["ts"].to_numpy("datetime64[ns]") < created) & ~np.isnat(created)
+    if not before.any():
+        return events, 0
+    return events.loc[~before].reset_index(drop=True), int(before.sum())
 
 
 def normalise_types(s: pd.Series) -> np.ndarray:

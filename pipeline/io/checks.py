@@ -12,7 +12,10 @@ error; `score` runs the checks that make sense without outcomes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +35,7 @@ class Finding:
     check: str  # short name of the check, stable for scripts: rows, min_outcomes, leakage, ...
     message: str
     column: str | None = None
+    evidence: str | None = None  # leakage findings: why the column is a suspect, without advice
 
 
 @dataclass
@@ -87,6 +91,15 @@ def check_config_columns(cfg: Config, report: Report) -> None:
                 c,
             )
         seen.add(c)
+    for c in sc.engagement:
+        if c not in seen:
+            report.add(
+                "error",
+                "config",
+                f"config: schema.engagement lists '{c}', which is not a feature; add it to "
+                "schema.categorical/numeric/flags or remove it from schema.engagement",
+                c,
+            )
     roles = {
         "schema.lead_id": [sc.lead_id],
         "schema.outcome.column": [sc.outcome.column] if sc.outcome.column else [],
@@ -270,57 +283,270 @@ def _single_column_auc(s: pd.Series, y: np.ndarray, categorical: bool, seed: int
     return max(auc, 1 - auc)
 
 
-def leakage_suspects(leads: pd.DataFrame, cfg: Config) -> list[Finding]:
-    """Feature columns that alone separate won from lost, or are filled mostly for one outcome."""
-    v = cfg.validation
+# ---- Leakage by name and role: what a salesperson or the CRM fills during or after the sale. ----
+# Matched on the words of a column name ("LeadQuality", "lead_quality", "Lead Quality" all give
+# lead + quality), so "Lead Source" or "Total Time Spent on Website" never match by a substring.
+ROLE_WORDS = {
+    "a rating set by sales after talking to the lead": {"quality", "rating", "rated", "grade"},
+    "tags set by sales during follow-up": {"tag", "tags"},
+    "a profile filled in by sales during qualification": {"profile"},
+    "the lead's status or stage in the sales process": {"status", "stage", "disposition"},
+    "a won/lost reason": {"reason", "reasons"},
+    "who works the lead, assigned during the sales process": {"owner", "assigned", "assignee"},
+    "notes written during the sales process": {"note", "notes", "comment", "comments", "remarks"},
+    "a score or index computed by the company, often from sales activity": {
+        "score",
+        "scores",
+        "scoring",
+        "index",
+    },
+    "how the deal closed": {"close", "closed", "closing", "won", "lost"},
+}
+CONTACT_WORDS = {"call", "contact", "meeting", "talk"}
+SNAPSHOT_FIRST = {"last", "latest", "current"}
+SNAPSHOT_AFTER_LAST = {
+    "activity", "contact", "contacted", "touch", "visit", "action", "event", "engagement",
+    "interaction", "update", "updated", "modified", "notable", "login", "seen",
+}  # fmt: skip
+SNAPSHOT_WHY = (
+    "the name says it describes the lead as of the export, which for a closed lead is after the "
+    "outcome; without an activity table it cannot be replayed as of scoring time"
+)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def name_words(name: str) -> list[str]:
+    """Lower-case words of a column name: camelCase, snake_case, dots and spaces all split."""
+    return re.findall(r"[a-z0-9]+", _CAMEL.sub(" ", str(name)).lower())
+
+
+def after_fact_role(name: str) -> str | None:
+    """What the name says the column is, when that is filled during or after the sales process.
+
+    One rule for `init` (which drops such columns) and `validate` (which names them).
+    """
+    words = name_words(name)
+    for role, vocab in ROLE_WORDS.items():
+        if vocab & set(words):
+            return role
+    if "duration" in words and (len(words) == 1 or CONTACT_WORDS & set(words)):
+        return "the length of the sales contact itself, known only once it is over"
+    return None
+
+
+def is_snapshot(name: str) -> bool:
+    """'Last Activity', 'latest_stage', 'Most Recent Visit': the lead as of the export."""
+    w = name_words(name)
+    if not w:
+        return False
+    after_last = any(
+        a in {"last", "latest"} and b in SNAPSHOT_AFTER_LAST for a, b in zip(w, w[1:], strict=False)
+    )
+    return w[0] in SNAPSHOT_FIRST or w[:2] == ["most", "recent"] or after_last
+
+
+def name_suspects(columns: list[str], flat: bool) -> list[Finding]:
+    """Columns whose name says they are filled after the fact (and, on a flat export, snapshots)."""
+    out = []
+    for c in columns:
+        role = after_fact_role(c)
+        if role:
+            ev = f"the name suggests {role}, not known when a new lead is scored"
+            todo = "add it to schema.drop unless it is filled before the first sales contact"
+            out.append(_suspect(c, ev, todo))
+        elif flat and is_snapshot(c):
+            out.append(_suspect(c, SNAPSHOT_WHY, "add it to schema.drop"))
+    return out
+
+
+# ---- Leakage by model: one column worth more than all the others together. ----
+MODEL_ROWS = 10_000  # a seeded sample of this many labelled leads is plenty for the comparison
+MODEL_MIN_AUC = 0.8  # a column alone below this is not judged a leak by the model rules
+FAR_ABOVE = 0.15  # single-column AUC this far above every other column's
+_MODEL_CACHE: dict[str, list[Finding]] = {}
+
+
+def _cache_key(lab: pd.DataFrame, cols: list[str], cfg: Config) -> str:
+    h = hashlib.sha256(pd.util.hash_pandas_object(lab[[*cols, "_label"]], index=True).to_numpy())
+    h.update(repr((cols, sorted(cfg.schema.categorical), cfg.training.seed)).encode())
+    return h.hexdigest()
+
+
+def _quick_frame(lab: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    X = pd.DataFrame(index=lab.index)
+    for c in _feature_columns(cfg):
+        if c in cfg.schema.categorical:
+            X[c] = lab[c].astype("string").astype("category")
+        else:
+            X[c] = pd.to_numeric(lab[c], errors="coerce").astype(float)
+    return X
+
+
+def quick_cv_auc(X: pd.DataFrame, y: np.ndarray, seed: int) -> float:
+    """Out-of-fold AUC of a small LightGBM (40 trees, 3 folds): cheap, and enough to compare."""
+    import lightgbm as lgb
+    from sklearn.model_selection import StratifiedKFold
+
+    p = np.zeros(len(y))
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    for tr, te in folds.split(X, y):
+        m = lgb.LGBMClassifier(
+            n_estimators=40, learning_rate=0.15, num_leaves=15, min_child_samples=20,
+            max_bin=63, n_jobs=1, random_state=seed, verbose=-1,
+        )  # fmt: skip
+        m.fit(X.iloc[tr], y[tr])
+        p[te] = m.predict_proba(X.iloc[te])[:, 1]
+    return float(roc_auc_score(y, p))
+
+
+def model_suspects(
+    lab: pd.DataFrame, y: np.ndarray, cfg: Config, aucs: dict[str, float]
+) -> list[Finding]:
+    """Drop-column lift of a quick model among `aucs`' columns (the features no other rule flags,
+    i.e. what would remain once the user drops those): a column is a suspect when dropping it
+    costs more than dropping all the others (alone it beats them together), or when its
+    single-column AUC stands far above every other column's. Only the top columns by single AUC
+    can beat all the others, so only they are refitted; after a suspect is found the rest is
+    judged again without it (one leak hides the next), at most three rounds."""
+    if len(aucs) < 2 or min(np.bincount(y, minlength=2)) < 15:
+        return []
+    seed = cfg.training.seed
+    if len(y) > MODEL_ROWS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(y), MODEL_ROWS, replace=False))
+        lab, y = lab.iloc[pick], y[pick]
+    X = _quick_frame(lab, cfg)[list(aucs)]
+    aucs, out = dict(aucs), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            found = _model_round(X, y, aucs, seed)
+            if found is None:
+                break
+            out.append(found)
+            aucs.pop(found.column)
+            X = X.drop(columns=found.column)
+    return out
+
+
+def _model_round(
+    X: pd.DataFrame, y: np.ndarray, aucs: dict[str, float], seed: int
+) -> Finding | None:
+    """The first of the top two columns (by single AUC) that a quick model judges a suspect."""
+    if len(aucs) < 2:
+        return None
+    ranked = sorted(aucs, key=aucs.get, reverse=True)
+    full = None
+    for c in ranked[:2]:
+        if aucs[c] < MODEL_MIN_AUC - 0.1:
+            continue
+        full = quick_cv_auc(X, y, seed) if full is None else full
+        alone, without = quick_cv_auc(X[[c]], y, seed), quick_cv_auc(X.drop(columns=c), y, seed)
+        nxt = max(aucs[d] for d in ranked if d != c)
+        beats = alone >= MODEL_MIN_AUC and alone > without
+        far = aucs[c] >= MODEL_MIN_AUC and aucs[c] - nxt >= FAR_ABOVE
+        if beats or far:
+            ev = (
+                f"a quick model with all {len(aucs)} remaining columns has AUC {full:.3f}, "
+                f"without it {without:.3f} (lift {full - without:+.3f}); alone it has "
+                f"{alone:.3f}{', more than all the others together' if beats else ''}; the next "
+                f"best column alone has {nxt:.3f}"
+            )
+            todo = (
+                "a pre-sale field is rarely worth this much: if it is filled after the outcome "
+                "add it to schema.drop"
+            )
+            return _suspect(c, ev, todo)
+    return None
+
+
+def leakage_suspects(leads: pd.DataFrame, cfg: Config, flat: bool | None = None) -> list[Finding]:
+    """Every leakage suspect among the feature columns, each with its evidence.
+
+    Four rules: the name says a salesperson or the CRM fills it (role), the name says it describes
+    the lead as of the export (snapshot, flat exports only), the single-column separation and
+    fill-pattern checks (data), and, among the columns none of these flags, a quick model that
+    finds one column worth more than all the others together (model). `flat` defaults to "no
+    activity table configured".
+    """
+    flat = cfg.data.activities is None if flat is None else flat
+    cols = _feature_columns(cfg)
+    out = [*name_suspects(cols, flat)]
     lab = leads[leads["_label"].notna()]
     y = lab["_label"].to_numpy().astype(int)
+    if len(np.unique(y)) < 2:
+        return out
+    aucs, data = _data_suspects(lab, y, cfg)
+    flagged = {f.column for f in [*out, *data]}
+    key = _cache_key(lab, cols, cfg) + str(sorted(flagged))
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE.clear()  # one entry: train's closing line reuses the check run at its start
+        rest = {c: a for c, a in aucs.items() if c not in flagged}
+        _MODEL_CACHE[key] = model_suspects(lab, y, cfg, rest)
+    return [*out, *_MODEL_CACHE[key], *data]
+
+
+def suspect_evidence(findings: list[Finding]) -> dict[str, str]:
+    """Leakage suspects -> their evidence, several rules on one column joined with ' | '."""
+    out: dict[str, list[str]] = {}
+    for f in findings:
+        if f.check == "leakage" and f.column:
+            out.setdefault(f.column, []).append(f.evidence or f.message)
+    return {c: " | ".join(ev) for c, ev in out.items()}
+
+
+def suspects_in_features(leads: pd.DataFrame, cfg: Config) -> list[dict[str, str]]:
+    """The leakage suspects a config still uses as features, as {"column", "evidence"}: what
+    `train` names at its end and the model card and the run tag list."""
+    ev = suspect_evidence(leakage_suspects(leads, cfg))
+    return [{"column": c, "evidence": e} for c, e in ev.items()]
+
+
+def _suspect(c: str, evidence: str, todo: str) -> Finding:
+    return Finding("warning", "leakage", f"leakage suspect '{c}': {evidence}; {todo}", c, evidence)
+
+
+def _data_suspects(
+    lab: pd.DataFrame, y: np.ndarray, cfg: Config
+) -> tuple[dict[str, float], list[Finding]]:
+    """Single-column AUC of every feature, and the columns that alone separate won from lost or
+    are filled mostly for one outcome."""
+    v = cfg.validation
     won, lost = y == 1, y == 0
     out: list[Finding] = []
-    import warnings
-
+    aucs: dict[str, float] = {}
     for c in _feature_columns(cfg):
         s = lab[c]
         filled = s.notna().to_numpy()
         fw, fl = filled[won].mean(), filled[lost].mean()
-        if abs(fw - fl) >= v.leakage_fill_gap:
-            out.append(
-                Finding(
-                    "warning",
-                    "leakage",
-                    f"leakage suspect '{c}': filled for {fw:.0%} of won and {fl:.0%} of lost "
-                    "leads, typical of a field filled after the outcome; if so add it to "
-                    "schema.drop",
-                    c,
-                )
-            )
-            continue
-        if s.notna().sum() == 0:
-            continue
         cat = c in cfg.schema.categorical
+        if filled.sum() == 0:
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            auc = _single_column_auc(s, y, cat, cfg.training.seed)
+            auc = aucs[c] = _single_column_auc(s, y, cat, cfg.training.seed)
             # where it is filled: a sales field left empty for half the leads still leaks
             both = len(np.unique(y[filled])) == 2 and filled.sum() >= 20
             auc_f = _single_column_auc(s[filled], y[filled], cat, cfg.training.seed) if both else 0
-        if max(auc, auc_f) >= v.leakage_auc:
+        if abs(fw - fl) >= v.leakage_fill_gap:
+            ev = (
+                f"filled for {fw:.0%} of won and {fl:.0%} of lost leads, typical of a field "
+                "filled after the outcome"
+            )
+            out.append(_suspect(c, ev, "if so add it to schema.drop"))
+        elif max(auc, auc_f) >= v.leakage_auc:
             where = (
                 ""
                 if auc >= v.leakage_auc
                 else f" where it is filled ({filled.mean():.0%} of leads)"
             )
-            out.append(
-                Finding(
-                    "warning",
-                    "leakage",
-                    f"leakage suspect '{c}': alone it separates won from lost with AUC "
-                    f"{max(auc, auc_f):.3f}{where}{_evidence(s, y) if cat else ''}; if it is "
-                    "known only after the outcome add it to schema.drop",
-                    c,
-                )
+            ev = (
+                f"alone it separates won from lost with AUC {max(auc, auc_f):.3f}{where}"
+                f"{_evidence(s, y) if cat else ''}"
             )
-    return out
+            out.append(
+                _suspect(c, ev, "if it is known only after the outcome add it to schema.drop")
+            )
+    return aucs, out
 
 
 def _evidence(s: pd.Series, y: np.ndarray) -> str:

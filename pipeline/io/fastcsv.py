@@ -6,15 +6,15 @@ so the scorer reads through pyarrow instead: the leads file in record batches of
 activities file block by block into compact arrays (lead row number, time, type code) that hold only
 events of leads in the file and before the as-of time.
 
-Whenever pyarrow cannot read a file exactly as `pipeline.data.read_table` would (another date
-format, a bad encoding, ragged rows), callers fall back to the pandas path, whose error messages
-name the file, row and fix. The fast path never changes what is scored, only how fast.
+Whenever pyarrow cannot read a file exactly as `pipeline.io.readers.read_table` would (another
+date format, a bad encoding, ragged rows), callers fall back to the pandas path, whose error
+messages name the file, row and fix. The fast path never changes what is scored, only how fast.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +27,16 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Config
 from pipeline.io.canonical import normalise_types
+from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST
 
 NAT = np.iinfo(np.int64).min
+EARLIEST_NS = EARLIEST.value
+LATEST_NS = LATEST.value
+OUT_OF_RANGE = f"date outside {DATE_RANGE}"
 BLOCK = 32 << 20  # bytes per CSV block: bounded memory, big enough for multithreaded parsing
+
+
+OnProgress = Callable[[int], None] | None  # called with the rows of each block read
 
 
 class FastPathUnavailable(Exception):
@@ -135,23 +142,48 @@ class CompactEvents:
     """
 
     row: np.ndarray  # int32
-    ts: np.ndarray  # int64 ns (NaT = int64 min)
+    ts: np.ndarray  # int64 ns (never NaT: rows without a time are rejected, not kept)
     code: np.ndarray  # int16
     types: list[str]
+    after_as_of: int = 0  # events of the scored leads at or after as_of: not used, counted
+    rejected: pd.DataFrame | None = None  # activity rows without a time or with a bad one
 
     def __len__(self) -> int:
         return len(self.row)
 
     def for_rows(self, start: int, stop: int, ids: np.ndarray) -> pd.DataFrame:
         """Canonical events frame (`lead_id`, `ts`, `type`) of the leads in rows [start, stop)."""
+        return self.for_leads(start, stop, ids)[0]
+
+    def for_leads(
+        self,
+        start: int,
+        stop: int,
+        ids: np.ndarray,
+        rows: np.ndarray | None = None,
+        created: np.ndarray | None = None,
+    ) -> tuple[pd.DataFrame, int]:
+        """`for_rows`, less the events dated before their lead was created (`created`: the
+        creation times of the leads at file `rows`), and how many those were. Matched by row
+        number, not by id: no hashing of millions of id strings."""
         lo, hi = np.searchsorted(self.row, [start, stop])
-        return pd.DataFrame(
+        row, ts, code = self.row[lo:hi], self.ts[lo:hi], self.code[lo:hi]
+        n_before = 0
+        if rows is not None and created is not None and len(row):
+            by_row = np.full(stop - start, NAT, np.int64)
+            by_row[np.asarray(rows) - start] = np.asarray(created, "datetime64[ns]").view(np.int64)
+            born = by_row[row - start]
+            keep = (born == NAT) | (ts >= born)
+            n_before = int((~keep).sum())
+            row, ts, code = row[keep], ts[keep], code[keep]
+        frame = pd.DataFrame(
             {
-                "lead_id": ids[self.row[lo:hi]],
-                "ts": self.ts[lo:hi].view("datetime64[ns]"),
-                "type": pd.Categorical.from_codes(self.code[lo:hi], categories=self.types),
+                "lead_id": ids[row],
+                "ts": ts.view("datetime64[ns]"),
+                "type": pd.Categorical.from_codes(code, categories=self.types),
             }
         )
+        return frame, n_before
 
 
 class _Vocab:
@@ -179,61 +211,106 @@ def compact_events(
     first_ids: pa.Array,
     first_rows: np.ndarray,
     as_of: np.datetime64,
-    on_progress=None,
+    on_progress: OnProgress = None,
 ) -> CompactEvents:
     """Stream the activities file, keeping events of the given leads that happened before as_of.
 
     Memory is that of one block plus the kept events; the file itself is never held whole.
     """
-    ac = cfg.schema.activity
-    cols = [ac.lead_id, ac.timestamp, ac.type]
-    cutoff = np.datetime64(as_of, "ns").astype(np.int64)
-    vocab = _Vocab()
-    rows, tss, codes = [], [], []
+    kept = _KeptEvents(first_ids, first_rows, np.datetime64(as_of, "ns").astype(np.int64))
+    if is_parquet(path):
+        _add_parquet_events(path, cfg, kept, on_progress)
+    else:
+        _add_csv_events(path, cfg, kept, on_progress)
+    out = _finish(kept.rows, kept.tss, kept.codes, kept.vocab.types)
+    out.after_as_of = kept.after_as_of
+    ts_col, id_col = cfg.schema.activity.timestamp, cfg.schema.activity.lead_id
+    rej = pd.DataFrame(kept.rejected, columns=["row", id_col, "reason"])
+    rej["reason"] = np.where(rej["reason"], f"{ts_col}: {OUT_OF_RANGE}", f"no {ts_col}")
+    out.rejected = rej
+    return out
 
-    def add(lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
-        pos = pc.index_in(lid, value_set=first_ids).to_numpy(zero_copy_only=False)
+
+class _KeptEvents:
+    """The compact arrays growing block by block: only events of the leads being scored, with a
+    type, before the cutoff, so memory follows what is kept rather than the file's size."""
+
+    def __init__(self, first_ids: pa.Array, first_rows: np.ndarray, cutoff: np.int64) -> None:
+        self.first_ids, self.first_rows, self.cutoff = first_ids, first_rows, cutoff
+        self.vocab = _Vocab()
+        self.rows: list[np.ndarray] = []
+        self.tss: list[np.ndarray] = []
+        self.codes: list[np.ndarray] = []
+        self.after_as_of = 0
+        self.rejected: list[tuple[int, str, bool]] = []  # (file row, lead id, out of range)
+        self.offset = 0  # file rows read so far
+
+    def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
+        pos = pc.index_in(lid, value_set=self.first_ids).to_numpy(zero_copy_only=False)
         r = np.where(np.isnan(pos), -1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-        r = np.where(r >= 0, first_rows[np.maximum(r, 0)], -1)
+        r = np.where(r >= 0, self.first_rows[np.maximum(r, 0)], -1)
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
-        c = vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
+        c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
         c = np.where(pc.is_null(enc.indices).to_numpy(zero_copy_only=False), -1, c)
-        keep = (r >= 0) & (c >= 0) & (t < cutoff)
-        rows.append(r[keep].astype(np.int32))
-        tss.append(t[keep])
-        codes.append(c[keep].astype(np.int16))
+        ours = (r >= 0) & (c >= 0)
+        no_time = t == NAT
+        out_of_range = ~no_time & ((t < EARLIEST_NS) | (t > LATEST_NS))
+        after = ~no_time & ~out_of_range & (t >= self.cutoff)
+        keep = ours & ~no_time & ~out_of_range & ~after
+        self.after_as_of += int((ours & after).sum())
+        bad = np.flatnonzero(ours & (no_time | out_of_range))
+        if len(bad):
+            lids = lid.take(pa.array(bad)).to_pylist()
+            rng = out_of_range[bad]
+            self.rejected += zip((bad + self.offset + 2).tolist(), lids, rng.tolist(), strict=True)
+        self.offset += len(t)
+        self.rows.append(r[keep].astype(np.int32))
+        self.tss.append(t[keep])
+        self.codes.append(c[keep].astype(np.int16))
 
-    if is_parquet(path):
-        pf = pq.ParquetFile(path)
-        missing = [c for c in cols if c not in pf.schema_arrow.names]
-        if missing:
-            raise FastPathUnavailable("missing columns")
-        for b in pf.iter_batches(batch_size=1 << 20, columns=cols):
-            ts = b.column(ac.timestamp)
-            if not pa.types.is_timestamp(ts.type) or ts.type.tz is not None:
-                raise FastPathUnavailable("timestamps need parsing")
-            add(
-                b.column(ac.lead_id).cast(pa.string()),
-                ts.cast(pa.timestamp("ns")),
-                b.column(ac.type),
-            )
+
+def _add_parquet_events(
+    path: Path, cfg: Config, kept: _KeptEvents, on_progress: OnProgress
+) -> None:
+    """Parquet timestamps are used as stored; ones that would need parsing (text, time zones)
+    are left to the pandas path, which parses them as `read_table` does."""
+    ac = cfg.schema.activity
+    cols = [ac.lead_id, ac.timestamp, ac.type]
+    pf = pq.ParquetFile(path)
+    missing = [c for c in cols if c not in pf.schema_arrow.names]
+    if missing:
+        raise FastPathUnavailable("missing columns")
+    for b in pf.iter_batches(batch_size=1 << 20, columns=cols):
+        ts = b.column(ac.timestamp)
+        if not pa.types.is_timestamp(ts.type) or ts.type.tz is not None:
+            raise FastPathUnavailable("timestamps need parsing")
+        kept.add(
+            b.column(ac.lead_id).cast(pa.string()),
+            ts.cast(pa.timestamp("ns")),
+            b.column(ac.type),
+        )
+        if on_progress:
+            on_progress(b.num_rows)
+
+
+def _add_csv_events(path: Path, cfg: Config, kept: _KeptEvents, on_progress: OnProgress) -> None:
+    """pyarrow parses the timestamps itself; any value it cannot read sends the whole file to
+    the pandas path, so dates are never parsed two different ways in one run."""
+    ac = cfg.schema.activity
+    cols = [ac.lead_id, ac.timestamp, ac.type]
+    names = csv_header(path, cfg)
+    if any(c not in names for c in cols):
+        raise FastPathUnavailable("missing columns")
+    types = {ac.lead_id: pa.string(), ac.timestamp: pa.timestamp("ns"), ac.type: pa.string()}
+    opts = _options(path, cfg, names, types, cols)
+    try:
+        for b in pacsv.open_csv(path, **opts):
+            kept.add(b.column(ac.lead_id), b.column(ac.timestamp), b.column(ac.type))
             if on_progress:
                 on_progress(b.num_rows)
-    else:
-        names = csv_header(path, cfg)
-        if any(c not in names for c in cols):
-            raise FastPathUnavailable("missing columns")
-        types = {ac.lead_id: pa.string(), ac.timestamp: pa.timestamp("ns"), ac.type: pa.string()}
-        opts = _options(path, cfg, names, types, cols)
-        try:
-            for b in pacsv.open_csv(path, **opts):
-                add(b.column(ac.lead_id), b.column(ac.timestamp), b.column(ac.type))
-                if on_progress:
-                    on_progress(b.num_rows)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-            raise FastPathUnavailable(str(e)) from None
-    return _finish(rows, tss, codes, vocab.types)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        raise FastPathUnavailable(str(e)) from None
 
 
 def compact_from_frame(
@@ -249,8 +326,11 @@ def compact_from_frame(
     cat = pd.Categorical(ev["type"])
     c = vocab.codes(pa.array(list(cat.categories), type=pa.string()))[cat.codes]
     c = np.where(cat.codes < 0, -1, c)
-    keep = (r >= 0) & (c >= 0) & (t < np.datetime64(as_of, "ns").astype(np.int64))
-    return _finish([r[keep].astype(np.int32)], [t[keep]], [c[keep].astype(np.int16)], vocab.types)
+    ours = (r >= 0) & (c >= 0) & (t != NAT)  # the pandas path rejected rows without a time
+    keep = ours & (t < np.datetime64(as_of, "ns").astype(np.int64))
+    out = _finish([r[keep].astype(np.int32)], [t[keep]], [c[keep].astype(np.int16)], vocab.types)
+    out.after_as_of = int((ours & ~keep).sum())
+    return out
 
 
 def _finish(rows: list, tss: list, codes: list, types: list[str]) -> CompactEvents:

@@ -17,6 +17,14 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.io.rules import (
+    DATE_RANGE,
+    clean_value,
+    date_problem,
+    nonfinite_warning,
+    to_datetimes,
+    to_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,50 +42,49 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
     reported as a delimiter mistake instead of training on nothing.
     """
     p = Path(path)
+    _check_file(p, what)
+    if p.suffix.lower() in {".parquet", ".pq"}:
+        return _read_parquet(p, cfg)
+    return _read_csv(p, cfg)
+
+
+def _check_file(p: Path, what: str) -> None:
+    """A missing, folder or empty path is a config mistake: say so before any parser does."""
     if not p.exists():
         raise DataError(f"{p}: {what} not found; check data.* paths in the config or the option")
     if p.is_dir():
         raise DataError(f"{p}: {what} is a folder, not a file; point the config at the file")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty; export it again with a header row and data")
-    if p.suffix.lower() in {".parquet", ".pq"}:
-        try:
-            df = pd.read_parquet(p)
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise DataError(
-                f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
-                "export it again or use csv"
-            ) from None
-        na = set(cfg.data.missing_values)
-        for c in df.columns:
-            if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-                df[c] = df[c].where(~df[c].isin(na))
-        df.columns = [str(c).strip() for c in df.columns]
-        return df
+
+
+def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
+    """Parquet keeps its types; only text cells get the missing-value markers, as in a csv."""
+    try:
+        df = pd.read_parquet(p)
+    except Exception as e:  # pyarrow raises several types for a bad file
+        raise DataError(
+            f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
+            "export it again or use csv"
+        ) from None
+    na = set(cfg.data.missing_values)
+    for c in df.columns:
+        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
+            df[c] = df[c].where(~df[c].isin(na))
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _read_csv(p: Path, cfg: Config) -> pd.DataFrame:
+    """Parser errors become one line naming the file and, when the header suggests it, the
+    delimiter the file probably uses."""
     sep = cfg.data.sep
     enc = cfg.data.encoding
     if enc.lower().replace("_", "-") in {"utf-8", "utf8"}:
         enc = "utf-8-sig"  # same as utf-8, and drops the byte-order mark Excel writes
     kw = dict(sep=sep, dtype=str, keep_default_na=False, na_values=cfg.data.missing_values)
     try:
-        try:
-            df = pd.read_csv(p, encoding=enc, encoding_errors="strict", **kw)
-        except UnicodeDecodeError as e:
-            try:
-                df = pd.read_csv(p, encoding="cp1252", encoding_errors="strict", **kw)
-            except UnicodeDecodeError:
-                raise DataError(
-                    f"{p}: byte 0x{e.object[e.start]:02x} at offset {e.start} is neither "
-                    f"{cfg.data.encoding} nor cp1252; set data.encoding to the file's encoding"
-                ) from None
-            log.warning(
-                "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
-                "instead: check accented text, or set data.encoding",
-                p,
-                cfg.data.encoding,
-                e.object[e.start],
-                e.start,
-            )
+        df = _read_csv_text(p, cfg, enc, kw)
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: file is empty; export it again with a header row and data") from None
     except pd.errors.ParserError as e:
@@ -93,6 +100,30 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
                 f"{p}: only one column '{df.columns[0][:60]}' with data.sep '{sep}'; {hint}"
             )
     return df
+
+
+def _read_csv_text(p: Path, cfg: Config, enc: str, kw: dict) -> pd.DataFrame:
+    """Excel on Windows saves cp1252 whatever the user believes: read it so, with a warning,
+    rather than refuse the file; anything else names the offending byte."""
+    try:
+        return pd.read_csv(p, encoding=enc, encoding_errors="strict", **kw)
+    except UnicodeDecodeError as e:
+        try:
+            df = pd.read_csv(p, encoding="cp1252", encoding_errors="strict", **kw)
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{p}: byte 0x{e.object[e.start]:02x} at offset {e.start} is neither "
+                f"{cfg.data.encoding} nor cp1252; set data.encoding to the file's encoding"
+            ) from None
+        log.warning(
+            "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
+            "instead: check accented text, or set data.encoding",
+            p,
+            cfg.data.encoding,
+            e.object[e.start],
+            e.start,
+        )
+        return df
 
 
 def _sep_hint(p: Path, sep: str, enc: str) -> str | None:
@@ -118,39 +149,36 @@ def require_columns(df: pd.DataFrame, cols: list[str], path: str | Path, key: st
 
 
 def parse_dates(s: pd.Series, path: str | Path, col: str, dayfirst: bool = False) -> pd.Series:
-    out = None
-    if not dayfirst:
-        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
-            out = pd.to_datetime(s, utc=True, format="ISO8601").dt.tz_localize(None)
-        except (ValueError, TypeError):
-            out = None
-    if out is None:
-        out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
-        out = out.dt.tz_localize(None)
-    bad = out.isna() & s.notna()
+    """Dates for training (a bad one is a one-line error); scoring rejects the row instead
+    (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, else bad."""
+    out, bad = to_datetimes(s, dayfirst)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: cannot parse date '{s.iloc[i]}'; "
-            "use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 (or set schema.dayfirst "
-            "for 31.01.2026)"
+            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i])} "
+            f"'{clean_value(s.iloc[i])}'; use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 "
+            f"within {DATE_RANGE} (or set schema.dayfirst for 31.01.2026)"
         )
-    return out.astype("datetime64[ns]")
+    return out
 
 
-def parse_numbers(s: pd.Series, path: str | Path, col: str) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s):
-        return s.astype(float)
-    clean = s.astype("string").str.replace(",", "", regex=False).str.strip()
-    out = pd.to_numeric(clean, errors="coerce")
-    bad = out.isna() & s.notna()
+def parse_numbers(
+    s: pd.Series, path: str | Path, col: str, counts: dict[str, int] | None = None
+) -> pd.Series:
+    """Numbers; `inf`, `-inf`, `1e309` and `NaN` text are missing values, counted per column in
+    `counts` (or in a warning line here when no `counts` is given)."""
+    out, bad, n_nonfinite = to_numbers(s)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: '{s.iloc[i]}' is not a number; fix the value "
-            "or move the column from schema.numeric to schema.categorical"
+            f"{path}: column '{col}' row {i + 2}: '{clean_value(s.iloc[i])}' is not a number; fix "
+            "the value or move the column from schema.numeric to schema.categorical"
         )
-    return out.astype(float)
+    if n_nonfinite and counts is not None:
+        counts[col] = counts.get(col, 0) + n_nonfinite
+    elif n_nonfinite:
+        log.warning(nonfinite_warning(path, {col: n_nonfinite}))
+    return out
 
 
 def parse_flags(s: pd.Series, path: str | Path, col: str) -> pd.Series:

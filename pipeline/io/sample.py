@@ -14,6 +14,9 @@ hand-made points rule is clearly beaten by a model. The channel mix drifts over 
 
 The true probability depends only on what a feature builder can see at the end of the window, so
 it is the Bayes-optimal score for a snapshot taken then.
+
+`open_leads.csv` is the scoring batch at the export date: the open leads that just reached one of
+the ages the model is trained to score (see `_due_for_scoring`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.config import TrainingConfig
+
 WINDOW_DAYS = 30.0
+DUE_WINDOW_DAYS = 3.0  # open_leads.csv: leads that reached a scoring age in the last 3 days
 DEFAULT_END = "2026-11-01"
 HISTORY_DAYS = 730
 
@@ -130,34 +136,88 @@ def _effects(table: dict, col: int) -> np.ndarray:
     return np.array([v[col] for v in table.values()], dtype=float)
 
 
+@dataclass(frozen=True)
+class _Firmographics:
+    """Who each lead is: indices into the tables above, plus the numbers drawn with them."""
+
+    industry: np.ndarray
+    size: np.ndarray
+    country: np.ndarray
+    seniority: np.ndarray
+    function: np.ndarray
+    channel: np.ndarray
+    employees: np.ndarray  # NaN where the form left it empty
+    budget: np.ndarray
+    budget_missing: np.ndarray
+    decision_maker: np.ndarray
+    personal: np.ndarray  # a free-mail address rather than a company domain
+
+
+@dataclass(frozen=True)
+class _Events:
+    """What the leads did in their qualification window, per event and per lead."""
+
+    lead_idx: np.ndarray  # per event: which lead
+    type_idx: np.ndarray  # per event: index into ACTIVITIES
+    age: np.ndarray  # per event: days after the lead was created
+    days: np.ndarray  # per event: days after the start of the history
+    counts: np.ndarray  # leads x activity types, in the window
+    recent: np.ndarray  # leads x activity types, in the last 7 days of the window
+
+
 def generate(
     n_leads: int = 20_000, seed: int = 42, end: str = DEFAULT_END, activity_scale: float = 1.0
 ) -> SampleData:
     """Make a sample CRM export: leads, activities, true probabilities and the open leads.
 
     `activity_scale` multiplies every activity rate (about 8 events per lead at 1.0): benchmarks
-    use it to reach a given event volume; the default sample is unchanged.
+    use it to reach a given event volume; the default sample is unchanged. The steps share one
+    random generator, so their order is part of the seed's meaning: reordering them changes the
+    data every test and benchmark was written against.
     """
     if n_leads < 1:
         raise ValueError("n_leads must be at least 1")
     rng = np.random.default_rng(seed)
-    n = n_leads
     end_ts = pd.Timestamp(end)
     start_ts = end_ts - pd.Timedelta(days=HISTORY_DAYS)
+    frac, created_days = _creation_times(rng, n_leads)
+    firms = _firmographics(rng, frac)
+    fit = _fit(firms)
+    events = _events(rng, fit, created_days, activity_scale)
+    p_true = _true_probability(firms, fit, events)
+    won, closed_days = _outcomes(rng, p_true, created_days)
+    lead_ids = np.char.add("L", np.char.zfill(np.arange(1, n_leads + 1).astype(str), 7))
+    contacts = _contacts(rng, firms.personal)
+    created = start_ts + pd.to_timedelta(np.round(created_days * 86400), unit="s")
+    closed = start_ts + pd.to_timedelta(np.round(closed_days * 86400), unit="s")
+    is_open = closed > end_ts
+    leads = _leads_frame(lead_ids, created, contacts, firms, won, closed, is_open)
+    # A few form fills leave job role on the form's placeholder.
+    leads.loc[rng.random(n_leads) < 0.03, "job_role"] = "Select"
+    acts = _activities_frame(lead_ids, events, start_ts, end_ts)
+    oracle = pd.DataFrame({"lead_id": lead_ids, "true_probability": p_true})
+    due = is_open & _due_for_scoring(end_ts - leads["created_at"])
+    open_leads = leads.loc[due].drop(columns=["outcome", "closed_at"]).reset_index(drop=True)
+    return SampleData(leads=leads, activities=acts, oracle=oracle, open_leads=open_leads)
 
-    # Creation times: volume grows over the two years (density rises linearly by half).
+
+def _creation_times(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Position in the history (0..1, sorted) and days since its start: volume grows over the
+    two years (density rises linearly by half)."""
     u = rng.random(n)
     frac = np.sqrt(1 + 3 * u) - 1  # inverse CDF of a density rising from 1 to 2 over [0, 1]
     frac = np.sort(frac)
-    created_days = frac * HISTORY_DAYS
-    created = start_ts + pd.to_timedelta(np.round(created_days * 86400), unit="s")
+    return frac, frac * HISTORY_DAYS
 
+
+def _firmographics(rng: np.random.Generator, frac: np.ndarray) -> _Firmographics:
+    """Company and person; the channel mix drifts from the start shares to the end shares."""
+    n = len(frac)
     ind = _pick(rng, INDUSTRIES, n)
     size = _pick(rng, SIZES, n)
     ctry = _pick(rng, COUNTRIES, n)
     sen = _pick(rng, SENIORITY, n)
     fun = _pick(rng, FUNCTIONS, n)
-    # Channel mix drifts from the start shares to the end shares.
     ch_start, ch_end = _effects(CHANNELS, 0), _effects(CHANNELS, 1)
     p_ch = np.outer(1 - frac, ch_start) + np.outer(frac, ch_end)
     p_ch /= p_ch.sum(1, keepdims=True)
@@ -168,81 +228,130 @@ def generate(
     budget = np.round(np.exp(rng.normal(np.log(2000 * employees**0.8 + 5000), 0.7)), -2)
     employees[rng.random(n) < 0.05] = np.nan
     budget_missing = rng.random(n) < 0.15
-    sen_dm = _effects(SENIORITY, 2)[sen]
     personal = rng.random(n) < np.where(size <= 1, 0.45, 0.15) + np.where(sen == 0, 0.4, 0)
-
-    fit = (
-        _effects(INDUSTRIES, 1)[ind]
-        + _effects(SIZES, 1)[size]
-        + _effects(COUNTRIES, 1)[ctry]
-        + _effects(SENIORITY, 1)[sen]
-        + _effects(FUNCTIONS, 1)[fun]
-        + _effects(CHANNELS, 2)[chan]
-        - 0.7 * personal
-        + np.where(budget_missing, 0.0, 0.25 * (np.log10(budget) - 5))
+    return _Firmographics(
+        industry=ind,
+        size=size,
+        country=ctry,
+        seniority=sen,
+        function=fun,
+        channel=chan,
+        employees=employees,
+        budget=budget,
+        budget_missing=budget_missing,
+        decision_maker=_effects(SENIORITY, 2)[sen],
+        personal=personal,
     )
-    intent = 0.25 * (fit - fit.mean()) / fit.std() + rng.normal(0, 1, n)
-    activity_level = activity_scale * rng.gamma(
-        1.2, 0.85, n
-    )  # some leads are just busier, whatever their intent
 
-    # Events in the qualification window: Poisson counts, times skewed late when intent is high.
+
+def _fit(f: _Firmographics) -> np.ndarray:
+    """How well the lead fits, from who it is alone: it also sets how much intent it shows."""
+    return (
+        _effects(INDUSTRIES, 1)[f.industry]
+        + _effects(SIZES, 1)[f.size]
+        + _effects(COUNTRIES, 1)[f.country]
+        + _effects(SENIORITY, 1)[f.seniority]
+        + _effects(FUNCTIONS, 1)[f.function]
+        + _effects(CHANNELS, 2)[f.channel]
+        - 0.7 * f.personal
+        + np.where(f.budget_missing, 0.0, 0.25 * (np.log10(f.budget) - 5))
+    )
+
+
+def _events(
+    rng: np.random.Generator,
+    fit: np.ndarray,
+    created_days: np.ndarray,
+    activity_scale: float,
+) -> _Events:
+    """Events in the qualification window: Poisson counts, times skewed late when intent is high.
+
+    Intent is hidden: it shows only through these events, as it would in a real CRM.
+    """
+    n = len(fit)
+    intent = 0.25 * (fit - fit.mean()) / fit.std() + rng.normal(0, 1, n)
+    # some leads are just busier, whatever their intent
+    activity_level = activity_scale * rng.gamma(1.2, 0.85, n)
     names = list(ACTIVITIES)
-    base, sens, eff, eff7 = (np.array([ACTIVITIES[a][k] for a in names]) for k in range(4))
+    base, sens = (np.array([ACTIVITIES[a][k] for a in names]) for k in range(2))
     rate = base[None, :] * activity_level[:, None] * np.exp(sens[None, :] * intent[:, None] - 0.3)
     counts = rng.poisson(rate)
     lead_idx = np.repeat(np.repeat(np.arange(n), len(names)), counts.ravel())
     type_idx = np.repeat(np.tile(np.arange(len(names)), n), counts.ravel())
     shape = np.exp(0.5 * intent[lead_idx])
     age = WINDOW_DAYS * rng.beta(shape, 1.0)
-    ts = created_days[lead_idx] + age
     last7 = age >= WINDOW_DAYS - 7
     n7 = np.zeros((n, len(names)))
     np.add.at(n7, (lead_idx[last7], type_idx[last7]), 1)
+    days = created_days[lead_idx] + age
+    return _Events(lead_idx, type_idx, age, days, counts, n7)
 
-    behaviour = np.log1p(counts) @ eff + np.log1p(n7) @ eff7
-    col = {a: counts[:, i] for i, a in enumerate(names)}
-    recent = {a: n7[:, i] for i, a in enumerate(names)}
-    big = size >= 3
+
+def _true_probability(f: _Firmographics, fit: np.ndarray, events: _Events) -> np.ndarray:
+    """What a feature builder could know at the end of the window, as a probability whose mean
+    is the 10% base rate."""
+    names = list(ACTIVITIES)
+    eff, eff7 = (np.array([ACTIVITIES[a][k] for a in names]) for k in (2, 3))
+    behaviour = np.log1p(events.counts) @ eff + np.log1p(events.recent) @ eff7
+    logit = _buying_fit(f, fit) + behaviour + _interactions(f, events)
+    shift = _solve_intercept(logit, 0.10)
+    return 1 / (1 + np.exp(-(logit + shift)))
+
+
+def _interactions(f: _Firmographics, events: _Events) -> np.ndarray:
+    """Effects of behaviour that depend on who behaves: what a points rule cannot add up."""
+    names = list(ACTIVITIES)
+    col = {a: events.counts[:, i] for i, a in enumerate(names)}
+    recent = {a: events.recent[:, i] for i, a in enumerate(names)}
+    big = f.size >= 3
     demo, trial, unsub = col["demo_request"] > 0, col["free_trial"] > 0, col["unsubscribe"] > 0
     # last event of any kind, in days before the end of the window (cold leads go cold for a reason)
-    last_age = np.full(n, np.inf)
-    np.minimum.at(last_age, lead_idx, WINDOW_DAYS - age)
-    interactions = (
-        1.8 * demo * sen_dm  # a decision maker asking for a demo is a buying signal
+    last_age = np.full(len(f.size), np.inf)
+    np.minimum.at(last_age, events.lead_idx, WINDOW_DAYS - events.age)
+    return (
+        1.8 * demo * f.decision_maker  # a decision maker asking for a demo is a buying signal
         + 0.5 * (recent["demo_request"] > 0)  # ... and more so when it is fresh
-        - 1.0 * demo * personal  # a demo asked from a free-mail address often is a student
+        - 1.0 * demo * f.personal  # a demo asked from a free-mail address often is a student
         + 0.6 * np.minimum(col["pricing_page_visit"], 3) * big  # large companies comparing price
-        + 1.4 * trial * (ind == 0)  # trials convert in software companies
+        + 1.4 * trial * (f.industry == 0)  # trials convert in software companies
         + 0.5 * ((col["webinar_attended"] > 0) & (col["whitepaper_download"] > 0))
         - 0.6 * unsub * (col["email_open"] > 3)
         - 0.5 * ((col["email_open"] > 4) & (col["email_click"] == 0))  # opens without interest
         - 0.7 * (last_age > 12)  # gone cold before the decision
         - 0.4 * (col.get("web_visit") > 6) * (col["pricing_page_visit"] == 0)  # researchers
     )
+
+
+def _buying_fit(f: _Firmographics, fit: np.ndarray) -> np.ndarray:
+    """Fit sharpened by combinations (size with industry, channel with seniority) and a budget
+    sweet spot, so a model that sees interactions beats a sum of points."""
+    ind, size, sen, chan = f.industry, f.size, f.seniority, f.channel
+    big = size >= 3
     fit = 1.5 * fit + 1.0 * big * np.isin(ind, [0, 1]) - 0.5 * (size <= 1) * (ind == 6)
-    fit = fit - 0.5 * np.where(budget_missing, 0.0, (np.log10(budget) - 5.5) ** 2)  # sweet spot
+    fit = fit - 0.5 * np.where(f.budget_missing, 0.0, (np.log10(f.budget) - 5.5) ** 2)  # sweet spot
     channel_names = list(CHANNELS)
     events_dm = np.isin(chan, [channel_names.index(c) for c in ("Events", "Referral", "Partner")])
     fit = (
         fit
-        + 0.8 * events_dm * sen_dm
+        + 0.8 * events_dm * f.decision_maker
         - 0.7 * (chan == channel_names.index("Paid Social")) * (sen <= 1)
     )
-    fit = fit - 0.8 * (size >= 4) * np.isin(
-        ind, [4, 8, 9]
-    )  # large retail/telco/government buy elsewhere
-    logit = fit + behaviour + interactions
-    shift = _solve_intercept(logit, 0.10)
-    p_true = 1 / (1 + np.exp(-(logit + shift)))
-    won = rng.random(n) < p_true
+    # large retail/telco/government buy elsewhere
+    return fit - 0.8 * (size >= 4) * np.isin(ind, [4, 8, 9])
 
-    lag = 5 + rng.gamma(2.0, 12.0, n)
-    closed_days = created_days + WINDOW_DAYS + lag
-    closed = start_ts + pd.to_timedelta(np.round(closed_days * 86400), unit="s")
-    is_open = closed > end_ts
 
-    lead_ids = np.char.add("L", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+def _outcomes(
+    rng: np.random.Generator, p_true: np.ndarray, created_days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Won or lost by the true probability, closed some weeks after the window ends."""
+    won = rng.random(len(p_true)) < p_true
+    lag = 5 + rng.gamma(2.0, 12.0, len(p_true))
+    return won, created_days + WINDOW_DAYS + lag
+
+
+def _contacts(rng: np.random.Generator, personal: np.ndarray) -> dict[str, np.ndarray]:
+    """Name, email and phone: PII a real export has, so the drafting and dropping of it is tested."""
+    n = len(personal)
     first, last = np.array(FIRST.split()), np.array(LAST.split())
     fn, ln = first[rng.integers(0, len(first), n)], last[rng.integers(0, len(last), n)]
     company = np.char.add("co", rng.integers(10000, 99999, n).astype(str))
@@ -254,45 +363,73 @@ def generate(
     local = np.char.add(np.char.add(np.char.lower(fn), "."), np.char.lower(ln))
     email = np.char.add(np.char.add(local, np.char.add("", "@")), dom)
     phone = np.char.add("+1-555-", np.char.zfill(rng.integers(0, 10_000_000, n).astype(str), 7))
+    return {"full_name": np.char.add(np.char.add(fn, " "), ln), "email": email, "phone": phone}
 
+
+def _leads_frame(
+    lead_ids: np.ndarray,
+    created: pd.DatetimeIndex,
+    contacts: dict[str, np.ndarray],
+    f: _Firmographics,
+    won: np.ndarray,
+    closed: pd.DatetimeIndex,
+    is_open: np.ndarray,
+) -> pd.DataFrame:
+    """The leads export: open leads have no outcome and no close date yet."""
     seniority_names = np.array(list(SENIORITY))
-    job = np.char.add(np.char.add(np.array(list(FUNCTIONS))[fun], " "), seniority_names[sen])
-    job = np.where(sen == 0, "Student", job)
+    job = np.char.add(
+        np.char.add(np.array(list(FUNCTIONS))[f.function], " "), seniority_names[f.seniority]
+    )
+    job = np.where(f.seniority == 0, "Student", job)
     outcome = np.where(is_open, None, np.where(won, "won", "lost"))
-    leads = pd.DataFrame(
+    return pd.DataFrame(
         {
             "lead_id": lead_ids,
             "created_at": created.floor("s"),
-            "full_name": np.char.add(np.char.add(fn, " "), ln),
-            "email": email,
-            "phone": phone,
-            "industry": np.array(list(INDUSTRIES))[ind],
-            "company_size": np.array(list(SIZES))[size],
-            "employees": pd.array(employees, dtype="Int64"),
-            "country": np.array(list(COUNTRIES))[ctry],
+            **contacts,
+            "industry": np.array(list(INDUSTRIES))[f.industry],
+            "company_size": np.array(list(SIZES))[f.size],
+            "employees": pd.array(f.employees, dtype="Int64"),
+            "country": np.array(list(COUNTRIES))[f.country],
             "job_role": job,
-            "seniority": seniority_names[sen],
-            "source_channel": np.array(list(CHANNELS))[chan],
-            "annual_ad_budget": pd.array(np.where(budget_missing, np.nan, budget), dtype="Int64"),
+            "seniority": seniority_names[f.seniority],
+            "source_channel": np.array(list(CHANNELS))[f.channel],
+            "annual_ad_budget": pd.array(
+                np.where(f.budget_missing, np.nan, f.budget), dtype="Int64"
+            ),
             "outcome": outcome,
             "closed_at": pd.Series(closed.floor("s")).where(~is_open),
         }
     )
-    # A few form fills leave job role on the form's placeholder.
-    leads.loc[rng.random(n) < 0.03, "job_role"] = "Select"
 
-    ev_time = start_ts + pd.to_timedelta(np.round(ts * 86400), unit="s")
+
+def _activities_frame(
+    lead_ids: np.ndarray, events: _Events, start_ts: pd.Timestamp, end_ts: pd.Timestamp
+) -> pd.DataFrame:
+    """The activity log up to the export date, in time order."""
+    ev_time = start_ts + pd.to_timedelta(np.round(events.days * 86400), unit="s")
     keep = ev_time <= end_ts
-    acts = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "lead_id": lead_ids[lead_idx[keep]],
+            "lead_id": lead_ids[events.lead_idx[keep]],
             "occurred_at": ev_time[keep],
-            "activity_type": np.array(names)[type_idx[keep]],
+            "activity_type": np.array(list(ACTIVITIES))[events.type_idx[keep]],
         }
     ).sort_values(["occurred_at", "lead_id"], kind="stable", ignore_index=True)
-    oracle = pd.DataFrame({"lead_id": lead_ids, "true_probability": p_true})
-    open_leads = leads.loc[is_open].drop(columns=["outcome", "closed_at"]).reset_index(drop=True)
-    return SampleData(leads=leads, activities=acts, oracle=oracle, open_leads=open_leads)
+
+
+def _due_for_scoring(age: pd.Series) -> np.ndarray:
+    """Open leads that reached a scoring age in the last `DUE_WINDOW_DAYS` before the export.
+
+    A team scores each open lead at the ages the model is trained for (training.snapshot_days:
+    1, 3, 7 ... 90 days old), so the sample's scoring batch holds leads just past one of those
+    ages: mostly young, and mixed like the training snapshots. Scoring every unclosed lead
+    instead (ages spread evenly up to four months) mixes ages unlike the snapshots and reads as
+    drift in lead_age_days. Chosen from the open leads only: leads.csv is the same either way.
+    """
+    days = age.dt.total_seconds().to_numpy() / 86400
+    ages = np.asarray(TrainingConfig().snapshot_days, dtype=float)
+    return ((days[:, None] >= ages) & (days[:, None] < ages + DUE_WINDOW_DAYS)).any(axis=1)
 
 
 def _solve_intercept(logit: np.ndarray, target: float) -> float:

@@ -62,7 +62,8 @@ def at_scale(cfg: Config, candidate_snapshots: int) -> bool:
 
 
 def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
-    """The feature builder of a config, not fitted yet (`train` fits it on the fit slice)."""
+    """The feature builder of a config, not fitted yet; `leads` are the ones it may learn from
+    (the fit slice in training), so test leads never switch a feature on."""
     sc = cfg.schema
     return FeatureBuilder(
         categorical=list(sc.categorical),
@@ -84,7 +85,8 @@ def prepare_training_rows(
     split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
-    builder = feature_builder(cfg, leads).fit(leads.loc[split.index[split == "fit"]], events)
+    fit_leads = leads.loc[split.index[split == "fit"]]  # what the features may learn from
+    builder = feature_builder(cfg, fit_leads).fit(fit_leads, events)
     # every lead's snapshots, test leads too, so that tuning (with_test=False) takes the same
     # decision about scale and keeps the same rows as training
     snaps = snapshot_times(leads.loc[split.index], tc.snapshot_days)

@@ -33,6 +33,15 @@ class LeadScorer:
     meta: dict = field(default_factory=dict)
     fit_reference: np.ndarray | None = None  # sorted fit log-odds parts of the reference leads
     engagement_reference: np.ndarray | None = None  # same for the engagement parts
+    # plain columns that are behaviour (schema.engagement): engagement, like the activity types
+    engagement_columns: tuple[str, ...] = ()
+    # columns whose reasons read yes/no: schema.flags and numeric columns holding only 0/1
+    flag_columns: tuple[str, ...] = ()
+
+    @property
+    def engagement_fields(self) -> list[str]:
+        """Business fields of the engagement side: activity types and behaviour columns."""
+        return [*self.builder.activity_types, *self.engagement_columns]
 
     def features(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
@@ -59,6 +68,12 @@ class LeadScorer:
         c, _ = self.contributions(X)
         return fields, c @ m
 
+    def known_categories(self) -> dict[str, set[str]]:
+        """Per categorical column, the values the model tells apart; any other value it treats as
+        one 'other' level, and its reason must say so rather than name the raw value."""
+        cats = getattr(self.booster.named_steps["encode"], "categories_", {}) or {}
+        return {c: {str(v) for v in vals} for c, vals in cats.items()}
+
     def to_score(self, p: np.ndarray) -> np.ndarray:
         """0-100: the share of reference leads (recent history) with a lower or equal probability."""
         ref = self.score_reference
@@ -69,12 +84,12 @@ class LeadScorer:
     def set_subscore_reference(self, X: pd.DataFrame) -> None:
         """Fix the fit/engagement distributions of the reference leads (those behind `score`)."""
         c, _ = self.contributions(X)
-        g = group_logodds(c, self.builder.feature_fields, self.builder.activity_types)
+        g = group_logodds(c, self.builder.feature_fields, self.engagement_fields)
         self.fit_reference, self.engagement_reference = np.sort(g[:, 0]), np.sort(g[:, 1])
 
     def subscores(self, contrib: np.ndarray) -> pd.DataFrame:
         """fit_score and engagement_score (0-100 percentiles) from per-feature SHAP values."""
-        g = group_logodds(contrib, self.builder.feature_fields, self.builder.activity_types)
+        g = group_logodds(contrib, self.builder.feature_fields, self.engagement_fields)
         return pd.DataFrame(
             {
                 "fit_score": percentile(self.fit_reference, g[:, 0]),
@@ -88,6 +103,10 @@ class LeadScorer:
         """Probability, score, stage and top reasons for each lead (index = lead id)."""
         return self.score_features(self.features(leads, events, as_of), n_reasons)
 
+    def reason_words(self) -> dict:
+        """What phrasing needs from training: yes/no columns and the categories the model knows."""
+        return {"flags": set(self.flag_columns), "categories": self.known_categories()}
+
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
         p = self.predict_proba(X)
@@ -98,7 +117,8 @@ class LeadScorer:
         if n_reasons > 0:
             c, _ = self.contributions(X)
             ff = self.builder.feature_fields
-            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time))
+            words = self.reason_words()
+            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time, **words))
             sub = self.subscores(c)
             sub.index = X.index
             out = out.join(sub)

@@ -21,6 +21,7 @@ from pipeline.evaluation.baselines import fit_logreg, logreg_predict, points_sco
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
+from pipeline.io.checks import suspects_in_features
 from pipeline.modeling.backtest import run_backtests
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
@@ -66,6 +67,7 @@ def train(
     add_oracle(oracle, preds, metrics)
     importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
     info = training_info(cfg, leads, events, rows, scorer, choice, preds)
+    info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: validated at the start
     scorer.meta = {
         k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
     }
@@ -120,9 +122,18 @@ def fit_scorer(
         cutoffs=cutoffs,
         score_reference=np.sort(p_val),
         calibration_method=choice.method,
+        engagement_columns=tuple(cfg.schema.engagement),
+        flag_columns=_yes_no_columns(cfg, X[fit_m]),
     )
     scorer.set_subscore_reference(X[vl])  # fit/engagement sub-scores: same reference leads
     return scorer, choice
+
+
+def _yes_no_columns(cfg: Config, X: pd.DataFrame) -> tuple[str, ...]:
+    """schema.flags and numeric columns holding only 0/1: their reasons read yes/no, not 0/1."""
+    num = [c for c in cfg.schema.numeric if c in X.columns]
+    binary = [c for c in num if X[c].dropna().isin([0.0, 1.0]).all() and X[c].notna().any()]
+    return (*cfg.schema.flags, *binary)
 
 
 def _months(leads: pd.DataFrame, ids: np.ndarray) -> float:

@@ -79,7 +79,7 @@ def tune(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, n_trials: int =
         depth = trial.suggest_int("max_depth", 2, 6)
         upd = {
             "max_depth": depth,
-            "num_leaves": min(trial.suggest_int("num_leaves", 4, 48, log=True), 2**depth),
+            "num_leaves": _leaf_cap(trial.suggest_int("num_leaves", 4, 48, log=True), depth),
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
             "min_child_samples": trial.suggest_int("min_child_samples", 10, 300, log=True),
             "subsample": trial.suggest_float("subsample", 0.6, 1.0),
@@ -123,3 +123,9 @@ def tune(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, n_trials: int =
         / max(shap_cost(default_trees, base.num_leaves, base.max_depth), 1e-9),
         trials=trials,
     )
+
+
+def _leaf_cap(num_leaves: int, depth: int) -> int:
+    """A tree of depth d has at most 2**d leaves; depth <= 0 is LightGBM's "no limit" (a config
+    may say max_depth: -1, and the first trial replays the config), so nothing caps it then."""
+    return min(num_leaves, 2**depth) if depth > 0 else num_leaves

@@ -6,6 +6,10 @@ categorical feature the shares of its most common values (plus "other" and missi
 counts its own rows into the same bins, chunk by chunk (so it costs no extra pass and no memory
 beyond the counts), and the Population Stability Index per feature says how far they moved.
 PSI > 0.2 is the usual "investigate" line; the run warns by feature name.
+
+PSI needs a sample: on a few dozen leads the bins are mostly empty and nearly every feature looks
+drifted (one lead gave 38 warnings). Below `MIN_ROWS` scored leads the run says, in one line,
+that drift was not checked; the PSI values are still logged with the run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 PSI_WARN = 0.2
+MIN_ROWS = 500  # fewer scored leads than this: drift is not judged
 N_BINS = 10
 TOP_CATEGORIES = 20
 EPS = 1e-4
@@ -87,8 +92,12 @@ class DriftCounter:
     def add(self, X: pd.DataFrame) -> None:
         if self.ref is None or not len(X):
             return
-        self.n_rows += len(X)
-        for c, n in self.ref.count(X).items():
+        self.add_counts(self.ref.count(X), len(X))
+
+    def add_counts(self, counts: dict[str, np.ndarray], n_rows: int) -> None:
+        """Bin counts made elsewhere (a Spark executor's `ref.count`), added to this run's."""
+        self.n_rows += n_rows
+        for c, n in counts.items():
             self.counts[c] = self.counts[c] + n if c in self.counts else n
 
     def table(self) -> pd.DataFrame:
@@ -111,10 +120,20 @@ class DriftCounter:
         return df
 
 
-def warning_lines(table: pd.DataFrame, limit: int = PSI_WARN) -> list[str]:
-    """One stderr line per drifted feature, worst first."""
+def enough_rows(n_rows: int) -> bool:
+    """Whether a run scored enough leads for its PSI values to be read as drift."""
+    return n_rows >= MIN_ROWS
+
+
+def warning_lines(table: pd.DataFrame, n_rows: int, limit: float = PSI_WARN) -> list[str]:
+    """One stderr line per drifted feature, worst first; one note line when the run is too small."""
     if table.empty:
         return []
+    if not enough_rows(n_rows):
+        return [
+            f"note: drift not checked: {n_rows:,} scored lead(s), fewer than the {MIN_ROWS} "
+            "a stable comparison with the training data needs"
+        ]
     bad = table[table["psi"] > limit]
     return [
         f"warning: drift in feature '{r.feature}': PSI {r.psi:.2f} > {limit} vs training data"

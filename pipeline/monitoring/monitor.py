@@ -1,9 +1,10 @@
 """Monitoring after training: drift of each scoring run, and promises kept once outcomes arrive.
 
-A scoring run is logged as an MLflow run (experiment `lead-scoring`, run name `score`) with its row
-counts and the PSI of every feature against the training reference. `leadscore monitor` joins a
-scores file with outcomes that arrived later and compares, per stage, the conversion the model
-promised (mean calibrated probability) with the conversion that happened.
+A scoring run is logged as an MLflow run (experiment `lead-scoring-scoring`, run name `score`)
+with its row counts and the PSI of every feature against the training reference. `leadscore
+monitor` joins the scores (a scores file, or the latest score of each lead in a database the
+scoring runs append to) with outcomes that arrived later and compares, per stage, the conversion
+the model promised (mean calibrated probability) with the conversion that happened.
 """
 
 from __future__ import annotations
@@ -70,19 +71,23 @@ def realised_vs_promised(
     return out
 
 
-def monitor(cfg: Config, outcomes: Path, scores_path: Path) -> pd.DataFrame:
-    if not scores_path.exists():
-        raise DataError(
-            f"{scores_path}: scores file not found; pass --scores or run 'leadscore score'"
-        )
-    scores = pd.read_csv(scores_path, dtype={"lead_id": str})
-    need = ["lead_id", "probability", "stage"]
-    require_columns(scores, need, scores_path, "scores file")
+def read_scores_file(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A scores file written by `leadscore score`, with the columns monitoring needs."""
+    if not path.exists():
+        raise DataError(f"{path}: scores file not found; pass --scores or run 'leadscore score'")
+    scores = pd.read_csv(path, dtype={"lead_id": str})
+    require_columns(scores, columns, path, "scores file")
+    return scores
+
+
+def monitor(cfg: Config, outcomes: Path, scores: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Promised against realised conversion of the scored leads (`source` names them in errors:
+    a scores file, or the database view the scoring runs fill)."""
     labels = outcome_labels(cfg, outcomes)
     table = realised_vs_promised(scores, labels, cfg.schema.outcome.column is None)
     if table.empty or table["with_outcome"].sum() == 0:
         raise DataError(
             f"{outcomes}: none of its lead ids has a won/lost outcome among the {len(scores):,} "
-            f"scored leads in {scores_path}; check schema.lead_id and schema.outcome"
+            f"scored leads in {source}; check schema.lead_id and schema.outcome"
         )
     return table

@@ -49,6 +49,68 @@ def md_table(df: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
+# ---- Honest statements, shared by the model card and the `train` printout: never more than true.
+
+
+def split_sentence(info: dict) -> str:
+    """Which split the test metrics come from: out-of-time only when it was."""
+    if info.get("split") == "time":
+        return f"out-of-time: test = leads created from {info.get('test_start')}"
+    return (
+        "stratified-random (no creation dates): the test leads are a random slice, not later "
+        "ones, so the metrics may be optimistic"
+    )
+
+
+def has_points_rules(cfg: Config | None) -> bool:
+    """Without `baseline_points` there is no points baseline: its 0.5 AUC is no baseline at all."""
+    return cfg is None or bool(cfg.baseline_points)
+
+
+def target_misses(cfg: Config | None, m: dict) -> list[str]:
+    """Business targets missed on the test leads, with how far: the cutoffs were chosen on the
+    validation leads, and a target that does not hold on later leads must be said out loud."""
+    if cfg is None:
+        return []
+    out = []
+    want_p, got_p = cfg.targets.sql.precision, m.get("test_sql_precision", float("nan"))
+    if want_p is not None and np.isfinite(got_p) and got_p < want_p:
+        out.append(
+            f"SQL precision target missed on test: {got_p:.3f} vs target {want_p} "
+            f"({want_p - got_p:.3f} short)"
+        )
+    want_r, got_r = cfg.targets.mql.recall, m.get("test_mql_recall", float("nan"))
+    if np.isfinite(got_r) and got_r < want_r:
+        out.append(
+            f"MQL recall target missed on test: {got_r:.3f} vs target {want_r} "
+            f"({want_r - got_r:.3f} short)"
+        )
+    return out
+
+
+def empty_stage_notes(result: object) -> list[str]:
+    """Why a funnel stage holds no test lead, so an empty row is not read as a bug."""
+    f, cut = result.extra_tables.get("funnel"), result.scorer.cutoffs
+    if f is None:
+        return []
+    empty = set(f.loc[(f["leads"] == 0) & (f["stage"] != "all"), "stage"])
+    out = []
+    for stage in sorted(empty):
+        if stage == "MQL" and cut.mql >= cut.sql:
+            out.append(
+                f"MQL stage is empty: the MQL cutoff equals the SQL cutoff ({cut.sql:.4f}): the SQLs "
+                f"alone already reach the MQL target ({cut.mql_rule}), so every MQL is an SQL"
+            )
+        else:
+            out.append(f"{stage} stage is empty: no test lead scored in its probability range")
+    return out
+
+
+def suspect_lines(info: dict) -> list[str]:
+    """Leakage suspects the run still used as features, each with its evidence."""
+    return [f"'{s['column']}': {s['evidence']}" for s in info.get("leakage_suspects") or []]
+
+
 def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
     """The whole card, section by section, as Markdown."""
     lines = [
@@ -75,7 +137,7 @@ def _data_and_features(cfg: Config, result: object) -> list[str]:
         f"- Leads: {info['rows_leads']:,} ({info['leads_won']:,} won, {info['leads_lost']:,} lost,"
         f" {info['leads_open']:,} open, not trained on); activity events: {info['rows_events']:,}",
         f"- Created between {info['data_start']} and {info['data_end']}",
-        f"- Split: {info['split']}; out-of-time test = leads created from {info['test_start']}"
+        f"- Split: {split_sentence(info)}"
         f" ({info['rows_test_leads']:,} test leads, {int(m.get('test_won', 0))} won); "
         f"snapshots: {info['snapshots']:,} (fit rows {info['rows_fit']:,}, "
         f"validation rows {info['rows_val']:,})",
@@ -85,6 +147,9 @@ def _data_and_features(cfg: Config, result: object) -> list[str]:
         f"- {info['n_features']} features from {len(fields)} business fields: " + ", ".join(fields),
         f"- Activity types used: {', '.join(info['activity_types']) or '(none)'}",
         f"- Dropped by config (never features): {', '.join(sc.drop) or '(none)'}",
+        f"- Engagement side (with the activity features): {', '.join(sc.engagement) or '(none)'}",
+        "- Leakage suspects still used as features: "
+        + ("; ".join(suspect_lines(info)) or "(none)"),
         (
             f"- `{sc.email}` is read only to derive a business/personal domain flag; the address "
             "itself is never a feature or logged"
@@ -98,11 +163,15 @@ def _data_and_features(cfg: Config, result: object) -> list[str]:
 def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
     m, info, t = result.metrics, result.info, result.extra_tables
     cut = result.scorer.cutoffs
+    skip = (
+        set() if has_points_rules(cfg) else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
+    )
+    rows = [{"metric": lb, "value": m[k]} for k, lb in METRIC_ROWS if k in m and k not in skip]
+    test = "out-of-time test" if info["split"] == "time" else "stratified-random test"
     return [
-        "## Metrics (out-of-time test, one row per lead at its last snapshot before the outcome)",
-        md_table(
-            pd.DataFrame([{"metric": label, "value": m[k]} for k, label in METRIC_ROWS if k in m])
-        ),
+        f"## Metrics ({test}, one row per lead at its last snapshot before the outcome)",
+        md_table(pd.DataFrame(rows)),
+        *([] if has_points_rules(cfg) else ["Points baseline: no points rules configured.", ""]),
         "## Calibration",
         f"Method: **{info['calibration']}**, chosen by held-out log-loss on the validation slice "
         f"(halves split by lead): "
@@ -118,6 +187,8 @@ def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
         f"{m.get('test_sql_precision', float('nan')):.3f}",
         f"- MQL: probability >= {cut.mql:.4f} ({cut.mql_rule}); test recall "
         f"{m.get('test_mql_recall', float('nan')):.3f}",
+        "",
+        *(f"- {x}" for x in [*target_misses(cfg, m), *empty_stage_notes(result)]),
         "",
         "## Funnel on the test leads",
         md_table(t.get("funnel")),

@@ -8,28 +8,45 @@ to a temporary file and renamed, so a failed run leaves the previous file whole.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from pipeline.config import Config
+from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
-from pipeline.io.atomic import write_atomic
+from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.readers import read_table
+from pipeline.io.rules import ECHO_CAP, activity_warning, clean_text, nonfinite_warning
 from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
-from pipeline.serving.rows import check_columns, model_schema, reject_bad_rows
+from pipeline.serving.rows import (
+    LATER_DUPLICATE,
+    check_columns,
+    is_blank,
+    model_schema,
+    reject_bad_rows,
+    rejected_frame,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from pipeline.io.fastcsv import CompactEvents
+    from pipeline.modeling.scorer import LeadScorer
+    from pipeline.monitoring.drift import DriftCounter
+    from pipeline.progress import Progress
 
 log = logging.getLogger(__name__)
 
 
 def score_files(
     cfg: Config,
-    scorer,
+    scorer: LeadScorer,
     model_version: str,
     leads_path: str | Path,
     activities_path: str | Path | None,
@@ -61,7 +78,7 @@ def score_files(
 
 def _score_chunked(
     cfg: Config,
-    scorer,
+    scorer: LeadScorer,
     model_version: str,
     leads_path: str | Path,
     activities_path: str | Path | None,
@@ -71,145 +88,298 @@ def _score_chunked(
     progress: bool,
     fast: bool,
 ) -> ScoreSummary:
-    import pyarrow as pa
-
-    from pipeline.io import fastcsv
-    from pipeline.io.checks import check_scoring_data
     from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress
 
     leads_path, output = Path(leads_path), Path(output)
-    sc = model_schema(scorer)
-    step = cfg.scoring.chunk_size
     as_of64 = as_of.to_datetime64().astype("datetime64[ns]")
-    if fast:
-        if not leads_path.exists() or leads_path.stat().st_size == 0:
-            read_table(leads_path, cfg, "leads file")  # raises the usual error
-        header = fastcsv.csv_header(leads_path, cfg)
-        if len(header) == 1:  # a wrong delimiter: the pandas reader names the likely one
-            read_table(leads_path, cfg, "leads file")
-        if sc.lead_id in header:  # header only is said before any note on the columns
-            ids = fastcsv.read_columns(leads_path, cfg, [sc.lead_id]).column(0).to_pandas()
-            if len(ids) == 0:
-                raise DataError(f"{leads_path}: header only, no rows; nothing to score")
-        check_columns(pd.DataFrame(columns=header), scorer, leads_path)
-        batches = fastcsv.iter_lead_batches(leads_path, cfg, step)
-    else:
-        raw = read_table(leads_path, cfg, "leads file")
-        if raw.empty:
-            raise DataError(f"{leads_path}: header only, no rows; nothing to score")
-        check_columns(raw, scorer, leads_path)
-        ids = raw[sc.lead_id]
-        batches = (raw.iloc[i : i + step] for i in range(0, len(raw), step))
-    if len(ids) == 0:
-        raise DataError(f"{leads_path}: header only, no rows; nothing to score")
-    ids = ids.astype("string").reset_index(drop=True)
-    first = (ids.notna() & ~ids.duplicated(keep="first")).to_numpy()
-    dup_later = (ids.notna().to_numpy()) & ~first
-    id_obj = ids.to_numpy(dtype=object)
-    first_ids = pa.array(id_obj[first], type=pa.string())
-    first_rows = np.flatnonzero(first)
-
+    leads = open_leads(leads_path, cfg, scorer, fast)
+    ids = LeadIds.of(leads.ids)
     bar = Progress(progress)
     with bar:
-        events = _compact_events(
-            cfg, activities_path, first_ids, first_rows, id_obj, as_of64, fast, bar
+        events = _compact_events(cfg, activities_path, ids, as_of64, fast, bar)
+        task = bar.task("scoring leads", total=len(ids.obj))
+        scoring = ChunkScorer(
+            scorer=scorer,
+            path=leads_path,
+            ids=ids,
+            events=events,
+            as_of64=as_of64,
+            drift=DriftCounter(scorer.meta.get("drift_reference")),
+            model_version=model_version,
+            scored_at=pd.Timestamp.now(tz="UTC").floor("s").isoformat(),
+            n_reasons=n_reasons,
         )
-        task = bar.task("scoring leads", total=len(ids))
-        drift = DriftCounter(scorer.meta.get("drift_reference"))
-        scored_at = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
-        rejected_parts: list[pd.DataFrame] = []
-        stages: dict[str, int] = {}
-        n_scored = 0
-
-        def prepare(raw_chunk: pd.DataFrame) -> tuple[pd.DataFrame | None, int, int]:
-            """Reject bad rows and build features: runs beside the booster of the last chunk."""
-            good, rej = reject_bad_rows(raw_chunk, scorer)
-            later = dup_later[good.index.to_numpy()]
-            if later.any():  # first seen in an earlier chunk
-                extra = good.loc[later, [sc.lead_id]].copy()
-                extra.insert(0, "row", good.index[later] + 2)
-                extra["reason"] = "duplicate lead id (first row scored)"
-                rej = pd.concat([rej, extra])
-                good = good.loc[~later]
-            rejected_parts.append(rej)
-            start, stop = int(raw_chunk.index[0]), int(raw_chunk.index[-1]) + 1
-            if not len(good):
-                return None, start, stop
-            leads = canonical_leads(good, sc, leads_path)
-            if start == 0:  # what can be checked without outcomes, on the first chunk
-                feats = [*scorer.builder.categorical, *scorer.builder.numeric]
-                check_scoring_data(leads, feats, leads_path).log_and_raise()
-            ev = events.for_rows(start, stop, id_obj)
-            X = scorer.features(leads, ev, np.full(len(leads), as_of64))
-            drift.add(X)
-            return X, start, stop
-
-        def write(f, res: pd.DataFrame) -> None:
-            nonlocal n_scored
-            out = format_scores(res, model_version, scored_at)
-            out.to_csv(f, index=False, header=n_scored == 0, float_format="%.6f")
-            n_scored += len(out)
-            for k, v in out["stage"].value_counts().items():
-                stages[k] = stages.get(k, 0) + int(v)
-
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-        it = iter(batches)
-        try:
-            # Three chunks in flight: features of the next, booster (GIL released) of this one,
-            # phrasing and writing of the last. On two cores this hides most of the Python work.
-            with (
-                os.fdopen(fd, "w", newline="", encoding="utf-8") as f,
-                ThreadPoolExecutor(1) as prep_pool,
-                ThreadPoolExecutor(1) as write_pool,
-            ):
-                nxt = prep_pool.submit(
-                    lambda: prepare(c) if (c := next(it, None)) is not None else None
-                )
-                written = None
-                while (item := nxt.result()) is not None:
-                    nxt = prep_pool.submit(
-                        lambda: prepare(c) if (c := next(it, None)) is not None else None
-                    )
-                    X, start, stop = item
-                    if X is not None:
-                        res = scorer.score_features(X, n_reasons)
-                        if written is not None:
-                            written.result()
-                        written = write_pool.submit(write, f, res)
-                    bar.advance(task, stop - start)
-                if written is not None:
-                    written.result()
-                if n_scored == 0:
-                    f.write(",".join(output_columns(n_reasons)) + "\n")
-            rejected = pd.concat(rejected_parts) if rejected_parts else pd.DataFrame()
-            rej_path = None
-            if len(rejected):
-                rej_path = output.with_name(output.stem + ".rejected.csv")
-                rejected = rejected.sort_values("row", kind="stable")
-                for c in rejected.columns[1:]:  # echoed ids and reasons: no spreadsheet formulas
-                    rejected[c] = neutralise(rejected[c])
-                write_atomic(rejected, rej_path)
-            os.replace(tmp, output)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(output) as f:
+            run_overlapped(scoring, leads.chunks, f, lambda n: bar.advance(task, n))
+            if scoring.n_scored == 0:
+                f.write(",".join(output_columns(n_reasons)) + "\n")
+            # inside the block: the scores file appears only once its rejected rows are written
+            rejected = scoring.rejected()
+            rej_path = _write_rejected(rejected, output)
+            ev_path = _write_rejected_events(events.rejected, output)
+        if rej_path is None:  # an earlier run's rejected rows never sit beside clean new scores
+            rejected_path(output).unlink(missing_ok=True)
+    scoring.warn(activities_path or "activities", events)
     return ScoreSummary(
         output=output,
         rejected_path=rej_path,
-        n_scored=n_scored,
+        n_scored=scoring.n_scored,
         n_rejected=len(rejected),
         model_version=model_version,
-        stages=stages,
-        drift=drift.table(),
+        stages=scoring.stages,
+        drift=scoring.drift.table(),
+        rejected_activities=ev_path,
+        n_rejected_activities=0 if events.rejected is None else len(events.rejected),
     )
 
 
-def _compact_events(cfg, activities_path, first_ids, first_rows, id_obj, as_of64, fast, bar):
+@dataclass
+class LeadsInput:
+    """The leads file opened for streaming: all ids up front (a duplicate may sit in a later
+    chunk, and events are kept only for the file's leads), the rows lazily, chunk by chunk."""
+
+    ids: pd.Series
+    chunks: Iterator[pd.DataFrame]
+
+
+def open_leads(path: Path, cfg: Config, scorer: LeadScorer, fast: bool) -> LeadsInput:
+    """Open the leads file with pyarrow (`fast`) or pandas; both refuse the same files with the
+    same messages, so the fallback never changes what a user is told."""
+    sc, step = model_schema(scorer), cfg.scoring.chunk_size
+    opener = _open_fast if fast else _open_pandas
+    leads = opener(path, cfg, scorer, sc, step)
+    if len(leads.ids) == 0:
+        raise DataError(f"{path}: header only, no rows; nothing to score")
+    return leads
+
+
+def _open_fast(
+    path: Path, cfg: Config, scorer: LeadScorer, sc: SchemaConfig, step: int
+) -> LeadsInput:
+    """Reads only the header and the id column now; a file pyarrow cannot read as pandas would
+    raises FastPathUnavailable here or when its chunks are read."""
+    from pipeline.io import fastcsv
+
+    if not path.exists() or path.stat().st_size == 0:
+        read_table(path, cfg, "leads file")  # raises the usual error
+    header = fastcsv.csv_header(path, cfg)
+    if len(header) == 1:  # a wrong delimiter: the pandas reader names the likely one
+        read_table(path, cfg, "leads file")
+    if sc.lead_id not in header:  # the column check names it, with any other missing column
+        check_columns(pd.DataFrame(columns=header), scorer, path)
+    # header only is said before any note on the columns
+    ids = fastcsv.read_columns(path, cfg, [sc.lead_id]).column(0).to_pandas()
+    if len(ids) == 0:
+        raise DataError(f"{path}: header only, no rows; nothing to score")
+    check_columns(pd.DataFrame(columns=header), scorer, path)
+    return LeadsInput(ids, fastcsv.iter_lead_batches(path, cfg, step))
+
+
+def _open_pandas(
+    path: Path, cfg: Config, scorer: LeadScorer, sc: SchemaConfig, step: int
+) -> LeadsInput:
+    """The whole file in memory: the fallback for files pyarrow cannot read exactly."""
+    raw = read_table(path, cfg, "leads file")
+    if raw.empty:
+        raise DataError(f"{path}: header only, no rows; nothing to score")
+    check_columns(raw, scorer, path)
+    chunks = (raw.iloc[i : i + step] for i in range(0, len(raw), step))
+    return LeadsInput(raw[sc.lead_id], chunks)
+
+
+@dataclass
+class LeadIds:
+    """Every row's id, known before the first chunk, so a duplicate is rejected whichever chunk
+    it falls in and events are matched to the first row of each id only."""
+
+    obj: np.ndarray  # id per file row (object, None when empty)
+    dup_later: np.ndarray  # the row repeats an id seen on an earlier row
+    first_ids: pa.Array  # ids of the rows that are scored, in file order
+    first_rows: np.ndarray  # their file row positions
+
+    @classmethod
+    def of(cls, ids: pd.Series) -> LeadIds:
+        import pyarrow as pa
+
+        ids = ids.astype("string").reset_index(drop=True)
+        ids = ids.where(~is_blank(ids))  # blank: rejected as empty
+        shown = clean_text(ids)  # as the output writes it: two raw ids must not merge there
+        dup = ids.duplicated(keep="first") | (shown.duplicated(keep="first") & ids.notna())
+        first = (ids.notna() & ~dup).to_numpy()
+        obj = ids.to_numpy(dtype=object)
+        return cls(
+            obj=obj,
+            dup_later=ids.notna().to_numpy() & ~first,
+            first_ids=pa.array(obj[first], type=pa.string()),
+            first_rows=np.flatnonzero(first),
+        )
+
+
+class Prepared(NamedTuple):
+    X: pd.DataFrame | None  # None: every row of the chunk was rejected
+    start: int  # file rows [start, stop) of the chunk
+    stop: int
+
+
+@dataclass
+class ChunkScorer:
+    """The three stages of a chunk and what they add up over the file.
+
+    `prepare` and `write` run on their own single threads, `score` on the caller's; each field is
+    written by one stage only, and read by the caller after the last chunk.
+    """
+
+    scorer: LeadScorer
+    path: Path
+    ids: LeadIds
+    events: CompactEvents
+    as_of64: np.datetime64
+    drift: DriftCounter
+    model_version: str
+    scored_at: str
+    n_reasons: int
+    rejected_parts: list[pd.DataFrame] = field(default_factory=list)  # by prepare
+    stages: dict[str, int] = field(default_factory=dict)  # by write
+    n_scored: int = 0  # by write
+    nonfinite: dict[str, int] = field(default_factory=dict)  # by prepare, per column
+    before_created: int = 0  # by prepare: events dated before their lead was created
+    sc: SchemaConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sc = model_schema(self.scorer)
+
+    def prepare(self, raw: pd.DataFrame) -> Prepared:
+        """Reject bad rows and build features: runs beside the booster of the last chunk."""
+        good = self._keep_scoreable(raw)
+        start, stop = int(raw.index[0]), int(raw.index[-1]) + 1
+        if not len(good):
+            return Prepared(None, start, stop)
+        leads = canonical_leads(good, self.sc, self.path, counts=self.nonfinite)
+        if start == 0:  # what can be checked without outcomes, on the first chunk
+            from pipeline.io.checks import check_scoring_data
+
+            feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
+            check_scoring_data(leads, feats, self.path).log_and_raise()
+        born = leads["_created_at"].to_numpy("datetime64[ns]")
+        ev, n_before = self.events.for_leads(start, stop, self.ids.obj, good.index.to_numpy(), born)
+        self.before_created += n_before
+        X = self.scorer.features(leads, ev, np.full(len(leads), self.as_of64))
+        self.drift.add(X)
+        return Prepared(X, start, stop)
+
+    def _keep_scoreable(self, raw: pd.DataFrame) -> pd.DataFrame:
+        good, rej = reject_bad_rows(raw, self.scorer)
+        later = self.ids.dup_later[good.index.to_numpy()]
+        if later.any():  # first seen in an earlier chunk
+            extra = rejected_frame(good, later, self.sc.lead_id, LATER_DUPLICATE)
+            rej = pd.concat([rej, extra])
+            good = good.loc[~later]
+        self.rejected_parts.append(rej)
+        return good
+
+    def score(self, X: pd.DataFrame) -> pd.DataFrame:
+        return self.scorer.score_features(X, self.n_reasons)
+
+    def write(self, f: IO[str], res: pd.DataFrame) -> None:
+        """Append a chunk's scores; the header goes with the first chunk that has any."""
+        out = format_scores(res, self.model_version, self.scored_at)
+        out.to_csv(f, index=False, header=self.n_scored == 0, float_format="%.6f")
+        self.n_scored += len(out)
+        for k, v in out["stage"].value_counts().items():
+            self.stages[k] = self.stages.get(k, 0) + int(v)
+
+    def warn(self, activities: str | Path, events: CompactEvents) -> None:
+        """One warning line per rule that left values out: non-finite numbers, unused events."""
+        if self.nonfinite:
+            log.warning(nonfinite_warning(self.path, self.nonfinite))
+        no_time = 0 if events.rejected is None else len(events.rejected)
+        counts = {"no_time": no_time, "before_created": self.before_created}
+        line = activity_warning({**counts, "after_as_of": events.after_as_of}, activities)
+        if line:
+            log.warning(line)
+
+    def rejected(self) -> pd.DataFrame:
+        return pd.concat(self.rejected_parts) if self.rejected_parts else pd.DataFrame()
+
+
+def run_overlapped(
+    cs: ChunkScorer,
+    chunks: Iterator[pd.DataFrame],
+    f: IO[str],
+    advance: Callable[[int], None],
+) -> None:
+    """Three chunks in flight: features of the next, booster (GIL released) of this one, phrasing
+    and writing of the last. On two cores this hides most of the Python work.
+
+    Chunks are written in file order: a write waits for the one before it.
+    """
+
+    def prepare_next() -> Prepared | None:
+        raw = next(chunks, None)
+        return cs.prepare(raw) if raw is not None else None
+
+    with ThreadPoolExecutor(1) as prep_pool, ThreadPoolExecutor(1) as write_pool:
+        nxt = prep_pool.submit(prepare_next)
+        written: Future[None] | None = None
+        while (item := nxt.result()) is not None:
+            nxt = prep_pool.submit(prepare_next)
+            if item.X is not None:
+                res = cs.score(item.X)
+                if written is not None:
+                    written.result()
+                written = write_pool.submit(cs.write, f, res)
+            advance(item.stop - item.start)
+        if written is not None:
+            written.result()
+
+
+def rejected_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".rejected.csv")
+
+
+def _write_rejected(rejected: pd.DataFrame, output: Path) -> Path | None:
+    """Rejected rows beside the scores file, in file order."""
+    if not len(rejected):
+        return None
+    path = rejected_path(output)
+    write_atomic(safe_cells(rejected), path)
+    return path
+
+
+def safe_cells(rejected: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows in file order, their echoed ids and reasons without formulas or control
+    characters, and capped (an id at 60 characters, a reason at 120)."""
+    rejected = rejected.sort_values("row", kind="stable")
+    for c in rejected.columns[1:]:
+        cap = 2 * ECHO_CAP if c == "reason" else ECHO_CAP
+        rejected[c] = neutralise(clean_text(rejected[c], cap))
+    return rejected
+
+
+def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path | None:
+    """Activity rows without a usable time, beside the scores file (`row` of the activities
+    file, its lead id, `reason`); a clean run removes the file of an earlier run."""
+    path = output.with_name(output.stem + ".rejected-activities.csv")
+    if rejected is None or not len(rejected):
+        path.unlink(missing_ok=True)
+        return None
+    write_atomic(safe_cells(rejected), path)
+    return path
+
+
+def _compact_events(
+    cfg: Config,
+    activities_path: str | Path | None,
+    ids: LeadIds,
+    as_of64: np.datetime64,
+    fast: bool,
+    bar: Progress,
+) -> CompactEvents:
     """Events of the file's leads before as_of, compact and sorted by lead row."""
     from pipeline.io import fastcsv
 
+    first_ids, first_rows = ids.first_ids, ids.first_rows
     if not activities_path:
         return fastcsv.compact_from_frame(load_events(cfg, None), first_ids, first_rows, as_of64)
     path = Path(activities_path)
@@ -221,5 +391,8 @@ def _compact_events(cfg, activities_path, first_ids, first_rows, id_obj, as_of64
             )
         except fastcsv.FastPathUnavailable as e:
             log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
-    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()))
-    return fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
+    rejected: list[pd.DataFrame] = []
+    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()), rejected=rejected)
+    out = fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
+    out.rejected = pd.concat(rejected) if rejected else None
+    return out

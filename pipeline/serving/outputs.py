@@ -8,27 +8,54 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.io.rules import ECHO_CAP, clean_text
+
 SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+REASON_CAP = 2 * ECHO_CAP
 
 
 @dataclass
 class ScoreSummary:
-    output: Path
+    output: Path | str  # a file, or a database URL (password hidden)
     rejected_path: Path | None
     n_scored: int
     n_rejected: int
     model_version: str
     stages: dict[str, int]
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
+    rejected_activities: Path | None = None  # activity rows without a usable time
+    n_rejected_activities: int = 0
+    run_id: str | None = None  # the run_id column of a database output
+
+    @property
+    def drift_checked(self) -> bool:
+        """Enough scored leads for the drift table to be judged (see monitoring.drift)."""
+        from pipeline.monitoring.drift import enough_rows
+
+        return enough_rows(self.n_scored)
 
 
 def neutralise(s: pd.Series) -> pd.Series:
     """Stop a spreadsheet from reading an echoed input value as a formula."""
     s = s.astype("string")
     return s.where(~s.str.startswith(FORMULA_START).fillna(False), "'" + s)
+
+
+def clean_cells(out: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that echo input (ids, reasons) without control characters and capped: an id at
+    `ECHO_CAP` characters, a reason at `REASON_CAP` (its words plus one echoed value), each with
+    an ellipsis when cut, so no cell breaks a spreadsheet (32,767 characters) or a CSV row."""
+    if "lead_id" in out.columns:
+        out["lead_id"] = (
+            clean_text(out["lead_id"]).astype(object).where(out["lead_id"].notna(), None)
+        )
+    for c in out.columns:
+        if c.startswith("reason_"):
+            out[c] = clean_text(out[c], REASON_CAP).astype(object).where(out[c].notna(), None)
+    return out
 
 
 def output_columns(n_reasons: int) -> list[str]:
@@ -38,7 +65,7 @@ def output_columns(n_reasons: int) -> list[str]:
 
 
 def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.DataFrame:
-    out = out.reset_index().rename(columns={"index": "lead_id"})
+    out = clean_cells(out.reset_index().rename(columns={"index": "lead_id"}))
     out["lead_id"] = neutralise(out["lead_id"])
     out["probability"] = out["probability"].round(6)
     out["model_version"] = model_version

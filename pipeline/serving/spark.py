@@ -10,26 +10,40 @@ table, which is the form the pyfunc model accepts.
 The master is `local[2]` unless `LEADSCORE_SPARK_MASTER` (or `spark.master` of an existing
 session / spark-submit) says otherwise. Rows are not screened one by one here: validate the export
 first (`leadscore validate`), since a bad row fails its whole Arrow batch.
+
+Drift is checked as on the local engine: a second Spark job (`mapInPandas` over the same cached
+frame) builds each batch's features exactly as the UDF does and counts them into the training
+reference's bins on the executors; only the counts come back to the driver. `quiet` starts the
+JVM with an ERROR-level log4j2 configuration and no console progress bar.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
+from pipeline.monitoring.drift import DriftCounter
 from pipeline.serving.outputs import SUBSCORES, ScoreSummary, format_scores, output_columns
-from pipeline.serving.rows import model_schema
+from pipeline.serving.rest import request_events, use_events
+from pipeline.serving.rows import model_schema, prepare_leads, required_columns
+
+QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
 
 RESULT_FIELDS = ["lead_id", "probability", "score", "stage"]
 
 
-def spark_session(master: str | None = None):
-    """A session on `master`, $LEADSCORE_SPARK_MASTER, or local[2] (a running one is reused)."""
+def spark_session(master: str | None = None, quiet: bool = False):
+    """A session on `master`, $LEADSCORE_SPARK_MASTER, or local[2] (a running one is reused).
+
+    `quiet`: no JVM log lines below ERROR (a new JVM reads the quiet log4j2 file from its start,
+    a running one is turned down with setLogLevel) and no console progress bar."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -44,14 +58,24 @@ def spark_session(master: str | None = None):
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("leadscore")
     m = master or os.environ.get("LEADSCORE_SPARK_MASTER")
-    if m or not SparkSession.getActiveSession():
+    active = SparkSession.getActiveSession()
+    if m or not active:
         builder = builder.master(m or "local[2]")
-    return (
+    if quiet and not active:
+        java = f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
+        builder = builder.config("spark.driver.extraJavaOptions", java)
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+    session = (
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", os.environ.get("LEADSCORE_SPARK_PARTITIONS", "8"))
         .getOrCreate()
     )
+    if quiet:
+        session.sparkContext.setLogLevel("ERROR")
+        for name in ("py4j", "pyspark"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    return session
 
 
 def result_type(n_reasons: int):
@@ -105,6 +129,52 @@ def read_leads_with_activities(
     return joined.drop("_lead")
 
 
+def model_input_columns(leads, scorer) -> list:
+    """The columns the model's signature lists, typed as it says: numeric fields as doubles (CSV
+    reads them as text; thousands separators dropped, as the local engine does), nothing else,
+    so no PII column travels to the UDF."""
+    from pyspark.sql import functions as F
+
+    sc = model_schema(scorer)
+    keep = [*required_columns(scorer), sc.created_at, sc.email, "activities"]
+    numeric = set(scorer.builder.numeric) - set(sc.flags)
+    cols = []
+    for c in leads.columns:
+        if c not in keep:
+            continue
+        col = F.col(f"`{c}`")
+        if c in numeric:
+            col = F.regexp_replace(col, ",", "").cast("double").alias(c)
+        cols.append(col)
+    return cols
+
+
+def drift_counts(leads, scorer, as_of: pd.Timestamp) -> DriftCounter:
+    """Bin counts of the features the UDF sees, made on the executors and summed on the driver."""
+    counter = DriftCounter(scorer.meta.get("drift_reference"))
+    ref = counter.ref
+    if ref is None:
+        return counter
+    as_of64 = as_of.to_datetime64().astype("datetime64[ns]")
+
+    def count(batches):
+        for pdf in batches:
+            canon = prepare_leads(pdf, scorer)
+            events = request_events(pdf, model_schema(scorer).lead_id)[0]
+            events = use_events(events, canon, as_of)
+            X = scorer.features(canon, events, np.full(len(canon), as_of64))
+            rows = [(f, i, float(v)) for f, n in ref.count(X).items() for i, v in enumerate(n)]
+            yield pd.DataFrame([("", -1, float(len(X))), *rows], columns=["feature", "bin", "n"])
+
+    schema = "feature string, bin int, n double"
+    got = leads.mapInPandas(count, schema).groupBy("feature", "bin").sum("n").toPandas()
+    got = got.rename(columns={"sum(n)": "n"}).sort_values(["feature", "bin"])
+    n_rows = int(got.loc[got["bin"] == -1, "n"].sum())
+    counts = {f: g["n"].to_numpy(dtype=float) for f, g in got[got["bin"] >= 0].groupby("feature")}
+    counter.add_counts(counts, n_rows)
+    return counter
+
+
 def score_with_spark(
     cfg: Config,
     spark,
@@ -114,15 +184,18 @@ def score_with_spark(
     leads_path: Path,
     activities_path: Path | None,
     output: Path,
+    as_of: pd.Timestamp,
 ) -> ScoreSummary:
     """Score a leads file through the registered model's Spark UDF (`udf`, made by the tracking
-    package); same columns as the local engine. A `.csv` output is collected and written
-    atomically; any other path is written by Spark as a parquet directory (the way on a cluster)."""
+    package); same columns as the local engine, and the same drift table. A `.csv` output is
+    collected and written atomically; any other path is written by Spark as a parquet directory
+    (the way on a cluster)."""
     from pyspark.sql import functions as F
 
     sc = model_schema(scorer)
     leads = read_leads_with_activities(cfg, spark, sc.lead_id, leads_path, activities_path)
-    cols = [F.col(f"`{c}`") for c in leads.columns]
+    leads = leads.cache()  # read and joined once for the scoring job and the drift job
+    cols = model_input_columns(leads, scorer)
     scored = leads.select(udf(F.struct(*cols)).alias("r")).select("r.*")
     scored_at = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
     if output.suffix.lower() == ".csv":
@@ -137,4 +210,6 @@ def score_with_spark(
         counts = scored.groupBy("stage").count().collect()
         stages = {r["stage"]: int(r["count"]) for r in counts}
         n = sum(stages.values())
-    return ScoreSummary(output, None, n, 0, version, stages)
+    drift = drift_counts(leads, scorer, as_of).table()
+    leads.unpersist()
+    return ScoreSummary(output, None, n, 0, version, stages, drift=drift)

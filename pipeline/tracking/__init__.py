@@ -12,3 +12,7 @@ import os
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# MLflow's own INFO/WARNING lines ("Creating initial MLflow database tables", "Detected uv project",
+# "Failed to resolve installed pip version") say nothing a user can act on; LEADSCORE_DEBUG shows them
+if not os.environ.get("LEADSCORE_DEBUG"):
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")

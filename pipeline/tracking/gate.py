@@ -1,54 +1,140 @@
 """The promotion gate against the registry's champion: load it, score it on the new run's test
-leads, and hand both to the pure decision in `pipeline.evaluation.gate`."""
+leads through its OWN inputs, and hand both to the pure decision in `pipeline.evaluation.gate`.
+
+The challenger cannot bend the comparison: the champion reads the test leads from the data config
+and schema it was trained with (kept in its `meta`), with its own activity table, and the
+thresholds are the registry's (`registry.gate_policy`), which a config may tighten but not
+loosen. If the champion's inputs cannot be read, the gate fails closed and says why. The decision
+is taken again under the champion lock right before the alias moves (`decide_and_move`), so two
+trainings that finish together cannot both replace a champion they never saw.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
-from pipeline.config import GateConfig
-from pipeline.errors import RegistryError
-from pipeline.evaluation.gate import GateResult, champion_probabilities, evaluate_gate
-from pipeline.modeling.scorer import LeadScorer
+from pipeline.config import Config, GateConfig
+from pipeline.errors import DataError, ExpectedError
+from pipeline.evaluation.gate import (
+    GateResult,
+    champion_probabilities,
+    effective_gate,
+    evaluate_gate,
+)
+from pipeline.io.canonical import load_events
+from pipeline.io.readers import read_table
 from pipeline.modeling.train import TrainResult
+from pipeline.serving.rows import prepare_leads
+from pipeline.tracking import registry
 from pipeline.tracking.pyfunc import load_scorer
-from pipeline.tracking.registry import get_alias_version
 from pipeline.tracking.store import CHAMPION, MODEL_NAME
 
+log = logging.getLogger(__name__)
+PENDING = "pending: the gate has not decided yet"
 
-def check_against_champion(
-    gate: GateConfig,
-    client: MlflowClient,
-    result: TrainResult,
-    leads: pd.DataFrame,
-    events: pd.DataFrame,
-    reread: Callable[[LeadScorer], pd.DataFrame] | None = None,
-) -> GateResult:
-    """Run the gate for a freshly trained result against the registry's current champion.
 
-    When the new config maps fewer columns than the champion needs (a changed schema), `reread`
-    gives the leads again through the champion's own schema so it is judged on what it expects.
+@dataclass
+class GateRun:
+    """One training's gate: its config's wishes, and the champions already scored (by version)."""
+
+    asked: GateConfig
+    points_rule: bool
+    scored: dict[str, tuple[np.ndarray | None, str | None]] = field(default_factory=dict)
+    warned: bool = False
+
+
+def data_meta(cfg: Config) -> dict:
+    """The data config a model keeps so a later gate can read its inputs: absolute paths."""
+    d = cfg.data.model_dump()
+    for k in ("leads", "activities", "outcomes"):
+        if d.get(k):
+            d[k] = str(Path(d[k]).resolve())
+    d["oracle"] = None
+    return d
+
+
+def check_against_champion(client: MlflowClient, result: TrainResult, run: GateRun) -> GateResult:
+    """The gate for a trained result against the registry's current champion and policy.
+
+    A config key that tries to loosen the registry's threshold is warned about, once a training.
     """
-    version = get_alias_version(client, CHAMPION)
+    gate, loosened = effective_gate(registry.gate_policy(client), run.asked)
+    if loosened and not run.warned:
+        run.warned = True
+        log.warning(
+            "config gate ignored where it loosens the registry's: %s (change the policy with "
+            "'leadscore gate set')",
+            ", ".join(loosened),
+        )
+    version = registry.get_alias_version(client, CHAMPION)
     champ_p, err = None, None
     if version is not None:
-        try:
-            champion, _ = load_scorer(f"models:/{MODEL_NAME}@{CHAMPION}")
-            champ_p = _champion_p(champion, result.test_predictions, leads, events, reread)
-        except (KeyError, ValueError, RegistryError) as e:
-            err = str(e).splitlines()[0][:200] or type(e).__name__
-    return evaluate_gate(gate, result.metrics, result.test_predictions, champ_p, version, err)
+        if version not in run.scored:
+            run.scored[version] = champion_scores(version, result.test_predictions)
+        champ_p, err = run.scored[version]
+    return evaluate_gate(
+        gate, result.metrics, result.test_predictions, champ_p, version, err, run.points_rule
+    )
 
 
-def _champion_p(champion, preds, leads, events, reread):
+def champion_scores(version: str, preds: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
+    """The champion's probabilities on the test leads, or (None, why it could not be scored)."""
     try:
-        return champion_probabilities(champion, preds, leads, events)
-    except KeyError:
-        if reread is None:
-            raise
-        own = reread(champion)
-        own.index = own.index.astype(str)
+        champion, _ = load_scorer(f"models:/{MODEL_NAME}/{version}")
+        leads, events = champion_inputs(champion, preds["lead_id"].astype(str))
         preds = preds.assign(lead_id=preds["lead_id"].astype(str))
-        return champion_probabilities(champion, preds, own, events)
+        return champion_probabilities(champion, preds, leads, events), None
+    except (ExpectedError, KeyError, ValueError, OSError, MlflowException) as e:
+        text = str(e).strip()
+        return None, (text.splitlines()[0][:300] if text else type(e).__name__)
+
+
+def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The test leads and their events, read as the champion was trained to read them."""
+    data = champion.meta.get("data")
+    if not data:
+        raise DataError(
+            "it keeps no data config (trained before the gate read the champion's own inputs); "
+            "review the challenger and promote it by hand with 'leadscore promote VERSION'"
+        )
+    cfg = Config.model_validate({"data": data, "schema": champion.meta["schema"]})
+    raw = read_table(cfg.data.leads, cfg, "champion's leads file")
+    leads = prepare_leads(raw, champion, cfg.data.leads)
+    leads.index = leads.index.astype(str)
+    missing = pd.Index(ids.unique()).difference(leads.index)
+    if len(missing):
+        raise DataError(
+            f"{cfg.data.leads}: the champion's leads file lacks {len(missing)} of the "
+            f"{ids.nunique()} test leads (e.g. {missing[0]}); point the champion's data at "
+            "the same export or review and promote by hand"
+        )
+    events = load_events(cfg, cfg.data.activities)
+    events = events.assign(lead_id=events["lead_id"].astype(str))
+    return leads, events[events["lead_id"].isin(set(ids))].reset_index(drop=True)
+
+
+def decide_and_move(
+    client: MlflowClient, result: TrainResult, run: GateRun, version: str, run_id: str
+) -> GateResult:
+    """Under the champion lock: re-read the champion and the policy, decide again (champions
+    already scored are not re-scored), write the audit tags, then move the alias if it passed."""
+    with registry.champion_lock(client):
+        gate = check_against_champion(client, result, run)
+        reason = gate.reason[:4000]
+        client.set_model_version_tag(MODEL_NAME, version, "gate_reason", reason)
+        client.set_tag(run_id, "gate_passed", str(gate.passed).lower())
+        client.set_tag(run_id, "gate_reason", reason)
+        for k, v in gate.metrics().items():
+            if pd.notna(v):
+                client.log_metric(run_id, k, float(v))
+        if gate.passed:
+            by = f"{registry.actor()} (train gate)"
+            registry.move_champion(client, MODEL_NAME, version, gate.reason, by)
+    return gate

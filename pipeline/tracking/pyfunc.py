@@ -1,29 +1,36 @@
 """The pyfunc model: how the fitted `LeadScorer` travels through the registry and back.
 
-One registered model, `lead-scoring`. The pyfunc model carries the whole fitted `LeadScorer` as a
-joblib artifact plus this package's code, so a server or a Spark worker scores exactly as training
-did. Loading resolves aliases with a message that says which command fixes a missing one.
+One registered model, `lead-scoring`. The pyfunc model is logged from code (`model_code.py`, no
+pickled wrapper) and carries the whole fitted `LeadScorer` as a joblib artifact plus this
+package's code, so a server or a Spark worker scores exactly as training did. Its signature lists
+the export columns it reads; its input example is synthetic. Loading resolves aliases with a
+message that says which command fixes a missing one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import tempfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import joblib
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
-from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pipeline.errors import RegistryError
-from pipeline.serving.rows import events_from_column, prepare_leads
+from pipeline.tracking import serve
 from pipeline.tracking.store import MODEL_NAME, PACKAGE_DIR, tracking_uri
+
+MODEL_CODE = Path(__file__).with_name("model_code.py")
 
 RUNTIME_PACKAGES = [
     "numpy",
@@ -46,39 +53,86 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
     """Pyfunc wrapper: leads in (the export's column names), calibrated probabilities out.
 
     Params: `as_of` (ISO time, default now), `explain` (also return score, stage and reasons),
-    `n_reasons`. Activities can travel with each lead as an `activities` column holding a list (or
-    JSON string) of {"type": ..., "occurred_at": ...}; the batch scorer passes its events table to
-    the unwrapped `scorer` instead, which is the same code.
+    `n_reasons`, `on_error` ("row": a bad record gets `error`, "raise": the request fails).
+    Activities can travel with each lead as an `activities` column holding a list (or JSON
+    string) of {"type": ..., "occurred_at": ...}; the batch scorer passes its events table to the
+    unwrapped `scorer` instead, which is the same code (pipeline.serving.rest).
     """
 
     def load_context(self, context: Any) -> None:
         self.scorer = joblib.load(context.artifacts["scorer"])
+        self.version = registered_version(Path(context.artifacts["scorer"]).parents[1])
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
-        params = params or {}
-        as_of = pd.Timestamp(params.get("as_of") or pd.Timestamp.now(tz="UTC").tz_localize(None))
-        leads = prepare_leads(model_input, self.scorer)
-        events = events_from_column(model_input, leads.index)
-        n_reasons = int(params.get("n_reasons", 3)) if params.get("explain") else 0
-        out = self.scorer.score(
-            leads, events, np.full(len(leads), as_of.to_datetime64()), n_reasons
+        return serve.predict(self.scorer, model_input, params, self.version)
+
+
+def registered_version(model_dir: Path) -> str:
+    """The registry version of the model in `model_dir`, looked up once at load time.
+
+    The version number does not exist yet when the model is logged, so it cannot be written into
+    the model; the model's run id (in its MLmodel file) finds it in the registry. Without a
+    reachable registry (a copied model folder, no tracking store) the answer says 'unknown'.
+    """
+    try:
+        run_id = mlflow.models.Model.load(str(model_dir)).run_id
+        uri = tracking_uri()
+        db = uri.removeprefix("sqlite:///")
+        if not run_id or (uri.startswith("sqlite:///") and not Path(db).exists()):
+            return "unknown"
+        found = MlflowClient(uri, uri).search_model_versions(
+            f"name='{MODEL_NAME}' and run_id='{run_id}'"
         )
-        if not params.get("explain"):
-            return out[["probability"]].reset_index(drop=True)
-        return out.reset_index()
+    except (MlflowException, OSError):
+        return "unknown"
+    return str(max(int(v.version) for v in found)) if found else "unknown"
 
 
-def signature() -> ModelSignature:
+def input_schema(scorer: Any) -> Schema:
+    """The export's columns the model reads: lead id and categorical fields as strings, numeric
+    fields as doubles (yes/no flags as strings), and the optional ones marked so."""
+    sc = scorer.meta["schema"]
+    cols = [ColSpec("string", sc["lead_id"])]
+    cols += [ColSpec("string", c) for c in scorer.builder.categorical]
+    flags = set(sc.get("flags") or [])
+    cols += [ColSpec("string" if c in flags else "double", c) for c in scorer.builder.numeric]
+    for c in (sc.get("created_at"), sc.get("email")):
+        if c:
+            cols.append(ColSpec("string", c, required=False))
+    cols.append(ColSpec(AnyType(), "activities", required=False))
+    return Schema(cols)
+
+
+def input_example(scorer: Any, X: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """A few synthetic rows without PII: ids made up, categorical and numeric values taken from
+    the training feature frame (never a name, email or phone), activities as a JSON list."""
+    sc = scorer.meta["schema"]
+    rows = X.head(n).reset_index(drop=True)
+    ex = pd.DataFrame({sc["lead_id"]: [f"example-{i + 1}" for i in range(len(rows))]})
+    for c in scorer.builder.categorical:
+        ex[c] = rows[c].astype("string").astype(object).where(rows[c].notna(), None)
+    flags = set(sc.get("flags") or [])
+    for c in scorer.builder.numeric:
+        ex[c] = rows[c].map({1: "yes", 0: "no"}) if c in flags else rows[c].astype(float)
+    event = [
+        {"type": t, "occurred_at": "2026-01-01 10:00:00"} for t in scorer.builder.activity_types[:1]
+    ]
+    ex["activities"] = [json.dumps(event if i % 2 == 0 else []) for i in range(len(ex))]
+    return ex
+
+
+def signature(scorer: Any) -> ModelSignature:
     return ModelSignature(
-        inputs=None,
-        outputs=Schema([ColSpec("double", "probability")]),
+        inputs=input_schema(scorer),
+        outputs=Schema([ColSpec("double", "probability"), ColSpec("string", "model_version")]),
         params=ParamSchema(
             [
                 ParamSpec("as_of", "string", ""),
                 ParamSpec("explain", "boolean", False),
                 ParamSpec("n_reasons", "long", 3),
+                ParamSpec("on_error", "string", "row"),
             ]
         ),
     )
@@ -89,26 +143,41 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={metadata.version(p)}" for p in RUNTIME_PACKAGES]
 
 
-def log_model_version(scorer: Any, tags: dict[str, str] | None = None) -> tuple[str, str]:
-    """Log the pyfunc model in the active run and register it; returns (version, model URI)."""
-    with tempfile.TemporaryDirectory() as tmp:
+def log_model_version(
+    scorer: Any, example: pd.DataFrame, tags: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Log the pyfunc model (from code) in the active run and register it; returns (version,
+    model URI). `example` is the synthetic input example (see `input_example`); `tags` are set
+    on the version as it is created (the gate's pending `gate_reason` among them)."""
+    with tempfile.TemporaryDirectory() as tmp, _quiet("mlflow"):
         path = Path(tmp) / "scorer.joblib"
         joblib.dump(scorer, path, compress=3)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=LeadScoringModel(),
+            python_model=str(MODEL_CODE),
             artifacts={"scorer": str(path)},
             code_paths=[str(PACKAGE_DIR)],
             pip_requirements=pip_requirements(),
-            signature=signature(),
-            registered_model_name=MODEL_NAME,
+            signature=signature(scorer),
+            input_example=example,
         )
-    version = str(info.registered_model_version)
-    if tags:
-        client = MlflowClient()
-        for k, v in tags.items():
-            client.set_model_version_tag(MODEL_NAME, version, k, v)
-    return version, info.model_uri
+        # registered with its tags in one call (one transaction): no version without them
+        mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=tags or None)
+    return str(mv.version), info.model_uri
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """No INFO chatter from MLflow while a model is logged (uv detection, the input example check).
+    Never lowers the level: with MLflow held at ERROR (the default, see `pipeline.tracking`), its
+    "Failed to resolve installed pip version" (uv venvs have no pip) stays off the terminal too."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(max(logging.WARNING, log.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def resolve_model_version(uri: str) -> str:

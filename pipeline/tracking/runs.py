@@ -1,5 +1,9 @@
-"""Run logging, in one place: the training run (params, metrics, tables, figures, model card), the
-scoring run (counts and drift) and the monitoring run (promised against realised conversion).
+"""Run logging, in one place: the training run (params, metrics, tables, figures, model card,
+report), the scoring run (counts and drift) and the monitoring run (promised against realised
+conversion).
+
+The training run is opened before training starts, so its duration is the training's and a crash
+leaves a FAILED run with the error, and it records its input data with `mlflow.log_input`.
 
 A training run records what a reviewer needs to trust or reproduce it: the data fingerprint and
 git commit as tags, the config and row counts as params, every metric, the quality tables as CSV
@@ -8,6 +12,7 @@ and MLflow tables, the figures and the model card. Nothing here decides anything
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -23,7 +28,60 @@ from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
 from pipeline.modeling.train import TrainResult
 from pipeline.report.card import model_card
 from pipeline.serving.outputs import ScoreSummary
-from pipeline.tracking.store import fingerprint, git_commit, log_dict_artifact
+from pipeline.tracking.recovery import process_tags
+from pipeline.tracking.store import (
+    SCORING_EXPERIMENT,
+    experiment_id,
+    fingerprint,
+    git_commit,
+    log_dict_artifact,
+)
+
+TRAINING_DESCRIPTION = (
+    "Training run of lead-scoring: features as of each snapshot, LightGBM, calibration, MQL/SQL "
+    "cutoffs, out-of-time evaluation against baselines, promotion gate, registration. "
+    "Open report.html for the plain-language summary."
+)
+
+
+def training_run(cfg: Config) -> mlflow.ActiveRun:
+    """Open the training run (use as a context manager: an exception ends it FAILED)."""
+    return mlflow.start_run(
+        run_name="train",
+        description=f"{TRAINING_DESCRIPTION} Data: {cfg.data.leads}.",
+        tags=process_tags(),  # host and pid: a later start can tell a killed run from a live one
+    )
+
+
+def input_fingerprint(cfg: Config) -> str:
+    return fingerprint([cfg.data.leads, cfg.data.activities, cfg.data.outcomes])
+
+
+def log_training_data(cfg: Config, leads: pd.DataFrame) -> None:
+    """The training leads as an MLflow dataset (schema and profile only, no rows are uploaded):
+    the model's own columns plus outcome, never the PII columns; digest = the input fingerprint."""
+    sc = cfg.schema
+    cols = [c for c in [*sc.categorical, *sc.numeric] if c in leads.columns]
+    frame = (
+        leads[cols]
+        .assign(converted=leads["_label"], created_at=leads["_created_at"])
+        .reset_index(drop=True)
+    )
+    with warnings.catch_warnings():  # MLflow registers two equivalent sources for local paths
+        warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+        ds = mlflow.data.from_pandas(
+            frame,
+            source=str(Path(cfg.data.leads).resolve()),
+            targets="converted",
+            name=Path(cfg.data.leads).name,
+            digest=input_fingerprint(cfg),
+        )
+    mlflow.log_input(ds, context="training")
+
+
+def log_report(html: str) -> None:
+    """The training report, beside the run's other artifacts."""
+    mlflow.log_text(html, "report.html")
 
 
 def log_training_run(
@@ -34,12 +92,14 @@ def log_training_run(
     mlflow.set_tags(
         {
             "git_commit": git_commit(),
-            "data_fingerprint": fingerprint(
-                [cfg.data.leads, cfg.data.activities, cfg.data.outcomes]
-            ),
+            "data_fingerprint": input_fingerprint(cfg),
             "split": info["split"],
             "calibration": info["calibration"],
         }
+    )
+    mlflow.set_tag(
+        "leakage_suspects",
+        ",".join(s["column"] for s in info.get("leakage_suspects") or [])[:4000] or "none",
     )
     mlflow.log_params(training_params(cfg, config_path, result))
     mlflow.log_params({"rows_leads": info["rows_leads"], "rows_events": info["rows_events"]})
@@ -104,10 +164,19 @@ def training_figures(result: TrainResult) -> dict[str, Figure]:
     return figs
 
 
-def log_scoring_run(summary: ScoreSummary, model_uri: str, seconds: float, leads_path: Path) -> str:
-    """Log a scoring run with PSI metrics and the drift table; returns the run id."""
-    with mlflow.start_run(run_name="score") as run:
-        mlflow.set_tags({"model_uri": model_uri, "model_version": summary.model_version})
+def log_scoring_run(
+    summary: ScoreSummary, model_uri: str, seconds: float, leads_path: Path, engine: str = "local"
+) -> str:
+    """Log a scoring run (experiment `lead-scoring-scoring`) with its PSI metrics and drift table.
+
+    `features_drifted` is logged only when the run had enough leads for drift to mean something
+    (`drift_checked` says which); the PSI values and the table are kept either way."""
+    exp = experiment_id(SCORING_EXPERIMENT)
+    with mlflow.start_run(run_name="score", experiment_id=exp, tags=process_tags()) as run:
+        tags = {"model_uri": model_uri, "model_version": summary.model_version, "engine": engine}
+        if summary.run_id:
+            tags["scores_run_id"] = summary.run_id  # the run_id column of a database output
+        mlflow.set_tags(tags)
         mlflow.log_params({"leads_file": leads_path.name, "output": str(summary.output)})
         metrics = {
             "rows_scored": float(summary.n_scored),
@@ -119,16 +188,21 @@ def log_scoring_run(summary: ScoreSummary, model_uri: str, seconds: float, leads
         if drift is not None and len(drift):
             metrics.update({f"psi_{r.feature}": float(r.psi) for r in drift.itertuples()})
             metrics["psi_max"] = float(drift["psi"].max())
-            metrics["features_drifted"] = float(drift["drifted"].sum())
+            checked = summary.drift_checked
+            mlflow.set_tag("drift_checked", str(checked).lower())
+            if checked:
+                metrics["features_drifted"] = float(drift["drifted"].sum())
             mlflow.log_table(drift, "drift/psi.json")
         mlflow.log_metrics(metrics)
         return run.info.run_id
 
 
-def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores_path: Path) -> str:
-    """Log promised against realised conversion per stage; returns the run id."""
-    with mlflow.start_run(run_name="monitor") as run:
-        mlflow.log_params({"outcomes_file": outcomes.name, "scores_file": scores_path.name})
+def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores: str) -> str:
+    """Log promised against realised conversion per stage (experiment `lead-scoring-scoring`)."""
+    with mlflow.start_run(
+        run_name="monitor", experiment_id=experiment_id(SCORING_EXPERIMENT)
+    ) as run:
+        mlflow.log_params({"outcomes_file": outcomes.name, "scores_file": scores})
         metrics = {}
         for r in table.itertuples():
             if pd.notna(r.realised_conversion):

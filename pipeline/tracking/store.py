@@ -1,19 +1,30 @@
-"""Where MLflow keeps things: the tracking URI, the experiment, artifacts beside the sqlite store, and
-the fingerprints a run records (input hash, git commit)."""
+"""Where MLflow keeps things: the tracking URI, the experiments, artifacts beside the sqlite store,
+and the fingerprints a run records (input hash, git commit).
+
+Two experiments: `lead-scoring` holds the training runs (what a reviewer compares), and
+`lead-scoring-scoring` the scoring and monitoring runs, which come once per scoring call and
+would otherwise bury the training runs."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import ExpectedError, storage_error
 
 EXPERIMENT = "lead-scoring"
+SCORING_EXPERIMENT = "lead-scoring-scoring"
 MODEL_NAME = "lead-scoring"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -35,17 +46,27 @@ def artifact_root() -> str:
 
 
 def setup() -> MlflowClient:
+    """The client of the configured store, its experiment created if needed; a store that cannot
+    be opened (a folder that is a file, a file that is not a database) ends in one line."""
     uri = tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    if client.get_experiment_by_name(EXPERIMENT) is None:
-        root = artifact_root()
-        client.create_experiment(EXPERIMENT, artifact_location=root or None)
-    mlflow.set_experiment(EXPERIMENT)
+    with storage_errors("cannot open the tracking store"):
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        client = MlflowClient(uri, uri)
+        experiment_id(EXPERIMENT, client)
+        mlflow.set_experiment(EXPERIMENT)
     return client
+
+
+def experiment_id(name: str, client: MlflowClient | None = None) -> str:
+    """The id of experiment `name`, created (artifacts beside the store) if it does not exist."""
+    client = client or MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(name, artifact_location=artifact_root() or None)
 
 
 def fingerprint(paths: list[str | Path | None]) -> str:
@@ -71,3 +92,17 @@ def git_commit() -> str:
 
 def log_dict_artifact(obj: Any, name: str) -> None:
     mlflow.log_text(json.dumps(obj, indent=2, default=str), name)
+
+
+@contextlib.contextmanager
+def storage_errors(doing: str = "cannot write the tracking store") -> Iterator[None]:
+    """A tracking store that cannot be written (full disk, no permission, server down) ends in
+    one line naming the store (or the artifact file) and the cause, not a page of traceback."""
+    try:
+        yield
+    except ExpectedError:
+        raise
+    except OSError as e:
+        raise storage_error(e.filename or tracking_uri(), e, doing) from None
+    except (MlflowException, SQLAlchemyError) as e:
+        raise storage_error(tracking_uri(), e, doing) from None

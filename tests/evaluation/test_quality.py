@@ -140,34 +140,92 @@ def _preds(seed: int, n: int = 600):
 
 def test_gate_names_every_failed_criterion():
     preds, good, y = _preds(1)
-    metrics = {"test_ece": 0.01}
+    metrics = {"test_ece": 0.01, "test_roc_auc": 0.9, "baseline_logreg_roc_auc": 0.8}
     ok = evaluate_gate(GateConfig(), metrics, preds, champion_p=good, champion_version="1")
     assert ok.passed and ok.checks["gate_auc_drop"] == pytest.approx(0.0)
     worse = preds.assign(
         probability=np.clip(good + np.random.default_rng(2).normal(0, 0.3, len(y)), 0, 1)
     )
     bad = evaluate_gate(
-        GateConfig(), {"test_ece": 0.2}, worse, champion_p=good, champion_version="1"
+        GateConfig(), {**metrics, "test_ece": 0.2}, worse, champion_p=good, champion_version="1"
     )
     assert not bad.passed
     assert any("below champion v1" in f for f in bad.failures)
     assert any("ECE" in f for f in bad.failures)
+    below = evaluate_gate(GateConfig(), {**metrics, "baseline_logreg_roc_auc": 0.95}, preds)
+    assert not below.passed and "logistic-regression baseline (0.9500)" in below.reason
     few = evaluate_gate(GateConfig(min_won=10_000), metrics, preds)
     assert not few.passed and "too little evidence" in few.reason
     assert few.metrics()["gate_passed"] == 0.0
 
 
-def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_config_path, tmp_path):
+def _slices(cfg, leads) -> dict[str, pd.Index]:
+    tc = cfg.training
+    split, _ = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
+    return {name: split.index[split == name] for name in ("fit", "val", "test")}
+
+
+def _trials(r) -> pd.DataFrame:
+    return r.trials.filter(regex=r"^(number|value|params_|user_attrs_)")
+
+
+def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_dir, tmp_path):
     from pipeline.jobs import load_training_data, write_tuned_config
     from pipeline.modeling.tune import tune
 
-    cfg = load_config(sample_config_path)
+    path = write_config(tmp_path / "c.yaml", sample_dir, training={"snapshot_days": [7, 30, 60]})
+    cfg = load_config(path)
     leads, events = load_training_data(cfg)
+    parts = _slices(cfg, leads)
     a = tune(cfg, leads, events, n_trials=2)
-    b = tune(cfg, leads, events, n_trials=2)
-    assert a.best_params == b.best_params and a.best_value == b.best_value
-    assert 0.5 < a.best_value <= 1 and a.shap_cost_ratio > 0
-    out = write_tuned_config(sample_config_path, a.best_params, tmp_path / "tuned.yaml")
+    assert 0.5 < a.default_value <= a.best_value <= 1 and a.shap_cost_ratio > 0
+    assert a.trials["value"].max() == a.best_value  # the best trial is the one reported
+    assert a.trials["value"].iloc[0] == a.default_value  # the first trial is the default shape
+
+    # the test leads changed beyond recognition: outcomes flipped, firmographics overwritten,
+    # their activity replaced by demo requests. Tuning must not notice (same seed, same result).
+    test = parts["test"]
+    t_leads = leads.copy()
+    t_leads.loc[test, "_label"] = 1 - t_leads.loc[test, "_label"]
+    t_leads.loc[test, "industry"] = "Changed"
+    t_leads.loc[test, "annual_ad_budget"] = 1.0
+    demos = pd.DataFrame(
+        {
+            "lead_id": test,
+            "ts": leads.loc[test, "_created_at"].to_numpy() + np.timedelta64(1, "D"),
+            "type": "demo_request",
+        }
+    )
+    t_events = pd.concat([events[~events["lead_id"].isin(test)], demos], ignore_index=True)
+    assert all(_slices(cfg, t_leads)[k].equals(parts[k]) for k in parts)  # same split
+    b = tune(cfg, t_leads, t_events[events.columns], n_trials=2)
+    assert (b.best_params, b.best_value, b.default_value) == (
+        a.best_params,
+        a.best_value,
+        a.default_value,
+    )
+    pd.testing.assert_frame_equal(_trials(a), _trials(b))
+
+    # the validation leads are what it learns from: shuffle their outcomes and the result moves
+    val = parts["val"]
+    v_leads = leads.copy()
+    shuffled = np.random.default_rng(0).permutation(v_leads.loc[val, "_label"].to_numpy())
+    v_leads.loc[val, "_label"] = shuffled
+    c = tune(cfg, v_leads, events, n_trials=1)
+    assert c.default_value != a.default_value
+
+    out = write_tuned_config(path, a.best_params, tmp_path / "tuned.yaml")
     tuned = load_config(out)
     assert tuned.training.lightgbm.max_depth == a.best_params["max_depth"]
+    assert tuned.training.lightgbm.num_leaves == a.best_params["num_leaves"]
     assert tuned.data.leads == cfg.data.leads
+
+
+def test_tune_leaf_cap_keeps_unlimited_depth_valid():
+    """max_depth <= 0 means "no limit" to LightGBM: the leaf cap must not turn it into 0.5 leaves."""
+    from pipeline.modeling.tune import _leaf_cap
+
+    assert _leaf_cap(31, -1) == 31
+    assert _leaf_cap(31, 0) == 31
+    assert _leaf_cap(31, 3) == 8
+    assert _leaf_cap(4, 6) == 4

@@ -56,18 +56,18 @@ def test_activity_phrasing_follows_the_dominant_feature(builder):
         activity_count_30d=8.0,
         activity_days_since_last=1.2,
     )
-    assert _reason(builder, X, {"demo_request_count": 0.9}) == "+ requested a demo 2 days ago"
+    assert _reason(builder, X, {"demo_request_count": 0.9}) == "[+] requested a demo 2 days ago"
     assert (
         _reason(builder, X, {"pricing_page_visit_count_7d": 0.8, "pricing_page_visit_count": 0.1})
-        == "+ 5 pricing-page visits in the last 7 days"
+        == "[+] 5 pricing-page visits in the last 7 days"
     )
     assert (
         _reason(builder, X, {"pricing_page_visit_count_30d": 0.6})
-        == "+ 7 pricing-page visits in the last 30 days"
+        == "[+] 7 pricing-page visits in the last 30 days"
     )
     assert (
         _reason(builder, X, {"pricing_page_visit_days_since_last": 0.6})
-        == "+ 7 pricing-page visits, last one 1 day ago"
+        == "[+] 7 pricing-page visits, last one 1 day ago"
     )
 
 
@@ -79,13 +79,13 @@ def test_long_silence_and_absence_read_naturally(builder):
         unsubscribe_count=1.0,
         unsubscribe_days_since_last=20.0,
     )
-    assert _reason(builder, X, {"activity_days_since_last": -0.7}) == "- no activity for 60 days"
-    assert _reason(builder, X, {"demo_request_count": -0.3}) == "- no demo request yet"
-    assert _reason(builder, X, {"activity_count_7d": -0.3}) == "- no activity in the last 7 days"
+    assert _reason(builder, X, {"activity_days_since_last": -0.7}) == "[-] no activity for 60 days"
+    assert _reason(builder, X, {"demo_request_count": -0.3}) == "[-] no demo request yet"
+    assert _reason(builder, X, {"activity_count_7d": -0.3}) == "[-] no activity in the last 7 days"
     # an unsubscribe is bad news in itself: never "no unsubscribe for 20 days"
     assert (
         _reason(builder, X, {"unsubscribe_days_since_last": -0.9})
-        == "- unsubscribed from emails 20 days ago"
+        == "[-] unsubscribed from emails 20 days ago"
     )
 
 
@@ -97,13 +97,13 @@ def test_who_the_lead_is_reads_as_words(builder):
         annual_ad_budget=180000.0,
         personal_email=1.0,
     )
-    assert _reason(builder, X, {"seniority": 0.4}) == "+ Director-level role"
-    assert _reason(builder, X, {"company_size": 0.4}) == "+ company size 201-1000"
-    assert _reason(builder, X, {"annual_ad_budget": 0.4}) == "+ annual ad budget 180,000"
-    assert _reason(builder, X, {"personal_email": -0.5}) == "- personal email domain"
-    assert _reason(builder, X, {"industry": -0.2}) == "- Retail industry"
+    assert _reason(builder, X, {"seniority": 0.4}) == "[+] Director-level role"
+    assert _reason(builder, X, {"company_size": 0.4}) == "[+] company size 201-1000"
+    assert _reason(builder, X, {"annual_ad_budget": 0.4}) == "[+] annual ad budget 180,000"
+    assert _reason(builder, X, {"personal_email": -0.5}) == "[-] personal email domain"
+    assert _reason(builder, X, {"industry": -0.2}) == "[-] Retail industry"
     X.loc["L1", "industry"] = np.nan
-    assert _reason(builder, X, {"industry": -0.2}) == "- industry unknown"
+    assert _reason(builder, X, {"industry": -0.2}) == "[-] industry not given"
 
 
 def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
@@ -116,9 +116,14 @@ def test_reasons_are_ordered_by_size_and_sum_their_features(builder):
     c[0, names.index("personal_email")] = -0.5
     c[0, names.index("industry")] = 0.1
     r = reason_table(c, builder.feature_fields, X, 4, True).iloc[0].tolist()
-    assert r[0].startswith("+ requested a demo")
-    assert r[1] == "+ business email domain" or r[1].startswith("- ")
-    assert r[2] == "+ Retail industry"
+    assert r[0] == "[+] requested a demo 3 days ago"
+    # the email field pulls down (-0.5): its sign is "-" whatever the domain, and the words say
+    # the domain the lead has (business), not the one the model would have preferred
+    assert r[1] == "[-] business email domain"
+    assert r[2] == "[+] Retail industry"
+    # past the fields that moved the lead, a slot holds a field with no contribution, never a
+    # repeat of one already given
+    assert r[3] is not None and r[3] not in r[:3]
 
 
 def _score(trained, n=300, k=3):
@@ -132,7 +137,7 @@ def test_every_scored_lead_has_signed_plain_reasons_and_subscores(trained):
     _, _, _, _, out = _score(trained)
     reasons = out[["reason_1", "reason_2", "reason_3"]]
     assert reasons.notna().all().all()
-    assert reasons.apply(lambda s: s.str.match(r"^[+-] [a-zA-Z0-9]")).all().all()
+    assert reasons.apply(lambda s: s.str.match(r"^\[[+-]\] [a-zA-Z0-9]")).all().all()
     assert not reasons.apply(lambda s: s.str.contains(r"_|\bnan\b|<NA>", regex=True)).any().any()
     for c in ("fit_score", "engagement_score"):
         assert out[c].between(0, 100).all()
@@ -149,19 +154,47 @@ def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
     assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
 
 
-def test_subscores_are_percentiles_of_the_reference_leads(trained):
-    scorer = trained[0].scorer
-    for ref in (scorer.fit_reference, scorer.engagement_reference):
-        assert ref is not None and len(ref) == len(scorer.score_reference)
-        assert np.all(np.diff(ref) >= 0)
-    g = np.column_stack([scorer.fit_reference, scorer.engagement_reference])
-    c = np.zeros((len(g), len(scorer.builder.feature_names)))
-    # the reference leads themselves spread over 0-100 with a median near 50
-    fit_col = [i for i, f in enumerate(scorer.builder.feature_fields.values()) if f == "industry"]
-    c[:, fit_col[0]] = scorer.fit_reference
+def _engagement_features(names: list[str], activity_types: list[str]) -> np.ndarray:
+    """Which features describe what the lead did (activity of any type, lead age), by name."""
+    prefixes = tuple(f"{t}_" for t in [*activity_types, "activity"])
+    return np.array([n == "lead_age_days" or n.startswith(prefixes) for n in names])
+
+
+def _share_at_or_below(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """100 x the share of reference values <= each value, by brute force (not rounded)."""
+    return 100 * (reference[None, :] <= v[:, None]).mean(axis=1)
+
+
+def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows):
+    """The reference is the validation leads' last snapshots (the leads behind `score`); a lead's
+    fit (engagement) score is the share of them whose fit (engagement) log-odds part is lower or
+    equal to its own."""
+    result, leads, events = trained
+    scorer, rows = result.scorer, training_rows
+    names = scorer.builder.feature_names
+    eng = _engagement_features(names, scorer.builder.activity_types)
+    assert eng.any() and (~eng).any()
+
+    ref_X = rows.X[rows.part("val") & rows.last]
+    c_ref, _ = scorer.contributions(ref_X)
+    fit_ref = np.sort(c_ref[:, ~eng].sum(axis=1))
+    eng_ref = np.sort(c_ref[:, eng].sum(axis=1))
+    assert np.allclose(scorer.fit_reference, fit_ref) and np.allclose(
+        scorer.engagement_reference, eng_ref
+    )
+    assert np.allclose(np.sort(scorer.predict_proba(ref_X)), scorer.score_reference)
+
+    # test leads at their last snapshot, and the reference leads themselves
+    X = pd.concat([rows.X[rows.part("test") & rows.last], ref_X])
+    c, _ = scorer.contributions(X)
     sub = scorer.subscores(c)
-    assert 40 <= sub["fit_score"].median() <= 60
-    assert sub["fit_score"].min() <= 5 and sub["fit_score"].max() == 100
+    for col, part, ref in (("fit_score", ~eng, fit_ref), ("engagement_score", eng, eng_ref)):
+        expected = _share_at_or_below(ref, c[:, part].sum(axis=1))
+        got = sub[col].to_numpy()
+        assert np.abs(got - expected).max() <= 0.5, col  # the same share, rounded to a whole
+        assert got.min() <= 10 and got.max() >= 90, col  # and it spreads over the 0-100 range
+    # the two are different questions, not one number twice
+    assert not np.array_equal(sub["fit_score"], sub["engagement_score"])
 
 
 def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained):
@@ -185,7 +218,7 @@ def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained
     s = result.scorer
     before = s.score(lead, base, as_of, 3).iloc[0]
     after = s.score(lead, demo, as_of, 3).iloc[0]
-    assert "+ requested a demo 2 days ago" in after.filter(like="reason_").tolist()
+    assert "[+] requested a demo 2 days ago" in after.filter(like="reason_").tolist()
     assert after["engagement_score"] > before["engagement_score"]
     assert after["score"] > before["score"]
 
@@ -224,7 +257,7 @@ def test_without_dates_reasons_use_counts_only():
     c[0, b.feature_names.index("demo_request_count")] = 0.8
     c[1, b.feature_names.index("demo_request_count")] = -0.4
     r = reason_table(c, b.feature_fields, X, 1, False)["reason_1"].tolist()
-    assert r == ["+ 2 demo requests", "- no demo request yet"]
+    assert r == ["[+] 2 demo requests", "[-] no demo request yet"]
 
 
 def test_a_side_the_model_cannot_see_scores_fifty():
@@ -234,3 +267,55 @@ def test_a_side_the_model_cannot_see_scores_fifty():
     ref = np.sort(np.random.default_rng(0).normal(size=1000))
     p = percentile(ref, np.array([-10.0, 0.0, 10.0]))
     assert p[0] == 0 and 45 <= p[1] <= 55 and p[2] == 100
+
+
+def test_plain_columns_of_an_export_read_as_words():
+    """Reasons of a user's own columns: "Lead Quality: Might be", "Do Not Email: yes", counts
+    with their unit, "... not given"; never a raw 0/1, never the encoder's '__other__'."""
+    from pipeline.explain.reasons import _value
+
+    def v(field, values, **kw):
+        return _value(field, pd.Series(values), **kw).tolist()
+
+    assert v("Lead Quality", ["Might be", None]) == [
+        "Lead Quality: Might be",
+        "Lead Quality not given",
+    ]
+    assert v("Do Not Email", [1.0, 0.0, np.nan], flag=True) == [
+        "Do Not Email: yes",
+        "Do Not Email: no",
+        "Do Not Email not given",
+    ]
+    assert v("TotalVisits", [2.0, 1.0, 0.0]) == ["2 site visits", "1 site visit", "no site visits"]
+    assert v("Total Time Spent on Website", [1532.0]) == ["1,532 seconds on the website"]
+    assert v("Page Views Per Visit", [2.5]) == ["2.5 page views per visit"]
+    assert v("campaign", [3.0, 1.0, 0.0]) == ["campaign: 3", "campaign: one", "campaign: none"]
+    assert v("Specialization", [None]) == ["Specialization not given"]
+    # a value the model lumps into its 'other' level reads that way; a known one is defused
+    known = {"Google", "=HYPERLINK(x)", "__other__"}
+    assert v("Lead Source", ["Google", "Bing", "=HYPERLINK(x)"], known=known) == [
+        "Lead Source: Google",
+        "other Lead Source",
+        "Lead Source: HYPERLINK(x)",
+    ]
+    assert v("industry", ["Mining"], known={"Retail", "__other__"}) == ["other industry"]
+
+
+def test_reason_table_reads_flags_yes_no_and_unseen_as_other():
+    X = pd.DataFrame(
+        {"Do Not Email": [1.0, 0.0], "Lead Source": ["Google", "Bing"]},
+        index=pd.Index(["A", "B"], name="lead_id"),
+    )
+    ff = {"Do Not Email": "Do Not Email", "Lead Source": "Lead Source"}
+    c = np.array([[-0.5, 0.1], [0.1, 0.4]])
+    words = {"flags": {"Do Not Email"}, "categories": {"Lead Source": {"Google", "__other__"}}}
+    r = reason_table(c, ff, X, 2, False, **words)
+    assert r["reason_1"].str[4:].tolist() == ["Do Not Email: yes", "other Lead Source"]
+    assert r["reason_2"].str[4:].tolist() == ["Lead Source: Google", "Do Not Email: no"]
+
+
+def test_behaviour_columns_of_a_flat_export_are_the_engagement_side():
+    ff = {"TotalVisits": "TotalVisits", "Lead Source": "Lead Source", "Time": "Time"}
+    g = group_logodds(np.array([[0.3, 0.5, 0.2]]), ff, ["TotalVisits", "Time"])
+    assert g.tolist() == [[0.5, 0.5]]  # fit: Lead Source; engagement: visits and time
+    assert group_logodds(np.array([[0.3, 0.5, 0.2]]), ff, []).tolist() == [[1.0, 0.0]]

@@ -181,3 +181,120 @@ def test_pii_and_owner_columns_are_dropped_but_campaign_names_kept(tmp_path):
     assert s["outcome"]["column"] == "Lead Status"
     assert s["outcome"]["won"] == ["Closed - Converted"]
     assert s["outcome"]["lost"] == ["Closed - Not Converted"]
+
+
+# ---- guess_config: the guesses as data, before any YAML ----
+
+FLAT = FIX / "flat/Leads.csv"
+CRM = [FIX / "crm/contacts.csv", FIX / "crm/engagements.csv", FIX / "crm/deals.csv"]
+FUNNEL_LEADS = FIX / "funnel/olist_marketing_qualified_leads_dataset.csv"
+FUNNEL_DEALS = FIX / "funnel/olist_closed_deals_dataset.csv"
+
+
+def _why(choices, column: str) -> str:
+    return next(c.why for c in choices if c.column == column)
+
+
+def test_guess_config_flat_export():
+    from pipeline.io.draft import guess_config
+
+    d = guess_config(FLAT)
+    assert (d.lead_id.column, d.lead_id.why) == ("Prospect ID", "unique in all 700 filled rows")
+    assert d.created_at is None and not d.dayfirst
+    assert (d.outcome.column, d.outcome.won, d.outcome.lost) == ("Converted", ["1"], ["0"])
+    assert d.outcome.lead_id is None and d.outcome.closed_at is None
+    assert d.data.placeholders == {"Select": 652} and d.data.missing_values == ["", "NA", "Select"]
+    suspects = ["Last Activity", "Tags", "Lead Quality", "Last Notable Activity"]
+    assert [c.column for c in d.drop] == ["Lead Number", "Magazine", *suspects]
+    assert _why(d.drop, "Lead Number").startswith("another id")
+    assert d.leakage_suspects == suspects
+    assert _why(d.drop, "Tags").startswith("leakage suspect: the name suggests tags set by sales")
+    assert "alone it separates won from lost with AUC 1.000" in _why(d.drop, "Tags")
+    assert "describes the lead as of the export" in _why(d.drop, "Last Activity")
+    features = {c.column for c in [*d.categorical, *d.numeric, *d.flags]}
+    assert not features & {*suspects, "Converted", "Prospect ID", "Lead Number"}
+    assert [c.column for c in d.engagement] == [
+        "TotalVisits",
+        "Total Time Spent on Website",
+        "Page Views Per Visit",
+    ]
+    assert [c.column for c in d.flags] == [
+        "Do Not Email",
+        "Do Not Call",
+        "A free copy of Mastering The Interview",
+    ]
+    assert d.email is None and d.activity is None
+    # 56% of the sample's closed leads are won: the SQL target sits halfway to 1
+    assert d.sql.precision == 0.78 and abs(d.sql.base_rate - 0.563) < 0.001
+    assert d.notes[0].startswith("lead id: Prospect ID; outcome: Converted; 7 categorical")
+
+
+def test_guess_config_crm_export_drops_pii_with_a_reason():
+    from pipeline.io.draft import guess_config
+
+    d = guess_config(*CRM)
+    pii = {"First Name", "Last Name", "Email", "Phone Number"}
+    assert {c.column for c in d.drop} == pii
+    assert all(_why(d.drop, c).startswith("PII:") for c in pii)
+    assert _why(d.drop, "Email") == "PII: holds email addresses"
+    assert d.email == "Email" and d.dayfirst and d.data.sep == ";"
+    assert d.created_at.column == "Create Date"
+    o = d.outcome
+    assert (o.lead_id, o.column, o.won, o.lost) == (
+        "Contact ID",
+        "Deal Stage",
+        ["closedwon"],
+        ["closedlost"],
+    )
+    assert o.open_values == ["appointmentscheduled"] and o.closed_at == "Close Date"
+    assert o.detail == ["Deal ID"]  # outcome detail: never a feature
+    a = d.activity
+    assert (a.lead_id, a.timestamp, a.type) == (
+        "Associated Contact ID",
+        "Activity date",
+        "Activity type",
+    )
+    assert "'Email Open'" in a.type_examples
+
+
+def test_guess_config_outcomes_file_that_lists_won_leads():
+    from pipeline.io.draft import guess_config
+
+    d = guess_config(FUNNEL_LEADS, None, FUNNEL_DEALS)
+    o = d.outcome
+    assert o.column is None and o.won == [] and o.lead_id == "mql_id"
+    assert o.closed_at == "won_date" and "business_segment" in o.detail
+    assert [c.column for c in d.categorical] == ["landing_page_id", "origin"]
+    assert d.notes[0].startswith("lead id: mql_id; outcome: present in olist_closed_deals")
+
+
+def test_guess_config_without_an_outcome_says_so():
+    from pipeline.io.draft import guess_config
+
+    d = guess_config(FUNNEL_LEADS)
+    assert d.outcome.column is None and d.outcome.closed_at is None and d.sql is None
+    assert d.notes[-1] == "no outcome-like column found: set schema.outcome by hand"
+    assert "outcome: NOT FOUND" in d.notes[0]
+
+
+def test_guess_config_refuses_a_file_without_a_unique_column(tmp_path):
+    from pipeline.errors import DataError
+    from pipeline.io.draft import guess_config
+
+    (tmp_path / "dup.csv").write_text("a,b\nx,1\nx,1\ny,2\n")
+    with pytest.raises(DataError, match="no lead id"):
+        guess_config(tmp_path / "dup.csv")
+
+
+def test_render_yaml_writes_an_edited_guess():
+    from pipeline.io.draft import Choice, draft_config, guess_config
+    from pipeline.io.draft_yaml import render_yaml
+
+    d = guess_config(FLAT)
+    assert render_yaml(d) == draft_config(FLAT)[0]
+    d.categorical = [c for c in d.categorical if c.column != "City"]
+    d.drop.append(Choice("City", "reviewer: too sparse"))
+    text = render_yaml(d)
+    s = yaml.safe_load(text)["schema"]
+    assert "City" not in s["categorical"] and s["drop"][-1] == "City"
+    assert '    - "City"  # reviewer: too sparse' in text

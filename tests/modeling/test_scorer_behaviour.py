@@ -40,14 +40,56 @@ def test_demo_request_raises_the_probability(trained):
     assert p1.filter(like="reason_").iloc[0].str.contains("requested a demo").any()
 
 
-def test_unseen_category_and_missing_values_do_not_crash(trained):
+def _expected_stage(p: np.ndarray, cutoffs) -> np.ndarray:
+    return np.select([p >= cutoffs.sql, p >= cutoffs.mql], ["SQL", "MQL"], "lead")
+
+
+def test_unseen_categories_score_as_one_other_level_and_missing_values_are_scored(trained):
     result, leads, events = trained
+    s = result.scorer
     lead = _open_lead(leads)
-    lead["industry"] = "Underwater Basket Weaving"
-    lead["employees"] = np.nan
-    out = result.scorer.score(lead, events.iloc[:0], lead["_created_at"].to_numpy())
-    assert 0 <= out["probability"].iloc[0] <= 1
-    assert out["stage"].iloc[0] in {"SQL", "MQL", "lead"}
+    as_of = (lead["_created_at"] + pd.Timedelta(days=5)).to_numpy()
+    ev = events.iloc[:0]
+    odd = [lead.assign(industry=v) for v in ("Underwater Basket Weaving", "Zeppelin Repair")]
+    a, b = (s.score(x, ev, as_of, 0).iloc[0] for x in odd)
+    # two values never seen in training are the same unknown to the model: same probability
+    assert a["probability"] == b["probability"] and a["score"] == b["score"]
+    gaps = lead.assign(
+        industry="Underwater Basket Weaving", employees=np.nan, annual_ad_budget=np.nan
+    )
+    out = s.score(gaps, ev, as_of, 3)
+    X = s.features(gaps, ev, as_of)
+    assert X[["employees", "annual_ad_budget"]].isna().all().all()  # kept missing, not imputed
+    p = out["probability"].to_numpy()
+    assert np.isfinite(p).all() and 0 < p[0] < 1
+    assert p[0] == pytest.approx(s.calibrator.predict_proba(X)[0, 1], abs=1e-12)
+    assert out["stage"].iloc[0] == _expected_stage(p, s.cutoffs)[0]
+    assert out[["reason_1", "reason_2", "reason_3"]].notna().all().all()
+
+
+def test_score_and_stage_follow_the_probability_and_the_cutoffs(trained):
+    """score = share of reference leads at or below the probability; stage = the cutoffs applied
+    to the probability; both monotone in it; and scoring twice gives the same frame."""
+    result, leads, events = trained
+    s = result.scorer
+    sub = leads.iloc[:600]
+    as_of = (sub["_created_at"] + pd.Timedelta(days=30)).to_numpy()
+    out = s.score(sub, events, as_of, 0)
+    p, score, stage = out["probability"].to_numpy(), out["score"].to_numpy(), out["stage"]
+
+    cut = s.cutoffs
+    assert 0 < cut.mql <= cut.sql < 1
+    assert (stage.to_numpy() == _expected_stage(p, cut)).all()
+    assert stage.nunique() >= 2  # the cutoffs really split these leads
+    ref = s.score_reference
+    share = 100 * (ref[None, :] <= p[:, None]).mean(axis=1)
+    assert np.abs(score - share).max() <= 0.5
+    order = np.argsort(p, kind="stable")
+    assert (np.diff(score[order]) >= 0).all()
+    rank = stage.map({"lead": 0, "MQL": 1, "SQL": 2}).to_numpy()
+    assert (np.diff(rank[order]) >= 0).all()
+    assert score.max() - score.min() >= 50  # the score spreads the leads, it is not flat
+    pd.testing.assert_frame_equal(out, s.score(sub, events, as_of, 0))
 
 
 def test_row_order_does_not_change_a_leads_score(trained):

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.explain import fastshap
 from pipeline.io.sample import generate
-from pipeline.monitoring.drift import DriftCounter, DriftReference, psi, warning_lines
+from pipeline.monitoring.drift import MIN_ROWS, DriftCounter, DriftReference, psi, warning_lines
 from pipeline.serving.batch import score_files
-from tests.conftest import write_config
 
 runner = CliRunner()
 AS_OF = pd.Timestamp("2026-11-01")
@@ -59,7 +57,7 @@ def test_chunked_streamed_scoring_equals_one_chunk(trained, sample_config, sampl
     """Chunks of 97 leads give the same file as one chunk; a duplicate id in a later chunk is
     rejected with its file row number, exactly as within one chunk."""
     scorer = trained[0].scorer
-    leads = pd.read_csv(sample_dir / "open_leads.csv", dtype=str).head(400)
+    leads = pd.read_csv(sample_dir / "leads.csv", dtype=str).head(400)
     dup = leads.iloc[[3]]
     path = tmp_path / "leads.csv"
     pd.concat([leads, dup]).to_csv(path, index=False)
@@ -78,7 +76,7 @@ def test_chunked_streamed_scoring_equals_one_chunk(trained, sample_config, sampl
 def test_pandas_fallback_gives_same_scores(trained, sample_config, sample_dir, tmp_path):
     """Dates pyarrow cannot read (US format) go through the pandas reader: same scores."""
     scorer = trained[0].scorer
-    leads = pd.read_csv(sample_dir / "open_leads.csv", dtype=str).head(300)
+    leads = pd.read_csv(sample_dir / "leads.csv", dtype=str).head(300)
     leads.to_csv(tmp_path / "leads.csv", index=False)
     acts = pd.read_csv(sample_dir / "activities.csv", dtype=str)
     acts = acts[acts["lead_id"].isin(leads["lead_id"])]
@@ -109,24 +107,13 @@ def test_psi_and_drift_counter():
     assert t_same["psi"].max() < 0.01
     assert t_moved.loc["x", "psi"] > 0.2 and t_moved.loc["c", "psi"] > 0.2
     assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0
-    lines = warning_lines(moved.table())
+    lines = warning_lines(moved.table(), moved.n_rows)
     assert len(lines) == 2 and any("'x'" in ln for ln in lines)
-
-
-@pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory):
-    """A champion trained through the CLI in a private store (module scope: trained once)."""
-    tmp = tmp_path_factory.mktemp("scale")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'models' / 'mlflow.db'}")
-    mp.chdir(tmp)
-    r = runner.invoke(app, ["generate", "--leads", "3000", "--seed", "11", "--out", "raw"])
-    assert r.exit_code == 0, r.output
-    cfg = write_config(tmp / "config.yaml", tmp / "raw")
-    r = runner.invoke(app, ["train", "--config", str(cfg)])
-    assert r.exit_code == 0, r.output
-    yield tmp, cfg
-    mp.undo()
+    few = DriftCounter(ref)
+    few.add(shifted.head(MIN_ROWS - 1))  # as drifted, but too few leads to judge
+    assert few.table()["drifted"].any()
+    assert len(warning_lines(few.table(), few.n_rows)) == 1
+    assert warning_lines(few.table(), few.n_rows)[0].startswith("note: drift not checked")
 
 
 def _score_cli(tmp: Path, cfg: Path, leads: Path, out: Path):
@@ -153,8 +140,13 @@ def test_shifted_inputs_warn_by_feature_name_and_log_a_scoring_run(registered):
     warned = [ln for ln in r.output.splitlines() if ln.startswith("warning: drift")]
     assert any("'annual_ad_budget'" in ln for ln in warned), r.output
     assert any("'industry'" in ln for ln in warned), r.output
-    runs = mlflow.search_runs(experiment_names=["lead-scoring"], filter_string="run_name = 'score'")
-    assert len(runs) == 2
+    runs = mlflow.search_runs(
+        experiment_names=["lead-scoring-scoring"], filter_string="run_name = 'score'"
+    )
+    runs = runs[runs["params.leads_file"].isin(["leads.csv", "shifted.csv"])]
+    assert len(runs) >= 2 and runs["tags.drift_checked"].eq("true").all()
+    trained = mlflow.search_runs(experiment_names=["lead-scoring"])
+    assert set(trained["tags.mlflow.runName"]) == {"train"}  # scoring runs left it alone
     assert runs["metrics.psi_annual_ad_budget"].max() > 0.2
     assert runs["metrics.rows_scored"].eq(len(leads)).all()
 

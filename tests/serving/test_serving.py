@@ -91,6 +91,45 @@ def test_spark_engine_matches_local(served):
     )  # the leads really differ: activities reached the UDF
 
 
+def test_spark_engine_logs_its_scoring_run_with_the_local_drift(served):
+    """Both engines log a scoring run in lead-scoring-scoring; Spark's PSI per feature (counted on
+    the executors) equals the local engine's for the same leads."""
+    import mlflow
+
+    tmp, cfg, _ = served
+    score(tmp, cfg, "local", "local_drift.csv")
+    score(tmp, cfg, "spark", "spark_drift.csv")
+    runs = mlflow.search_runs(experiment_names=["lead-scoring-scoring"])
+    runs = runs[runs["params.output"].str.endswith("_drift.csv")].set_index("tags.engine")
+    assert sorted(runs.index) == ["local", "spark"]
+    psi = [c for c in runs.columns if c.startswith("metrics.psi_") and c != "metrics.psi_max"]
+    assert len(psi) > 20
+    diff = (runs.loc["local", psi].astype(float) - runs.loc["spark", psi].astype(float)).abs()
+    assert diff.max() < 1e-9, diff.sort_values().tail()
+    assert (runs[psi].astype(float).sum(axis=1) > 0).all()
+    assert runs.loc["spark", "metrics.rows_scored"] == runs.loc["local", "metrics.rows_scored"]
+
+
+def test_spark_quiet_prints_no_spark_log_lines(served):
+    """`--engine spark -q` in a fresh process: Spark's WARN/INFO lines, its "Setting default log
+    level" banner and its stage progress bars stay off stderr. (The JVM's own "WARNING: Using
+    incubator modules" line comes before any logging configuration and cannot be turned off.)"""
+    tmp, cfg, uri = served
+    args = ["score", "--config", str(cfg), "--leads", str(tmp / "few.csv"), "--as-of", AS_OF]
+    args += ["--activities", str(tmp / "raw" / "activities.csv"), "--engine", "spark", "-q"]
+    args += ["--output", str(tmp / "quiet.csv")]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], cwd=tmp, env=env, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "scored" in r.stdout
+    noisy = [ln for ln in r.stderr.splitlines() if " WARN " in ln or " INFO " in ln]
+    noisy += [ln for ln in r.stderr.splitlines() if "[Stage " in ln or "log level" in ln]
+    assert noisy == [], noisy[:5]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -103,6 +142,48 @@ def post(url: str, body: dict, timeout: float = 30) -> dict:
     )
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read())
+
+
+def post_error(url: str, body: dict) -> tuple[int, str]:
+    """Status and `message` of a request the server refuses."""
+    with pytest.raises(urllib.error.HTTPError) as e:
+        post(url, body)
+    return e.value.code, json.loads(e.value.read())["message"]
+
+
+def _bad_records_over_rest(base: str, frame: pd.DataFrame, version: str) -> None:
+    """One bad cell fails its record, not the batch; a whole-request mistake is one clean line
+    (no traceback, no server path, no echo of the request)."""
+    bad = pd.concat([frame] * 3, ignore_index=True)
+    bad["lead_id"] = ["a", "b", "c", "", "e", "f"]
+    bad.loc[1, "created_at"] = "9999-01-01"
+    bad.loc[4, "activities"] = json.dumps([{"type": "demo_request", "occurred_at": "0001-01-01"}])
+    body = {"dataframe_split": bad.to_dict(orient="split", index=False), "params": {"as_of": AS_OF}}
+    preds = post(f"{base}/invocations", body)["predictions"]
+    errors = [p["error"] for p in preds]
+    assert errors[1] == "record 1 (0-based): created_at: date outside 1970-2200 '9999-01-01'"
+    assert errors[3] == "record 3 (0-based): empty lead id"
+    assert "record 4 (0-based): activities.occurred_at: date outside" in errors[4]
+    for i in (0, 2, 5):
+        assert errors[i] is None and 0 <= preds[i]["probability"] <= 1
+    assert all(preds[i]["probability"] is None for i in (1, 3, 4))
+    assert all(p["model_version"] == version for p in preds)
+    for params, words in (
+        ({"as_of": AS_OF, "on_error": "raise"}, "record 1 (0-based): created_at: date outside"),
+        ({"as_of": "3026-11-01"}, "params.as_of '3026-11-01': outside 1970-2200"),
+    ):
+        status, message = post_error(f"{base}/invocations", {**body, "params": params})
+        assert status == 400 and words in message, message
+        assert "\n" not in message and "Traceback" not in message and "/" not in message
+
+
+def registered_champion(uri: str) -> str:
+    """The champion's registry version, read from the store the server was started on."""
+    from mlflow import MlflowClient
+
+    return str(
+        MlflowClient(uri, uri).get_model_version_by_alias("lead-scoring", "champion").version
+    )
 
 
 def test_rest_serving_one_request(served):
@@ -136,6 +217,8 @@ def test_rest_serving_one_request(served):
             assert time.monotonic() < deadline, "server did not answer /ping within 90 s"
             time.sleep(1)
         lead = pd.read_csv(tmp / "few.csv", dtype=str).head(1)
+        for c in ("annual_ad_budget", "employees"):  # the signature's doubles travel as numbers
+            lead[c] = pd.to_numeric(lead[c])
         pair = pd.concat([lead, lead.assign(lead_id="same-lead-with-demo")], ignore_index=True)
         demo = [{"type": "demo_request", "occurred_at": "2026-10-30 10:00:00"}]
         frame = pair.assign(activities=[json.dumps([]), json.dumps(demo)])
@@ -148,9 +231,15 @@ def test_rest_serving_one_request(served):
         assert [p["lead_id"] for p in preds] == list(pair["lead_id"])
         assert all(0 <= p["probability"] <= 1 for p in preds)
         assert preds[1]["probability"] > preds[0]["probability"]  # the demo request counted
-        assert all(p["reason_1"][:2] in ("+ ", "- ") for p in preds)
+        assert all(p["reason_1"][:4] in ("[+] ", "[-] ") for p in preds)
+        version = registered_champion(uri)
+        assert [p["model_version"] for p in preds] == [version, version]
         plain = post(f"{base}/invocations", {"dataframe_records": frame.to_dict("records")})
-        assert set(plain["predictions"][0]) == {"probability"}
+        assert set(plain["predictions"][0]) == {"probability", "error", "model_version"}
+        assert plain["predictions"][0]["model_version"] == version
+        with pytest.raises(urllib.error.HTTPError):  # the signature's input schema is enforced
+            post(f"{base}/invocations", {"dataframe_records": [{"lead_id": "no-fields"}]})
+        _bad_records_over_rest(base, frame, version)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
 from tests.conftest import write_config
 
 runner = CliRunner()
+PNGS = [
+    "evaluation/reliability.png",
+    "evaluation/gain_lift.png",
+    "evaluation/precision_recall.png",
+    "evaluation/score_distribution.png",
+    "evaluation/backtest.png",
+    "explain/importance_by_field.png",
+]
 
 
 def run(*args: str):
@@ -97,28 +107,65 @@ def test_run_has_model_card_plots_and_tables(tmp_path: Path, mlflow_uri: str, mo
     )
     r = run("train", "--config", str(cfg))
     assert r.exit_code == 0, r.output
-    assert "| SQL |" in r.output  # the funnel table is printed
     run_id = mlflow.MlflowClient().get_model_version("lead-scoring", "1").run_id
+    data = mlflow.get_run(run_id).data
+    m = data.metrics
     root = Path(mlflow.get_run(run_id).info.artifact_uri.removeprefix("file://"))
-    for name in [
-        "model_card.md",
-        "evaluation/reliability.png",
-        "evaluation/gain_lift.png",
-        "evaluation/precision_recall.png",
-        "evaluation/score_distribution.png",
-        "evaluation/backtest.png",
-        "evaluation/backtest.csv",
-        "evaluation/funnel.csv",
-        "evaluation/slices.csv",
-        "evaluation/calibration.csv",
-    ]:
-        assert (root / name).is_file(), name
+    for name in PNGS:
+        blob = (root / name).read_bytes()
+        assert blob[:8] == b"\x89PNG\r\n\x1a\n" and len(blob) > 5000, name  # a drawn figure
+
+    # the funnel: stages partition the test leads, the costs follow the channel prices
+    funnel = pd.read_csv(root / "evaluation/funnel.csv").set_index("stage")
+    stages = funnel.loc[["SQL", "MQL", "lead"]]
+    n_test = int(data.params["rows_test_leads"])
+    assert stages["leads"].sum() == funnel.loc["all", "leads"] == n_test
+    assert n_test == m["test_won"] + m["test_lost"]
+    assert stages["won"].sum() == funnel.loc["all", "won"] == m["test_won"]
+    assert funnel.loc["all", "realised_conversion"] == pytest.approx(m["test_observed_rate"])
+    assert stages["share"].sum() == pytest.approx(1.0)
+    assert funnel.loc["SQL", "realised_conversion"] > funnel.loc["lead", "realised_conversion"]
+    slices = pd.read_csv(root / "evaluation/slices.csv")
+    paid = slices[(slices["column"] == "source_channel") & (slices["value"] == "Paid Search")]
+    spend = 50.0 * int(paid["leads"].iloc[0])  # only Paid Search has a price
+    assert spend > 0 and funnel.loc["all", "spend"] == pytest.approx(spend)
+    n_sql, n_mql = funnel.loc["SQL", "leads"], funnel.loc[["SQL", "MQL"], "leads"].sum()
+    assert funnel["cost_per_sql"].iloc[0] == pytest.approx(spend / n_sql)
+    assert funnel["cost_per_mql"].iloc[0] == pytest.approx(spend / n_mql)
+    assert m["test_cost_per_customer"] == pytest.approx(spend / m["test_won"])
+    for c in ("source_channel", "country", "company_size"):  # each slice column covers the test
+        assert slices.loc[slices["column"] == c, "leads"].sum() == n_test, c
+    # the printed funnel is the logged one
+    sql_row = re.search(r"^\| SQL \| (\d+) \|", r.output, re.M)
+    assert sql_row and int(sql_row[1]) == n_sql
+
+    # the calibration table and the backtests are the numbers the metrics report
+    cal = pd.read_csv(root / "evaluation/calibration.csv").set_index("probabilities")
+    after = cal.loc[[i for i in cal.index if i.startswith("calibrated")]].iloc[0]
+    before = cal.loc["booster (uncalibrated)"]
+    assert after["roc_auc"] == pytest.approx(m["test_roc_auc"])
+    assert after["ece"] == pytest.approx(m["test_ece"]) and after["brier"] == pytest.approx(
+        m["test_brier"]
+    )
+    assert before["roc_auc"] == pytest.approx(m["test_roc_auc_uncalibrated"])
+    assert before["ece"] == pytest.approx(m["test_ece_uncalibrated"])
+    bt = pd.read_csv(root / "evaluation/backtest.csv")
+    # at most the 2 months asked for (a month with too few test leads is skipped)
+    assert 1 <= len(bt) == m["backtest_periods"] <= 2 and bt["period"].is_monotonic_increasing
+    assert bt["roc_auc"].between(0.5, 1).all()
+    assert m["backtest_roc_auc_mean"] == pytest.approx(bt["roc_auc"].mean())
+    assert m["test_auc_lift_over_points"] == pytest.approx(
+        m["test_roc_auc"] - m["baseline_points_roc_auc"]
+    )
+    assert m["test_auc_lift_over_points"] > 0
+
+    # the card says the same numbers, to the digit it prints
     card = (root / "model_card.md").read_text()
     for section in ["## Data", "## Metrics", "## Calibration", "## Funnel", "## Backtests"]:
         assert section in card
     assert "## Slices" in card and "source_channel" in card and "## Known limits" in card
-    funnel = pd.read_csv(root / "evaluation/funnel.csv")
-    assert funnel["cost_per_sql"].notna().all() and (funnel["cost_per_sql"] > 0).all()
-    metrics = mlflow.get_run(run_id).data.metrics
-    for k in ["test_cost_per_customer", "test_auc_lift_over_points", "backtest_roc_auc_mean"]:
-        assert k in metrics, k
+    assert f"| ROC AUC (model) | {m['test_roc_auc']:.4f} |" in card
+    assert f"| expected calibration error | {m['test_ece']:.4f} |" in card
+    assert f"- SQL: probability >= {m['sql_threshold']:.4f}" in card
+    assert f"- MQL: probability >= {m['mql_threshold']:.4f}" in card
+    assert f"({n_test:,} test leads, {int(m['test_won'])} won)" in card

@@ -1,0 +1,169 @@
+"""One rule for every date, number and echoed text value, whatever path reads it.
+
+The batch scorer (pandas and pyarrow paths), training, REST and Spark all parse through these
+functions, so a value means the same everywhere:
+
+- a date is a time between 1970-01-01 and 2200-12-31 (naive UTC); anything else that is not empty
+  (unparseable, year 0001 or 9999) is bad: a rejected row when scoring, a one-line error in train;
+- a number that is not finite (`inf`, `-inf`, `1e309`, `NaN` text) is a missing value, counted;
+- an input value echoed into an output cell loses its control characters and is capped at
+  `ECHO_CAP` characters, so no cell breaks a spreadsheet or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import DataError
+
+EARLIEST = pd.Timestamp("1970-01-01")
+LATEST = pd.Timestamp("2200-12-31 23:59:59")
+DATE_RANGE = "1970-2200"
+ECHO_CAP = 60
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def to_datetimes(s: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Series]:
+    """(times as datetime64[ns], naive UTC; bad mask): bad = present but unparseable or outside
+    1970-2200. Bad values become NaT, so one bad cell never aborts a whole file."""
+    out = None
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
+    elif not dayfirst:
+        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
+            out = pd.to_datetime(s, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            out = None
+    if out is None:
+        out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    out = out.dt.tz_localize(None)
+    in_range = (out >= EARLIEST) & (out <= LATEST)
+    out = out.where(in_range)
+    bad = out.isna() & s.notna() & (s.astype("string").str.strip() != "").fillna(False)
+    return out.astype("datetime64[ns]"), bad
+
+
+def date_problem(value: object) -> str:
+    """Why a bad date is bad, in words for a message."""
+    try:
+        ts = pd.to_datetime(str(value), utc=True, format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        return "cannot parse date"
+    if pd.isna(ts):
+        return "cannot parse date"
+    return f"date outside {DATE_RANGE}"
+
+
+def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
+    """(floats, bad mask, count of non-finite values made missing). Thousands commas are dropped;
+    `inf`, `-inf`, `1e309` and `NaN` text are missing values, not numbers and not bad rows."""
+    if pd.api.types.is_numeric_dtype(s):
+        out = s.astype(float)
+        bad = pd.Series(False, index=s.index)
+        n_nan_text = 0
+    else:
+        text = s.astype("string").str.replace(",", "", regex=False).str.strip()
+        out = pd.to_numeric(text, errors="coerce").astype(float)
+        unread = (out.isna() & text.notna() & (text != "")).fillna(False)
+        bad = unread.copy()
+        if unread.any():  # only the few cells that did not read as numbers are looked at again
+            nan_text = text[unread].str.lower().str.lstrip("+-").eq("nan").fillna(False)
+            bad[unread] = ~nan_text
+            n_nan_text = int(nan_text.sum())
+        else:
+            n_nan_text = 0
+    values = out.to_numpy(float)
+    infinite = np.isinf(values)
+    if infinite.any():
+        out = out.where(~infinite)
+    return out, bad, n_nan_text + int(infinite.sum())
+
+
+def nonfinite_warning(path: object, counts: dict[str, int]) -> str:
+    """The one warning line about non-finite numbers read as missing values."""
+    per_col = ", ".join(f"{c} {n}" for c, n in counts.items())
+    return (
+        f"warning: {path}: {sum(counts.values())} non-finite number(s) (inf, -inf, 1e309, NaN) "
+        f"read as missing values: {per_col}"
+    )
+
+
+def clean_text(s: pd.Series, cap: int = ECHO_CAP) -> pd.Series:
+    """An echoed input value made safe for a cell: no control characters, at most `cap`
+    characters (the last one an ellipsis when cut). Only dirty cells are rewritten: on clean
+    reasons this costs ~0.09 s CPU per million cells instead of ~0.45 s."""
+    t = s.astype("string")
+    dirty = (t.str.contains(CONTROL) | (t.str.len() > cap)).fillna(False)
+    if not dirty.any():
+        return t
+    d = t[dirty].str.replace(CONTROL, "", regex=True)
+    d = d.where(d.str.len() <= cap, d.str.slice(0, cap - 1) + "\u2026")
+    t = t.copy()
+    t[dirty] = d
+    return t
+
+
+def clean_value(v: object, cap: int = ECHO_CAP) -> str:
+    """`clean_text` for one value (a message, an error string)."""
+    t = CONTROL.sub("", str(v))
+    return t if len(t) <= cap else t[: cap - 1] + "\u2026"
+
+
+def check_as_of(ts: pd.Timestamp, what: str = "--as-of") -> pd.Timestamp:
+    """An as-of time inside 1970-2200 (naive UTC), or a one-line error saying so."""
+    if not (EARLIEST <= ts <= LATEST):
+        raise DataError(
+            f"{what} '{ts.date()}': outside {DATE_RANGE}; pass the time the scores are for, "
+            "such as 2026-11-01T00:00 (or leave it out for now)"
+        )
+    return ts
+
+
+def parse_as_of(as_of: str | None, what: str = "--as-of") -> pd.Timestamp:
+    """The scoring time: now when empty, else an ISO date inside 1970-2200 (naive UTC)."""
+    if not as_of:
+        return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    try:
+        ts = pd.Timestamp(str(as_of).strip())
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(
+            f"{what} '{clean_value(as_of)}': not a date; use ISO form such as 2026-11-01T00:00"
+        ) from None
+    if pd.isna(ts):
+        raise DataError(f"{what} '{clean_value(as_of)}': not a date; use ISO form")
+    ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    return check_as_of(ts, what)
+
+
+def activity_filter(
+    lead_rows: np.ndarray, ts: np.ndarray, created: np.ndarray, as_of: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Masks over events (int64 ns times, NaT = int64 min) of which ones a feature may use.
+
+    `created` and `as_of` are per event (the times of its lead). Keys: `keep`, `no_time`,
+    `before_created` (the lead did not exist yet) and `after_as_of` (not happened yet)."""
+    nat = np.iinfo(np.int64).min
+    no_time = ts == nat
+    before = ~no_time & (created != nat) & (ts < created)
+    after = ~no_time & ~before & (ts >= as_of)
+    return {
+        "keep": ~(no_time | before | after) & (lead_rows >= 0),
+        "no_time": no_time,
+        "before_created": before,
+        "after_as_of": after,
+    }
+
+
+def activity_warning(counts: dict[str, int], path: object) -> str | None:
+    """The one warning line about activities that were not used, or None when all were."""
+    if not any(counts.values()):
+        return None
+    return (
+        f"warning: {path}: activities not used: {counts.get('no_time', 0)} without a usable "
+        f"timestamp (empty, unparseable or outside {DATE_RANGE}; listed in the "
+        f"rejected-activities file), {counts.get('before_created', 0)} dated "
+        f"before the lead was created, {counts.get('after_as_of', 0)} at or after --as-of"
+    )

@@ -1,0 +1,95 @@
+"""The scoring report: one self-contained HTML page per scoring run.
+
+What a revenue team checks after a run: how many leads landed in each stage, which SQLs to call
+first and why, and whether today's leads still look like the training leads (drift). Drift is
+judged only from MIN_DRIFT_LEADS scored leads up: on a handful of leads PSI is noise, so below that
+the page says drift was not checked instead of showing numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pipeline.evaluation.funnel import STAGES
+from pipeline.monitoring.drift import MIN_ROWS
+from pipeline.report.glossary import GLOSSARY
+from pipeline.report.render import render
+
+MIN_DRIFT_LEADS = MIN_ROWS  # one minimum sample for the drift warnings and this page
+PSI_MODERATE, PSI_DRIFTED = 0.1, 0.2
+TOP_SQLS = 25
+GLOSSARY_TERMS = ("Probability", "Score", "SQL", "MQL", "Drift", "Percentage point")
+
+
+def scoring_report(
+    summary: Any, top: pd.DataFrame | None, as_of: str, model_uri: str, seconds: float
+) -> str:
+    """The page as HTML. `top` holds the best-scored leads of the run (lead_id, probability,
+    score, stage, reason_*), or None when the output cannot be read back (a database)."""
+    return render("scoring.html.j2", **scoring_context(summary, top, as_of, model_uri, seconds))
+
+
+def scoring_context(
+    summary: Any, top: pd.DataFrame | None, as_of: str, model_uri: str, seconds: float
+) -> dict[str, Any]:
+    n = max(summary.n_scored, 1)
+    stages = [
+        {"stage": s, "leads": summary.stages.get(s, 0), "share": summary.stages.get(s, 0) / n}
+        for s in STAGES
+    ]
+    drift_checked = summary.drift is not None and summary.n_scored >= MIN_DRIFT_LEADS
+    return {
+        "s": summary,
+        "as_of": as_of,
+        "model_uri": model_uri,
+        "seconds": seconds,
+        "stages": stages,
+        "top": top_rows(top),
+        "top_available": top is not None,
+        "drift": drift_rows(summary.drift) if drift_checked else [],
+        "drift_checked": drift_checked,
+        "drift_reason": drift_reason(summary),
+        "min_drift_leads": MIN_DRIFT_LEADS,
+        "glossary": [g for g in GLOSSARY if g[0].startswith(GLOSSARY_TERMS)],
+    }
+
+
+def top_rows(top: pd.DataFrame | None) -> list[dict]:
+    """The best SQLs first, each with its reasons in a list."""
+    if top is None or not len(top):
+        return []
+    sql = top[top["stage"] == "SQL"].sort_values("probability", ascending=False).head(TOP_SQLS)
+    reasons = [c for c in sql.columns if c.startswith("reason_")]
+    return [
+        {
+            "lead_id": r["lead_id"],
+            "probability": r["probability"],
+            "score": r["score"],
+            "reasons": [str(r[c]) for c in reasons if pd.notna(r[c]) and str(r[c])],
+        }
+        for r in sql.to_dict("records")
+    ]
+
+
+def drift_rows(drift: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in drift.to_dict("records"):
+        psi = float(r["psi"])
+        verdict = "drifted" if psi > PSI_DRIFTED else "moderate" if psi > PSI_MODERATE else "stable"
+        rows.append({**r, "verdict": verdict, "label": str(r["feature"]).replace("_", " ")})
+    return rows
+
+
+def drift_reason(summary: Any) -> str:
+    """Why drift is not shown, in one sentence (empty when it is). The sample size comes first:
+    a scorer that skips drift on a small file leaves no table either."""
+    if summary.n_scored < MIN_DRIFT_LEADS:
+        return (
+            f"only {summary.n_scored:,} leads were scored; drift needs at least "
+            f"{MIN_DRIFT_LEADS:,} to mean something"
+        )
+    if summary.drift is None:
+        return "this engine or model carries no drift reference"
+    return ""

@@ -1,0 +1,164 @@
+"""The training report: one self-contained HTML page a marketing manager can read.
+
+Built from the run's `TrainResult` and the gate decision, in the order a reader asks: what does it
+mean for me (summary), how many MQLs and SQLs a month, where the cutoffs fall, what drives a
+score, can I trust the numbers (calibration, backtests, slices), is it serving (gate), what words
+mean (glossary). Pure: it returns the HTML; `pipeline.tracking` logs it and `pipeline.jobs`
+writes it to `reports/`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import Config
+from pipeline.report import charts
+from pipeline.report.drivers import DEFINITION, probability_drivers
+from pipeline.report.fmt import pct, times
+from pipeline.report.glossary import GLOSSARY
+from pipeline.report.render import render
+
+MIN_SLICE_WINS = 30  # below this many won test leads a slice's numbers are indicative only
+DAYS_PER_MONTH = 30.44
+
+
+def training_report(cfg: Config, result: Any, gate: Any | None, version: str | None = None) -> str:
+    """The whole page as HTML (no network resources: inline CSS, images as data URIs)."""
+    return render("training.html.j2", **training_context(cfg, result, gate, version))
+
+
+def training_context(
+    cfg: Config, result: Any, gate: Any | None, version: str | None = None
+) -> dict[str, Any]:
+    """Everything the template shows, already chosen and computed (the template only formats)."""
+    info, m = result.info, result.metrics
+    preds = result.test_predictions
+    cut = result.scorer.cutoffs
+    funnel = funnel_rows(result.extra_tables.get("funnel"), monthly_flow(info))
+    y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
+    pts = preds["points"].to_numpy(float) if "points" in preds else None
+    ctx = {
+        "version": version,
+        "info": info,
+        "metrics": m,
+        "cutoffs": cut,
+        "flow": monthly_flow(info),
+        "funnel": funnel,
+        "summary": summary_sentences(info, m, funnel, gate, monthly_flow(info)),
+        "gain_chart": charts.data_uri(charts.gain_with_cutoffs(y, p, cut.sql, cut.mql, pts)),
+        "calibration_chart": charts.data_uri(charts.calibration_chart(y, p)),
+        "drivers": driver_rows(result),
+        "drivers_definition": DEFINITION,
+        "backtests": backtest_rows(result.extra_tables.get("backtest")),
+        "backtest_chart": None,
+        "slices": slice_rows(result.extra_tables.get("slices")),
+        "min_slice_wins": MIN_SLICE_WINS,
+        "gate": gate,
+        "leakage": leakage_rows(info.get("leakage_suspects", [])),
+        "glossary": GLOSSARY,
+    }
+    bt = result.extra_tables.get("backtest")
+    if bt is not None and len(bt):
+        ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt))
+    return ctx
+
+
+def monthly_flow(info: dict) -> dict[str, float] | None:
+    """New leads a month over the export's dates (None without creation dates)."""
+    if not info.get("data_start") or not info.get("data_end"):
+        return None
+    days = (pd.Timestamp(info["data_end"]) - pd.Timestamp(info["data_start"])).days
+    months = max(days / DAYS_PER_MONTH, 1.0)
+    return {"months": months, "leads": info["rows_leads"] / months}
+
+
+def funnel_rows(t: pd.DataFrame | None, flow: dict | None) -> list[dict]:
+    """One row per stage with its share, promised and realised conversion, share of wins and the
+    expected number a month (monthly lead flow x the stage's share of test leads)."""
+    if t is None:
+        return []
+    rows = []
+    for r in t.to_dict("records"):
+        per_month = flow["leads"] * r["share"] if flow else float("nan")
+        rows.append({**r, "per_month": per_month})
+    return rows
+
+
+def summary_sentences(
+    info: dict, m: dict, funnel: list[dict], gate: Any | None, flow: dict | None
+) -> list[str]:
+    """The plain-language summary: the few sentences a manager reads before anything else."""
+    by = {r["stage"]: r for r in funnel}
+    out = []
+    if "SQL" in by:
+        s = by["SQL"]
+        out.append(
+            f"SQLs are {pct(s['share'])} of leads; {pct(s['realised_conversion'])} of them "
+            f"became customers (the model promised {pct(s['expected_conversion'])}); they catch "
+            f"{pct(s['wins_captured'])} of all wins."
+        )
+    if "MQL" in by:
+        out.append(
+            f"MQLs and SQLs together are {pct(by['MQL']['cum_leads'] / max(by['all']['leads'], 1))}"
+            f" of leads and catch {pct(by['MQL']['cum_wins_captured'])} of wins."
+        )
+    if flow and "SQL" in by:
+        out.append(
+            f"At the export's lead flow (about {flow['leads']:,.0f} new leads a month), expect "
+            f"about {by['SQL']['per_month']:,.0f} SQLs and {by['MQL']['per_month']:,.0f} MQLs "
+            "a month."
+        )
+    if "test_lift_at_10" in m:
+        out.append(
+            f"Calling the top 10% of leads by score finds {times(m['test_lift_at_10'])} as many "
+            "customers as calling 10% at random."
+        )
+    if "baseline_points_roc_auc" in m:
+        out.append(
+            f"The model puts a future customer above a lead that was lost "
+            f"{pct(m['test_roc_auc'])} of the time; the current points rule does so "
+            f"{pct(m['baseline_points_roc_auc'])} of the time."
+        )
+    out.append(f"Measured on {info['rows_test_leads']:,} recent leads the model never saw.")
+    if gate is not None:
+        out.append(
+            "This version now serves scores (it passed the promotion gate)."
+            if gate.passed
+            else "This version does not serve scores yet: it did not pass the promotion gate."
+        )
+    return out
+
+
+def driver_rows(result: Any) -> list[dict]:
+    if result.shap_sample is None:
+        return []
+    return probability_drivers(result.scorer, result.shap_sample[1]).to_dict("records")
+
+
+def backtest_rows(bt: pd.DataFrame | None) -> list[dict]:
+    return [] if bt is None or not len(bt) else bt.to_dict("records")
+
+
+def slice_rows(t: pd.DataFrame | None) -> list[dict]:
+    """Slices with their sample size; `thin` marks fewer than MIN_SLICE_WINS won leads."""
+    if t is None or not len(t):
+        return []
+    rows = t.to_dict("records")
+    for r in rows:
+        r["thin"] = int(r["won"]) < MIN_SLICE_WINS
+        r["roc_auc"] = None if r["roc_auc"] is None or np.isnan(r["roc_auc"]) else r["roc_auc"]
+    return rows
+
+
+def leakage_rows(suspects: list) -> list[dict]:
+    """Leakage suspects kept as features (strings or {column, message} records)."""
+    rows = []
+    for s in suspects or []:
+        if isinstance(s, dict):
+            rows.append({"column": s.get("column", ""), "message": s.get("message", "")})
+        else:
+            rows.append({"column": str(s), "message": ""})
+    return rows

@@ -1,0 +1,245 @@
+"""Scores in a database: a history a warehouse or CRM sync can read, not one file per run.
+
+`--output` (or `scoring.output`) may be a SQLAlchemy URL (`postgresql://user@host:port/db`,
+`sqlite:///file.db`). The batch scorer then stages its scores as a CSV file (same columns, same
+cells as the file output) and this module appends them to table `lead_scores` in ONE transaction,
+reading the staged file in slices so memory stays bounded whatever the run's size. A run killed
+at any point leaves the tables as they were: the rows become visible at COMMIT or never.
+
+Tables (created on first use, in the same transaction):
+    lead_scores          the contract's output columns plus `run_id`; primary key (run_id, lead_id)
+    lead_score_runs      one row per run: `run_seq` (the order runs were first written), `run_id`,
+                         when it was written, model version, as-of time, rows
+    lead_scores_latest   view: one row per lead from the latest run that scored it, with
+                         `previous_score` and `score_change` (score minus previous; NULL the
+                         first time a lead is scored)
+
+A run id names one scoring run (`leadscore score --run-id`, default a new UUID per call).
+Writing a run id that is already stored replaces that run's rows and keeps its place in the
+order, so a retried job (same `--run-id`) never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pipeline.errors import ConfigError, DataError
+from pipeline.serving.outputs import SUBSCORES, ScoreSummary
+
+log = logging.getLogger(__name__)
+
+TABLE = "lead_scores"
+RUNS = "lead_score_runs"
+VIEW = "lead_scores_latest"
+INSERT_ROWS = 5_000  # rows per INSERT batch: bounded memory, few round trips
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_TEXT = {"lead_id", "stage", "model_version"}
+
+
+def is_database_url(target: str | Path | None) -> bool:
+    """A SQLAlchemy URL (scheme://...), as opposed to a file path."""
+    return isinstance(target, str) and bool(_URL.match(target))
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and MLflow params."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@")[-1]
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`; a malformed URL or a missing driver is a one-line ConfigError."""
+    try:
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        args = {"timeout": 60} if parsed.get_backend_name() == "sqlite" else {}
+        if parsed.get_backend_name() == "postgresql":
+            args = {"application_name": "leadscore"}
+        return sa.create_engine(parsed, connect_args=args)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
+        raise ConfigError(
+            f"{safe_url(url)}: not a usable database URL ({str(e).splitlines()[0]}); "
+            "use postgresql://user@host:port/db or sqlite:///file.db"
+        ) from None
+
+
+def _tables(reasons: int) -> tuple[sa.MetaData, sa.Table, sa.Table]:
+    md = sa.MetaData()
+    scores = sa.Table(
+        TABLE,
+        md,
+        sa.Column("lead_id", sa.Text, nullable=False),
+        sa.Column("probability", sa.Float),
+        sa.Column("score", sa.Integer),
+        sa.Column("stage", sa.Text),
+        *[sa.Column(f"reason_{i + 1}", sa.Text) for i in range(reasons)],
+        sa.Column("model_version", sa.Text),
+        sa.Column("scored_at", sa.DateTime(timezone=True)),
+        *[sa.Column(c, sa.Integer) for c in SUBSCORES],
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "lead_id", name=f"pk_{TABLE}"),
+        sa.Index(f"ix_{TABLE}_lead_id", "lead_id"),
+    )
+    runs = sa.Table(
+        RUNS,
+        md,
+        sa.Column("run_seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("model_version", sa.Text),
+        sa.Column("as_of", sa.DateTime),
+        sa.Column("n_rows", sa.Integer),
+    )
+    return md, scores, runs
+
+
+def _view_sql(columns: list[str]) -> str:
+    """Latest row per lead and the change since the lead's previous run (portable SQL)."""
+    cols = ", ".join(columns)
+    return (
+        f"CREATE VIEW {VIEW} AS SELECT {cols}, previous_score, score - previous_score AS "
+        f"score_change FROM (SELECT s.*, r.run_seq, ROW_NUMBER() OVER (PARTITION BY s.lead_id "
+        f"ORDER BY r.run_seq DESC) AS latest_rank, LAG(s.score) OVER (PARTITION BY s.lead_id "
+        f"ORDER BY r.run_seq) AS previous_score FROM {TABLE} s JOIN {RUNS} r "
+        f"ON r.run_id = s.run_id) ranked WHERE latest_rank = 1"
+    )
+
+
+def _ensure_schema(conn: Connection, reasons: int) -> tuple[sa.Table, sa.Table]:
+    """Create the tables and the view, or add the reason columns an earlier run did not have."""
+    md, scores, runs = _tables(reasons)
+    md.create_all(conn, checkfirst=True)
+    insp = sa.inspect(conn)
+    have = [c["name"] for c in insp.get_columns(TABLE)]
+    added = [c for c in scores.columns if c.name not in have]
+    for c in added:  # e.g. scoring.n_reasons raised from 3 to 5
+        kind = c.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {TABLE} ADD COLUMN {c.name} {kind}"))
+    if added or VIEW not in insp.get_view_names():
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {VIEW}"))
+        order = [c for c in have if c != "run_id"] + [c.name for c in added] + ["run_id"]
+        conn.execute(sa.text(_view_sql(order)))
+    if added:  # the reflected table now has them too
+        scores = sa.Table(TABLE, sa.MetaData(), autoload_with=conn)
+    return scores, runs
+
+
+def _records(chunk: pd.DataFrame, run_id: str) -> list[dict]:
+    chunk = chunk.assign(run_id=run_id)
+    if "scored_at" in chunk.columns:
+        when = pd.to_datetime(chunk["scored_at"], utc=True)
+        chunk["scored_at"] = pd.Series(when.dt.to_pydatetime(), index=chunk.index, dtype=object)
+    chunk = chunk.astype(object).where(chunk.notna(), None)
+    return chunk.to_dict("records")
+
+
+def write_scores(
+    url: str,
+    staged: Path,
+    run_id: str,
+    as_of: pd.Timestamp | None = None,
+    batch_rows: int = INSERT_ROWS,
+) -> int:
+    """Append one run's staged scores file to `lead_scores` in a single transaction.
+
+    The run's rows go in first, its `lead_score_runs` row last, then COMMIT: until then no reader
+    sees any of it, and a killed process leaves nothing behind. Returns the rows written.
+    """
+    header = pd.read_csv(staged, nrows=0).columns
+    reasons = sum(1 for c in header if re.fullmatch(r"reason_\d+", c))
+    dtypes = {c: "string" for c in header if c in _TEXT or c.startswith("reason_")}
+    engine = connect(url)
+    n = 0
+    try:
+        with engine.begin() as conn:
+            scores, runs = _ensure_schema(conn, reasons)
+            conn.execute(sa.delete(scores).where(scores.c.run_id == run_id))
+            for chunk in pd.read_csv(staged, chunksize=batch_rows, dtype=dtypes):
+                conn.execute(scores.insert(), _records(chunk, run_id))
+                n += len(chunk)
+                log.debug("%s: %d rows written, not committed", TABLE, n)
+            _record_run(conn, runs, run_id, as_of, n, staged)
+            log.info("%s: committing %d rows of run %s", safe_url(url), n, run_id)
+    except sa.exc.OperationalError as e:
+        raise DataError(_db_error(url, e)) from None
+    finally:
+        engine.dispose()
+    return n
+
+
+def _record_run(conn, runs: sa.Table, run_id: str, as_of, n: int, staged: Path) -> None:
+    """Insert the run's row, or update it in place (same run id: same place in the order)."""
+    version = pd.read_csv(staged, nrows=1, usecols=["model_version"], dtype=str)
+    values = {
+        "written_at": dt.datetime.now(dt.UTC),
+        "model_version": version["model_version"].iloc[0] if len(version) else None,
+        "as_of": as_of.to_pydatetime() if as_of is not None else None,
+        "n_rows": n,
+    }
+    found = conn.execute(sa.select(runs.c.run_seq).where(runs.c.run_id == run_id)).first()
+    if found is None:
+        conn.execute(runs.insert().values(run_id=run_id, **values))
+    else:
+        conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+
+
+def _db_error(url: str, e: Exception) -> str:
+    first = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(e).strip() else type(e)
+    return f"{safe_url(url)}: database error ({first}); check the URL, the server and its access"
+
+
+def score_into(
+    url: str,
+    run_id: str,
+    as_of: pd.Timestamp,
+    staging_dir: Path,
+    score_to_file: Callable[[Path], ScoreSummary],
+) -> ScoreSummary:
+    """Run a file scorer into a private staging folder, then append its file to the database.
+
+    The staged file is removed whatever happens; the rejected-rows file, if any, is kept as
+    `lead_scores.rejected.csv` in `staging_dir` (scoring.staging_dir)."""
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".lead_scores.", dir=staging_dir))
+    try:
+        s = score_to_file(stage / f"{TABLE}.csv")
+        write_scores(url, Path(s.output), run_id, as_of)
+        if s.rejected_path is not None:
+            s.rejected_path = staging_dir / f"{TABLE}.rejected.csv"
+            os.replace(stage / f"{TABLE}.rejected.csv", s.rejected_path)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    s.output, s.run_id = f"{safe_url(url)} (table {TABLE}, run {run_id})", run_id
+    return s
+
+
+def read_latest(url: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The latest score of every lead (view `lead_scores_latest`), e.g. for `leadscore monitor`."""
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            if VIEW not in sa.inspect(conn).get_view_names():
+                raise DataError(
+                    f"{safe_url(url)}: no view {VIEW}; write scores there first with "
+                    f"'leadscore score --output {safe_url(url)}'"
+                )
+            cols = ", ".join(columns) if columns else "*"
+            return pd.read_sql(sa.text(f"SELECT {cols} FROM {VIEW}"), conn)
+    except sa.exc.OperationalError as e:
+        raise DataError(_db_error(url, e)) from None
+    finally:
+        engine.dispose()
