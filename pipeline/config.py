@@ -117,6 +117,7 @@ class ScaleConfig(_Strict):
     float32: bool = True  # feature matrix in float32 (half the memory)
     backtest_fit_rows: int = Field(default=50_000, gt=0)  # snapshots each backtest fits on, at most
     backtest_main_params: bool = True  # backtests refit with the main fit's LightGBM parameters
+    backtest_early_stopping_rounds: int = Field(default=20, gt=0)  # backtests stop sooner
     logreg_rows: int = Field(default=50_000, gt=0)  # snapshots the logistic baseline fits on
 
 

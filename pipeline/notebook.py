@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from pipeline.config import Config, load_config
+from pipeline.io.keys import present_in
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in notebooks
@@ -158,9 +159,9 @@ def workspace(n_leads: int = SAMPLE_LEADS) -> Workspace:
 
 def funnel(leads: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """How many leads reached each step: created, active, showed buying intent, closed, won."""
-    active = leads.index.isin(events["lead_id"])
+    active = present_in(leads.index, events["lead_id"])
     intent_ids = events.loc[events["type"].isin(HIGH_INTENT), "lead_id"]
-    intent = leads.index.isin(intent_ids)
+    intent = present_in(leads.index, intent_ids)
     steps = {
         "leads": np.ones(len(leads), bool),
         "any activity": active,

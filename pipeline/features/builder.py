@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+
+from pipeline.io.keys import index_positions
 
 DAY = np.timedelta64(1, "D").astype("timedelta64[ns]").astype(np.int64)
 WINDOWS = (7, 30)
@@ -240,27 +240,6 @@ def lead_age_days(created: pd.Series | np.ndarray, as_of: np.ndarray) -> np.ndar
     created = np.asarray(created, dtype="datetime64[ns]").astype(np.int64)
     age = (as_of - created) / DAY
     return np.where((created == nat) | (as_of == np.iinfo(np.int64).max), np.nan, age)
-
-
-def index_positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
-    """Position of each value in `ids` (unique), -1 when absent (missing values too).
-
-    Strings are matched with pyarrow: pandas' `get_indexer` on pyarrow strings turns every value
-    into a Python object first (seconds and gigabytes at tens of millions of events).
-    """
-    a, v = _arrow_strings(ids), _arrow_strings(values)
-    if a is not None and v is not None:
-        found = pc.index_in(v, value_set=a.cast(v.type))
-        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
-    return pd.Index(ids).get_indexer(values)
-
-
-def _arrow_strings(x: pd.Index | pd.Series) -> pa.Array | pa.ChunkedArray | None:
-    """The pyarrow string array behind a pandas string column or index, else None."""
-    if not isinstance(x.dtype, pd.StringDtype) or x.dtype.storage != "pyarrow":
-        return None
-    arr = pa.array(x.array)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _type_feature_names(t: str, has_time: bool) -> list[str]:

@@ -14,10 +14,10 @@ import pandas as pd
 from pipeline.features.builder import (
     FeatureBuilder,
     as_of_ns,
-    index_positions,
     lead_age_days,
     personal_email,
 )
+from pipeline.io.keys import index_positions
 
 
 def snapshot_times(leads: pd.DataFrame, ages_days: list[int]) -> pd.DataFrame:

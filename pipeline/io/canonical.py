@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
+from pipeline.io.keys import present_in
 from pipeline.io.readers import parse_dates, parse_flags, parse_numbers, read_table, require_columns
 from pipeline.io.rules import clean_value, date_problem, to_datetimes
 
@@ -147,7 +148,7 @@ def _outcomes_table(
     ids = table[id_col].astype("string").str.strip()
     src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
     src = src.reindex(out.index)
-    present = out.index.isin(ids.dropna())
+    present = present_in(out.index, ids.dropna())
     if not present.any() and len(table):
         raise DataError(
             f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
@@ -215,11 +216,16 @@ def load_events(
     ac = cfg.schema.activity
     raw = read_table(p, cfg, "activities file")
     require_columns(raw, [ac.lead_id, ac.timestamp, ac.type], p, "schema.activity")
+    # ids as text, as the leads' own (a parquet file may hold them as numbers)
+    raw = raw.assign(**{ac.lead_id: raw[ac.lead_id].astype("string")})
+    ours = present_in(raw[ac.lead_id], lead_ids) if lead_ids is not None else None
     if rejected is None:
+        if ours is not None:  # events of other leads are never read, so never refused either
+            raw = raw[ours]
         ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)
     else:
         ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst)
-        ours = raw[ac.lead_id].isin(lead_ids) if lead_ids is not None else raw[ac.lead_id].notna()
+        ours = raw[ac.lead_id].notna().to_numpy() if ours is None else ours
         rejected.append(_rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp))
     ev = pd.DataFrame(
         {
@@ -228,10 +234,10 @@ def load_events(
             "type": normalise_types(raw[ac.type]),
         }
     )
-    ev = ev[ev["type"].notna() & (rejected is None or ev["ts"].notna())]
-    if lead_ids is not None:
-        ev = ev[ev["lead_id"].isin(lead_ids)]
-    return ev.reset_index(drop=True)
+    keep = ev["type"].notna().to_numpy()
+    if rejected is not None:
+        keep = keep & ev["ts"].notna().to_numpy() & (True if ours is None else ours)
+    return ev[keep].reset_index(drop=True)
 
 
 def _rejected_events(

@@ -24,6 +24,7 @@ from sklearn.metrics import roc_auc_score
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.io.keys import present_in
 
 log = logging.getLogger(__name__)
 LEVELS = ("error", "warning", "info")
@@ -134,7 +135,7 @@ def check_training_data(
         "info", "rows", f"leads: {len(leads):,} ({n_won:,} won, {n_lost:,} lost, {n_open:,} open)"
     )
     if cfg.data.activities:
-        without = int((~leads.index.isin(events["lead_id"])).sum())
+        without = int((~present_in(leads.index, events["lead_id"])).sum())
         report.add(
             "info",
             "rows",
@@ -363,12 +364,13 @@ def name_suspects(columns: list[str], flat: bool) -> list[Finding]:
 MODEL_ROWS = 10_000  # a seeded sample of this many labelled leads is plenty for the comparison
 MODEL_MIN_AUC = 0.8  # a column alone below this is not judged a leak by the model rules
 FAR_ABOVE = 0.15  # single-column AUC this far above every other column's
-_MODEL_CACHE: dict[str, list[Finding]] = {}
+_CACHE: dict[str, list[Finding]] = {}
 
 
 def _cache_key(lab: pd.DataFrame, cols: list[str], cfg: Config) -> str:
     h = hashlib.sha256(pd.util.hash_pandas_object(lab[[*cols, "_label"]], index=True).to_numpy())
     h.update(repr((cols, sorted(cfg.schema.categorical), cfg.training.seed)).encode())
+    h.update(cfg.validation.model_dump_json().encode())  # the data rules' thresholds
     return h.hexdigest()
 
 
@@ -475,14 +477,14 @@ def leakage_suspects(leads: pd.DataFrame, cfg: Config, flat: bool | None = None)
     y = lab["_label"].to_numpy().astype(int)
     if len(np.unique(y)) < 2:
         return out
-    aucs, data = _data_suspects(lab, y, cfg)
-    flagged = {f.column for f in [*out, *data]}
-    key = _cache_key(lab, cols, cfg) + str(sorted(flagged))
-    if key not in _MODEL_CACHE:
-        _MODEL_CACHE.clear()  # one entry: train's closing line reuses the check run at its start
+    key = _cache_key(lab, cols, cfg) + str(flat)
+    if key not in _CACHE:
+        _CACHE.clear()  # one entry: train's closing line reuses the check run at its start
+        aucs, data = _data_suspects(lab, y, cfg)
+        flagged = {f.column for f in [*out, *data]}
         rest = {c: a for c, a in aucs.items() if c not in flagged}
-        _MODEL_CACHE[key] = model_suspects(lab, y, cfg, rest)
-    return [*out, *_MODEL_CACHE[key], *data]
+        _CACHE[key] = [*model_suspects(lab, y, cfg, rest), *data]
+    return [*out, *_CACHE[key]]
 
 
 def suspect_evidence(findings: list[Finding]) -> dict[str, str]:

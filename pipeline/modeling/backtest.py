@@ -7,11 +7,18 @@ row each, their last snapshot). The snapshot features built for the main run are
 feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so.
+
+The refits run in a pool of threads, one LightGBM thread each, beside the rest of training
+(`start_backtests`): LightGBM releases the GIL, so they fill the core that training's Python steps
+leave idle. With `deterministic=True` LightGBM gives the same trees on any thread count, so the
+table is the same as run one after another.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 from pipeline.config import Config, LightGBMParams
 from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import classification_metrics
-from pipeline.features.builder import index_positions
+from pipeline.io.keys import index_positions
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import calibrated_probabilities
 from pipeline.modeling.params import size_aware
@@ -33,6 +40,7 @@ MIN_TEST_LEADS = 50
 # Backtests repeat the recipe N times; at 100k leads they cost more than the main fit. Past this
 # many fitting snapshots, a seeded sample of leads fits (a month's test leads are never sampled).
 MAX_FIT_ROWS = 100_000
+WORKERS = 2  # refits at a time, one LightGBM thread each (the machines have 2 cores)
 
 
 @dataclass(frozen=True)
@@ -43,12 +51,25 @@ class Refit:
     Exact (below `training.scale.min_snapshots`): size-aware parameters for the period's own fit
     rows, every recent lead. At scale: fewer fit rows (`training.scale.backtest_fit_rows`), and
     as many recent ones at most; the main fit's parameters, chosen for the whole fit slice, whose
-    faster learning rate stops in about half the trees on the smaller sample.
+    faster learning rate stops in about half the trees on the smaller sample; and a shorter
+    early-stopping patience (`training.scale.backtest_early_stopping_rounds`): a backtest
+    reports how the recipe held up, so its last rounds of waiting for a better tree are waste.
     """
 
     max_fit_rows: int = MAX_FIT_ROWS
     params: LightGBMParams | None = None
     max_val_rows: int | None = None  # None: every recent lead early-stops and calibrates
+    early_stopping_rounds: int | None = None  # None: the main fit's patience
+
+
+@dataclass(frozen=True)
+class Period:
+    """One backtest: its name (a month or a fold) and its fit, validation and test rows."""
+
+    name: str
+    fit: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
 
 
 def refit_plan(cfg: Config, rows: TrainingRows) -> Refit:
@@ -57,33 +78,38 @@ def refit_plan(cfg: Config, rows: TrainingRows) -> Refit:
     if not rows.at_scale:
         return Refit()
     params = size_aware(cfg.training.lightgbm, rows.size_rows) if sc.backtest_main_params else None
-    return Refit(sc.backtest_fit_rows, params, max_val_rows=sc.backtest_fit_rows)
+    return Refit(
+        sc.backtest_fit_rows, params, sc.backtest_fit_rows, sc.backtest_early_stopping_rounds
+    )
 
 
 def _fit_and_test(
     cfg: Config,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    lead_ids: np.ndarray,
+    rows: TrainingRows,
     codes: np.ndarray,
-    fit_m: np.ndarray,
-    val_m: np.ndarray,
-    test_m: np.ndarray,
-    categorical: list[str],
+    period: Period,
     method: str = "auto",
     refit: Refit = Refit(),
 ) -> dict[str, float] | None:
+    """Refit the recipe on one period's rows and test it on its leads (None: a slice lacks a
+    class). Runs in a worker thread: it reads `rows` and writes nothing shared."""
     tc = cfg.training
-    fit_m = _cap_rows(fit_m, codes, refit.max_fit_rows, tc.seed)
+    X, y, lead_ids = rows.X, rows.y, rows.lead_ids
+    fit_m = _cap_rows(period.fit, codes, refit.max_fit_rows, tc.seed)
+    val_m = period.val
     if refit.max_val_rows is not None:
         val_m = _cap_rows(val_m, codes, refit.max_val_rows, tc.seed)
+    test_m = period.test
     for m in (fit_m, val_m, test_m):
         if m.sum() == 0 or len(np.unique(y[m])) < 2:
             return None
     params = refit.params or size_aware(tc.lightgbm, int(fit_m.sum()))
+    if refit.early_stopping_rounds:
+        params = params.model_copy(update={"early_stopping_rounds": refit.early_stopping_rounds})
     booster = fit_booster(
-        X[fit_m], y[fit_m], X[val_m], y[val_m], categorical, params, tc.seed, tc.min_category_count
-    )
+        X[fit_m], y[fit_m], X[val_m], y[val_m], rows.builder.categorical, params, tc.seed,
+        tc.min_category_count, threads=1,
+    )  # fmt: skip
     p, choice = calibrated_probabilities(
         booster, X[val_m], y[val_m], lead_ids[val_m], method, tc.seed, X[test_m]
     )
@@ -107,62 +133,87 @@ def _fit_and_test(
 def run_backtests(
     cfg: Config, leads: pd.DataFrame, rows: TrainingRows, method: str | None = None
 ) -> tuple[pd.DataFrame, str]:
-    """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'.
+    """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'
+    or 'off'; the refits run `WORKERS` at a time and this waits for them."""
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="backtest") as pool:
+        return start_backtests(cfg, leads, rows, method, pool)()
 
-    `method` is the calibration the main run chose; reusing it spares a held-out choice per month.
-    The main run's snapshot features are reused as they are; `refit_plan` says how each period
-    refits (exact, or the shortcuts of `training.scale` on large data).
+
+def start_backtests(
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, method: str | None, pool: Executor
+) -> Callable[[], tuple[pd.DataFrame, str]]:
+    """Submit every period's refit to `pool` and return at once; calling the result waits for
+    them and gives the table and mode of `run_backtests` (a refit's error is raised there).
+
+    `method` is the calibration the main run chose; reusing it spares a held-out choice per
+    period. The main run's snapshot features are reused as they are; `refit_plan` says how each
+    period refits (exact, or the shortcuts of `training.scale` on large data).
     """
-    X, y, snaps, last, categorical = rows.X, rows.y, rows.snaps, rows.last, rows.builder.categorical
+    periods, mode = backtest_periods(cfg, leads, rows)
     refit = refit_plan(cfg, rows)
     method = method or cfg.training.calibration
+    codes, _ = pd.factorize(rows.lead_ids)  # whole leads are sampled: hash the ids once
+    jobs: list[tuple[str, Future]] = [
+        (p.name, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit)) for p in periods
+    ]
+
+    def table() -> tuple[pd.DataFrame, str]:
+        done = [(name, f.result()) for name, f in jobs]
+        return pd.DataFrame([{"period": name, **r} for name, r in done if r is not None]), mode
+
+    return table
+
+
+def backtest_periods(
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows
+) -> tuple[list[Period], str]:
+    """The last `backtest_months` creation months with enough test leads (or, without creation
+    dates, stratified folds by lead), and the mode."""
     n = cfg.training.backtest_months
     if n <= 0:
-        return pd.DataFrame(), "off"
-    ids = snaps["lead_id"].to_numpy()
-    codes, _ = pd.factorize(ids)  # whole leads are sampled: hash the ids once
-    pos = index_positions(leads.index, snaps["lead_id"])
+        return [], "off"
+    ids, last = rows.lead_ids, rows.last
+    codes, _ = pd.factorize(ids)
+    pos = index_positions(leads.index, rows.snaps["lead_id"])
     created = leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos]
     closed = leads["_closed_at"].to_numpy(dtype="datetime64[ns]")[pos]
-    rows = []
-    if not np.isnat(created).any():
-        month = created.astype("datetime64[M]")
-        lead_created = np.empty(codes.max() + 1, "datetime64[ns]")
-        lead_created[codes] = created
-        for mo in np.unique(month[last])[-n:]:
-            start = mo.astype("datetime64[ns]")
-            known = np.isnat(closed) | (closed < start)
-            before = (created < start) & known
-            test_m = (month == mo) & last
-            if test_m.sum() < MIN_TEST_LEADS or before.sum() == 0:
-                continue
-            # the most recent val_share of the training leads: early stopping + calibration
-            firsts = pd.Series(lead_created[np.unique(codes[before])])
-            cut = firsts.quantile(1 - cfg.training.val_share)
-            val_m = before & (created >= cut.to_datetime64())
-            fit_m = before & ~val_m
-            r = _fit_and_test(
-                cfg, X, y, ids, codes, fit_m, val_m, test_m, categorical, method, refit
-            )
-            if r is not None:
-                rows.append({"period": str(mo), **r})
-        return pd.DataFrame(rows), "monthly"
+    if np.isnat(created).any():
+        return _fold_periods(cfg, rows, n), "stratified_folds"
+    periods = []
+    month = created.astype("datetime64[M]")
+    lead_created = np.empty(codes.max() + 1, "datetime64[ns]")
+    lead_created[codes] = created
+    for mo in np.unique(month[last])[-n:]:
+        start = mo.astype("datetime64[ns]")
+        known = np.isnat(closed) | (closed < start)
+        before = (created < start) & known
+        test_m = (month == mo) & last
+        if test_m.sum() < MIN_TEST_LEADS or before.sum() == 0:
+            continue
+        # the most recent val_share of the training leads: early stopping + calibration
+        firsts = pd.Series(lead_created[np.unique(codes[before])])
+        cut = firsts.quantile(1 - cfg.training.val_share)
+        val_m = before & (created >= cut.to_datetime64())
+        periods.append(Period(str(mo), before & ~val_m, val_m, test_m))
+    return periods, "monthly"
+
+
+def _fold_periods(cfg: Config, rows: TrainingRows, n: int) -> list[Period]:
     log.warning("no creation dates: backtests use stratified folds by lead, not months")
+    ids, y = rows.lead_ids, rows.y
     uniq = pd.Series(y, index=ids).groupby(level=0).first()
     rng = np.random.default_rng(cfg.training.seed)
     k = min(max(n, 2), 5)
     skf = StratifiedKFold(k, shuffle=True, random_state=cfg.training.seed)
+    periods = []
     for i, (tr, te) in enumerate(skf.split(uniq.index, uniq.to_numpy())):
         tr_ids = uniq.index[tr]
         val_ids = set(rng.permutation(tr_ids)[: int(len(tr_ids) * cfg.training.val_share)])
         in_val = np.fromiter((i_ in val_ids for i_ in ids), bool, len(ids))
         in_tr = np.isin(ids, tr_ids)
-        test_m = np.isin(ids, uniq.index[te]) & last
-        fit_m, val_m = in_tr & ~in_val, in_tr & in_val
-        r = _fit_and_test(cfg, X, y, ids, codes, fit_m, val_m, test_m, categorical, method, refit)
-        if r is not None:
-            rows.append({"period": f"fold {i + 1}", **r})
-    return pd.DataFrame(rows), "stratified_folds"
+        test_m = np.isin(ids, uniq.index[te]) & rows.last
+        periods.append(Period(f"fold {i + 1}", in_tr & ~in_val, in_tr & in_val, test_m))
+    return periods
 
 
 def _cap_rows(mask: np.ndarray, codes: np.ndarray, max_rows: int, seed: int) -> np.ndarray:

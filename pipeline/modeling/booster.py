@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from pipeline.config import LightGBMParams
-from pipeline.features.builder import index_positions
+from pipeline.io.keys import index_positions
 
 OTHER = "__other__"
 
@@ -70,8 +70,10 @@ def fit_booster(
     params: LightGBMParams,
     seed: int,
     min_category_count: int = 20,
+    threads: int = 2,
 ) -> Pipeline:
-    """Encoder + LightGBM, early-stopped on the validation slice."""
+    """Encoder + LightGBM, early-stopped on the validation slice. `threads` changes the speed,
+    never the trees (`deterministic=True`)."""
     enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
     clf = lgb.LGBMClassifier(
         n_estimators=params.n_estimators,
@@ -85,7 +87,7 @@ def fit_booster(
         reg_lambda=params.reg_lambda,
         **_imbalance(params),
         random_state=seed,
-        n_jobs=2,
+        n_jobs=threads,
         deterministic=True,
         force_row_wise=True,
         verbose=-1,

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.features.builder import FeatureBuilder, index_positions
+from pipeline.features.builder import FeatureBuilder
 from pipeline.features.snapshots import (
     build_snapshot_features,
     last_snapshot,
     sample_snapshots,
     snapshot_times,
 )
+from pipeline.io.keys import index_positions
 from pipeline.modeling.split import time_split
 
 log = logging.getLogger(__name__)

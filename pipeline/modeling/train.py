@@ -1,5 +1,6 @@
 """Training as a short list of named steps: prepare rows -> fit -> calibrate -> cutoffs ->
-evaluate against baselines -> backtest -> explain.
+evaluate against baselines -> backtest -> explain. The backtest refits run in worker threads
+beside evaluation and explanation (LightGBM computes outside the GIL), with the same results.
 
 A pure function of data frames and config: no file is read or written and MLflow is not touched
 (`pipeline.jobs` does the I/O, `pipeline.tracking` the logging), so notebooks and tests call it as
@@ -8,6 +9,8 @@ it is. Every number is computed on one row per test lead, its last snapshot befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -22,7 +25,7 @@ from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
 from pipeline.io.checks import suspects_in_features
-from pipeline.modeling.backtest import run_backtests
+from pipeline.modeling import backtest
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.cutoffs import choose_cutoffs
@@ -62,18 +65,25 @@ def train(
     require_both_classes(rows)
     scorer, choice = fit_scorer(cfg, leads, rows)
     test = rows.part("test") & rows.last
-    preds, metrics = evaluate(cfg, scorer, rows, test)
-    tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
-    add_oracle(oracle, preds, metrics)
-    importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
-    info = training_info(cfg, leads, events, rows, scorer, choice, preds)
-    info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: validated at the start
-    scorer.meta = {
-        k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
-    }
-    scorer.meta["schema"] = cfg.schema.model_dump()
-    fit_X = rows.X[rows.part("fit")]
-    scorer.meta["drift_reference"] = DriftReference.fit(fit_X, rows.builder.categorical)
+    with ThreadPoolExecutor(backtest.WORKERS, thread_name_prefix="train") as pool:
+        # the logistic baseline and the backtest refits run beside the steps below (they compute
+        # in numpy and LightGBM, outside the GIL) and are waited for at the end
+        logreg = pool.submit(logreg_baseline, cfg, rows, test)
+        backtests = backtest.start_backtests(cfg, leads, rows, choice.method, pool)
+        preds, metrics = evaluate(cfg, scorer, rows, test)
+        tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
+        add_oracle(oracle, preds, metrics)
+        importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
+        info = training_info(cfg, leads, events, rows, scorer, choice, preds)
+        info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
+        scorer.meta = {
+            k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
+        }
+        scorer.meta["schema"] = cfg.schema.model_dump()
+        fit_X = rows.X[rows.part("fit")]
+        scorer.meta["drift_reference"] = DriftReference.fit(fit_X, rows.builder.categorical)
+        add_lift(metrics, "logreg", logreg.result())
+        add_backtests(backtests, tables, metrics)
     return TrainResult(scorer, metrics, info, importance, preds, shap_sample, tables)
 
 
@@ -147,7 +157,8 @@ def _months(leads: pd.DataFrame, ids: np.ndarray) -> float:
 def evaluate(
     cfg: Config, scorer: LeadScorer, rows: TrainingRows, test: np.ndarray
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Test predictions (one row per test lead) and the metrics against cutoffs and baselines."""
+    """Test predictions (one row per test lead) and the metrics against the cutoffs and the
+    points baseline (the logistic one runs beside it: `logreg_baseline`)."""
     Xt, yt = rows.X[test], rows.y[test]
     p_test = scorer.predict_proba(Xt)
     metrics = classification_metrics(yt, p_test, "test_")
@@ -157,17 +168,18 @@ def evaluate(
     metrics.update(cutoff_metrics(scorer, yt, p_test))
     metrics["best_iteration"] = float(scorer.booster.named_steps["lgbm"].best_iteration_ or 0)
     pts = points_score(Xt, cfg.baseline_points) if cfg.baseline_points else np.zeros(len(Xt))
-    metrics["baseline_points_roc_auc"] = classification_metrics(yt, rank01(pts))["test_roc_auc"]
-    metrics["baseline_logreg_roc_auc"] = logreg_baseline(cfg, rows, test)
-    for b in ("points", "logreg"):
-        metrics[f"test_auc_lift_over_{b}"] = (
-            metrics["test_roc_auc"] - metrics[f"baseline_{b}_roc_auc"]
-        )
+    add_lift(metrics, "points", classification_metrics(yt, rank01(pts))["test_roc_auc"])
     preds = pd.DataFrame(
         {"lead_id": rows.lead_ids[test], "label": yt, "probability": p_test, "points": pts}
     )
     preds["as_of"] = rows.snaps.loc[test, "as_of"].to_numpy()
     return preds, metrics
+
+
+def add_lift(metrics: dict[str, float], baseline: str, auc: float) -> None:
+    """A baseline's test AUC and the model's lift over it."""
+    metrics[f"baseline_{baseline}_roc_auc"] = auc
+    metrics[f"test_auc_lift_over_{baseline}"] = metrics["test_roc_auc"] - auc
 
 
 def cutoff_metrics(scorer: LeadScorer, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -212,21 +224,29 @@ def add_quality(
     preds: pd.DataFrame,
     metrics: dict[str, float],
 ) -> dict[str, pd.DataFrame]:
-    """Calibration evidence, funnel, slices and monthly backtests: tables, and their headline
-    numbers added to `metrics`."""
+    """Calibration evidence, funnel and slices: tables, and their headline numbers added to
+    `metrics`."""
     yt, pt = preds["label"].to_numpy(), preds["probability"].to_numpy()
     raw = scorer.booster.predict_proba(rows.X[test])[:, 1]
     cal, cal_metrics = calibration_table(
         yt, raw, pt, scorer.calibration_method, choice.heldout_log_loss
     )
     funnel, funnel_metrics = funnel_and_slices(cfg, leads, preds, scorer.cutoffs)
-    tables = {"calibration": cal, **funnel}
-    bt, mode = run_backtests(cfg, leads, rows, choice.method)
+    metrics.update({**cal_metrics, **funnel_metrics})
+    return {"calibration": cal, **funnel}
+
+
+def add_backtests(
+    backtests: Callable[[], tuple[pd.DataFrame, str]],
+    tables: dict[str, pd.DataFrame],
+    metrics: dict[str, float],
+) -> None:
+    """Wait for the backtest refits; their table and headline numbers join the others."""
+    bt, mode = backtests()
     if len(bt):
         bt.attrs["mode"] = mode
         tables["backtest"] = bt
-    metrics.update({**cal_metrics, **funnel_metrics, **backtest_metrics(bt)})
-    return tables
+    metrics.update(backtest_metrics(bt))
 
 
 def add_oracle(oracle: pd.DataFrame | None, preds: pd.DataFrame, metrics: dict[str, float]) -> None:

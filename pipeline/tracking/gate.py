@@ -115,9 +115,8 @@ def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFram
             f"{ids.nunique()} test leads (e.g. {missing[0]}); point the champion's data at "
             "the same export or review and promote by hand"
         )
-    events = load_events(cfg, cfg.data.activities)
-    events = events.assign(lead_id=events["lead_id"].astype(str))
-    return leads, events[events["lead_id"].isin(set(ids))].reset_index(drop=True)
+    events = load_events(cfg, cfg.data.activities, lead_ids=pd.Index(ids.unique()))
+    return leads, events.assign(lead_id=events["lead_id"].astype(str))
 
 
 def decide_and_move(

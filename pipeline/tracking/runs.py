@@ -20,6 +20,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.data.pandas_dataset import PandasDataset
 
 from pipeline.config import Config
 from pipeline.evaluation import plots as qp
@@ -67,16 +68,37 @@ def log_training_data(cfg: Config, leads: pd.DataFrame) -> None:
         .assign(converted=leads["_label"], created_at=leads["_created_at"])
         .reset_index(drop=True)
     )
+    source, name = str(Path(cfg.data.leads).resolve()), Path(cfg.data.leads).name
+    mlflow.log_input(leads_dataset(frame, source, name, input_fingerprint(cfg)), context="training")
+
+
+def leads_dataset(frame: pd.DataFrame, source: str, name: str, digest: str) -> PandasDataset:
+    """An MLflow dataset of `frame` whose schema is read off a few rows that stand for all.
+
+    MLflow infers a schema by visiting every cell of a text column in Python (6 s at 100k
+    leads). The type of a column and whether it may be empty are decided by one filled and one
+    empty cell of it, so those rows give the same schema; the profile still counts every row.
+    """
     with warnings.catch_warnings():  # MLflow registers two equivalent sources for local paths
         warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
         ds = mlflow.data.from_pandas(
-            frame,
-            source=str(Path(cfg.data.leads).resolve()),
-            targets="converted",
-            name=Path(cfg.data.leads).name,
-            digest=input_fingerprint(cfg),
+            frame, source=source, targets="converted", name=name, digest=digest
         )
-    mlflow.log_input(ds, context="training")
+        few = mlflow.data.from_pandas(
+            frame.iloc[_schema_rows(frame)], source=source, name=name, digest=digest
+        )
+    ds.__dict__["schema"] = few.schema  # `schema` is a cached_property: this is its cached value
+    return ds
+
+
+def _schema_rows(frame: pd.DataFrame) -> list[int]:
+    """Positions of the first filled and the first empty cell of every column."""
+    rows: set[int] = set()
+    for c in frame.columns:
+        empty = frame[c].isna().to_numpy()
+        for mask in (~empty, empty):
+            rows.update(np.flatnonzero(mask)[:1].tolist())
+    return sorted(rows)
 
 
 def log_report(html: str) -> None:

@@ -6,13 +6,14 @@ import pandas as pd
 import pytest
 
 import pipeline.features.builder as fb
-from pipeline.features.builder import FeatureBuilder, index_positions
+from pipeline.features.builder import FeatureBuilder
 from pipeline.features.snapshots import (
     build_snapshot_features,
     last_snapshot,
     sample_snapshots,
     snapshot_times,
 )
+from pipeline.io.keys import index_positions
 
 AGES = [1, 3, 7, 14, 21, 30, 45, 60, 90]
 

@@ -116,9 +116,9 @@ def _recorded_backtests(monkeypatch, cfg, leads, rows):
     seen = []
     real = backtest.fit_booster
 
-    def spy(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc):
+    def spy(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc, **kw):
         seen.append((len(X_fit), params))
-        return real(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc)
+        return real(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc, **kw)
 
     monkeypatch.setattr(backtest, "fit_booster", spy)
     table, _ = backtest.run_backtests(cfg, leads, rows, "sigmoid")
@@ -136,8 +136,33 @@ def test_at_scale_backtest_path_only_above_the_threshold(
     big = scaled(sample_config, backtest_fit_rows=3000)
     table, fast = _recorded_backtests(monkeypatch, big, leads, scale_rows)
     main = size_aware(big.training.lightgbm, scale_rows.size_rows)
+    patience = big.training.scale.backtest_early_stopping_rounds
+    assert patience != main.early_stopping_rounds  # the shorter patience is visible below
+    main = main.model_copy(update={"early_stopping_rounds": patience})
     assert fast and all(p == main and n <= 3000 for n, p in fast)
     assert (table["fit_rows"] <= 3000).all()
+
+
+def test_backtests_in_worker_threads_equal_one_after_another(monkeypatch, sample_config, data):
+    """The refits run two at a time on one LightGBM thread each; one at a time on two threads
+    (how they ran before) must give the same table to the last digit."""
+    leads, _ = data
+    cfg = sample_config.model_copy(deep=True)
+    cfg.training.backtest_months = 3
+    rows = prepare_training_rows(cfg, *data)
+    threads, real = [], backtest.fit_booster
+
+    def fit(*a, **k):
+        threads.append(k["threads"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(backtest, "fit_booster", fit)
+    together, mode = backtest.run_backtests(cfg, leads, rows, "sigmoid")
+    assert mode == "monthly" and len(together) == 3 and set(threads) == {1}
+    monkeypatch.setattr(backtest, "WORKERS", 1)
+    monkeypatch.setattr(backtest, "fit_booster", lambda *a, **k: real(*a, **{**k, "threads": 2}))
+    alone, _ = backtest.run_backtests(cfg, leads, rows, "sigmoid")
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)
 
 
 def test_logistic_baseline_caps_its_rows_only_at_scale(monkeypatch, sample_config, exact_rows):

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -17,6 +18,7 @@ from pipeline import jobs
 from pipeline.config import load_config
 from pipeline.errors import DataError
 from pipeline.io.sample import generate, write_sample
+from pipeline.tracking.runs import leads_dataset
 from tests.conftest import write_config
 
 PII = ("full_name", "email", "phone")
@@ -152,3 +154,32 @@ def test_score_writes_the_scoring_report(registered):
     if len(best):
         assert best["lead_id"].iloc[0] in html
     assert "Drift was not checked: only 60 leads were scored" in html
+
+
+def test_dataset_schema_read_off_a_few_rows_equals_the_full_inference():
+    """The shortcut (schema from one filled and one empty cell per column) must give exactly the
+    schema MLflow infers from every row, for text, numbers, dates and columns with and without
+    gaps; the profile still counts every row."""
+    rng = np.random.default_rng(0)
+    n = 500
+    text = pd.Series(rng.choice(["a", "b", None], n), dtype="str")
+    frame = pd.DataFrame(
+        {
+            "industry": text,
+            "country": pd.Series(rng.choice(["DE", "FR"], n), dtype="str"),
+            "budget": np.where(rng.random(n) < 0.3, np.nan, rng.random(n)),
+            "employees": rng.integers(1, 500, n).astype(float),
+            "converted": rng.integers(0, 2, n).astype(float),
+            "created_at": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 99, n), "D"),
+        }
+    )
+    frame.loc[n - 1, "employees"] = np.nan  # the only gap is in the last row
+    full = mlflow.data.from_pandas(frame, source="/tmp/x.csv", targets="converted", digest="d")
+    ds = leads_dataset(frame, "/tmp/x.csv", "x.csv", "d")
+    assert ds.schema == full.schema
+    assert ds.profile == {"num_rows": n, "num_elements": n * 6}
+    required = {c["name"]: c["required"] for c in ds.schema.to_dict()}
+    assert required == {
+        "industry": False, "country": True, "budget": False, "employees": False,
+        "converted": True, "created_at": True,
+    }  # fmt: skip
