@@ -17,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help all setup data train score test test-serving lint format bench bench-large lab ui clean
+.PHONY: help all setup data train score test test-serving lint format bench bench-large bench-shortcuts lab ui clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -68,6 +68,9 @@ bench: setup ## Benchmarks at 100k and 1M leads; writes bench/results.json
 
 bench-large: setup ## Train on 1M leads / ~20M events (~10 min more); adds train_1m_* to results
 	$(BIN)/python bench/run.py --large
+
+bench-shortcuts: setup ## AUC and time cost of each training.scale shortcut on 100k (~15 min)
+	$(BIN)/python bench/shortcuts.py
 
 lab: setup ## Jupyter Lab on notebooks/
 	$(UV) sync --frozen --python $(PYTHON) --group lab

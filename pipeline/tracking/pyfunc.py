@@ -10,8 +10,10 @@ message that says which command fixes a missing one.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Iterator
 from importlib import metadata
@@ -161,8 +163,12 @@ def log_model_version(
             signature=signature(scorer),
             input_example=example,
         )
-        # registered with its tags in one call (one transaction): no version without them
-        mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=tags or None)
+        # registered with its tags in one call (one transaction): no version without them.
+        # MLflow prints "Successfully registered model ..." / "Created version ..." straight to
+        # stderr; `train` says the same in its own first line.
+        debug = os.environ.get("LEADSCORE_DEBUG")
+        with contextlib.nullcontext() if debug else contextlib.redirect_stderr(io.StringIO()):
+            mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=tags or None)
     return str(mv.version), info.model_uri
 
 
