@@ -17,8 +17,9 @@ table is the same as run one after another.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,8 +136,19 @@ def run_backtests(
 ) -> tuple[pd.DataFrame, str]:
     """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'
     or 'off'; the refits run `WORKERS` at a time and this waits for them."""
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="backtest") as pool:
+    with worker_pool() as pool:
         return start_backtests(cfg, leads, rows, method, pool)()
+
+
+@contextmanager
+def worker_pool() -> Iterator[ThreadPoolExecutor]:
+    """`WORKERS` threads for refits; leaving early (an error, Ctrl-C) cancels the refits not yet
+    started instead of running them all first, so an interrupted training stops within one fit."""
+    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="train")
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def start_backtests(

@@ -10,7 +10,6 @@ it is. Every number is computed on one row per test lead, its last snapshot befo
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -65,7 +64,7 @@ def train(
     require_both_classes(rows)
     scorer, choice = fit_scorer(cfg, leads, rows)
     test = rows.part("test") & rows.last
-    with ThreadPoolExecutor(backtest.WORKERS, thread_name_prefix="train") as pool:
+    with backtest.worker_pool() as pool:
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL) and are waited for at the end
         logreg = pool.submit(logreg_baseline, cfg, rows, test)

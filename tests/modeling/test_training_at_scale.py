@@ -2,6 +2,8 @@
 every lead, and below it nothing changes. Exactness of the shared code paths (calibration on
 scores, the category encoder) is checked against the plain scikit-learn way."""
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -234,3 +236,23 @@ def test_last_snapshot_rows_unchanged_by_sampling_order(scale_rows):
     last = np.zeros(len(scale_rows.snaps), bool)
     last[last_snapshot(scale_rows.snaps)] = True
     np.testing.assert_array_equal(last, scale_rows.last)
+
+
+def test_leaving_the_worker_pool_early_cancels_the_refits_not_started():
+    """Ctrl-C or an error in training's own steps must not wait for every queued refit."""
+    started = threading.Semaphore(0)
+    release = threading.Event()
+
+    def refit():
+        started.release()
+        release.wait(5)
+
+    futures = []
+    with pytest.raises(RuntimeError), backtest.worker_pool() as pool:
+        futures += [pool.submit(refit) for _ in range(8)]
+        for _ in range(backtest.WORKERS):  # every worker is busy and stays so until released
+            assert started.acquire(timeout=5)
+        threading.Timer(0.2, release.set).start()  # lets the running ones end after the exit
+        raise RuntimeError("interrupted")
+    assert sum(f.cancelled() for f in futures) == 8 - backtest.WORKERS
+    assert all(f.done() for f in futures)
