@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.checks import Report, check_training_data
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
+from pipeline.modeling.backtest import worker_pool
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.modeling.train import TrainResult, train
 from pipeline.modeling.tune import TuneResult, tune
@@ -106,13 +108,16 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
     with store.storage_errors():
         client = store.setup()
         recovery.repair_interrupted(client)
-        with runs.training_run(cfg) as run:
+        with runs.training_run(cfg) as run, worker_pool() as pool, TemporaryDirectory() as figs:
             runs.log_training_data(cfg, leads)
-            result = train(cfg, leads, events, load_oracle(cfg))
+            # the backtest refits go on in `pool` while the gate scores the champion and the
+            # figures are drawn; logging the run waits for them
+            result = train(cfg, leads, events, load_oracle(cfg), pool)
             result.scorer.meta["data"] = gate.data_meta(cfg)  # the champion's inputs, kept
             judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
             first = gate.check_against_champion(client, result, judge)
-            runs.log_training_run(cfg, config_path, result, first)
+            runs.draw_figures(result, Path(figs))
+            runs.log_training_run(cfg, config_path, result, first, Path(figs))
             example = pyfunc.input_example(result.scorer, result.shap_sample[1])
             tags = {"run_id": run.info.run_id, "gate_reason": gate.PENDING}
             version, _ = pyfunc.log_model_version(result.scorer, example, tags)

@@ -10,6 +10,7 @@ it is. Every number is computed on one row per test lead, its last snapshot befo
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -50,25 +51,40 @@ class TrainResult:
     test_predictions: pd.DataFrame
     shap_sample: tuple[np.ndarray, pd.DataFrame] | None = None
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    pending: Callable[[], tuple[pd.DataFrame, str]] | None = None  # backtests still running
+
+    def finish(self) -> TrainResult:
+        """Wait for backtest refits left running by `train(..., pool=...)`; their table and
+        headline numbers join the others. Does nothing the second time."""
+        if self.pending is not None:
+            add_backtests(self.pending, self.extra_tables, self.metrics)
+            self.pending = None
+        return self
 
 
 def train(
-    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, oracle: pd.DataFrame | None = None
+    cfg: Config,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    oracle: pd.DataFrame | None = None,
+    pool: Executor | None = None,
 ) -> TrainResult:
     """Fit, calibrate, choose cutoffs, evaluate out of time and explain, from canonical frames.
 
-    `oracle` (the sample generator's true probabilities) is read for evaluation only.
+    `oracle` (the sample generator's true probabilities) is read for evaluation only. With a
+    `pool` (`backtest.worker_pool()`), the backtest refits are left running in it, so the caller
+    can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
     """
     require_outcomes(leads)
     rows = prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
     scorer, choice = fit_scorer(cfg, leads, rows)
     test = rows.part("test") & rows.last
-    with backtest.worker_pool() as pool:
+    with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         # the logistic baseline and the backtest refits run beside the steps below (they compute
-        # in numpy and LightGBM, outside the GIL) and are waited for at the end
-        logreg = pool.submit(logreg_baseline, cfg, rows, test)
-        backtests = backtest.start_backtests(cfg, leads, rows, choice.method, pool)
+        # in numpy and LightGBM, outside the GIL)
+        logreg = workers.submit(logreg_baseline, cfg, rows, test)
+        backtests = backtest.start_backtests(cfg, leads, rows, choice.method, workers)
         preds, metrics = evaluate(cfg, scorer, rows, test)
         tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
         add_oracle(oracle, preds, metrics)
@@ -82,8 +98,9 @@ def train(
         fit_X = rows.X[rows.part("fit")]
         scorer.meta["drift_reference"] = DriftReference.fit(fit_X, rows.builder.categorical)
         add_lift(metrics, "logreg", logreg.result())
-        add_backtests(backtests, tables, metrics)
-    return TrainResult(scorer, metrics, info, importance, preds, shap_sample, tables)
+        result = TrainResult(scorer, metrics, info, importance, preds, shap_sample, tables)
+        result.pending = backtests
+        return result if pool else result.finish()
 
 
 def require_outcomes(leads: pd.DataFrame) -> None:

@@ -12,6 +12,7 @@ and MLflow tables, the figures and the model card. Nothing here decides anything
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -107,9 +108,15 @@ def log_report(html: str) -> None:
 
 
 def log_training_run(
-    cfg: Config, config_path: str | Path, result: TrainResult, gate: GateResult
+    cfg: Config,
+    config_path: str | Path,
+    result: TrainResult,
+    gate: GateResult,
+    figures: Path | None = None,
 ) -> None:
-    """Everything about one training run, into the active MLflow run."""
+    """Everything about one training run, into the active MLflow run. `figures`: a folder
+    `draw_figures` already filled (drawn while the backtests ran); else they are drawn here."""
+    result.finish()  # the backtest table and metrics are logged below
     info = result.info
     mlflow.set_tags(
         {
@@ -131,9 +138,14 @@ def log_training_run(
     mlflow.log_table(result.importance, "explain/importance_by_field.json")
     mlflow.log_text(result.importance.to_csv(index=False), "explain/importance_by_field.csv")
     log_quality(cfg, result, gate)
-    for name, fig in training_figures(result).items():
-        mlflow.log_figure(fig, name)
-        plt.close(fig)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = figures or Path(tmp)
+        if figures is None:
+            draw_figures(result, folder)
+        if "backtest" in result.extra_tables:
+            chart = qp.backtest_chart(result.extra_tables["backtest"])
+            save_figure(chart, folder / "evaluation" / "backtest.png")
+        mlflow.log_artifacts(str(folder))  # artifact paths = paths under the folder
 
 
 def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -> dict:
@@ -166,8 +178,21 @@ def log_quality(cfg: Config, result: TrainResult, gate: GateResult | None) -> No
     mlflow.log_text(model_card(cfg, result, gate), "model_card.md")
 
 
+def draw_figures(result: TrainResult, folder: Path) -> None:
+    """Every figure that needs no backtest, as PNG files under `folder` by artifact path
+    (`mlflow.log_figure` would save them the same way, one by one)."""
+    for name, fig in training_figures(result).items():
+        save_figure(fig, folder / name)
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def training_figures(result: TrainResult) -> dict[str, Figure]:
-    """Every figure of a training run, by artifact path."""
+    """Every figure of a training run but the backtest chart, by artifact path."""
     p = result.test_predictions
     y, prob = p["label"].to_numpy(), p["probability"].to_numpy()
     cut = result.scorer.cutoffs
@@ -181,8 +206,6 @@ def training_figures(result: TrainResult) -> dict[str, Figure]:
     figs["evaluation/gain_lift.png"] = qp.gain_lift(y, prob, p["points"].to_numpy())
     figs["evaluation/precision_recall.png"] = qp.precision_recall(y, prob, cut.sql, cut.mql)
     figs["evaluation/score_distribution.png"] = qp.score_distribution(y, prob, cut.sql, cut.mql)
-    if "backtest" in result.extra_tables:
-        figs["evaluation/backtest.png"] = qp.backtest_chart(result.extra_tables["backtest"])
     return figs
 
 

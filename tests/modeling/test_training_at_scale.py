@@ -13,8 +13,9 @@ from sklearn.metrics import log_loss
 
 import pipeline.modeling.backtest as backtest
 import pipeline.modeling.train as train_mod
-from pipeline.config import Config, LightGBMParams
+from pipeline.config import Config, LightGBMParams, load_config
 from pipeline.features.snapshots import last_snapshot, snapshot_times
+from pipeline.io.sample import generate, write_sample
 from pipeline.jobs import load_training_data
 from pipeline.modeling.booster import OTHER, CategoryEncoder, fit_booster
 from pipeline.modeling.calibration import (
@@ -23,6 +24,7 @@ from pipeline.modeling.calibration import (
 )
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import prepare_training_rows
+from tests.conftest import write_config
 
 
 def scaled(cfg: Config, **scale) -> Config:
@@ -256,3 +258,23 @@ def test_leaving_the_worker_pool_early_cancels_the_refits_not_started():
         raise RuntimeError("interrupted")
     assert sum(f.cancelled() for f in futures) == 8 - backtest.WORKERS
     assert all(f.done() for f in futures)
+
+
+def test_train_with_a_pool_leaves_the_backtests_to_finish(tmp_path):
+    """`leadscore train` draws figures while the refits end: `train(pool=...)` returns before
+    the backtest table exists, and `finish()` makes the result equal to a plain `train`."""
+    write_sample(generate(2000, seed=11), tmp_path / "raw")
+    cfg = load_config(
+        write_config(tmp_path / "c.yaml", tmp_path / "raw", training={"backtest_months": 2})
+    )
+    leads, events = load_training_data(cfg)
+    with backtest.worker_pool() as pool:
+        early = train_mod.train(cfg, leads, events, pool=pool)
+        assert early.pending is not None and "backtest" not in early.extra_tables
+        assert not any(k.startswith("backtest_") for k in early.metrics)
+        early.finish()
+    assert early.pending is None and early.finish() is early
+    plain = train_mod.train(cfg, leads, events)
+    pd.testing.assert_frame_equal(early.extra_tables["backtest"], plain.extra_tables["backtest"])
+    assert list(early.metrics) == list(plain.metrics)
+    np.testing.assert_array_equal(list(early.metrics.values()), list(plain.metrics.values()))
