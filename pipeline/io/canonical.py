@@ -220,9 +220,9 @@ def load_events(
     raw = raw.assign(**{ac.lead_id: raw[ac.lead_id].astype("string")})
     ours = present_in(raw[ac.lead_id], lead_ids) if lead_ids is not None else None
     if rejected is None:
-        if ours is not None:  # events of other leads are never read, so never refused either
-            raw = raw[ours]
-        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)
+        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)  # row = file row
+        if ours is not None:  # other leads' events go before their types are read
+            raw, ts = raw[ours], ts[ours]
     else:
         ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst)
         ours = raw[ac.lead_id].notna().to_numpy() if ours is None else ours

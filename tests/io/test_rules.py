@@ -153,3 +153,22 @@ def test_training_reader_stops_on_an_activity_date_it_cannot_hold(tmp_path):
     bad.to_csv(tmp_path / "a.csv", index=False)
     with pytest.raises(DataError, match=r"'occurred_at' row 2: date outside 1970-2200"):
         load_events(_cfg(tmp_path), tmp_path / "a.csv")
+
+
+def test_training_reader_names_the_file_row_and_keeps_only_the_given_leads(tmp_path):
+    """Events are kept for the given leads only, read as text ids like the leads' own; a bad
+    date is still named by its row in the file, whoever's row it is."""
+    acts = pd.DataFrame(
+        {
+            "lead_id": [7, 8, 7, 9],  # numbers in the file, text ids among the leads
+            "occurred_at": ["2026-01-02 00:00:00"] * 4,
+            "activity_type": ["web_visit"] * 4,
+        }
+    )
+    acts.to_parquet(tmp_path / "a.parquet", index=False)
+    ev = load_events(_cfg(tmp_path), tmp_path / "a.parquet", lead_ids=pd.Index(["7", "9"]))
+    assert ev["lead_id"].tolist() == ["7", "7", "9"]
+    acts.loc[3, "occurred_at"] = "9999-01-01 00:00:00"
+    acts.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(DataError, match=r"'occurred_at' row 5: date outside 1970-2200"):
+        load_events(_cfg(tmp_path), tmp_path / "a.csv", lead_ids=pd.Index(["9"]))
