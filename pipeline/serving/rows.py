@@ -47,9 +47,7 @@ def check_columns(raw: pd.DataFrame, scorer: LeadScorer, path: str | Path) -> No
             "export them or retrain on the columns you have"
         )
     sc = model_schema(scorer)
-    # the outcome columns are the model's own (the gate reads its training file): not news
     known = set(need) | {sc.created_at, sc.email, "activities", *sc.drop}
-    known |= {sc.outcome.column, sc.outcome.closed_at}
     extra = [c for c in raw.columns if c not in known]
     if extra:
         shown = ", ".join(extra[:8]) + (" ..." if len(extra) > 8 else "")

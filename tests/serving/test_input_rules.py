@@ -182,18 +182,3 @@ def test_rest_whole_request_mistakes_are_one_clean_message(trained, hostile):
         predict_frame(scorer, req.drop(columns=["industry"]), {}, "7")
     plain = predict_frame(scorer, req.iloc[30:], {"as_of": "2026-11-01"}, "7")
     assert list(plain.columns) == ["probability", "error", "model_version"]
-
-
-def test_only_columns_unknown_to_the_model_are_noted_as_ignored(trained, sample_dir, caplog):
-    """A training export carries the model's own outcome columns (the gate reads one): they are
-    not news; a column the model has never heard of is."""
-    from pipeline.serving.rows import check_columns
-
-    scorer = trained[0].scorer
-    raw = pd.read_csv(sample_dir / "leads.csv", dtype=str, nrows=5)
-    assert {"outcome", "closed_at"} <= set(raw.columns)
-    with caplog.at_level(logging.INFO, logger="pipeline.serving.rows"):
-        check_columns(raw, scorer, "leads.csv")
-        assert "ignoring" not in caplog.text
-        check_columns(raw.assign(notes="x"), scorer, "leads.csv")
-    assert "ignoring 1 column(s) the model does not use: notes" in caplog.text
