@@ -154,7 +154,7 @@ def _outcomes_table(
             f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
             f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
         )
-    unmatched = int((~ids.dropna().isin(out.index)).sum())
+    unmatched = int((~present_in(ids.dropna(), out.index)).sum())
     if unmatched:
         log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
     return src, src_path, present
@@ -236,7 +236,7 @@ def load_events(
     )
     keep = ev["type"].notna().to_numpy()
     if rejected is not None:
-        keep = keep & ev["ts"].notna().to_numpy() & (True if ours is None else ours)
+        keep = keep & ev["ts"].notna().to_numpy() & ours
     return ev[keep].reset_index(drop=True)
 
 

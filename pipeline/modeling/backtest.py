@@ -161,10 +161,10 @@ def start_backtests(
     period. The main run's snapshot features are reused as they are; `refit_plan` says how each
     period refits (exact, or the shortcuts of `training.scale` on large data).
     """
-    periods, mode = backtest_periods(cfg, leads, rows)
+    codes, _ = pd.factorize(rows.lead_ids)  # whole leads are sampled: hash the ids once
+    periods, mode = backtest_periods(cfg, leads, rows, codes)
     refit = refit_plan(cfg, rows)
     method = method or cfg.training.calibration
-    codes, _ = pd.factorize(rows.lead_ids)  # whole leads are sampled: hash the ids once
     jobs: list[tuple[str, Future]] = [
         (p.name, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit)) for p in periods
     ]
@@ -177,15 +177,14 @@ def start_backtests(
 
 
 def backtest_periods(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, codes: np.ndarray
 ) -> tuple[list[Period], str]:
     """The last `backtest_months` creation months with enough test leads (or, without creation
-    dates, stratified folds by lead), and the mode."""
+    dates, stratified folds by lead), and the mode. `codes`: the rows' lead ids factorized."""
     n = cfg.training.backtest_months
     if n <= 0:
         return [], "off"
-    ids, last = rows.lead_ids, rows.last
-    codes, _ = pd.factorize(ids)
+    last = rows.last
     pos = index_positions(leads.index, rows.snaps["lead_id"])
     created = leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos]
     closed = leads["_closed_at"].to_numpy(dtype="datetime64[ns]")[pos]

@@ -98,8 +98,9 @@ def train(
         fit_X = rows.X[rows.part("fit")]
         scorer.meta["drift_reference"] = DriftReference.fit(fit_X, rows.builder.categorical)
         add_lift(metrics, "logreg", logreg.result())
-        result = TrainResult(scorer, metrics, info, importance, preds, shap_sample, tables)
-        result.pending = backtests
+        result = TrainResult(
+            scorer, metrics, info, importance, preds, shap_sample, tables, pending=backtests
+        )
         return result if pool else result.finish()
 
 
