@@ -70,8 +70,8 @@ def generate(
     ] = 1.0,
 ) -> None:
     """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
-    from pipeline.io.sample import generate as make
-    from pipeline.io.sample import write_sample
+    from pipeline.synthetic.sample import generate as make
+    from pipeline.synthetic.sample import write_sample
 
     t = time.perf_counter()
     data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
@@ -121,7 +121,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Draft a config from an export's header and a sample of rows; every guess is commented."""
-    from pipeline.io.draft import draft_config
+    from pipeline.onboarding.draft import draft_config
 
     if out.exists() and not force:
         raise ConfigError(f"{out}: already exists; choose another --out or pass --force")

@@ -24,7 +24,7 @@ from pipeline.config import Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.io.atomic import check_output_path, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
-from pipeline.io.checks import Report, check_training_data
+from pipeline.validation.checks import Report, check_training_data
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
 from pipeline.modeling.backtest import worker_pool

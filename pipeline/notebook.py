@@ -99,14 +99,14 @@ def _project(root: Path) -> Workspace | None:
 
 
 def _sample_end(cfg: Config) -> pd.Timestamp:
-    from pipeline.io.sample import DEFAULT_END
+    from pipeline.synthetic.sample import DEFAULT_END
 
     return pd.Timestamp(DEFAULT_END) if cfg.data.oracle else pd.Timestamp.now().floor("s")
 
 
 def _sample(folder: Path, n_leads: int) -> Workspace:
     """A small generated export and a model trained on it, built once in `folder`."""
-    from pipeline.io.sample import generate, write_sample
+    from pipeline.synthetic.sample import generate, write_sample
     from pipeline.jobs import gate_policy, train_and_register
 
     folder = folder.resolve()

@@ -13,7 +13,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from pipeline.config import Config, load_config  # noqa: E402
-from pipeline.io.sample import generate, write_sample  # noqa: E402
+from pipeline.synthetic.sample import generate, write_sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = 4000

@@ -20,18 +20,21 @@ LAYERS = {
     "pipeline.config": 0,
     "pipeline.progress": 0,
     "pipeline.io": 1,
-    "pipeline.features": 2,
-    "pipeline.explain": 3,
-    "pipeline.evaluation": 4,
-    "pipeline.monitoring": 5,
-    "pipeline.modeling": 6,
-    "pipeline.serving": 7,
-    "pipeline.report": 8,
-    "pipeline.tracking": 9,
-    "pipeline.jobs": 10,
-    "pipeline.cli": 11,
-    "pipeline.notebook": 11,
-    "pipeline.__main__": 11,
+    "pipeline.synthetic": 2,
+    "pipeline.validation": 3,
+    "pipeline.onboarding": 4,
+    "pipeline.features": 5,
+    "pipeline.explain": 6,
+    "pipeline.evaluation": 7,
+    "pipeline.monitoring": 8,
+    "pipeline.modeling": 9,
+    "pipeline.serving": 10,
+    "pipeline.report": 11,
+    "pipeline.tracking": 12,
+    "pipeline.jobs": 13,
+    "pipeline.cli": 14,
+    "pipeline.notebook": 14,
+    "pipeline.__main__": 14,
 }
 MLFLOW_HOME = "pipeline.tracking"
 MAX_FUNCTION_LINES = 60
@@ -153,7 +156,7 @@ def test_the_checker_sees_lazy_relative_and_type_checking_imports(tmp_path):
     got = {t for t, _ in imported_modules("pipeline.io.probe", p)}
     assert {"pipeline.jobs", "pipeline.tracking", "pipeline.modeling.scorer", "mlflow"} <= got
     assert "pipeline.cli" not in got
-    assert layer_of("pipeline.modeling.scorer") == 6 and layer_of("pipeline.io.probe") == 1
+    assert layer_of("pipeline.modeling.scorer") == 9 and layer_of("pipeline.io.probe") == 1
 
 
 SUBPACKAGES = sorted(p.parent for p in PKG.glob("*/__init__.py"))

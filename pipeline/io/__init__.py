@@ -1,9 +1,8 @@
-"""Reading a CRM export and drafting its config: everything that knows the user's file formats.
+"""Reading and writing a CRM export, and nothing else: everything that knows the user's file formats.
 
-Owns: readers (csv/parquet, encodings, delimiters, dates, numbers, flags), the canonical leads and
-events frames, the one rule for dates, numbers and echoed text (`rules`), the pyarrow fast path
-for large files, the one atomic writer, the sample generator, the data checks of `leadscore
-validate` and the config drafting of `leadscore init`.
-May import: pipeline.config and pipeline.errors only. Every stage above reads data through here,
-so the user's column names end at this package.
+Owns: readers (csv/parquet, encodings, delimiters), the one rule for dates, numbers, yes/no flags,
+missing values and echoed text (`rules`), the canonical leads and events frames, the pyarrow fast
+path for large files, id lookups (`keys`) and the one atomic writer. May import: pipeline.config
+and pipeline.errors only. Every stage above reads data through here, so the user's column names
+end at this package; checks, drafting and the sample generator live in their own packages.
 """

@@ -24,7 +24,7 @@ from pipeline.evaluation.baselines import fit_logreg, logreg_predict, points_sco
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
-from pipeline.io.checks import suspects_in_features
+from pipeline.validation.checks import suspects_in_features
 from pipeline.modeling import backtest
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator

@@ -257,7 +257,7 @@ class ChunkScorer:
             return Prepared(None, start, stop)
         leads = canonical_leads(good, self.sc, self.path, counts=self.nonfinite)
         if start == 0:  # what can be checked without outcomes, on the first chunk
-            from pipeline.io.checks import check_scoring_data
+            from pipeline.validation.checks import check_scoring_data
 
             feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
             check_scoring_data(leads, feats, self.path).log_and_raise()

@@ -15,7 +15,7 @@ import pipeline.modeling.backtest as backtest
 import pipeline.modeling.train as train_mod
 from pipeline.config import Config, LightGBMParams, load_config
 from pipeline.features.snapshots import last_snapshot, snapshot_times
-from pipeline.io.sample import generate, write_sample
+from pipeline.synthetic.sample import generate, write_sample
 from pipeline.jobs import load_training_data
 from pipeline.modeling.booster import OTHER, CategoryEncoder, fit_booster
 from pipeline.modeling.calibration import (

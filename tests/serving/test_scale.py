@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.explain import fastshap
-from pipeline.io.sample import generate
+from pipeline.synthetic.sample import generate
 from pipeline.monitoring.drift import MIN_ROWS, DriftCounter, DriftReference, psi, warning_lines
 from pipeline.serving.batch import score_files
 

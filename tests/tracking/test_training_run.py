@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from pipeline import jobs
 from pipeline.config import load_config
 from pipeline.errors import DataError
-from pipeline.io.sample import generate, write_sample
+from pipeline.synthetic.sample import generate, write_sample
 from pipeline.tracking.runs import leads_dataset
 from tests.conftest import write_config
 

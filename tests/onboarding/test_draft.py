@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from pipeline.config import load_config
-from pipeline.io.checks import check_training_data
+from pipeline.validation.checks import check_training_data
 from pipeline.jobs import load_training_data
 from pipeline.modeling.train import train
 from tests.byo_helpers import FIX, run
@@ -126,7 +126,7 @@ def test_init_refuses_to_overwrite_and_reports_missing_file(tmp_path):
 
 
 def test_outcome_words_of_common_crms():
-    from pipeline.io.draft import outcome_word
+    from pipeline.onboarding.draft import outcome_word
 
     won = [
         "Closed Won",
@@ -196,7 +196,7 @@ def _why(choices, column: str) -> str:
 
 
 def test_guess_config_flat_export():
-    from pipeline.io.draft import guess_config
+    from pipeline.onboarding.draft import guess_config
 
     d = guess_config(FLAT)
     assert (d.lead_id.column, d.lead_id.why) == ("Prospect ID", "unique in all 700 filled rows")
@@ -230,7 +230,7 @@ def test_guess_config_flat_export():
 
 
 def test_guess_config_crm_export_drops_pii_with_a_reason():
-    from pipeline.io.draft import guess_config
+    from pipeline.onboarding.draft import guess_config
 
     d = guess_config(*CRM)
     pii = {"First Name", "Last Name", "Email", "Phone Number"}
@@ -258,7 +258,7 @@ def test_guess_config_crm_export_drops_pii_with_a_reason():
 
 
 def test_guess_config_outcomes_file_that_lists_won_leads():
-    from pipeline.io.draft import guess_config
+    from pipeline.onboarding.draft import guess_config
 
     d = guess_config(FUNNEL_LEADS, None, FUNNEL_DEALS)
     o = d.outcome
@@ -269,7 +269,7 @@ def test_guess_config_outcomes_file_that_lists_won_leads():
 
 
 def test_guess_config_without_an_outcome_says_so():
-    from pipeline.io.draft import guess_config
+    from pipeline.onboarding.draft import guess_config
 
     d = guess_config(FUNNEL_LEADS)
     assert d.outcome.column is None and d.outcome.closed_at is None and d.sql is None
@@ -279,7 +279,7 @@ def test_guess_config_without_an_outcome_says_so():
 
 def test_guess_config_refuses_a_file_without_a_unique_column(tmp_path):
     from pipeline.errors import DataError
-    from pipeline.io.draft import guess_config
+    from pipeline.onboarding.draft import guess_config
 
     (tmp_path / "dup.csv").write_text("a,b\nx,1\nx,1\ny,2\n")
     with pytest.raises(DataError, match="no lead id"):
@@ -287,8 +287,8 @@ def test_guess_config_refuses_a_file_without_a_unique_column(tmp_path):
 
 
 def test_render_yaml_writes_an_edited_guess():
-    from pipeline.io.draft import Choice, draft_config, guess_config
-    from pipeline.io.draft_yaml import render_yaml
+    from pipeline.onboarding.draft import Choice, draft_config, guess_config
+    from pipeline.onboarding.render import render_yaml
 
     d = guess_config(FLAT)
     assert render_yaml(d) == draft_config(FLAT)[0]

@@ -1,4 +1,4 @@
-"""The drafted config as commented YAML text, from the guesses in `pipeline.io.draft.Draft`.
+"""The drafted config as commented YAML text, from the guesses in `pipeline.onboarding.draft.Draft`.
 
 Written line by line rather than with a YAML library because the comments are the point: each
 guess carries its reason on its own line, so a reviewer can check the draft without the data.
@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.io.draft import ActivityGuess, Choice, DataGuess, Draft, SqlGuess
+    from pipeline.onboarding.draft import ActivityGuess, Choice, DataGuess, Draft, SqlGuess
 
 GUESS = "# guess: "
 HEADER = [

@@ -16,7 +16,7 @@ import yaml
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.checks import (
+from pipeline.validation.checks import (
     _single_column_auc,
     after_fact_role,
     check_training_data,
@@ -24,7 +24,7 @@ from pipeline.io.checks import (
     leakage_suspects,
     suspect_evidence,
 )
-from pipeline.io.draft import draft_config, guess_config
+from pipeline.onboarding.draft import draft_config, guess_config
 from tests.fixtures.trust import ENGAGEMENT, HONEST, LEAKS, education_export, write_bank
 
 CATS = [

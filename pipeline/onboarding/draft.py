@@ -8,7 +8,7 @@ the user reviews a draft instead of writing a config from nothing. PII-looking c
 check `leadscore validate` runs) are dropped too, with their evidence.
 
 Two steps: `guess_config` reads samples and returns every guess with its reason as a `Draft`;
-`pipeline.io.draft_yaml.render_yaml` writes that as commented YAML. `draft_config` does both.
+`pipeline.onboarding.render.render_yaml` writes that as commented YAML. `draft_config` does both.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.checks import leakage_suspects, name_words, suspect_evidence
-from pipeline.io.draft_yaml import render_yaml
+from pipeline.validation.checks import leakage_suspects, name_words, suspect_evidence
+from pipeline.onboarding.render import render_yaml
 from pipeline.io.readers import NO, SEPARATORS, YES
 
 SAMPLE_ROWS = 20_000

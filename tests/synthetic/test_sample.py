@@ -3,7 +3,7 @@ import pandas as pd
 from pandas.testing import assert_frame_equal
 
 from pipeline.config import TrainingConfig
-from pipeline.io.sample import DUE_WINDOW_DAYS, generate, write_sample
+from pipeline.synthetic.sample import DUE_WINDOW_DAYS, generate, write_sample
 
 
 def test_same_seed_same_data_and_other_seed_differs():
