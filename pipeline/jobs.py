@@ -24,7 +24,6 @@ from pipeline.config import Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.io.atomic import check_output_path, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
-from pipeline.validation.checks import Report, check_training_data
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
 from pipeline.modeling.backtest import worker_pool
@@ -39,6 +38,7 @@ from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
+from pipeline.validation.checks import Report, check_training_data
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_URI = f"models:/{store.MODEL_NAME}@{store.CHAMPION}"

@@ -106,8 +106,8 @@ def _sample_end(cfg: Config) -> pd.Timestamp:
 
 def _sample(folder: Path, n_leads: int) -> Workspace:
     """A small generated export and a model trained on it, built once in `folder`."""
-    from pipeline.synthetic.sample import generate, write_sample
     from pipeline.jobs import gate_policy, train_and_register
+    from pipeline.synthetic.sample import generate, write_sample
 
     folder = folder.resolve()
     raw = folder / "raw"

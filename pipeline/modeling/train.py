@@ -24,7 +24,6 @@ from pipeline.evaluation.baselines import fit_logreg, logreg_predict, points_sco
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
-from pipeline.validation.checks import suspects_in_features
 from pipeline.modeling import backtest
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
@@ -33,6 +32,7 @@ from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.drift import DriftReference
+from pipeline.validation.checks import suspects_in_features
 
 SHAP_SAMPLE = 5000
 # The logistic baseline is fit on at most this many snapshots: lbfgs on one core is the slowest

@@ -24,9 +24,9 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.validation.checks import leakage_suspects, name_words, suspect_evidence
-from pipeline.onboarding.render import render_yaml
 from pipeline.io.readers import NO, SEPARATORS, YES
+from pipeline.onboarding.render import render_yaml
+from pipeline.validation.checks import leakage_suspects, name_words, suspect_evidence
 
 SAMPLE_ROWS = 20_000
 PLACEHOLDERS = [

@@ -15,7 +15,6 @@ import pipeline.modeling.backtest as backtest
 import pipeline.modeling.train as train_mod
 from pipeline.config import Config, LightGBMParams, load_config
 from pipeline.features.snapshots import last_snapshot, snapshot_times
-from pipeline.synthetic.sample import generate, write_sample
 from pipeline.jobs import load_training_data
 from pipeline.modeling.booster import OTHER, CategoryEncoder, fit_booster
 from pipeline.modeling.calibration import (
@@ -24,6 +23,7 @@ from pipeline.modeling.calibration import (
 )
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import prepare_training_rows
+from pipeline.synthetic.sample import generate, write_sample
 from tests.conftest import write_config
 
 

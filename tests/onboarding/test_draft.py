@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from pipeline.config import load_config
-from pipeline.validation.checks import check_training_data
 from pipeline.jobs import load_training_data
 from pipeline.modeling.train import train
+from pipeline.validation.checks import check_training_data
 from tests.byo_helpers import FIX, run
 
 SHAPES = {

@@ -16,6 +16,7 @@ import yaml
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.onboarding.draft import draft_config, guess_config
 from pipeline.validation.checks import (
     _single_column_auc,
     after_fact_role,
@@ -24,7 +25,6 @@ from pipeline.validation.checks import (
     leakage_suspects,
     suspect_evidence,
 )
-from pipeline.onboarding.draft import draft_config, guess_config
 from tests.fixtures.trust import ENGAGEMENT, HONEST, LEAKS, education_export, write_bank
 
 CATS = [

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.explain import fastshap
-from pipeline.synthetic.sample import generate
 from pipeline.monitoring.drift import MIN_ROWS, DriftCounter, DriftReference, psi, warning_lines
 from pipeline.serving.batch import score_files
+from pipeline.synthetic.sample import generate
 
 runner = CliRunner()
 AS_OF = pd.Timestamp("2026-11-01")
