@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Config
 from pipeline.io.canonical import normalise_types
+from pipeline.io.readers import file_kind
 from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST
 
 NAT = np.iinfo(np.int64).min
@@ -43,13 +44,9 @@ class FastPathUnavailable(Exception):
     """pyarrow cannot read the file the way the pandas path would; use the pandas path."""
 
 
-def is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in {".parquet", ".pq"}
-
-
 def csv_header(path: Path, cfg: Config) -> list[str]:
     """Column names as `read_table` reports them (BOM and spaces stripped)."""
-    if is_parquet(path):
+    if file_kind(path) == "parquet":
         return list(pq.ParquetFile(path).schema_arrow.names)
     try:
         with open(path, encoding=cfg.data.encoding, newline="") as f:
@@ -81,7 +78,7 @@ def _options(
 
 def read_columns(path: Path, cfg: Config, columns: list[str]) -> pa.Table:
     """A few columns of a CSV or parquet file, all as strings."""
-    if is_parquet(path):
+    if file_kind(path) == "parquet":
         return pq.read_table(path, columns=columns)
     names = csv_header(path, cfg)
     opts = _options(path, cfg, names, {c: pa.string() for c in names}, columns)
@@ -95,7 +92,7 @@ def iter_lead_batches(path: Path, cfg: Config, rows: int) -> Iterator[pd.DataFra
     """The leads file as frames of about `rows` rows (strings, missing markers as NA), index = row
     position in the file, so rejected-row numbers stay those of the whole file."""
     start = 0
-    if is_parquet(path):
+    if file_kind(path) == "parquet":
         for b in pq.ParquetFile(path).iter_batches(batch_size=rows):
             df = b.to_pandas()
             na = set(cfg.data.missing_values)
@@ -218,7 +215,7 @@ def compact_events(
     Memory is that of one block plus the kept events; the file itself is never held whole.
     """
     kept = _KeptEvents(first_ids, first_rows, np.datetime64(as_of, "ns").astype(np.int64))
-    if is_parquet(path):
+    if file_kind(path) == "parquet":
         _add_parquet_events(path, cfg, kept, on_progress)
     else:
         _add_csv_events(path, cfg, kept, on_progress)

@@ -23,6 +23,7 @@ from pipeline.io.rules import (
     date_problem,
     nonfinite_warning,
     to_datetimes,
+    to_flags,
     to_numbers,
 )
 
@@ -30,8 +31,12 @@ log = logging.getLogger(__name__)
 
 
 SEPARATORS = {";": "semicolon", ",": "comma", "\t": "tab", "|": "pipe"}
-YES = frozenset(["yes", "y", "true", "t", "1", "1.0", "on"])
-NO = frozenset(["no", "n", "false", "f", "0", "0.0", "off"])
+PARQUET_SUFFIXES = frozenset([".parquet", ".pq"])
+
+
+def file_kind(path: str | Path) -> str:
+    """'parquet' for a .parquet or .pq file, else 'csv': the one rule every reader follows."""
+    return "parquet" if Path(path).suffix.lower() in PARQUET_SUFFIXES else "csv"
 
 
 def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFrame:
@@ -43,7 +48,7 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
     """
     p = Path(path)
     _check_file(p, what)
-    if p.suffix.lower() in {".parquet", ".pq"}:
+    if file_kind(p) == "parquet":
         return _read_parquet(p, cfg)
     return _read_csv(p, cfg)
 
@@ -183,11 +188,7 @@ def parse_numbers(
 
 def parse_flags(s: pd.Series, path: str | Path, col: str) -> pd.Series:
     """Yes/No, Y/N, true/false, 1/0 (any case) -> 1.0/0.0; missing stays NaN."""
-    low = s.astype("string").str.strip().str.lower()
-    out = pd.Series(
-        np.where(low.isin(YES), 1.0, np.where(low.isin(NO), 0.0, np.nan)), index=s.index
-    )
-    bad = out.isna() & low.notna()
+    out, bad = to_flags(s)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(

@@ -6,6 +6,8 @@ functions, so a value means the same everywhere:
 - a date is a time between 1970-01-01 and 2200-12-31 (naive UTC); anything else that is not empty
   (unparseable, year 0001 or 9999) is bad: a rejected row when scoring, a one-line error in train;
 - a number that is not finite (`inf`, `-inf`, `1e309`, `NaN` text) is a missing value, counted;
+  thousands commas are dropped ('1,250' is 1250); anything else that does not read is bad;
+- a yes/no flag is one of `YES` or `NO` in any case ('Yes', 'n', 'true', '1'); anything else is bad;
 - an input value echoed into an output cell loses its control characters and is capped at
   `ECHO_CAP` characters, so no cell breaks a spreadsheet or a log line.
 """
@@ -23,6 +25,8 @@ EARLIEST = pd.Timestamp("1970-01-01")
 LATEST = pd.Timestamp("2200-12-31 23:59:59")
 DATE_RANGE = "1970-2200"
 ECHO_CAP = 60
+YES = frozenset(["yes", "y", "true", "t", "1", "1.0", "on"])
+NO = frozenset(["no", "n", "false", "f", "0", "0.0", "off"])
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -80,6 +84,15 @@ def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
     if infinite.any():
         out = out.where(~infinite)
     return out, bad, n_nan_text + int(infinite.sum())
+
+
+def to_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(1.0 for a yes, 0.0 for a no, NaN when missing; bad mask): bad = present but neither."""
+    low = s.astype("string").str.strip().str.lower()
+    out = pd.Series(
+        np.where(low.isin(YES), 1.0, np.where(low.isin(NO), 0.0, np.nan)), index=s.index
+    )
+    return out, (out.isna() & low.notna()).astype(bool)
 
 
 def nonfinite_warning(path: object, counts: dict[str, int]) -> str:

@@ -32,7 +32,7 @@ from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.drift import DriftReference
-from pipeline.validation.checks import suspects_in_features
+from pipeline.validation.leakage import suspects_in_features
 
 SHAP_SAMPLE = 5000
 # The logistic baseline is fit on at most this many snapshots: lbfgs on one core is the slowest

@@ -7,16 +7,13 @@ the user reviews a draft instead of writing a config from nothing. PII-looking c
 `schema.drop`; columns that look filled after the outcome (leakage suspects, found with the same
 check `leadscore validate` runs) are dropped too, with their evidence.
 
-Two steps: `guess_config` reads samples and returns every guess with its reason as a `Draft`;
-`pipeline.onboarding.render.render_yaml` writes that as commented YAML. `draft_config` does both.
+Two steps: `guess_config` reads samples (`sample`), classifies their columns (`columns`) and
+returns every guess with its reason as a `guesses.Draft`; `render.render_yaml` writes that as
+commented YAML. `draft_config` does both.
 """
 
 from __future__ import annotations
 
-import csv
-import re
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,217 +21,30 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.readers import NO, SEPARATORS, YES
+from pipeline.io.readers import file_kind
+from pipeline.io.rules import to_flags, to_numbers
+from pipeline.onboarding.columns import Col, classify, examples, outcome_word
+from pipeline.onboarding.guesses import (
+    ActivityGuess,
+    Choice,
+    DataGuess,
+    Draft,
+    OutcomeGuess,
+    SqlGuess,
+)
 from pipeline.onboarding.render import render_yaml
-from pipeline.validation.checks import leakage_suspects, name_words, suspect_evidence
-
-SAMPLE_ROWS = 20_000
-PLACEHOLDERS = [
-    "Select",
-    "-",
-    "--",
-    "N/A",
-    "n/a",
-    "NA",
-    "#N/A",
-    "null",
-    "NULL",
-    "None",
-    "none",
-    "?",
-    "(not set)",
-    "not provided",
-]
-EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-PHONE_RE = r"^\+?[\d\s().\-/]{7,20}$"
-PII_NAME_RE = re.compile(
-    r"(first|last|full|middle|sur|given|contact|lead|person|user|customer)[\s_-]?name|^name$|"
-    r"phone|mobile|e-?mail|address|street|postal|zip|\bip\b|birth|passport|ssn|linkedin",
-    re.I,
+from pipeline.onboarding.sample import Table, read_sample
+from pipeline.validation.leakage import leakage_suspects, suspect_evidence
+from pipeline.validation.vocabulary import (
+    ACTIVITY_TYPE_NAME_RE,
+    CLOSED_RE,
+    CREATED_RE,
+    ID_NAME_RE,
+    OUTCOME_NAME_RE,
+    OUTCOME_NAMES,
+    TIMESTAMP_NAME_RE,
+    is_engagement,
 )
-OWNER_RE = re.compile(r"owner|assigned|sales ?rep|\bsdr\b|\bsr\b", re.I)
-ID_NAME_RE = re.compile(r"(^|[\s_])id$|^id([\s_]|$)|_id$|\bid\b|number$|^key$", re.I)
-OUTCOME_NAME_RE = re.compile(
-    r"convert|outcome|status|stage|\bwon\b|result|is_?won|closed?|customer|target|label|^y$", re.I
-)
-# exact names that say "this is the outcome", ranked before a name that merely contains one
-OUTCOME_NAMES = {"y", "target", "label", "converted", "outcome", "status", "result", "won", "stage"}
-# words of a column name that say it is behaviour (what the lead did), not who the lead is
-ENGAGEMENT_WORDS = {
-    "visit", "visits", "view", "views", "pageviews", "open", "opens", "opened", "click",
-    "clicks", "clicked", "download", "downloads", "downloaded", "session", "sessions",
-    "webinar", "webinars", "activity", "activities", "engagement", "login", "logins",
-}  # fmt: skip
-CREATED_RE = re.compile(r"creat|first|added|signup|sign_up|registr|entered|date", re.I)
-CLOSED_RE = re.compile(r"close|won|convert|conversion|lost", re.I)
-
-
-@dataclass
-class Table:
-    path: Path
-    sep: str
-    encoding: str
-    df: pd.DataFrame  # sample, strings, placeholders replaced by NA
-    placeholders: dict[str, int]
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Col:
-    name: str
-    kind: str  # id, email, phone, pii, date, flag, numeric, categorical, empty, text
-    why: str
-    dayfirst: bool = False
-
-
-def _sniff(path: Path) -> tuple[str, str, list[str]]:
-    """Delimiter and encoding from the first 64 KB: the header decides, quotes respected."""
-    raw = path.read_bytes()[:65536]
-    notes = []
-    try:
-        text = raw.decode("utf-8-sig")
-        enc = "utf-8"
-    except UnicodeDecodeError as e:
-        if e.start < len(raw) - 4:  # not merely a multi-byte character cut at 64 KB
-            text, enc = raw.decode("cp1252", errors="replace"), "cp1252"
-            notes.append(f"{path}: not valid UTF-8; drafted data.encoding: cp1252")
-        else:
-            text, enc = raw[: e.start].decode("utf-8-sig"), "utf-8"
-    lines = text.splitlines()[:20]
-    try:
-        sep = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(SEPARATORS)).delimiter
-    except csv.Error:
-        header = lines[0] if lines else ""
-        sep = max(SEPARATORS, key=header.count)
-    return sep, enc, notes
-
-
-def read_sample(path: str | Path) -> Table:
-    """The first rows as strings with placeholders as NA: guessing must not depend on dtypes
-    pandas would infer, and placeholders ('Select', 'N/A') would pass for category values."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: file not found; check the path given to leadscore init")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: file is empty; export it again with a header row and data")
-    if _is_parquet(p):
-        df = pd.read_parquet(p).head(SAMPLE_ROWS)
-        df = df.astype("string").fillna("")
-        sep, enc, notes = ",", "utf-8", []
-    else:
-        sep, enc, notes = _sniff(p)
-        df = pd.read_csv(
-            p,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            nrows=SAMPLE_ROWS,
-            encoding="utf-8-sig" if enc == "utf-8" else enc,
-            encoding_errors="replace",
-        )
-    df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
-    if df.empty:
-        raise DataError(f"{p}: header only, no rows; export the data with its rows")
-    found = {}
-    for ph in PLACEHOLDERS:
-        n = int((df == ph).to_numpy().sum())
-        if n:
-            found[ph] = n
-    df = df.replace(["", *found], pd.NA)
-    df = df.apply(lambda s: s.str.strip() if s.dtype != object else s)
-    return Table(p, sep, enc, df, found, notes)
-
-
-def _is_number(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s.str.replace(",", "", regex=False), errors="coerce").notna()
-
-
-def _dates(s: pd.Series) -> tuple[float, bool]:
-    """Share of values that parse as dates, and whether they are written day first."""
-    looks = s.str.contains(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}", regex=True)
-    if looks.mean() < 0.9:
-        return 0.0, False
-    m = s.str.extract(r"^(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}")
-    dayfirst = bool((pd.to_numeric(m[0], errors="coerce") > 12).any()) or bool(
-        s.str.match(r"^\d{1,2}\.\d{1,2}\.\d{2,4}").mean() > 0.5
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ok = pd.to_datetime(s, errors="coerce", format="mixed", dayfirst=dayfirst).notna()
-    return float(ok.mean()), dayfirst
-
-
-def _examples(s: pd.Series, k: int = 3) -> str:
-    vc = s.value_counts().head(k)
-    return ", ".join(repr(str(v)[:25]) for v in vc.index)
-
-
-def classify(df: pd.DataFrame) -> dict[str, Col]:
-    """Each column's kind, tested in an order where the costly mistakes come first: PII and
-    dates before ids, ids before numbers, so an email or a phone is never used as a feature."""
-    out: dict[str, Col] = {}
-    n = len(df)
-    for c in df.columns:
-        s = df[c].dropna().astype(str)
-        if s.empty:
-            out[c] = Col(c, "empty", "empty in the sample")
-            continue
-        nun = s.nunique()
-        low = set(s.str.lower().unique())
-        if nun == 1 and len(s) >= 20:
-            out[c] = Col(c, "empty", f"one value ({s.iloc[0][:25]!r}) in every filled row")
-            continue
-        if s.str.match(EMAIL_RE).mean() > 0.5:
-            out[c] = Col(c, "email", "PII: holds email addresses")
-            continue
-        share, dayfirst = _dates(s)
-        if share >= 0.9:
-            out[c] = Col(c, "date", f"parses as dates (e.g. {s.iloc[0]!r})", dayfirst)
-            continue
-        if PII_NAME_RE.search(c) and not low <= (YES | NO):
-            out[c] = Col(c, "pii", "PII: the name suggests personal data (name, phone, address)")
-            continue
-        if re.search(r"name", c, re.I) and nun > 50 and nun / len(s) > 0.5:
-            out[c] = Col(c, "pii", "PII or an id: names, mostly distinct")
-            continue
-        if OWNER_RE.search(c):
-            out[c] = Col(c, "pii", "a salesperson: a person's name, often assigned after the fact")
-            continue
-        if s.str.match(PHONE_RE).mean() > 0.8 and s.str.contains(r"[+\s()\-]").mean() > 0.5:
-            out[c] = Col(c, "pii", "PII: looks like phone numbers")
-            continue
-        if low <= (YES | NO) and not low <= {"0", "1", "0.0", "1.0"}:
-            out[c] = Col(c, "flag", f"yes/no values ({_examples(s)}) -> 1/0")
-            continue
-        unique = nun == len(s) and len(s) >= 20
-        numeric = _is_number(s).mean() >= 0.95
-        if unique and (not numeric or ID_NAME_RE.search(c) or s.str.fullmatch(r"\d+").all()):
-            out[c] = Col(c, "id", f"unique in all {len(s):,} filled rows")
-            continue
-        if numeric:
-            out[c] = Col(c, "numeric", f"numbers (e.g. {_examples(s)})")
-            continue
-        if nun > 200 and nun / len(s) > 0.5:
-            out[c] = Col(c, "text", f"free text or an id ({nun:,} distinct values in {n:,} rows)")
-            continue
-        out[c] = Col(c, "categorical", f"{nun} values (e.g. {_examples(s)})")
-    return out
-
-
-def outcome_word(v: str) -> str | None:
-    """'won', 'lost' or None for one outcome value ('Closed - Not Converted' is lost)."""
-    t = re.sub(r"[^a-z0-9]", "", str(v).lower())
-    if t in {"1", "yes", "y", "true", "t", "10"}:
-        return "won"
-    if t in {"0", "no", "n", "false", "f", "00"}:
-        return "lost"
-    if re.match(r"open|working|new|inprogress|nurtur|pending|appointment|qualif", t):
-        return None  # still open: 'Open - Not Contacted' is not a lost lead
-    if re.search(r"not|lost|disqualif|unqualif|reject|churn|unsuccess|junk|dead|declin", t):
-        return "lost"
-    if re.search(r"won|convert|customer|success|^win|sale|signed", t):
-        return "won"
-    return None
 
 
 def _outcome_values(s: pd.Series) -> tuple[list[str], list[str]] | None:
@@ -291,11 +101,10 @@ def _leakage(
     frame = pd.DataFrame(index=t.df.index)
     for c in cats:
         frame[c] = t.df[c]
-    for c in nums:
-        frame[c] = pd.to_numeric(t.df[c].str.replace(",", "", regex=False), errors="coerce")
+    for c in nums:  # read as train will read them: the io rules, bad values missing
+        frame[c] = to_numbers(t.df[c])[0]
     for c in flags:
-        low = t.df[c].str.strip().str.lower()
-        frame[c] = np.where(low.isin(YES), 1.0, np.where(low.isin(NO), 0.0, np.nan))
+        frame[c] = to_flags(t.df[c])[0]
     frame["_label"] = np.nan if label is None else label.to_numpy()
     lab = frame["_label"]
     if (lab == 1).sum() < 5 or (lab == 0).sum() < 5:
@@ -307,101 +116,15 @@ def _leakage(
 def _guess_engagement(features: dict[str, list[Choice]]) -> list[Choice]:
     """Columns whose name says behaviour (visits, page views, time spent, opens, clicks): on a
     flat export they are the engagement side of the score, as activity counts are on an event log."""
-    out = []
-    for kind in ("numeric", "flag", "categorical"):
-        for ch in features[kind]:
-            words = name_words(ch.column)
-            spent = "time" in words and ({"spent", "on"} & set(words))
-            if ENGAGEMENT_WORDS & set(words) or spent:
-                out.append(Choice(ch.column, "the name says what the lead did (behaviour)"))
-    return out
-
-
-# ---- The guess: every decision `leadscore init` makes, as data, before any YAML is written. ----
-# Kept apart from the YAML so a guess can be tested (and changed) without reading the text.
-
-
-@dataclass
-class Choice:
-    """A column the draft uses or drops, with the reason the reviewer sees next to it."""
-
-    column: str
-    why: str
-
-
-@dataclass
-class DataGuess:
-    """How the files are read: the `data:` section."""
-
-    leads: Path
-    activities: Path | None
-    outcomes: Path | None
-    sep: str
-    sep_used: bool  # False for a parquet leads file: its sep is never read
-    encoding: str  # "cp1252" when any file is not valid UTF-8, else "utf-8"
-    missing_values: list[str]  # placeholders found in any file, plus "" and "NA"
-    placeholders: dict[str, int]  # found in the leads sample, with their counts
-
-
-@dataclass
-class OutcomeGuess:
-    """Where won and lost live. With an outcomes file and no `column`, the file lists won leads."""
-
-    lead_id: str | None  # the outcomes file's column whose values are lead ids
-    column: str | None
-    won: list[str]
-    lost: list[str]
-    open_values: list[str]  # the other values of `column`: those leads are still open
-    closed_at: str | None
-    candidates: list[tuple[str, str]]  # no column found: outcome-like names, example values
-    detail: list[str]  # the outcomes file's other columns: known only after the deal
-
-
-@dataclass
-class ActivityGuess:
-    """The activity log's columns; None where no column fits."""
-
-    lead_id: str | None
-    timestamp: str | None
-    type: str | None
-    type_examples: str  # its most frequent values, so the reviewer recognises the column
-
-
-@dataclass
-class SqlGuess:
-    """A starting SQL precision: the sample's win rate tells what 'clearly better' means."""
-
-    precision: float
-    base_rate: float  # share of the sample's closed leads that are won
-
-
-@dataclass
-class Draft:
-    """Everything `leadscore init` guessed; `render_yaml` turns it into the commented config."""
-
-    data: DataGuess
-    lead_id: Choice
-    created_at: Choice | None
-    dayfirst: bool
-    outcome: OutcomeGuess
-    categorical: list[Choice]
-    numeric: list[Choice]
-    flags: list[Choice]
-    engagement: list[Choice]  # feature columns that are behaviour: the engagement sub-score
-    drop: list[Choice]
-    email: str | None
-    activity: ActivityGuess | None
-    sql: SqlGuess | None
-    leakage_suspects: list[str]
-    scores_output: str
-    notes: list[str] = field(default_factory=list)
+    return [
+        Choice(ch.column, "the name says what the lead did (behaviour)")
+        for kind in ("numeric", "flag", "categorical")
+        for ch in features[kind]
+        if is_engagement(ch.column)
+    ]
 
 
 DATE_DROP = "a date: not used as a feature (it may be filled after the outcome)"
-
-
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in {".parquet", ".pq"}
 
 
 def _of_kind(columns: dict[str, Col], kind: str) -> list[str]:
@@ -424,7 +147,7 @@ def _guess_lead_id(leads_table: Table, columns: dict[str, Col]) -> tuple[str, li
 def _add_id_hint(t: Table) -> str:
     """A shell one-liner that writes a copy of the export with a `lead_id` row number first."""
     out = t.path.with_name(f"{t.path.stem}-with-id{t.path.suffix}")
-    if _is_parquet(t.path):
+    if file_kind(t.path) == "parquet":
         read, write = f"pd.read_parquet('{t.path}')", f"d.to_parquet('{out}', index=False)"
     else:
         read = f"pd.read_csv('{t.path}', sep='{t.sep}', dtype=str, keep_default_na=False)"
@@ -468,7 +191,7 @@ def _guess_outcome(
     candidates = []
     if column is None and outcomes_table is None:
         candidates = [
-            (c, _examples(table.df[c], 8))
+            (c, examples(table.df[c], 8))
             for c in table.df.columns
             if OUTCOME_NAME_RE.search(c) and table.df[c].nunique() <= 15
         ]
@@ -565,7 +288,7 @@ def _guess_activity(
     df = activities_table.df
     a_id = _overlap(activities_table, lead_ids)
     dates = _of_kind(columns, "date")
-    timestamp = next((c for c in dates if re.search(r"time|date|occur|at$", c, re.I)), None)
+    timestamp = next((c for c in dates if TIMESTAMP_NAME_RE.search(c)), None)
     timestamp = timestamp or (dates[0] if dates else None)
     types = [
         c
@@ -575,12 +298,12 @@ def _guess_activity(
     # a name that says type wins; else the fewest values (a type has few, a subject line many)
     types.sort(
         key=lambda c: (
-            0 if re.search(r"type|activity|event|action", c, re.I) else 1,
+            0 if ACTIVITY_TYPE_NAME_RE.search(c) else 1,
             df[c].nunique(),
         )
     )
     a_type = types[0] if types else None
-    examples = _examples(df[a_type]) if a_type else ""
+    type_examples = examples(df[a_type]) if a_type else ""
     notes = []
     if a_id is None:
         notes.append(
@@ -588,7 +311,7 @@ def _guess_activity(
             "set schema.activity.lead_id"
         )
     dayfirst = any(columns[c].dayfirst for c in dates)
-    return ActivityGuess(a_id, timestamp, a_type, examples), dayfirst, notes
+    return ActivityGuess(a_id, timestamp, a_type, type_examples), dayfirst, notes
 
 
 def _guess_sql(label: pd.Series | None) -> SqlGuess | None:
@@ -605,7 +328,7 @@ def _guess_data(
 ) -> tuple[DataGuess, list[str]]:
     """How to read the files; data.sep and data.encoding are one for all files, hence the note."""
     tables = [t for t in (leads_table, activities_table, outcomes_table) if t is not None]
-    seps = {t.sep for t in tables if not _is_parquet(t.path)}
+    seps = {t.sep for t in tables if file_kind(t.path) != "parquet"}
     notes = []
     if len(seps) > 1:
         notes.append(
@@ -622,7 +345,7 @@ def _guess_data(
         activities=activities_table.path if activities_table else None,
         outcomes=outcomes_table.path if outcomes_table else None,
         sep=leads_table.sep,
-        sep_used=not _is_parquet(leads_table.path),
+        sep_used=file_kind(leads_table.path) != "parquet",
         encoding="cp1252" if any(t.encoding == "cp1252" for t in tables) else "utf-8",
         missing_values=["", "NA", *(p for p in found if p != "NA")],
         placeholders={**leads_table.placeholders},

@@ -1,4 +1,4 @@
-"""The drafted config as commented YAML text, from the guesses in `pipeline.onboarding.draft.Draft`.
+"""The drafted config as commented YAML text, from the guesses in `pipeline.onboarding.guesses.Draft`.
 
 Written line by line rather than with a YAML library because the comments are the point: each
 guess carries its reason on its own line, so a reviewer can check the draft without the data.
@@ -7,10 +7,8 @@ guess carries its reason on its own line, so a reviewer can check the draft with
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pipeline.onboarding.draft import ActivityGuess, Choice, DataGuess, Draft, SqlGuess
+from pipeline.onboarding.guesses import ActivityGuess, Choice, DataGuess, Draft, SqlGuess
 
 GUESS = "# guess: "
 HEADER = [

@@ -14,8 +14,15 @@ import pandas as pd
 from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads
-from pipeline.io.readers import NO, YES
-from pipeline.io.rules import clean_text, clean_value, date_problem, to_datetimes, to_numbers
+from pipeline.io.rules import (
+    NO,
+    YES,
+    clean_text,
+    clean_value,
+    date_problem,
+    to_datetimes,
+    to_numbers,
+)
 
 if TYPE_CHECKING:
     from pipeline.modeling.scorer import LeadScorer

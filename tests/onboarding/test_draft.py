@@ -126,7 +126,7 @@ def test_init_refuses_to_overwrite_and_reports_missing_file(tmp_path):
 
 
 def test_outcome_words_of_common_crms():
-    from pipeline.onboarding.draft import outcome_word
+    from pipeline.onboarding.columns import outcome_word
 
     won = [
         "Closed Won",

@@ -17,14 +17,10 @@ import yaml
 from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.onboarding.draft import draft_config, guess_config
-from pipeline.validation.checks import (
-    _single_column_auc,
-    after_fact_role,
-    check_training_data,
-    is_snapshot,
-    leakage_suspects,
-    suspect_evidence,
-)
+from pipeline.validation.checks import check_training_data
+from pipeline.validation.leakage import leakage_suspects, suspect_evidence
+from pipeline.validation.probe import single_column_auc
+from pipeline.validation.vocabulary import after_fact_role, is_snapshot
 from tests.fixtures.trust import ENGAGEMENT, HONEST, LEAKS, education_export, write_bank
 
 CATS = [
@@ -94,11 +90,11 @@ def test_the_sales_rating_passes_both_single_column_thresholds(leads, found):
     y = leads["_label"].to_numpy().astype(int)
     s = leads["Lead Quality"]
     filled = s.notna().to_numpy()
-    assert 0.7 < _single_column_auc(s, y, True) < 0.9
+    assert 0.7 < single_column_auc(s, y, True) < 0.9
     assert 0.2 < filled[y == 1].mean() - filled[y == 0].mean() < 0.5
     assert "filled for" not in found["Lead Quality"] and "AUC" not in found["Lead Quality"]
     # the call log is also under AUC 0.9 alone: the quick model, not the threshold, finds it
-    assert _single_column_auc(leads["Follow-up Call"], y, True) < 0.9
+    assert single_column_auc(leads["Follow-up Call"], y, True) < 0.9
 
 
 def test_validate_reports_each_suspect_with_evidence_and_what_to_do(leads):
@@ -152,7 +148,7 @@ def test_model_rule_leaves_a_strong_honest_column_alone():
         },
         index=pd.Index([f"L{i}" for i in range(n)]),
     )
-    assert _single_column_auc(leads["Total Time Spent on Website"], y.astype(int), False) > 0.7
+    assert single_column_auc(leads["Total Time Spent on Website"], y.astype(int), False) > 0.7
     cfg = _cfg(["Lead Source"], ["Total Time Spent on Website", "TotalVisits"])
     assert leakage_suspects(leads, cfg) == []
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import Config
-from pipeline.validation.checks import check_training_data, leakage_suspects
+from pipeline.validation.checks import check_training_data
+from pipeline.validation.leakage import leakage_suspects
 from tests.byo_helpers import example_config, run
 
 
