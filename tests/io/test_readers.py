@@ -101,3 +101,10 @@ def test_one_column_read_names_the_likely_delimiter(tmp_path):
     p.write_text(_csv(","))
     with pytest.raises(DataError, match="looks comma-delimited, set data.sep: ','"):
         read_table(p, cfg(sep=";"))
+
+
+def test_file_kind_is_the_one_suffix_rule():
+    from pipeline.io.readers import file_kind
+
+    assert [file_kind(p) for p in ("a.parquet", "b.PQ", "dir/c.Parquet")] == ["parquet"] * 3
+    assert [file_kind(p) for p in ("a.csv", "b.txt", "c", "d.parquet.csv")] == ["csv"] * 4

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.jobs import load_training_data
 from pipeline.modeling.train import train
+from pipeline.onboarding.render import q
 from pipeline.validation.checks import check_training_data
 from tests.byo_helpers import FIX, run
 
@@ -286,12 +287,73 @@ def test_guess_config_refuses_a_file_without_a_unique_column(tmp_path):
         guess_config(tmp_path / "dup.csv")
 
 
+def _block_lines(text: str, key: str) -> list[str]:
+    """The item lines of one `schema:` list (`  key:` then its `    - ...` lines)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {key}:"))
+    out = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("    - "):
+            break
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("files", [[FLAT], CRM], ids=["flat", "crm"])
+def test_render_yaml_round_trips_every_guess_into_a_valid_config(files):
+    """Parsed back, the YAML is a valid Config holding exactly the guessed values, and every
+    choice's reason sits as a comment on its own column's line."""
+    from pipeline.onboarding.draft import guess_config
+    from pipeline.onboarding.render import render_yaml
+
+    d = guess_config(*files)
+    text = render_yaml(d)
+    cfg = Config.model_validate(yaml.safe_load(text))
+    s, o = cfg.schema, d.outcome
+    assert (cfg.data.leads, cfg.data.sep, cfg.data.encoding) == (
+        str(d.data.leads),
+        d.data.sep,
+        d.data.encoding,
+    )
+    assert cfg.data.outcomes == (str(d.data.outcomes) if d.data.outcomes else None)
+    assert cfg.data.missing_values == d.data.missing_values
+    assert s.lead_id == d.lead_id.column and s.dayfirst == d.dayfirst and s.email == d.email
+    assert s.created_at == (d.created_at.column if d.created_at else None)
+    assert (s.outcome.column, s.outcome.won, s.outcome.lost) == (o.column, o.won, o.lost)
+    assert s.outcome.closed_at == o.closed_at
+    if d.data.outcomes:
+        assert s.outcome.lead_id == o.lead_id
+    lists = {
+        "categorical": d.categorical,
+        "numeric": d.numeric,
+        "flags": d.flags,
+        "engagement": d.engagement,
+        "drop": d.drop,
+    }
+    for key, choices in lists.items():
+        assert getattr(s, key) == [c.column for c in choices], key
+        # the reason of this very choice, on this column's line of this block
+        assert _block_lines(text, key) == [f"    - {q(c.column)}  # {c.why}" for c in choices]
+    assert f"lead_id: {q(d.lead_id.column)}  # guess: {d.lead_id.why}" in text
+    if d.created_at:
+        assert f"created_at: {q(d.created_at.column)}  # guess: {d.created_at.why}" in text
+    if d.activity:
+        a = d.activity
+        assert (s.activity.lead_id, s.activity.timestamp, s.activity.type) == (
+            a.lead_id,
+            a.timestamp,
+            a.type,
+        )
+    assert cfg.targets.sql.precision == (d.sql.precision if d.sql else 0.5)
+    assert cfg.scoring.output == d.scores_output
+
+
 def test_render_yaml_writes_an_edited_guess():
-    from pipeline.onboarding.draft import Choice, draft_config, guess_config
+    from pipeline.onboarding.draft import guess_config
+    from pipeline.onboarding.guesses import Choice
     from pipeline.onboarding.render import render_yaml
 
     d = guess_config(FLAT)
-    assert render_yaml(d) == draft_config(FLAT)[0]
     d.categorical = [c for c in d.categorical if c.column != "City"]
     d.drop.append(Choice("City", "reviewer: too sparse"))
     text = render_yaml(d)
