@@ -160,7 +160,7 @@ def lead_waterfall(scorer, lead: pd.DataFrame, events: pd.DataFrame, as_of: np.n
     contrib, base = scorer.contributions(X)
     fields, m = field_matrix(scorer.builder.feature_fields)
     fc = (contrib @ m)[0]
-    ff, has_time = scorer.builder.feature_fields, scorer.builder.has_time
+    ff, has_time = scorer.builder.feature_fields, scorer.builder.has_time_
     reasons = reason_table(contrib, ff, X, len(fields), has_time, **scorer.reason_words())
     order = np.argsort(-np.abs(fc), kind="stable")
     words = {f: "" for f in fields}

@@ -41,7 +41,7 @@ class LeadScorer:
     @property
     def engagement_fields(self) -> list[str]:
         """Business fields of the engagement side: activity types and behaviour columns."""
-        return [*self.builder.activity_types, *self.engagement_columns]
+        return [*self.builder.activity_types_, *self.engagement_columns]
 
     def features(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
@@ -118,7 +118,7 @@ class LeadScorer:
             c, _ = self.contributions(X)
             ff = self.builder.feature_fields
             words = self.reason_words()
-            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time, **words))
+            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time_, **words))
             sub = self.subscores(c)
             sub.index = X.index
             out = out.join(sub)

@@ -321,7 +321,7 @@ def training_info(
         "calibration": choice.method,
         "calibration_heldout_log_loss": choice.heldout_log_loss,
         "n_features": len(scorer.builder.feature_names),
-        "activity_types": scorer.builder.activity_types,
+        "activity_types": scorer.builder.activity_types_,
         "features": scorer.builder.feature_names,
         "data_start": str(created.min()) if has_dates else None,
         "data_end": str(created.max()) if has_dates else None,

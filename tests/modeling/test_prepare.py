@@ -55,7 +55,7 @@ def test_tune_sees_the_feature_names_train_fits(shape):
     assert booster_in == fitted
     assert set(cfg.schema.flags) <= set(fitted)  # flags are features, in tune as in train
     if not cfg.data.activities:
-        assert not result.scorer.builder.activity_types
+        assert not result.scorer.builder.activity_types_
         assert not [f for f in fitted if f.startswith("activity_") or f == "lead_age_days"]
 
 
