@@ -119,7 +119,8 @@ def input_example(scorer: Any, X: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     for c in scorer.builder.numeric:
         ex[c] = rows[c].map({1: "yes", 0: "no"}) if c in flags else rows[c].astype(float)
     event = [
-        {"type": t, "occurred_at": "2026-01-01 10:00:00"} for t in scorer.builder.activity_types_[:1]
+        {"type": t, "occurred_at": "2026-01-01 10:00:00"}
+        for t in scorer.builder.activity_types_[:1]
     ]
     ex["activities"] = [json.dumps(event if i % 2 == 0 else []) for i in range(len(ex))]
     return ex
