@@ -167,7 +167,7 @@ def lead_waterfall(scorer, lead: pd.DataFrame, events: pd.DataFrame, as_of: np.n
     for slot, j in enumerate(order):  # reason_i holds the i-th largest field: strip its sign
         words[fields[j]] = str(reasons.iloc[0, slot]).split(" ", 1)[-1]
     labels = [f"{words[f]} [{f}]" for f in fields]
-    p = scorer.predict_proba(X)[0]
+    p = scorer.conversion_probability(X)[0]
     title = f"lead {X.index[0]}: probability {p:.3f}, score {scorer.to_score(np.array([p]))[0]}"
     return waterfall(fc, base, labels, title)
 

@@ -183,7 +183,7 @@ def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows
     assert np.allclose(scorer.fit_reference, fit_ref) and np.allclose(
         scorer.engagement_reference, eng_ref
     )
-    assert np.allclose(np.sort(scorer.predict_proba(ref_X)), scorer.score_reference)
+    assert np.allclose(np.sort(scorer.conversion_probability(ref_X)), scorer.score_reference)
 
     # test leads at their last snapshot, and the reference leads themselves
     X = pd.concat([rows.X[rows.part("test") & rows.last], ref_X])

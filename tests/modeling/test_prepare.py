@@ -80,7 +80,7 @@ def test_tune_rows_are_trains_fit_and_validation_rows(shape):
     # the validation leads' last snapshots are the rows train calibrated its score reference on
     vl = rows.part("val") & rows.last
     assert np.array_equal(
-        np.sort(result.scorer.predict_proba(rows.X[vl])), result.scorer.score_reference
+        np.sort(result.scorer.conversion_probability(rows.X[vl])), result.scorer.score_reference
     )
     # and a booster fit on tune's fit rows, early-stopped on its validation rows, is train's
     tc = cfg.training
