@@ -102,8 +102,10 @@ def prepare_training_rows(
         snaps = sample_snapshots(snaps, per_lead, tc.seed)
         log.info(
             "%s candidate snapshots: training on %s (last + up to %d per lead; training.scale)",
-            f"{candidates:,}", f"{len(snaps):,}", per_lead,
-        )  # fmt: skip
+            f"{candidates:,}",
+            f"{len(snaps):,}",
+            per_lead,
+        )
     if not with_test:
         snaps = snaps[snaps["split"] != "test"].reset_index(drop=True)
     dtype = np.float32 if big and tc.scale.float32 else np.float64
