@@ -28,6 +28,18 @@ class RegistryError(ExpectedError):
     """A model URI or alias that cannot be resolved; the message says what to do."""
 
 
+class ModelFormatError(ExpectedError):
+    """A fitted model pickled in a layout this code cannot read (an older leadscore made it);
+    `found` and `expected` are the format versions. The registry names the model version."""
+
+    def __init__(self, found: int, expected: int):
+        super().__init__(
+            f"the model was saved by an older leadscore (format {found}, this one reads format "
+            f"{expected}); retrain it with `leadscore train`"
+        )
+        self.found, self.expected = found, expected
+
+
 class StorageError(ExpectedError):
     """A file, folder or store that cannot be written or read (full disk, no permission, a path
     that is a folder or sits under a file); the message names the path and the cause."""

@@ -112,8 +112,9 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             runs.log_training_data(cfg, leads)
             # the backtest refits go on in `pool` while the gate scores the champion and the
             # figures are drawn; logging the run waits for them
-            result = train(cfg, leads, events, load_oracle(cfg), pool)
-            result.scorer.meta["data"] = gate.data_meta(cfg)  # the champion's inputs, kept
+            # the model keeps its data config: a later gate reads the champion's own inputs
+            meta = {"data": gate.data_meta(cfg)}
+            result = train(cfg, leads, events, load_oracle(cfg), pool, meta)
             judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
             first = gate.check_against_champion(client, result, judge)
             runs.draw_figures(result, Path(figs))

@@ -191,8 +191,8 @@ def activity_by_outcome(leads: pd.DataFrame, events: pd.DataFrame, days: int = 3
     b = feature_builder(Config(), closed).fit(closed, events)  # a config with no lead columns
     as_of = (closed["_created_at"] + pd.Timedelta(days=days)).to_numpy()
     X = b.transform(closed, events, as_of)
-    counts = X[[f"{t}_count" for t in b.activity_types]]
-    counts.columns = b.activity_types
+    counts = X[[f"{t}_count" for t in b.activity_types_]]
+    counts.columns = b.activity_types_
     out = counts.groupby(closed["_label"].map({1.0: "won", 0.0: "lost"})).mean().T
     out["won / lost"] = (out["won"] / out["lost"].replace(0, np.nan)).round(2)
     return out.sort_values("won / lost", ascending=False).round(2)

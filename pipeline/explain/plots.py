@@ -160,14 +160,14 @@ def lead_waterfall(scorer, lead: pd.DataFrame, events: pd.DataFrame, as_of: np.n
     contrib, base = scorer.contributions(X)
     fields, m = field_matrix(scorer.builder.feature_fields)
     fc = (contrib @ m)[0]
-    ff, has_time = scorer.builder.feature_fields, scorer.builder.has_time
+    ff, has_time = scorer.builder.feature_fields, scorer.builder.has_time_
     reasons = reason_table(contrib, ff, X, len(fields), has_time, **scorer.reason_words())
     order = np.argsort(-np.abs(fc), kind="stable")
     words = {f: "" for f in fields}
     for slot, j in enumerate(order):  # reason_i holds the i-th largest field: strip its sign
         words[fields[j]] = str(reasons.iloc[0, slot]).split(" ", 1)[-1]
     labels = [f"{words[f]} [{f}]" for f in fields]
-    p = scorer.predict_proba(X)[0]
+    p = scorer.conversion_probability(X)[0]
     title = f"lead {X.index[0]}: probability {p:.3f}, score {scorer.to_score(np.array([p]))[0]}"
     return waterfall(fc, base, labels, title)
 

@@ -9,10 +9,12 @@ events at scoring time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from pipeline.io.keys import index_positions
 
@@ -60,49 +62,59 @@ AGE_FIELD = "lead_age"
 EMAIL_FIELD = "email_domain"
 
 
-@dataclass
-class FeatureBuilder:
+class FeatureBuilder(BaseEstimator):
     """Turns canonical leads + events into a feature frame at given as-of times.
 
-    `fit` only fixes the vocabulary (which activity types become features), so that scoring builds
-    exactly the columns the model was trained on whatever types a new file contains.
+    Parameters (stored unchanged, scikit-learn style): the categorical and numeric columns, whether
+    the email domain is a feature and how many activity types may become features. `fit` learns
+    the vocabulary (which activity types become features, whether there are dates), so that
+    scoring builds exactly the columns the model was trained on whatever types a new file holds:
+
+    - `activity_types_`: the most frequent types among the fit leads' events, sorted;
+    - `has_time_`: whether the leads have creation dates (windows, recency, lead age);
+    - `use_age_`: whether lead age is a feature. Only when there are events to replay: without
+      them every snapshot of a lead is the same row except its age, and won leads stop being
+      snapshotted at their close date while lost ones reach every age, so age alone would
+      separate won from lost (a leak).
     """
 
-    categorical: list[str]
-    numeric: list[str]
-    use_email: bool = False
-    max_activity_types: int = 40
-    activity_types: list[str] = field(default_factory=list)
-    has_time: bool = True
-    # Lead age is a feature only when there are events to replay: without them every snapshot of
-    # a lead is the same row except its age, and won leads stop being snapshotted at their close
-    # date while lost ones reach every age, so age alone would separate won from lost (a leak).
-    use_age: bool = True
+    def __init__(
+        self,
+        categorical: list[str],
+        numeric: list[str],
+        use_email: bool = False,
+        max_activity_types: int = 40,
+    ):
+        self.categorical = categorical
+        self.numeric = numeric
+        self.use_email = use_email
+        self.max_activity_types = max_activity_types
 
     def fit(self, leads: pd.DataFrame, events: pd.DataFrame) -> FeatureBuilder:
         mine = index_positions(leads.index, events["lead_id"]) >= 0
         counts = events.loc[mine, "type"].value_counts()
-        self.activity_types = sorted(counts.index[: self.max_activity_types].tolist())
-        self.has_time = bool(leads["_created_at"].notna().any())
-        self.use_age = self.has_time and bool(self.activity_types)
+        self.activity_types_ = sorted(counts.index[: self.max_activity_types].tolist())
+        self.has_time_ = bool(leads["_created_at"].notna().any())
+        self.use_age_ = self.has_time_ and bool(self.activity_types_)
         return self
 
     @property
     def feature_fields(self) -> dict[str, str]:
         """Feature name -> business field it comes from (used to sum SHAP values into reasons)."""
+        check_is_fitted(self)
         f: dict[str, str] = {}
-        for t in self.activity_types:
-            for name in _type_feature_names(t, self.has_time):
+        for t in self.activity_types_:
+            for name in _type_feature_names(t, self.has_time_):
                 f[name] = t
-        for name in _type_feature_names("any", self.has_time):
+        for name in _type_feature_names("any", self.has_time_):
             f[name.replace("any_", "activity_")] = ACTIVITY_FIELD
-        if self.has_time and self.use_age:
+        if self.use_age_:
             f["lead_age_days"] = AGE_FIELD
         if self.use_email:
             f["personal_email"] = EMAIL_FIELD
         for c in self.categorical + self.numeric:
             f[c] = c
-        if not self.activity_types:
+        if not self.activity_types_:
             f = {k: v for k, v in f.items() if v != ACTIVITY_FIELD}
         return f
 
@@ -114,13 +126,14 @@ class FeatureBuilder:
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
     ) -> pd.DataFrame:
         """Features of `leads` (unique ids) at `as_of` (datetime64[ns] per lead, or NaT = all)."""
+        check_is_fitted(self)
         n = len(leads)
         as_of = as_of_ns(as_of)
         cols: dict[str, np.ndarray] = {}
-        if self.activity_types:
+        if self.activity_types_:
             ev = self.encode_events(leads.index, events)
             cols.update(self.activity_features(ev, None, as_of, n))
-        if self.has_time and self.use_age:
+        if self.use_age_:
             cols["lead_age_days"] = lead_age_days(leads["_created_at"], as_of)
         if self.use_email:
             cols["personal_email"] = personal_email(leads["_email"])
@@ -137,7 +150,7 @@ class FeatureBuilder:
         keep = row >= 0
         ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         codes, uniques = pd.factorize(events["type"])  # hashing once, then a small lookup
-        lookup = pd.Index(self.activity_types, dtype=object).get_indexer(
+        lookup = pd.Index(self.activity_types_, dtype=object).get_indexer(
             pd.Index(uniques).astype(object)
         )
         code = np.where(codes >= 0, np.append(lookup, -1)[codes], -1).astype(np.int16)
@@ -155,19 +168,19 @@ class FeatureBuilder:
         however many events there are; counts add up and recencies take the minimum across
         blocks, so the result does not depend on the block size or on the order of the events.
         """
-        types = self.activity_types
+        types = self.activity_types_
         n = n_ids if rows is None else len(rows)
         k = len(types) + 1  # the last slot collects every type, known or not
         inv = None
         if rows is not None:
             inv = np.full(n_ids, -1, _index_dtype(n))
             inv[rows] = np.arange(n, dtype=inv.dtype)
-        windows = WINDOWS if self.has_time else ()
+        windows = WINDOWS if self.has_time_ else ()
         names = ["count", *(f"count_{w}d" for w in windows)]
         counts = {name: np.zeros(n * k, np.int64) for name in names}
         totals = {name: np.zeros(n, np.int64) for name in names}
-        last = np.full(n * k, np.inf) if self.has_time else None
-        any_last = np.full(n, np.inf) if self.has_time else None
+        last = np.full(n * k, np.inf) if self.has_time_ else None
+        any_last = np.full(n, np.inf) if self.has_time_ else None
         for lo in range(0, len(ev), EVENT_BLOCK):
             row = ev.row[lo : lo + EVENT_BLOCK]
             ts, code = ev.ts[lo : lo + EVENT_BLOCK], ev.code[lo : lo + EVENT_BLOCK]
@@ -214,7 +227,7 @@ class EventCodes:
 
     row: np.ndarray  # int32 (int64 past 2**31 leads)
     ts: np.ndarray  # int64 ns (NaT = int64 min)
-    code: np.ndarray  # int16: index into FeatureBuilder.activity_types, -1: not a feature type
+    code: np.ndarray  # int16: index into FeatureBuilder.activity_types_, -1: not a feature type
 
     def __len__(self) -> int:
         return len(self.row)

@@ -91,7 +91,7 @@ def build_snapshot_features(
         raise ValueError("snapshots of leads that are not in the leads frame")
     as_of = as_of_ns(snaps["as_of"].to_numpy())
     num: dict[str, np.ndarray] = {}
-    if builder.activity_types:
+    if builder.activity_types_:
         ev = builder.encode_events(leads.index, events)
         age = snaps["age"].to_numpy(dtype=float)
         for a in np.unique(age[~np.isnan(age)]).tolist() + (
@@ -106,7 +106,7 @@ def build_snapshot_features(
                     num[name] = np.empty(n, dtype)
                 num[name][g] = v
         del ev
-    if builder.has_time and builder.use_age:
+    if builder.use_age_:
         num["lead_age_days"] = lead_age_days(
             leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos], as_of
         ).astype(dtype, copy=False)

@@ -96,26 +96,58 @@ def _fit_and_test(
     class). Runs in a worker thread: it reads `rows` and writes nothing shared."""
     tc = cfg.training
     X, y, lead_ids = rows.X, rows.y, rows.lead_ids
-    fit_m = _cap_rows(period.fit, codes, refit.max_fit_rows, tc.seed)
-    val_m = period.val
-    if refit.max_val_rows is not None:
-        val_m = _cap_rows(val_m, codes, refit.max_val_rows, tc.seed)
-    test_m = period.test
-    for m in (fit_m, val_m, test_m):
-        if m.sum() == 0 or len(np.unique(y[m])) < 2:
-            return None
+    slices = _period_slices(rows, codes, period, refit, tc.seed)
+    if slices is None:
+        return None
+    fit_m, val_m, test_m = slices
     params = refit.params or size_aware(tc.lightgbm, int(fit_m.sum()))
     if refit.early_stopping_rounds:
         params = params.model_copy(update={"early_stopping_rounds": refit.early_stopping_rounds})
     booster = fit_booster(
-        X[fit_m], y[fit_m], X[val_m], y[val_m], rows.builder.categorical, params, tc.seed,
-        tc.min_category_count, threads=1,
-    )  # fmt: skip
+        X[fit_m],
+        y[fit_m],
+        X[val_m],
+        y[val_m],
+        rows.builder.categorical,
+        params,
+        tc.seed,
+        tc.min_category_count,
+        threads=1,
+    )
     p, choice = calibrated_probabilities(
         booster, X[val_m], y[val_m], lead_ids[val_m], method, tc.seed, X[test_m]
     )
+    return _period_metrics(cfg, rows, fit_m, test_m, p, choice.method)
+
+
+def _period_slices(
+    rows: TrainingRows, codes: np.ndarray, period: Period, refit: Refit, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The period's fit, validation and test rows, capped as `refit` says; None when one of them
+    is empty or holds a single class."""
+    fit_m = _cap_rows(period.fit, codes, refit.max_fit_rows, seed)
+    val_m = period.val
+    if refit.max_val_rows is not None:
+        val_m = _cap_rows(val_m, codes, refit.max_val_rows, seed)
+    test_m = period.test
+    for m in (fit_m, val_m, test_m):
+        if m.sum() == 0 or len(np.unique(rows.y[m])) < 2:
+            return None
+    return fit_m, val_m, test_m
+
+
+def _period_metrics(
+    cfg: Config,
+    rows: TrainingRows,
+    fit_m: np.ndarray,
+    test_m: np.ndarray,
+    p: np.ndarray,
+    calibration: str,
+) -> dict[str, float]:
+    """One backtest row: the refit's test metrics beside the points rule's AUC."""
+    y = rows.y
     m = classification_metrics(y[test_m], p, "")
-    pts = points_score(X[test_m], cfg.baseline_points)
+    pts = points_score(rows.X[test_m], cfg.baseline_points)
     return {
         "test_leads": int(test_m.sum()),
         "won": int(y[test_m].sum()),
@@ -127,7 +159,7 @@ def _fit_and_test(
         "mean_probability": float(p.mean()),
         "observed_rate": float(y[test_m].mean()),
         "points_roc_auc": float(roc_auc_score(y[test_m], pts)),
-        "calibration": choice.method,
+        "calibration": calibration,
     }
 
 

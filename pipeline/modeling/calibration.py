@@ -16,6 +16,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 
 def _calibrate(
@@ -70,23 +71,36 @@ def choose_method(
             if len(np.unique(y[tr])) < 2 or len(np.unique(y[~tr])) < 2:
                 total = np.inf
                 break
-            cal = ScoreCalibrator(scores[tr], y[tr], m)
+            cal = ScoreCalibrator(m).fit(scores[tr], y[tr])
             total += log_loss(y[~tr], cal.predict_proba(scores[~tr])[:, 1], labels=[0, 1])
         losses[m] = total / 2
     return CalibrationChoice(min(losses, key=losses.get), losses)
 
 
-class ScoreCalibrator:
+class ScoreCalibrator(BaseEstimator):
     """A calibrator fit on booster scores instead of the booster: the same calibration as
     `choose_and_fit_calibrator` gives, for a model that never travels (trial calibrators and
-    backtests), so the booster scores each row once."""
+    backtests), so the booster scores each row once.
 
-    def __init__(self, scores: np.ndarray, y: np.ndarray, method: str):
+    `method` ("isotonic" or "sigmoid") is the only parameter; `fit(scores, y)` learns `cal_` (the
+    fitted `CalibratedClassifierCV` over the scores) and `classes_`."""
+
+    def __init__(self, method: str = "isotonic"):
+        self.method = method
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
         echo = FrozenEstimator(_EchoScores().fit(np.zeros((2, 1)), np.array([0, 1])))
-        self.cal_ = _calibrate(echo, np.asarray(scores, float).reshape(-1, 1), y, method)
+        self.cal_ = _calibrate(echo, _column(scores), y, self.method)
+        self.classes_ = self.cal_.classes_
+        return self
 
     def predict_proba(self, scores: np.ndarray) -> np.ndarray:
-        return self.cal_.predict_proba(np.asarray(scores, float).reshape(-1, 1))
+        check_is_fitted(self)
+        return self.cal_.predict_proba(_column(scores))
+
+
+def _column(scores: np.ndarray) -> np.ndarray:
+    return np.asarray(scores, float).reshape(-1, 1)
 
 
 def calibrated_probabilities(
@@ -104,7 +118,7 @@ def calibrated_probabilities(
     choice = CalibrationChoice(method, {})
     if method == "auto":
         choice = choose_method(s_cal, y_cal, groups, seed)
-    cal = ScoreCalibrator(s_cal, y_cal, choice.method)
+    cal = ScoreCalibrator(choice.method).fit(s_cal, y_cal)
     return cal.predict_proba(booster_scores(model, X_new))[:, 1], choice
 
 

@@ -91,8 +91,8 @@ def prepare_training_rows(
     # every lead's snapshots, test leads too, so that tuning (with_test=False) takes the same
     # decision about scale and keeps the same rows as training
     snaps = snapshot_times(leads.loc[split.index], tc.snapshot_days)
-    # nothing to replay: one row per lead (see FeatureBuilder.use_age)
-    if not builder.activity_types:
+    # nothing to replay: one row per lead (see FeatureBuilder.use_age_)
+    if not builder.activity_types_:
         snaps = snaps.iloc[np.sort(last_snapshot(snaps))].reset_index(drop=True)
     snaps["split"] = split.to_numpy()[index_positions(split.index, snaps["lead_id"])]
     candidates, fit_candidates = len(snaps), int((snaps["split"] == "fit").sum())
@@ -102,8 +102,10 @@ def prepare_training_rows(
         snaps = sample_snapshots(snaps, per_lead, tc.seed)
         log.info(
             "%s candidate snapshots: training on %s (last + up to %d per lead; training.scale)",
-            f"{candidates:,}", f"{len(snaps):,}", per_lead,
-        )  # fmt: skip
+            f"{candidates:,}",
+            f"{len(snaps):,}",
+            per_lead,
+        )
     if not with_test:
         snaps = snaps[snaps["split"] != "test"].reset_index(drop=True)
     dtype = np.float32 if big and tc.scale.float32 else np.float64

@@ -1,8 +1,13 @@
 """The one fitted artifact: features + encoder + booster + calibrator + cutoffs + explainer.
 
-Training builds a `LeadScorer`; the registry packs it into the MLflow pyfunc model; the batch
-scorer, the REST server and notebooks all call the same methods, so no scoring path re-implements
-training logic.
+Training builds a `LeadScorer` once, from parts it has fitted (nothing is assigned to it
+afterwards); the registry packs it into the MLflow pyfunc model; the batch scorer, the REST server
+and notebooks all call the same methods, so no scoring path re-implements training logic.
+
+Like a scikit-learn classifier, `predict_proba` returns two columns (lost, won);
+`conversion_probability` is the won column alone, which is what scoring reads. The pickled scorer
+carries `format_version`: a scorer pickled in another layout is refused when it is unpickled, with
+`ModelFormatError` (the registry turns it into one line naming the model version).
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+from pipeline.errors import ModelFormatError
 from pipeline.explain import fastshap
 from pipeline.explain.fields import field_matrix
 from pipeline.explain.reasons import reason_table
 from pipeline.explain.subscores import group_logodds, percentile
 from pipeline.features.builder import FeatureBuilder
 from pipeline.modeling.cutoffs import Cutoffs
+
+# 1: before the scikit-learn conventions (no attribute; the builder's learned state had no `_`)
+# 2: FeatureBuilder.activity_types_/has_time_/use_age_, two-column predict_proba
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -37,11 +47,23 @@ class LeadScorer:
     engagement_columns: tuple[str, ...] = ()
     # columns whose reasons read yes/no: schema.flags and numeric columns holding only 0/1
     flag_columns: tuple[str, ...] = ()
+    format_version: int = FORMAT_VERSION  # layout of the pickled artifact, checked on unpickling
+
+    def __setstate__(self, state: dict) -> None:
+        found = state.get("format_version", 1)
+        if found != FORMAT_VERSION:
+            raise ModelFormatError(found, FORMAT_VERSION)
+        self.__dict__.update(state)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The outcome of each `predict_proba` column: 0 = lost, 1 = won (converted)."""
+        return np.array([0, 1])
 
     @property
     def engagement_fields(self) -> list[str]:
         """Business fields of the engagement side: activity types and behaviour columns."""
-        return [*self.builder.activity_types, *self.engagement_columns]
+        return engagement_fields(self.builder, self.engagement_columns)
 
     def features(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
@@ -49,19 +71,17 @@ class LeadScorer:
         return self.builder.transform(leads, events, as_of)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated conversion probabilities."""
-        return self.calibrator.predict_proba(X)[:, 1]
+        """Calibrated probabilities, shape (n, 2): column 0 lost, column 1 won (see `classes_`)."""
+        return self.calibrator.predict_proba(X)
+
+    def conversion_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probability of each row, shape (n,): `predict_proba`'s won
+        column."""
+        return self.predict_proba(X)[:, 1]
 
     def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
         """Per-feature SHAP values (log-odds) and the base value, from the booster."""
-        enc = self.booster.named_steps["encode"].transform(X)
-        booster = self.booster.named_steps["lgbm"].booster_
-        fast = fastshap.for_booster(booster)  # same values as pred_contrib, ~5x faster
-        if fast is not None:
-            c = fast.contributions(fastshap.lightgbm_matrix(enc))
-        else:
-            c = booster.predict(enc, pred_contrib=True)
-        return c[:, :-1], float(c[0, -1]) if len(c) else 0.0
+        return booster_contributions(self.booster, X)
 
     def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
         fields, m = field_matrix(self.builder.feature_fields)
@@ -80,12 +100,6 @@ class LeadScorer:
         return np.clip(
             np.round(100 * np.searchsorted(ref, p, side="right") / len(ref)), 0, 100
         ).astype(int)
-
-    def set_subscore_reference(self, X: pd.DataFrame) -> None:
-        """Fix the fit/engagement distributions of the reference leads (those behind `score`)."""
-        c, _ = self.contributions(X)
-        g = group_logodds(c, self.builder.feature_fields, self.engagement_fields)
-        self.fit_reference, self.engagement_reference = np.sort(g[:, 0]), np.sort(g[:, 1])
 
     def subscores(self, contrib: np.ndarray) -> pd.DataFrame:
         """fit_score and engagement_score (0-100 percentiles) from per-feature SHAP values."""
@@ -109,7 +123,7 @@ class LeadScorer:
 
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
-        p = self.predict_proba(X)
+        p = self.conversion_probability(X)
         out = pd.DataFrame(index=X.index)
         out["probability"] = p
         out["score"] = self.to_score(p)
@@ -118,8 +132,38 @@ class LeadScorer:
             c, _ = self.contributions(X)
             ff = self.builder.feature_fields
             words = self.reason_words()
-            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time, **words))
+            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time_, **words))
             sub = self.subscores(c)
             sub.index = X.index
             out = out.join(sub)
         return out
+
+
+def booster_contributions(booster: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Per-feature SHAP values (log-odds) and the base value of `booster` (encoder + LightGBM)."""
+    enc = booster.named_steps["encode"].transform(X)
+    lgbm = booster.named_steps["lgbm"].booster_
+    fast = fastshap.for_booster(lgbm)  # same values as pred_contrib, ~5x faster
+    if fast is not None:
+        c = fast.contributions(fastshap.lightgbm_matrix(enc))
+    else:
+        c = lgbm.predict(enc, pred_contrib=True)
+    return c[:, :-1], float(c[0, -1]) if len(c) else 0.0
+
+
+def engagement_fields(builder: FeatureBuilder, engagement_columns: tuple[str, ...]) -> list[str]:
+    """Business fields of the engagement side: activity types and behaviour columns."""
+    return [*builder.activity_types_, *engagement_columns]
+
+
+def subscore_references(
+    builder: FeatureBuilder,
+    booster: Pipeline,
+    engagement_columns: tuple[str, ...],
+    X: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted fit and engagement log-odds parts of the reference leads `X` (those behind
+    `score`): what `fit_score` and `engagement_score` are percentiles of."""
+    c, _ = booster_contributions(booster, X)
+    g = group_logodds(c, builder.feature_fields, engagement_fields(builder, engagement_columns))
+    return np.sort(g[:, 0]), np.sort(g[:, 1])

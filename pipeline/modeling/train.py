@@ -30,7 +30,7 @@ from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_cali
 from pipeline.modeling.cutoffs import choose_cutoffs
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
-from pipeline.modeling.scorer import LeadScorer
+from pipeline.modeling.scorer import LeadScorer, subscore_references
 from pipeline.monitoring.drift import DriftReference
 from pipeline.validation.leakage import suspects_in_features
 
@@ -68,18 +68,21 @@ def train(
     events: pd.DataFrame,
     oracle: pd.DataFrame | None = None,
     pool: Executor | None = None,
+    meta: dict | None = None,
 ) -> TrainResult:
     """Fit, calibrate, choose cutoffs, evaluate out of time and explain, from canonical frames.
 
     `oracle` (the sample generator's true probabilities) is read for evaluation only. With a
     `pool` (`backtest.worker_pool()`), the backtest refits are left running in it, so the caller
     can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
+    `meta` is kept in the scorer's `meta` beside what training records there (the caller's
+    knowledge, such as where the data came from).
     """
     require_outcomes(leads)
     rows = prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
-    scorer, choice = fit_scorer(cfg, leads, rows)
     test = rows.part("test") & rows.last
+    scorer, choice = fit_scorer(cfg, leads, rows, meta or {})
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL)
@@ -91,12 +94,6 @@ def train(
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
         info = training_info(cfg, leads, events, rows, scorer, choice, preds)
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
-        scorer.meta = {
-            k: info[k] for k in ("split", "calibration", "data_start", "data_end", "test_start")
-        }
-        scorer.meta["schema"] = cfg.schema.model_dump()
-        fit_X = rows.X[rows.part("fit")]
-        scorer.meta["drift_reference"] = DriftReference.fit(fit_X, rows.builder.categorical)
         add_lift(metrics, "logreg", logreg.result())
         result = TrainResult(
             scorer, metrics, info, importance, preds, shap_sample, tables, pending=backtests
@@ -124,36 +121,65 @@ def require_both_classes(rows: TrainingRows) -> None:
 
 
 def fit_scorer(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, meta: dict
 ) -> tuple[LeadScorer, CalibrationChoice]:
     """Booster on the fit slice, early-stopped and calibrated on the validation slice; cutoffs and
-    the 0-100 score reference from the validation leads' last snapshots."""
+    the 0-100 score references from the validation leads' last snapshots. The scorer is built
+    once, from all its fitted parts."""
     tc = cfg.training
     X, y = rows.X, rows.y
     fit_m, val_m = rows.part("fit"), rows.part("val")
-    params = size_aware(tc.lightgbm, rows.size_rows)
     booster = fit_booster(
-        X[fit_m], y[fit_m], X[val_m], y[val_m], rows.builder.categorical, params, tc.seed,
+        X[fit_m],
+        y[fit_m],
+        X[val_m],
+        y[val_m],
+        rows.builder.categorical,
+        size_aware(tc.lightgbm, rows.size_rows),
+        tc.seed,
         tc.min_category_count,
-    )  # fmt: skip
+    )
     calibrator, choice = choose_and_fit_calibrator(
         booster, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
     )
     vl = val_m & rows.last
     p_val = calibrator.predict_proba(X[vl])[:, 1]
-    cutoffs = choose_cutoffs(p_val, y[vl], cfg.targets, _months(leads, rows.lead_ids[vl]))
+    engagement = tuple(cfg.schema.engagement)
+    # fit/engagement sub-scores: the same reference leads as the 0-100 score
+    fit_ref, engagement_ref = subscore_references(rows.builder, booster, engagement, X[vl])
     scorer = LeadScorer(
         builder=rows.builder,
         booster=booster,
         calibrator=calibrator,
-        cutoffs=cutoffs,
+        cutoffs=choose_cutoffs(p_val, y[vl], cfg.targets, _months(leads, rows.lead_ids[vl])),
         score_reference=np.sort(p_val),
         calibration_method=choice.method,
-        engagement_columns=tuple(cfg.schema.engagement),
+        meta={**scorer_meta(cfg, leads, rows, choice), **meta},
+        fit_reference=fit_ref,
+        engagement_reference=engagement_ref,
+        engagement_columns=engagement,
         flag_columns=_yes_no_columns(cfg, X[fit_m]),
     )
-    scorer.set_subscore_reference(X[vl])  # fit/engagement sub-scores: same reference leads
     return scorer, choice
+
+
+def scorer_meta(
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, choice: CalibrationChoice
+) -> dict:
+    """What the artifact keeps about its training: the split, the calibration, the data's dates,
+    the schema it reads and the drift reference of its fit rows."""
+    created = leads["_created_at"]
+    has_dates = created.notna().any()
+    test_ids = rows.lead_ids[rows.part("test") & rows.last]
+    return {
+        "split": "time" if rows.by_time else "stratified_random",
+        "calibration": choice.method,
+        "data_start": str(created.min()) if has_dates else None,
+        "data_end": str(created.max()) if has_dates else None,
+        "test_start": str(created.reindex(test_ids).min()) if rows.by_time else None,
+        "schema": cfg.schema.model_dump(),
+        "drift_reference": DriftReference.fit(rows.X[rows.part("fit")], rows.builder.categorical),
+    }
 
 
 def _yes_no_columns(cfg: Config, X: pd.DataFrame) -> tuple[str, ...]:
@@ -177,7 +203,7 @@ def evaluate(
     """Test predictions (one row per test lead) and the metrics against the cutoffs and the
     points baseline (the logistic one runs beside it: `logreg_baseline`)."""
     Xt, yt = rows.X[test], rows.y[test]
-    p_test = scorer.predict_proba(Xt)
+    p_test = scorer.conversion_probability(Xt)
     metrics = classification_metrics(yt, p_test, "test_")
     raw = classification_metrics(yt, scorer.booster.predict_proba(Xt)[:, 1])
     metrics["test_roc_auc_uncalibrated"] = raw["test_roc_auc"]
@@ -303,8 +329,7 @@ def training_info(
 ) -> dict[str, object]:
     """Row counts, dates and choices of the run: logged as params and shown in the model card."""
     lab = leads["_label"]
-    created = leads["_created_at"]
-    has_dates = created.notna().any()
+    meta = scorer.meta
     return {
         "rows_leads": len(leads),
         "rows_events": len(events),
@@ -317,13 +342,13 @@ def training_info(
         "rows_fit": int(rows.part("fit").sum()),
         "rows_val": int(rows.part("val").sum()),
         "rows_test_leads": len(preds),
-        "split": "time" if rows.by_time else "stratified_random",
-        "calibration": choice.method,
+        "split": meta["split"],
+        "calibration": meta["calibration"],
         "calibration_heldout_log_loss": choice.heldout_log_loss,
         "n_features": len(scorer.builder.feature_names),
-        "activity_types": scorer.builder.activity_types,
+        "activity_types": scorer.builder.activity_types_,
         "features": scorer.builder.feature_names,
-        "data_start": str(created.min()) if has_dates else None,
-        "data_end": str(created.max()) if has_dates else None,
-        "test_start": str(created.reindex(preds["lead_id"]).min()) if rows.by_time else None,
+        "data_start": meta["data_start"],
+        "data_end": meta["data_end"],
+        "test_start": meta["test_start"],
     }

@@ -28,7 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
-from pipeline.errors import RegistryError
+from pipeline.errors import ModelFormatError, RegistryError
 from pipeline.tracking import serve
 from pipeline.tracking.store import MODEL_NAME, PACKAGE_DIR, tracking_uri
 
@@ -62,13 +62,25 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
     """
 
     def load_context(self, context: Any) -> None:
-        self.scorer = joblib.load(context.artifacts["scorer"])
         self.version = registered_version(Path(context.artifacts["scorer"]).parents[1])
+        self.scorer = load_artifact(context.artifacts["scorer"], self.version)
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
         return serve.predict(self.scorer, model_input, params, self.version)
+
+
+def load_artifact(path: str | Path, version: str) -> Any:
+    """The pickled `LeadScorer`; one line, not a traceback, when an older leadscore pickled it in
+    a layout this code does not read (the scorer checks its `format_version` as it unpickles)."""
+    try:
+        return joblib.load(path)
+    except ModelFormatError as e:
+        raise RegistryError(
+            f"model v{version} was registered by an older leadscore (format {e.found}); "
+            "retrain it with `leadscore train`"
+        ) from None
 
 
 def registered_version(model_dir: Path) -> str:
@@ -119,7 +131,8 @@ def input_example(scorer: Any, X: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     for c in scorer.builder.numeric:
         ex[c] = rows[c].map({1: "yes", 0: "no"}) if c in flags else rows[c].astype(float)
     event = [
-        {"type": t, "occurred_at": "2026-01-01 10:00:00"} for t in scorer.builder.activity_types[:1]
+        {"type": t, "occurred_at": "2026-01-01 10:00:00"}
+        for t in scorer.builder.activity_types_[:1]
     ]
     ex["activities"] = [json.dumps(event if i % 2 == 0 else []) for i in range(len(ex))]
     return ex

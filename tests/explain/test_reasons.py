@@ -7,18 +7,19 @@ import pytest
 from pipeline.explain.reasons import reason_table
 from pipeline.explain.subscores import group_logodds
 from pipeline.features.builder import FeatureBuilder
+from tests.features.fitted import fitted_builder
 
 TYPES = ["demo_request", "pricing_page_visit", "unsubscribe"]
 
 
 @pytest.fixture()
 def builder() -> FeatureBuilder:
-    return FeatureBuilder(
+    return fitted_builder(
+        TYPES,
+        has_time=True,
         categorical=["seniority", "company_size", "industry"],
         numeric=["annual_ad_budget"],
         use_email=True,
-        activity_types=TYPES,
-        has_time=True,
     )
 
 
@@ -149,7 +150,7 @@ def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
     scorer, sub, events, as_of, _ = _score(trained)
     X = scorer.features(sub, events, as_of)
     c, base = scorer.contributions(X)
-    g = group_logodds(c, scorer.builder.feature_fields, scorer.builder.activity_types)
+    g = group_logodds(c, scorer.builder.feature_fields, scorer.builder.activity_types_)
     raw = scorer.booster.predict_proba(X)[:, 1]
     assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
 
@@ -172,7 +173,7 @@ def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows
     result, leads, events = trained
     scorer, rows = result.scorer, training_rows
     names = scorer.builder.feature_names
-    eng = _engagement_features(names, scorer.builder.activity_types)
+    eng = _engagement_features(names, scorer.builder.activity_types_)
     assert eng.any() and (~eng).any()
 
     ref_X = rows.X[rows.part("val") & rows.last]
@@ -182,7 +183,7 @@ def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows
     assert np.allclose(scorer.fit_reference, fit_ref) and np.allclose(
         scorer.engagement_reference, eng_ref
     )
-    assert np.allclose(np.sort(scorer.predict_proba(ref_X)), scorer.score_reference)
+    assert np.allclose(np.sort(scorer.conversion_probability(ref_X)), scorer.score_reference)
 
     # test leads at their last snapshot, and the reference leads themselves
     X = pd.concat([rows.X[rows.part("test") & rows.last], ref_X])
@@ -247,7 +248,7 @@ def test_field_figures_and_waterfall(trained):
 
 
 def test_without_dates_reasons_use_counts_only():
-    b = FeatureBuilder(categorical=[], numeric=[], activity_types=TYPES, has_time=False)
+    b = fitted_builder(TYPES, has_time=False, categorical=[], numeric=[])
     X = pd.DataFrame(
         [[2.0, 0.0, 0.0, 2.0], [0.0, 1.0, 0.0, 1.0]],
         columns=b.feature_names,

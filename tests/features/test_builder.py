@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from pipeline.features.builder import FeatureBuilder, personal_email
 from pipeline.features.snapshots import snapshot_times
@@ -37,9 +38,9 @@ def events_frame() -> pd.DataFrame:
 
 
 def builder() -> FeatureBuilder:
+    """Fitted on lead A's events: web visits, a demo request and a pricing page visit."""
     b = FeatureBuilder(["industry"], ["employees"], use_email=True)
-    b.activity_types = ["demo_request", "pricing_page_visit", "web_visit"]
-    return b
+    return b.fit(leads_frame().loc[["A"]], events_frame())
 
 
 def test_counts_windows_and_recency_by_hand():
@@ -108,7 +109,31 @@ def test_lead_closed_before_first_age_keeps_one_snapshot_at_close():
 
 def test_fit_learns_vocabulary_from_training_leads_only():
     b = FeatureBuilder(["industry"], ["employees"]).fit(leads_frame().loc[["A"]], events_frame())
-    assert b.activity_types == ["demo_request", "pricing_page_visit", "web_visit"]
+    assert b.activity_types_ == ["demo_request", "pricing_page_visit", "web_visit"]
+
+
+def test_parameters_stay_as_given_and_learned_state_comes_from_fit():
+    b = FeatureBuilder(["industry"], ["employees"], use_email=True, max_activity_types=2)
+    params = b.get_params()
+    assert params == {
+        "categorical": ["industry"],
+        "numeric": ["employees"],
+        "use_email": True,
+        "max_activity_types": 2,
+    }
+    b.fit(leads_frame().loc[["A"]], events_frame())
+    assert b.get_params() == params
+    assert b.activity_types_ == ["demo_request", "web_visit"]  # the 2 most frequent, sorted
+    assert b.has_time_ and b.use_age_
+    undated = leads_frame(_created_at=pd.NaT)
+    assert not FeatureBuilder(["industry"], ["employees"]).fit(undated, events_frame()).use_age_
+
+
+def test_transform_before_fit_says_so():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        FeatureBuilder(["industry"], ["employees"]).transform(
+            leads_frame(), events_frame(), pd.to_datetime(["2026-02-01"] * 2).to_numpy()
+        )
 
 
 def test_personal_email_flags():

@@ -14,6 +14,7 @@ from pipeline.features.snapshots import (
     snapshot_times,
 )
 from pipeline.io.keys import index_positions
+from tests.features.fitted import fitted_builder
 
 AGES = [1, 3, 7, 14, 21, 30, 45, 60, 90]
 
@@ -50,9 +51,8 @@ def history(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def builder() -> FeatureBuilder:
-    b = FeatureBuilder(["industry"], ["employees"], use_email=True)
-    b.activity_types = ["demo_request", "email_open", "web_visit"]
-    return b
+    types = ["demo_request", "email_open", "web_visit"]
+    return fitted_builder(types, categorical=["industry"], numeric=["employees"], use_email=True)
 
 
 def by_transform(b: FeatureBuilder, leads, events, snaps) -> pd.DataFrame:

@@ -55,7 +55,7 @@ def test_tune_sees_the_feature_names_train_fits(shape):
     assert booster_in == fitted
     assert set(cfg.schema.flags) <= set(fitted)  # flags are features, in tune as in train
     if not cfg.data.activities:
-        assert not result.scorer.builder.activity_types
+        assert not result.scorer.builder.activity_types_
         assert not [f for f in fitted if f.startswith("activity_") or f == "lead_age_days"]
 
 
@@ -80,7 +80,7 @@ def test_tune_rows_are_trains_fit_and_validation_rows(shape):
     # the validation leads' last snapshots are the rows train calibrated its score reference on
     vl = rows.part("val") & rows.last
     assert np.array_equal(
-        np.sort(result.scorer.predict_proba(rows.X[vl])), result.scorer.score_reference
+        np.sort(result.scorer.conversion_probability(rows.X[vl])), result.scorer.score_reference
     )
     # and a booster fit on tune's fit rows, early-stopped on its validation rows, is train's
     tc = cfg.training

@@ -89,7 +89,7 @@ def test_calibrated_scale_is_the_scorers_own(result):
     X = result.shap_sample[1]
     contrib, base = result.scorer.contributions(X)
     p = calibrate_logodds(result.scorer.calibrator, contrib.sum(axis=1) + base)
-    assert np.allclose(p, result.scorer.predict_proba(X), atol=1e-9)
+    assert np.allclose(p, result.scorer.conversion_probability(X), atol=1e-9)
 
 
 def test_a_field_without_effect_moves_nothing(result):
