@@ -211,13 +211,22 @@ def score(
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
     from pipeline.progress import wanted
+    from pipeline.serving.request import ScoreRequest
 
-    cfg = load_config(config)
-    acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
-    done = jobs.score(
-        cfg, leads or Path(cfg.data.leads), acts, output or cfg.scoring.output, model_uri,
-        as_of, engine, progress=wanted(quiet), report=report, run_id=run_id, quiet=quiet,
-    )  # fmt: skip
+    request = ScoreRequest.for_files(
+        load_config(config),
+        leads,
+        activities,
+        output,
+        model_uri,
+        as_of,
+        engine,
+        progress=wanted(quiet),
+        quiet=quiet,
+        report=report,
+        run_id=run_id,
+    )
+    done = jobs.score(request)
     echo(done.drift_lines, err=True)
     echo(console.score_lines(done, report))
 
