@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from pipeline import console
 from pipeline.config import DEFAULT_CONFIG, load_config
 from pipeline.errors import ConfigError, ExpectedError
 
@@ -32,6 +33,13 @@ log = logging.getLogger("pipeline")
 ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="YAML config (see config/default.yaml).")
 ]
+ModelUriOpt = Annotated[str, typer.Option(help="MLflow model URI.")]
+CHAMPION_URI = "models:/lead-scoring@champion"
+
+
+def echo(lines: list[str], err: bool = False) -> None:
+    for line in lines:
+        typer.echo(line, err=err)
 
 
 def command(fn):
@@ -76,14 +84,7 @@ def generate(
     t = time.perf_counter()
     data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
     paths = write_sample(data, out)
-    won = int((data.leads["outcome"] == "won").sum())
-    lost = int((data.leads["outcome"] == "lost").sum())
-    still_open = len(data.leads) - won - lost
-    typer.echo(
-        f"wrote {len(data.leads):,} leads ({won:,} won, {lost:,} lost, {still_open:,} open, "
-        f"{len(data.open_leads):,} of them due for scoring in open_leads.csv) and "
-        f"{len(data.activities):,} activities to {out}/ in {time.perf_counter() - t:.1f}s"
-    )
+    typer.echo(console.generate_line(data, out, time.perf_counter() - t))
     log.debug("files: %s", paths)
 
 
@@ -149,75 +150,7 @@ def train(
     t = time.perf_counter()
     with status("training (features, LightGBM, calibration, evaluation, MLflow) ...", quiet):
         done = train_and_register(cfg, config)
-    typer.echo(
-        f"registered lead-scoring version {done.version} ({', '.join(done.aliases)}) "
-        f"in {time.perf_counter() - t:.1f}s"
-    )
-    for line in summary_lines(done.result, cfg):
-        typer.echo(line)
-    gate = done.gate
-    stays = "" if gate.passed else f" -> version {done.version} stays challenger"
-    typer.echo(f"{gate.reason}{stays}")
-    if done.report is not None:
-        typer.echo(f"report -> {done.report} (open it in a browser)")
-    typer.echo(suspects_line(done.result))
-
-
-def suspects_line(result) -> str:
-    """The closing line of `train`: leakage suspects this model still uses, or that there are none."""
-    from pipeline.report.card import suspect_lines
-
-    found = suspect_lines(result.info)
-    if not found:
-        return "leakage suspects among the features: none"
-    return (
-        f"leakage suspects still used as features ({len(found)}): {'; '.join(found)}; if they are "
-        "filled after the outcome, add them to schema.drop and train again"
-    )
-
-
-SUMMARY_METRICS = [
-    "test_roc_auc",
-    "oracle_roc_auc",
-    "baseline_points_roc_auc",
-    "baseline_logreg_roc_auc",
-    "test_pr_auc",
-    "test_ece",
-    "test_brier",
-    "test_lift_at_10",
-    "sql_threshold",
-    "test_sql_precision",
-    "mql_threshold",
-    "test_mql_recall",
-    "test_auc_over_oracle",
-    "test_auc_lift_over_points",
-    "test_auc_lift_over_logreg",
-    "backtest_roc_auc_mean",
-    "backtest_roc_auc_min",
-    "backtest_ece_max",
-]
-
-
-def summary_lines(result, cfg=None) -> list[str]:
-    """The metrics and the funnel `train` prints: which split, no points baseline without points
-    rules, missed targets with how far, and why a stage is empty."""
-    from pipeline.report import card
-
-    m = result.metrics
-    points = card.has_points_rules(cfg)
-    skip = set() if points else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
-    lines = [f"  split: {card.split_sentence(result.info)}"]
-    lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
-    if not points:
-        lines.append(f"  {'points baseline':<26} no points rules configured")
-    if "funnel" in result.extra_tables:
-        cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
-        cols += ["wins_captured", "mql_to_sql_rate"]
-        f = result.extra_tables["funnel"]
-        which = "out-of-time" if result.info.get("split") == "time" else "stratified-random"
-        lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
-    lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result)]]
-    return lines
+    echo(console.train_lines(done, cfg, time.perf_counter() - t))
 
 
 @app.command()
@@ -234,16 +167,7 @@ def tune(
 
     t = time.perf_counter()
     r = tune_and_write(load_config(config), config, trials, out)
-    typer.echo(
-        f"{trials} trials in {time.perf_counter() - t:.0f}s: validation AUC "
-        f"{r.default_value:.4f} (current params) -> {r.best_value:.4f} (best)"
-    )
-    typer.echo(f"best: {r.best_params}, {r.best_trees} trees")
-    typer.echo(
-        f"TreeSHAP reasons cost x{r.shap_cost_ratio:.2f} the current shape's per lead "
-        "(trees x leaves x depth^2); keep it near 1 if you score millions of leads with reasons"
-    )
-    typer.echo(f"wrote {out}; train with: leadscore train --config {out}")
+    echo(console.tune_lines(r, trials, time.perf_counter() - t, out))
 
 
 @app.command()
@@ -264,9 +188,7 @@ def score(
             "(default: scoring.output)."
         ),
     ] = None,
-    model_uri: Annotated[
-        str, typer.Option(help="MLflow model URI.")
-    ] = "models:/lead-scoring@champion",
+    model_uri: ModelUriOpt = CHAMPION_URI,
     as_of: Annotated[str | None, typer.Option(help="Score as of this time (default: now).")] = None,
     engine: Annotated[
         str, typer.Option(help="local (this machine, streamed) or spark (mlflow spark_udf).")
@@ -289,24 +211,24 @@ def score(
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
     from pipeline.progress import wanted
+    from pipeline.serving.request import ScoreRequest
 
-    cfg = load_config(config)
-    acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
-    done = jobs.score(
-        cfg, leads or Path(cfg.data.leads), acts, output or cfg.scoring.output, model_uri,
-        as_of, engine, progress=wanted(quiet), report=report, run_id=run_id, quiet=quiet,
-    )  # fmt: skip
-    for line in done.drift_lines:
-        typer.echo(line, err=True)
-    s = done.summary
-    stages = ", ".join(f"{k} {v:,}" for k, v in sorted(s.stages.items()))
-    rej = f", {s.n_rejected:,} rejected -> {s.rejected_path}" if s.n_rejected else ""
-    typer.echo(
-        f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
-        f"in {done.seconds:.1f}s -> {s.output}"
+    request = ScoreRequest.for_files(
+        load_config(config),
+        leads,
+        activities,
+        output,
+        model_uri,
+        as_of,
+        engine,
+        progress=wanted(quiet),
+        quiet=quiet,
+        report=report,
+        run_id=run_id,
     )
-    if report is not None:
-        typer.echo(f"scoring report -> {report}")
+    done = jobs.score(request)
+    echo(done.drift_lines, err=True)
+    echo(console.score_lines(done, report))
 
 
 @app.command()
@@ -318,9 +240,7 @@ def explain(
     activities: Annotated[
         Path | None, typer.Option(help="Activities file (default: data.activities).")
     ] = None,
-    model_uri: Annotated[
-        str, typer.Option(help="MLflow model URI.")
-    ] = "models:/lead-scoring@champion",
+    model_uri: ModelUriOpt = CHAMPION_URI,
     as_of: Annotated[str | None, typer.Option(help="As of this time (default: now).")] = None,
     plot: Annotated[
         Path | None,
@@ -331,16 +251,7 @@ def explain(
     from pipeline.jobs import explain_leads
 
     x = explain_leads(load_config(config), lead_ids, leads, activities, model_uri, as_of)
-    for lid, row in x.scores.iterrows():
-        sub = ""
-        if "fit_score" in row:
-            sub = f", fit {row['fit_score']}, engagement {row['engagement_score']}"
-        typer.echo(
-            f"{lid}: probability {row['probability']:.3f}, score {row['score']}, "
-            f"stage {row['stage']}{sub} (model version {x.version}, as of {x.as_of})"
-        )
-        for r in row.filter(like="reason_").dropna():
-            typer.echo(f"  {r}")
+    echo(console.explain_lines(x))
     if plot is not None:
         import numpy as np
 
@@ -373,14 +284,7 @@ def monitor(
 
     cfg = load_config(config)
     table = monitor_and_log(cfg, outcomes, scores or cfg.scoring.output)
-    typer.echo(
-        f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {'promised':>9} {'gap':>7}"
-    )
-    for r in table.itertuples():
-        typer.echo(
-            f"{r.stage:<6} {r.scored:>10,} {r.with_outcome:>10,} {r.won:>8,} "
-            f"{r.realised_conversion:>9.3f} {r.promised_conversion:>9.3f} {r.gap:>+7.3f}"
-        )
+    echo(console.monitor_lines(table))
 
 
 @app.command()
@@ -417,7 +321,7 @@ def gate_show() -> None:
     """Print the thresholds every new version must meet to become champion."""
     from pipeline.jobs import gate_policy
 
-    _print_gate(gate_policy())
+    typer.echo(console.gate_line(gate_policy()))
 
 
 @gate_app.command("set")
@@ -444,16 +348,7 @@ def gate_set(
         raise ConfigError(
             "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost"
         )
-    _print_gate(gate_policy(changes))
-
-
-def _print_gate(policy) -> None:
-    typer.echo(
-        f"gate: max_auc_drop {policy.max_auc_drop}, max_ece {policy.max_ece}, "
-        f"min_won {policy.min_won}, min_lost {policy.min_lost}, max_baseline_drop "
-        f"{policy.max_baseline_drop} (below the logistic-regression baseline, and the points rule "
-        "when configured)"
-    )
+    typer.echo(console.gate_line(gate_policy(changes)))
 
 
 def main() -> None:

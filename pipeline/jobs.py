@@ -11,8 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -22,7 +21,7 @@ import yaml
 
 from pipeline.config import Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
-from pipeline.io.atomic import check_output_path, write_text_atomic
+from pipeline.io.atomic import write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
@@ -36,6 +35,7 @@ from pipeline.report.training import training_report
 from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
+from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
 from pipeline.validation.checks import Report, check_training_data
@@ -166,66 +166,46 @@ class Scored:
     drift_lines: list[str]
 
 
-def score(
-    cfg: Config,
-    leads_path: Path,
-    activities: Path | None,
-    output: str | Path,
-    model_uri: str = DEFAULT_MODEL_URI,
-    as_of: str | None = None,
-    engine: str = "local",
-    progress: bool = False,
-    report: Path | None = None,
-    run_id: str | None = None,
-    quiet: bool = False,
-) -> Scored:
+def score(request: ScoreRequest) -> Scored:
     """Score a leads file with a registered model, then log the scoring run with its drift.
 
-    `output` is a file, or a database URL: the run's rows are then appended to `lead_scores`
-    under `run_id` (default: a new UUID; give one to make a retried job replace its own rows).
-    `quiet` also keeps Spark's own log output (JVM warnings, stage progress) off the terminal.
-    With `report`, also write the scoring report (stages, top SQLs, drift) there.
+    `request.output` is a file, or a database URL: the run's rows are then appended to
+    `lead_scores` under `request.run_id` (give one to make a retried job replace its own rows).
+    `request.quiet` also keeps Spark's own log output (JVM warnings, stage progress) off the
+    terminal. With `request.report`, also write the scoring report (stages, top SQLs, drift).
     """
     from pipeline.monitoring.drift import warning_lines
 
-    if engine not in ("local", "spark"):
-        raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
-    when = parse_as_of(as_of)
-    if not leads_path.exists():
-        raise DataError(f"{leads_path}: leads file not found; check --leads or data.leads")
-    if activities is not None and not activities.exists():
-        raise DataError(
-            f"{activities}: activities file not found; check --activities or data.activities"
-        )
-    if not database.is_database_url(str(output)):  # a folder, a path under a file: no work
-        check_output_path(output, "scores file")
     with store.storage_errors("cannot read the tracking store"):
         store.setup()
     t = time.perf_counter()
-
-    def to_file(out: Path) -> ScoreSummary:
-        if engine == "spark":
-            return _score_spark(cfg, model_uri, leads_path, activities, out, when, quiet)
-        scorer, version = pyfunc.load_scorer(model_uri)
-        return score_files(
-            cfg, scorer, version, leads_path, activities, out, when, cfg.scoring.n_reasons,
-            progress=progress,
-        )  # fmt: skip
-
-    if database.is_database_url(str(output)):
-        run_id = run_id or uuid.uuid4().hex
-        s = database.score_into(str(output), run_id, when, Path(cfg.scoring.staging_dir), to_file)
-    else:
-        s = to_file(Path(output))
+    s = _score_to_output(request)
     lines: list[str] = []
     if s.drift is not None:
         lines = warning_lines(s.drift, s.n_scored)
-        log_scoring_or_warn(s, model_uri, time.perf_counter() - t, leads_path, engine)
-    if report is not None:
-        html = scoring_report(s, read_top_leads(s.output), when.isoformat(), model_uri,
-                              time.perf_counter() - t)  # fmt: skip
-        write_text_atomic(html, report)
+        log_scoring_or_warn(s, request, time.perf_counter() - t)
+    if request.report is not None:
+        top = read_top_leads(s.output)
+        when, seconds = request.as_of.isoformat(), time.perf_counter() - t
+        html = scoring_report(s, top, when, request.model_uri, seconds)
+        write_text_atomic(html, request.report)
     return Scored(s, time.perf_counter() - t, lines)
+
+
+def _score_to_output(request: ScoreRequest) -> ScoreSummary:
+    """The scores file, or a staged file appended to the database in one transaction."""
+
+    def to_file(out: Path) -> ScoreSummary:
+        staged = replace(request, output=str(out))
+        if request.engine == "spark":
+            return _score_spark(staged)
+        scorer, version = pyfunc.load_scorer(request.model_uri)
+        return score_files(staged, scorer, version)
+
+    if not database.is_database_url(request.output):
+        return to_file(request.output_path)
+    staging = Path(request.config.scoring.staging_dir)
+    return database.score_into(request.output, request.run_id, request.as_of, staging, to_file)
 
 
 def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
@@ -245,30 +225,25 @@ def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
     return df.nlargest(n, "probability")
 
 
-def log_scoring_or_warn(
-    s: ScoreSummary, model_uri: str, seconds: float, leads: Path, engine: str
-) -> None:
+def log_scoring_or_warn(s: ScoreSummary, request: ScoreRequest, seconds: float) -> None:
     """The scores are written by now: a tracking store that cannot log the run is a warning."""
     try:
         with store.storage_errors("cannot log the scoring run"):
-            runs.log_scoring_run(s, model_uri, seconds, leads, engine)
+            runs.log_scoring_run(s, request.model_uri, seconds, request.leads, request.engine)
     except StorageError as e:
         log.warning("warning: %s; the scores in %s are complete", e, s.output)
 
 
-def _score_spark(cfg, model_uri, leads_path, activities, output, when, quiet) -> ScoreSummary:
+def _score_spark(request: ScoreRequest) -> ScoreSummary:
     from pipeline.serving import spark
 
-    session = spark.spark_session(quiet=quiet)
-    version = pyfunc.resolve_model_version(model_uri)
-    scorer, _ = pyfunc.load_scorer(model_uri)
-    n = cfg.scoring.n_reasons
+    session = spark.spark_session(quiet=request.quiet)
+    version = pyfunc.resolve_model_version(request.model_uri)
+    scorer, _ = pyfunc.load_scorer(request.model_uri)
     # all or nothing, as before: the Spark output has no rejected-rows file yet
-    params = {"as_of": when.isoformat(), "explain": True, "n_reasons": n, "on_error": "raise"}
-    udf = pyfunc.spark_udf(session, model_uri, spark.result_type(n), params)
-    return spark.score_with_spark(
-        cfg, session, udf, scorer, version, leads_path, activities, output, when
-    )
+    result = spark.result_type(request.n_reasons)
+    udf = pyfunc.spark_udf(session, request.model_uri, result, request.udf_params())
+    return spark.score_with_spark(request, session, udf, scorer, version)
 
 
 @dataclass

@@ -282,8 +282,8 @@ def _fake_result(split: str, mql: float, sql: float, mql_leads: int):
 
 
 def test_train_summary_says_the_split_and_leaves_out_a_points_baseline_without_rules():
-    from pipeline.cli import summary_lines
     from pipeline.config import Config
+    from pipeline.console import summary_lines
 
     no_rules = Config()
     text = "\n".join(summary_lines(_fake_result("stratified_random", 0.3, 0.6, 5), no_rules))

@@ -33,6 +33,7 @@ LAYERS = {
     "pipeline.tracking": 12,
     "pipeline.jobs": 13,
     "pipeline.cli": 14,
+    "pipeline.console": 14,
     "pipeline.notebook": 14,
     "pipeline.__main__": 14,
 }

@@ -40,23 +40,15 @@ if TYPE_CHECKING:
     from pipeline.modeling.scorer import LeadScorer
     from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress
+    from pipeline.serving.request import ScoreRequest
 
 log = logging.getLogger(__name__)
 
 
-def score_files(
-    cfg: Config,
-    scorer: LeadScorer,
-    model_version: str,
-    leads_path: str | Path,
-    activities_path: str | Path | None,
-    output: str | Path,
-    as_of: pd.Timestamp,
-    n_reasons: int,
-    progress: bool = False,
-) -> ScoreSummary:
-    """Score a leads file in chunks of `scoring.chunk_size` rows; memory stays that of one chunk
-    plus the compact events of the file's leads, whatever the size of the export.
+def score_files(request: ScoreRequest, scorer: LeadScorer, model_version: str) -> ScoreSummary:
+    """Score the request's leads file in chunks of `scoring.chunk_size` rows into its output
+    file; memory stays that of one chunk plus the compact events of the file's leads, whatever
+    the size of the export.
 
     pyarrow reads both files when it can read them exactly as `read_table` would; otherwise (an
     unusual date format, encoding or quoting) the pandas reader does, with its precise errors.
@@ -64,44 +56,29 @@ def score_files(
     from pipeline.io.fastcsv import FastPathUnavailable
 
     try:
-        return _score_chunked(
-            cfg, scorer, model_version, leads_path, activities_path, output, as_of, n_reasons,
-            progress, fast=True,
-        )  # fmt: skip
+        return _score_chunked(request, scorer, model_version, fast=True)
     except FastPathUnavailable as e:
-        log.info("%s: fast reader not usable (%s); reading with pandas", leads_path, e)
-        return _score_chunked(
-            cfg, scorer, model_version, leads_path, activities_path, output, as_of, n_reasons,
-            progress, fast=False,
-        )  # fmt: skip
+        log.info("%s: fast reader not usable (%s); reading with pandas", request.leads, e)
+        return _score_chunked(request, scorer, model_version, fast=False)
 
 
 def _score_chunked(
-    cfg: Config,
-    scorer: LeadScorer,
-    model_version: str,
-    leads_path: str | Path,
-    activities_path: str | Path | None,
-    output: str | Path,
-    as_of: pd.Timestamp,
-    n_reasons: int,
-    progress: bool,
-    fast: bool,
+    request: ScoreRequest, scorer: LeadScorer, model_version: str, fast: bool
 ) -> ScoreSummary:
     from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress
 
-    leads_path, output = Path(leads_path), Path(output)
-    as_of64 = as_of.to_datetime64().astype("datetime64[ns]")
-    leads = open_leads(leads_path, cfg, scorer, fast)
+    output, n_reasons = request.output_path, request.n_reasons
+    as_of64 = request.as_of.to_datetime64().astype("datetime64[ns]")
+    leads = open_leads(request.leads, request.config, scorer, fast)
     ids = LeadIds.of(leads.ids)
-    bar = Progress(progress)
+    bar = Progress(request.progress)
     with bar:
-        events = _compact_events(cfg, activities_path, ids, as_of64, fast, bar)
+        events = _compact_events(request.config, request.activities, ids, as_of64, fast, bar)
         task = bar.task("scoring leads", total=len(ids.obj))
         scoring = ChunkScorer(
             scorer=scorer,
-            path=leads_path,
+            path=request.leads,
             ids=ids,
             events=events,
             as_of64=as_of64,
@@ -120,7 +97,7 @@ def _score_chunked(
             ev_path = _write_rejected_events(events.rejected, output)
         if rej_path is None:  # an earlier run's rejected rows never sit beside clean new scores
             rejected_path(output).unlink(missing_ok=True)
-    scoring.warn(activities_path or "activities", events)
+    scoring.warn(request.activities or "activities", events)
     return ScoreSummary(
         output=output,
         rejected_path=rej_path,

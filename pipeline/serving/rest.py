@@ -17,18 +17,12 @@ import pandas as pd
 
 from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads, empty_events, normalise_types
-from pipeline.io.rules import (
-    activity_filter,
-    clean_value,
-    date_problem,
-    parse_as_of,
-    to_datetimes,
-)
+from pipeline.io.rules import activity_filter, clean_value, date_problem, to_datetimes
 from pipeline.serving.outputs import clean_cells
+from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import check_columns, is_blank, model_schema, reject_bad_rows
 
 log = logging.getLogger(__name__)
-ON_ERROR = ("row", "raise")
 
 
 def predict_frame(
@@ -36,13 +30,8 @@ def predict_frame(
 ) -> pd.DataFrame:
     """Scores of a request's leads in request order: `lead_id`, `probability`, `error`,
     `model_version` (and `score`, `stage`, reasons, sub-scores with `explain`)."""
-    params = params or {}
-    on_error = str(params.get("on_error") or "row")
-    if on_error not in ON_ERROR:
-        raise DataError(f"params.on_error '{clean_value(on_error)}': use 'row' or 'raise'")
-    as_of = parse_as_of(params.get("as_of") or None, "params.as_of")
-    explain = bool(params.get("explain"))
-    n_reasons = _n_reasons(params.get("n_reasons", 3), scorer) if explain else 0
+    most = len(set(scorer.builder.feature_fields.values()))
+    request = ScoreRequest.from_params(params, most)
     raw = model_input.reset_index(drop=True)
     check_columns(raw, scorer, "request")
     sc = model_schema(scorer)
@@ -54,34 +43,22 @@ def predict_frame(
         errors[row - 2] = reason
     events, ev_errors = request_events(raw, sc.lead_id)
     errors = errors.fillna(ev_errors)
-    if on_error == "raise" and errors.notna().any():
+    if request.on_error == "raise" and errors.notna().any():
         i = int(np.flatnonzero(errors.notna().to_numpy())[0])
         raise DataError(f"record {i} (0-based): {errors[i]}")
     good = raw.loc[errors.isna()]
-    out = _score(scorer, good, events, as_of, n_reasons, sc)
-    return _answer(raw[sc.lead_id], out, errors, model_version, explain)
+    out = _score(scorer, good, events, request, sc)
+    return _answer(raw[sc.lead_id], out, errors, model_version, request.explain)
 
 
-def _n_reasons(value: object, scorer) -> int:
-    """How many reasons to return: 0 up to the model's number of business fields."""
-    most = len(set(scorer.builder.feature_fields.values()))
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = -1
-    if not 0 <= n <= most:
-        raise DataError(f"params.n_reasons '{clean_value(value)}': use a whole number 0-{most}")
-    return n
-
-
-def _score(scorer, good, events, as_of, n_reasons, sc) -> pd.DataFrame:
+def _score(scorer, good, events, request: ScoreRequest, sc) -> pd.DataFrame:
     """Scores of the good records, index = lead id; events the lead could not have are dropped."""
     if not len(good):
         return pd.DataFrame(columns=["probability"])
     leads = canonical_leads(good, sc, "request")
-    events = use_events(events, leads, as_of)
-    when = np.full(len(leads), as_of.to_datetime64())
-    return scorer.score(leads, events, when, n_reasons)
+    events = use_events(events, leads, request.as_of)
+    when = np.full(len(leads), request.as_of.to_datetime64())
+    return scorer.score(leads, events, when, request.n_reasons)
 
 
 def use_events(events: pd.DataFrame, leads: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
 from pipeline.monitoring.drift import DriftCounter
 from pipeline.serving.outputs import SUBSCORES, ScoreSummary, format_scores, output_columns
+from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rest import request_events, use_events
 from pipeline.serving.rows import model_schema, prepare_leads, required_columns
 
@@ -175,25 +176,16 @@ def drift_counts(leads, scorer, as_of: pd.Timestamp) -> DriftCounter:
     return counter
 
 
-def score_with_spark(
-    cfg: Config,
-    spark,
-    udf,
-    scorer,
-    version: str,
-    leads_path: Path,
-    activities_path: Path | None,
-    output: Path,
-    as_of: pd.Timestamp,
-) -> ScoreSummary:
-    """Score a leads file through the registered model's Spark UDF (`udf`, made by the tracking
-    package); same columns as the local engine, and the same drift table. A `.csv` output is
-    collected and written atomically; any other path is written by Spark as a parquet directory
-    (the way on a cluster)."""
+def score_with_spark(request: ScoreRequest, spark, udf, scorer, version: str) -> ScoreSummary:
+    """Score the request's leads file through the registered model's Spark UDF (`udf`, made by
+    the tracking package from `request.udf_params()`); same columns as the local engine, and the
+    same drift table. A `.csv` output is collected and written atomically; any other path is
+    written by Spark as a parquet directory (the way on a cluster)."""
     from pyspark.sql import functions as F
 
+    cfg, output = request.config, request.output_path
     sc = model_schema(scorer)
-    leads = read_leads_with_activities(cfg, spark, sc.lead_id, leads_path, activities_path)
+    leads = read_leads_with_activities(cfg, spark, sc.lead_id, request.leads, request.activities)
     leads = leads.cache()  # read and joined once for the scoring job and the drift job
     cols = model_input_columns(leads, scorer)
     scored = leads.select(udf(F.struct(*cols)).alias("r")).select("r.*")
@@ -205,11 +197,11 @@ def score_with_spark(
     else:
         scored = scored.withColumn("model_version", F.lit(version))
         scored = scored.withColumn("scored_at", F.lit(scored_at))
-        scored = scored.select(*output_columns(cfg.scoring.n_reasons))
+        scored = scored.select(*output_columns(request.n_reasons))
         scored.write.mode("overwrite").parquet(str(output))
         counts = scored.groupBy("stage").count().collect()
         stages = {r["stage"]: int(r["count"]) for r in counts}
         n = sum(stages.values())
-    drift = drift_counts(leads, scorer, as_of).table()
+    drift = drift_counts(leads, scorer, request.as_of).table()
     leads.unpersist()
     return ScoreSummary(output, None, n, 0, version, stages, drift=drift)

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.errors import DataError
 from pipeline.serving import batch
+from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rest import predict_frame
 
 AS_OF = pd.Timestamp("2026-11-01")
@@ -56,10 +57,10 @@ def hostile(trained, sample_dir, tmp_path_factory):
 
 def _score(sample_config, scorer, tmp, fast: bool, name: str):
     out = tmp / name / "scores.csv"
-    return batch._score_chunked(
-        sample_config, scorer, "7", tmp / "leads.csv", tmp / "acts.csv", out, AS_OF, 3,
-        progress=False, fast=fast,
-    )  # fmt: skip
+    request = ScoreRequest.for_files(
+        sample_config, tmp / "leads.csv", tmp / "acts.csv", out, as_of=AS_OF
+    )
+    return batch._score_chunked(request, scorer, "7", fast=fast)
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["pyarrow", "pandas"])

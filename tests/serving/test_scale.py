@@ -15,6 +15,7 @@ from pipeline.cli import app
 from pipeline.explain import fastshap
 from pipeline.monitoring.drift import MIN_ROWS, DriftCounter, DriftReference, psi, warning_lines
 from pipeline.serving.batch import score_files
+from pipeline.serving.request import ScoreRequest
 from pipeline.synthetic.sample import generate
 
 runner = CliRunner()
@@ -49,7 +50,8 @@ def test_fast_shap_declines_deep_trees(trained):
 
 
 def _scores(cfg, scorer, leads: Path, acts: Path, out: Path) -> pd.DataFrame:
-    score_files(cfg, scorer, "1", leads, acts, out, AS_OF, 3)
+    request = ScoreRequest.for_files(cfg, leads, acts, out, as_of=AS_OF)
+    score_files(request, scorer, "1")
     return pd.read_csv(out).drop(columns="scored_at")
 
 
