@@ -13,7 +13,8 @@ from sklearn.metrics import roc_auc_score
 from pipeline.config import load_config
 from pipeline.jobs import load_training_data
 from pipeline.modeling.train import train
-from tests.byo_helpers import FIX, example_config, run
+from tests.byo_helpers import FIX, example_config
+from tests.conftest import run
 from tests.test_end_to_end import CONTRACT_COLUMNS
 
 CONTRACT = CONTRACT_COLUMNS
@@ -61,6 +62,7 @@ def _check_scores(
     return s
 
 
+@pytest.mark.slow
 def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_uri):
     cfg = example_config("crm-export", tmp_path)
     r = run("train", "--config", cfg)
@@ -100,6 +102,7 @@ def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_ur
     _check_scores(out, open_ids["Record ID"])
 
 
+@pytest.mark.slow
 def test_flat_shape_without_dates_is_stratified_random_tagged_and_warned(tmp_path, mlflow_uri):
     cfg = example_config("flat-export", tmp_path)
     r = run("train", "--config", cfg)
@@ -120,6 +123,7 @@ def test_flat_shape_without_dates_is_stratified_random_tagged_and_warned(tmp_pat
     assert "ignoring" in r.stderr and "Converted" in r.stderr
 
 
+@pytest.mark.slow
 def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     cfg = example_config("two-table-funnel", tmp_path)
     r = run("train", "--config", cfg)
@@ -151,6 +155,7 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     assert len(pd.read_csv(out)) == len(mql) - 1
 
 
+@pytest.mark.slow
 def test_flat_parquet_trains_like_csv(tmp_path):
     """Parquet keeps types (int outcome, float counts, a bool flag): the same config works."""
     cfg = load_config(
@@ -198,6 +203,7 @@ def no_signal_funnel(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_no_activity_export_cannot_leak_through_lead_age(no_signal_funnel):
     d = no_signal_funnel
     cfg = load_config(
@@ -221,6 +227,7 @@ def _metric(output: str, name: str) -> float:
     return float(line.split()[-1])
 
 
+@pytest.mark.slow
 def test_new_user_flow_on_a_leaky_flat_export_lands_leak_free(tmp_path, mlflow_uri):
     """init -> validate -> train on a flat export with planted leaks: init drops every suspect,
     the model it trains is not flattered, engagement varies and no reason reads as a raw 0/1;

@@ -38,18 +38,21 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", html)
 
 
+@pytest.mark.slow
 def test_sections_come_in_the_order_a_manager_reads(html):
     at = [html.index(f'<section id="{s}">') for s in SECTIONS]
     assert at == sorted(at)
     assert "Model version 7" in html
 
 
+@pytest.mark.slow
 def test_numbers_are_rounded_as_people_read_them(html):
     text = visible_text(html)
     assert not re.findall(r"\d\.\d{4,}", text)  # no 0.8848 or 0.24493 anywhere on the page
     assert re.search(r"\d+%", text)
 
 
+@pytest.mark.slow
 def test_no_network_resources(html):
     assert network_references(html) == []
     srcs = re.findall(r'src="([^"]*)"', html)
@@ -57,6 +60,7 @@ def test_no_network_resources(html):
     assert "<link" not in html and "<script" not in html
 
 
+@pytest.mark.slow
 def test_drivers_are_business_words_on_the_probability_scale(sample_config, result, html):
     ctx = training_context(sample_config, result, None)
     drivers = ctx["drivers"]
@@ -67,6 +71,7 @@ def test_drivers_are_business_words_on_the_probability_scale(sample_config, resu
     assert "pts" in section and "log-odds" not in section
 
 
+@pytest.mark.slow
 def test_calibrated_scale_is_the_scorers_own(result):
     """The drivers' probability map reproduces the scorer's calibrated probabilities."""
     X = result.shap_sample[1]
@@ -75,6 +80,7 @@ def test_calibrated_scale_is_the_scorers_own(result):
     assert np.allclose(p, result.scorer.predict_proba(X), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_a_field_without_effect_moves_nothing(result):
     X = result.shap_sample[1].head(200)
     scorer = copy.copy(result.scorer)
@@ -95,6 +101,7 @@ def test_a_field_without_effect_moves_nothing(result):
     assert d["average_move"].max() > 0
 
 
+@pytest.mark.slow
 def test_gate_failure_and_leakage_suspects(sample_config, result, html):
     assert "Not passed" in html and "test ECE 0.070 above gate.max_ece" in html
     assert "None were flagged." in html
@@ -108,6 +115,7 @@ def test_gate_failure_and_leakage_suspects(sample_config, result, html):
     assert "Passed." in page
 
 
+@pytest.mark.slow
 def test_glossary_defines_the_words_used(html):
     glossary = html[html.index('id="glossary"') :]
     for term in ("MQL", "SQL", "Calibration", "Backtest", "Percentage point"):

@@ -12,18 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.config import GateConfig
 from pipeline.errors import RegistryError
 from pipeline.evaluation.gate import baseline_failures, effective_gate
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
+from tests.conftest import run
 
 
 @pytest.fixture()
