@@ -1,5 +1,6 @@
 # Lead scoring. `make all` runs the whole job on the sample data; `make test` runs the tests.
-# Both install what they need into .venv/ (uv, from the pinned uv.lock).
+# Both install what they need into .venv/ (uv, from the pinned uv.lock). `make test-fast` leaves
+# out the tests marked slow (they train a model or run a notebook).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -17,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help all setup data train score test test-serving lint format bench bench-large bench-shortcuts lab ui clean
+.PHONY: help all setup data train score test test-fast test-serving lint format bench bench-large bench-shortcuts lab ui clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,8 +49,12 @@ score: setup ## Score the sample's open leads into data/scored/scores.csv
 	$(BIN)/leadscore score --config $(CONFIG) --leads data/raw/open_leads.csv \
 		--activities data/raw/activities.csv --as-of $(SAMPLE_AS_OF)
 
-test: setup ## Run the test suite
+test: setup ## Run the test suite (slow tests included)
 	$(BIN)/pytest
+
+# -m replaces the -m of pyproject's addopts, so it repeats "not serving"
+test-fast: setup ## The tests that train no model and run no notebook (under a minute)
+	$(BIN)/pytest -m "not slow and not serving"
 
 test-serving: setup ## Spark (local[2]) and REST serving tests; installs the spark extra
 	$(UV) sync --frozen --python $(PYTHON) --extra spark

@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from typer.testing import CliRunner
-
-from pipeline.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures"
 EXAMPLES = ROOT / "config" / "examples"
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def example_config(name: str, out_dir: Path, **overrides: dict) -> Path:

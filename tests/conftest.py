@@ -102,3 +102,35 @@ def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def read_scores(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
+
+
+def run(*args: object):
+    """`leadscore ARGS...` in-process (paths and numbers as the words a shell would pass)."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def flat_model_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """One model of the flat export shape (tests/fixtures/flat), trained through the CLI once per
+    session in a private MLflow store: (folder, config path, tracking URI)."""
+    from tests.byo_helpers import example_config
+
+    tmp = tmp_path_factory.mktemp("flat_model")
+    uri = f"sqlite:///{tmp / 'models' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        cfg = example_config("flat-export", tmp)
+        r = run("train", "--config", cfg)
+        assert r.exit_code == 0, r.output
+    return tmp, cfg, uri
+
+
+@pytest.fixture()
+def flat_model(flat_model_store, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, str]:
+    """The shared flat-shape model's store made current for one test: (folder, config, URI)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", flat_model_store[2])
+    return flat_model_store

@@ -8,11 +8,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from pipeline.config import load_config
 from pipeline.jobs import load_training_data
 from pipeline.modeling.train import train
-from tests.byo_helpers import FIX, example_config, run
+from tests.byo_helpers import FIX, example_config
+from tests.conftest import run
 from tests.test_end_to_end import CONTRACT_COLUMNS
 
 CONTRACT = CONTRACT_COLUMNS
@@ -29,16 +31,38 @@ def _artifact_files(run) -> list[Path]:
     return [p for p in root.parent.parent.rglob("*") if p.is_file()]
 
 
-def _check_scores(path: Path, expected_ids: pd.Series) -> pd.DataFrame:
+def _check_scores(
+    path: Path, expected_ids: pd.Series, won_ids: set[str] | None = None
+) -> pd.DataFrame:
+    """The scores file of the champion: the contract's columns, one row per expected lead, scores
+    that vary with the lead, stages cut at the champion's logged thresholds and, where the
+    outcomes are known (`won_ids`; every other lead lost), won leads ranked above lost ones."""
     s = pd.read_csv(path, dtype={"lead_id": str})
     assert list(s.columns) == [*CONTRACT, "fit_score", "engagement_score"]
     assert sorted(s["lead_id"]) == sorted(expected_ids.astype(str))
-    assert s["probability"].between(0, 1).all() and s["score"].between(0, 100).all()
-    assert set(s["stage"]) <= {"SQL", "MQL", "lead"}
+    p = s["probability"]
+    assert p.between(0, 1).all() and s["score"].between(0, 100).all()
     assert s["reason_1"].str.match(r"^\[[+-]\] \S").all()
+    # a constant (or nearly constant) scorer is no scorer
+    assert p.nunique() >= min(10, len(s) // 2) and p.std() > 0.01, p.describe()
+    # the score is the probability's rank on a 0-100 scale: never lower for a likelier lead
+    by_p = s.sort_values("probability", kind="stable")
+    assert by_p.groupby("probability")["score"].max().is_monotonic_increasing
+    # stages follow the champion's cutoffs (to the file's 6 decimals)
+    _, mrun = _champion_run()
+    sql, mql = mrun.data.metrics["sql_threshold"], mrun.data.metrics["mql_threshold"]
+    assert 0 < mql <= sql < 1  # a tiny export can put both cutoffs on one probability
+    want = np.where(p >= sql, "SQL", np.where(p >= mql, "MQL", "lead"))
+    near = (np.abs(p - sql) < 1e-6) | (np.abs(p - mql) < 1e-6)
+    assert (s["stage"].to_numpy() == want)[~near].all()
+    if won_ids is not None:
+        won = s["lead_id"].isin(won_ids).to_numpy()
+        assert 0 < won.sum() < len(s)
+        assert roc_auc_score(won, p) > 0.6
     return s
 
 
+@pytest.mark.slow
 def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_uri):
     cfg = example_config("crm-export", tmp_path)
     r = run("train", "--config", cfg)
@@ -78,6 +102,7 @@ def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_ur
     _check_scores(out, open_ids["Record ID"])
 
 
+@pytest.mark.slow
 def test_flat_shape_without_dates_is_stratified_random_tagged_and_warned(tmp_path, mlflow_uri):
     cfg = example_config("flat-export", tmp_path)
     r = run("train", "--config", cfg)
@@ -93,11 +118,12 @@ def test_flat_shape_without_dates_is_stratified_random_tagged_and_warned(tmp_pat
     r = run("score", "--config", cfg, "--output", out)
     assert r.exit_code == 0, r.output
     raw = pd.read_csv(FIX / "flat/Leads.csv", dtype=str)
-    _check_scores(out, raw["Prospect ID"])
+    _check_scores(out, raw["Prospect ID"], set(raw.loc[raw["Converted"] == "1", "Prospect ID"]))
     # the outcome and dropped columns of the scored file are ignored, with a note naming them
     assert "ignoring" in r.stderr and "Converted" in r.stderr
 
 
+@pytest.mark.slow
 def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     cfg = example_config("two-table-funnel", tmp_path)
     r = run("train", "--config", cfg)
@@ -111,7 +137,8 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     r = run("score", "--config", cfg, "--output", out)
     assert r.exit_code == 0, r.output
     mql = pd.read_csv(FIX / "funnel/olist_marketing_qualified_leads_dataset.csv", dtype=str)
-    _check_scores(out, mql["mql_id"])
+    deals = pd.read_csv(FIX / "funnel/olist_closed_deals_dataset.csv", dtype=str)
+    _check_scores(out, mql["mql_id"], set(deals["mql_id"]))
     # a date that does not parse at score time rejects that row only
     mql.loc[4, "first_contact_date"] = "31/31/2018"
     mql.to_csv(tmp_path / "new.csv", index=False)
@@ -128,6 +155,7 @@ def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     assert len(pd.read_csv(out)) == len(mql) - 1
 
 
+@pytest.mark.slow
 def test_flat_parquet_trains_like_csv(tmp_path):
     """Parquet keeps types (int outcome, float counts, a bool flag): the same config works."""
     cfg = load_config(
@@ -175,6 +203,7 @@ def no_signal_funnel(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_no_activity_export_cannot_leak_through_lead_age(no_signal_funnel):
     d = no_signal_funnel
     cfg = load_config(
@@ -198,6 +227,7 @@ def _metric(output: str, name: str) -> float:
     return float(line.split()[-1])
 
 
+@pytest.mark.slow
 def test_new_user_flow_on_a_leaky_flat_export_lands_leak_free(tmp_path, mlflow_uri):
     """init -> validate -> train on a flat export with planted leaks: init drops every suspect,
     the model it trains is not flattered, engagement varies and no reason reads as a raw 0/1;

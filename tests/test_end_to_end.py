@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
-from tests.conftest import write_config
+from tests.conftest import run, write_config
 
-runner = CliRunner()
 CONTRACT_COLUMNS = [
     "lead_id",
     "probability",
@@ -25,10 +22,6 @@ CONTRACT_COLUMNS = [
     "model_version",
     "scored_at",
 ]
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def printed_metrics(output: str) -> dict[str, float]:
@@ -109,6 +102,7 @@ def trained_project(tmp_path_factory):
         yield tmp, cfg, r.output
 
 
+@pytest.mark.slow
 def test_train_register_score_explain(trained_project):
     import mlflow
 
@@ -199,6 +193,7 @@ def test_train_register_score_explain(trained_project):
     assert str(client.get_model_version_by_alias("lead-scoring", "champion").version) == "2"
 
 
+@pytest.mark.slow
 def test_pii_never_reaches_mlflow_artifacts(trained_project):
     import mlflow
 

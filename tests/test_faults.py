@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.errors import StorageError
 from pipeline.io.atomic import write_text_atomic
-from tests.byo_helpers import FIX, example_config, run
+from tests.byo_helpers import FIX
+from tests.conftest import run
 
 FLAT = FIX / "flat/Leads.csv"
 OLD_SCORES = "lead_id,probability\nold,0.5\n"
@@ -21,23 +22,9 @@ OLD_REJECTED = "row,Prospect ID,reason\n9,old,earlier run\n"
 FULL = "No space left on device"
 
 
-@pytest.fixture(scope="module")
-def flat_model(tmp_path_factory):
-    """One model of the flat shape in a private MLflow store, for every fault case."""
-    tmp = tmp_path_factory.mktemp("faults")
-    uri = f"sqlite:///{tmp / 'models' / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        cfg = example_config("flat-export", tmp)
-        r = run("train", "--config", cfg)
-        assert r.exit_code == 0, r.output
-        yield tmp, cfg, uri
-
-
 @pytest.fixture()
-def out_dir(flat_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def out_dir(flat_model, tmp_path: Path) -> Path:
     """A folder holding an earlier run's scores and rejected rows."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", flat_model[2])
     (tmp_path / "scores.csv").write_text(OLD_SCORES)
     (tmp_path / "scores.rejected.csv").write_text(OLD_REJECTED)
     return tmp_path
@@ -77,29 +64,34 @@ def fail_replace_into(monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
     monkeypatch.setattr(os, "replace", replace)
 
 
+@pytest.mark.slow
 def test_output_that_is_a_folder(flat_model, out_dir: Path):
     (out_dir / "sub").mkdir()
     one_line(score(flat_model, out_dir / "sub"), str(out_dir / "sub"), "is a folder")
     intact(out_dir)
 
 
+@pytest.mark.slow
 def test_output_under_a_file(flat_model, out_dir: Path):
     target = out_dir / "scores.csv" / "new.csv"
     one_line(score(flat_model, target), str(target), "is a file, not a folder")
     intact(out_dir)
 
 
+@pytest.mark.slow
 def test_output_in_proc(flat_model, out_dir: Path):
     one_line(score(flat_model, Path("/proc/leadscore/scores.csv")), "/proc/leadscore/scores.csv")
     intact(out_dir)
 
 
+@pytest.mark.slow
 def test_full_disk_under_the_output(flat_model, out_dir: Path, monkeypatch):
     fail_replace_into(monkeypatch, "scores.csv")
     one_line(score(flat_model, out_dir / "scores.csv"), str(out_dir / "scores.csv"), FULL)
     intact(out_dir)
 
 
+@pytest.mark.slow
 def test_full_disk_under_the_rejected_rows(flat_model, out_dir: Path, monkeypatch):
     leads = pd.read_csv(FLAT, dtype=str, keep_default_na=False)
     leads.loc[1, "TotalVisits"] = "lots"
@@ -110,6 +102,7 @@ def test_full_disk_under_the_rejected_rows(flat_model, out_dir: Path, monkeypatc
     intact(out_dir)
 
 
+@pytest.mark.slow
 def test_a_clean_run_removes_an_earlier_runs_rejected_rows_and_honours_the_umask(
     flat_model, out_dir: Path
 ):
@@ -124,6 +117,7 @@ def test_a_clean_run_removes_an_earlier_runs_rejected_rows_and_honours_the_umask
     assert (out_dir / "scores.csv").stat().st_mode & 0o777 == 0o640
 
 
+@pytest.mark.slow
 def test_a_registry_that_cannot_log_the_scoring_run_is_a_warning(flat_model, out_dir, monkeypatch):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -140,6 +134,7 @@ def test_a_registry_that_cannot_log_the_scoring_run_is_a_warning(flat_model, out
     assert len(pd.read_csv(out_dir / "scores.csv")) == 700
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["artifacts", "database"])
 def test_train_on_a_full_registry_ends_in_one_line(flat_model, tmp_path, monkeypatch, where):
     import mlflow

@@ -107,6 +107,7 @@ def _training_metrics(workdir: Path) -> tuple[str, dict[str, float]]:
     return found[0].info.run_id, found[0].data.metrics
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(WORKDIR_ENV, str(workdir))

@@ -17,6 +17,9 @@ it is the Bayes-optimal score for a snapshot taken then.
 
 `open_leads.csv` is the scoring batch at the export date: the open leads that just reached one of
 the ages the model is trained to score (see `_due_for_scoring`).
+
+Who the leads are (the population tables, firmographics, contacts, fit) lives in
+`pipeline.synthetic.population`; this module draws them in its fixed order and adds the rest.
 """
 
 from __future__ import annotations
@@ -28,94 +31,24 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import TrainingConfig
+from pipeline.synthetic.population import (
+    ACTIVITIES,
+    CHANNELS,
+    COUNTRIES,
+    FUNCTIONS,
+    INDUSTRIES,
+    SENIORITY,
+    SIZES,
+    Firmographics,
+    draw_contacts,
+    draw_firmographics,
+    fit_from_firmographics,
+)
 
 WINDOW_DAYS = 30.0
 DUE_WINDOW_DAYS = 3.0  # open_leads.csv: leads that reached a scoring age in the last 3 days
 DEFAULT_END = "2026-11-01"
 HISTORY_DAYS = 730
-
-INDUSTRIES = {  # name: (share, fit effect)
-    "Software": (0.20, 0.45),
-    "Financial Services": (0.12, 0.25),
-    "Healthcare": (0.10, 0.0),
-    "Manufacturing": (0.11, -0.05),
-    "Retail": (0.10, -0.15),
-    "Professional Services": (0.10, 0.15),
-    "Education": (0.08, -0.45),
-    "Media": (0.07, 0.05),
-    "Telecommunications": (0.06, 0.1),
-    "Government": (0.06, -0.4),
-}
-SIZES = {  # bucket: (share, fit effect, employees low, high)
-    "1-10": (0.22, -0.6, 1, 10),
-    "11-50": (0.24, -0.1, 11, 50),
-    "51-200": (0.21, 0.2, 51, 200),
-    "201-1000": (0.16, 0.35, 201, 1000),
-    "1001-5000": (0.11, 0.3, 1001, 5000),
-    "5000+": (0.06, 0.1, 5001, 100000),
-}
-COUNTRIES = {
-    "United States": (0.38, 0.15),
-    "United Kingdom": (0.11, 0.1),
-    "Germany": (0.09, 0.05),
-    "Canada": (0.06, 0.1),
-    "France": (0.06, -0.05),
-    "India": (0.09, -0.35),
-    "Australia": (0.05, 0.05),
-    "Netherlands": (0.04, 0.05),
-    "Brazil": (0.05, -0.25),
-    "Spain": (0.04, -0.1),
-    "Singapore": (0.03, 0.0),
-}
-SENIORITY = {  # level: (share, fit effect, is decision maker)
-    "Student": (0.06, -1.2, 0),
-    "Individual Contributor": (0.34, -0.35, 0),
-    "Manager": (0.28, 0.05, 0),
-    "Director": (0.16, 0.35, 1),
-    "VP": (0.09, 0.5, 1),
-    "C-level": (0.07, 0.45, 1),
-}
-FUNCTIONS = {  # job function: (share, fit effect)
-    "Marketing": (0.42, 0.3),
-    "Sales": (0.16, 0.1),
-    "IT": (0.13, 0.0),
-    "Operations": (0.11, -0.1),
-    "Finance": (0.07, -0.15),
-    "Other": (0.11, -0.4),
-}
-CHANNELS = {  # channel: (share at start, share at end, fit effect)
-    "Organic Search": (0.26, 0.18, 0.1),
-    "Paid Search": (0.18, 0.20, 0.0),
-    "Paid Social": (0.08, 0.18, -0.45),
-    "Referral": (0.08, 0.08, 0.6),
-    "Webinar": (0.08, 0.07, 0.2),
-    "Events": (0.07, 0.06, 0.3),
-    "Partner": (0.06, 0.06, 0.45),
-    "Direct": (0.09, 0.08, 0.2),
-    "Content Syndication": (0.06, 0.05, -0.35),
-    "Outbound": (0.04, 0.04, -0.2),
-}
-# activity type: (base count in the window, sensitivity to intent, effect per log1p(count),
-#                 extra effect per log1p(count in the last 7 days))
-ACTIVITIES = {
-    "email_open": (4.0, 0.1, 0.0, 0.05),
-    "email_click": (1.2, 0.45, 0.12, 0.12),
-    "web_visit": (2.5, 0.3, 0.05, 0.20),
-    "pricing_page_visit": (0.35, 1.0, 0.10, 0.30),
-    "whitepaper_download": (0.5, 0.35, 0.08, 0.05),
-    "webinar_attended": (0.25, 0.7, 0.40, 0.15),
-    "newsletter_signup": (0.15, 0.1, 0.0, 0.0),
-    "free_trial": (0.08, 1.2, 0.20, 0.20),
-    "contact_form": (0.10, 1.0, 0.55, 0.35),
-    "demo_request": (0.08, 1.4, 0.20, 0.30),
-    "social_engagement": (0.6, 0.2, 0.0, 0.0),
-    "unsubscribe": (0.06, -1.0, -1.1, 0.0),
-}
-PERSONAL_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com"]
-FIRST = "Ava Ben Chloe Daniel Emma Felix Grace Hugo Isla Jack Kira Liam Maya Noah Olivia Pablo "
-FIRST += "Quinn Ravi Sofia Tom Uma Victor Wei Xenia Yusuf Zoe Amir Bea Carlos Dana Elif Farah"
-LAST = "Smith Jones Garcia Muller Rossi Dubois Patel Kim Nguyen Silva Cohen Novak Berg Okafor "
-LAST += "Tanaka Larsen Moreau Costa Singh Walsh Fischer Ali Brown Wilson Lopez Clark Hughes Rey"
 
 
 @dataclass(frozen=True)
@@ -124,33 +57,6 @@ class SampleData:
     activities: pd.DataFrame
     oracle: pd.DataFrame
     open_leads: pd.DataFrame
-
-
-def _pick(rng: np.random.Generator, table: dict, n: int, col: int = 0) -> np.ndarray:
-    names = np.array(list(table))
-    p = np.array([v[col] if isinstance(v, tuple) else v for v in table.values()], dtype=float)
-    return rng.choice(len(names), size=n, p=p / p.sum())
-
-
-def _effects(table: dict, col: int) -> np.ndarray:
-    return np.array([v[col] for v in table.values()], dtype=float)
-
-
-@dataclass(frozen=True)
-class _Firmographics:
-    """Who each lead is: indices into the tables above, plus the numbers drawn with them."""
-
-    industry: np.ndarray
-    size: np.ndarray
-    country: np.ndarray
-    seniority: np.ndarray
-    function: np.ndarray
-    channel: np.ndarray
-    employees: np.ndarray  # NaN where the form left it empty
-    budget: np.ndarray
-    budget_missing: np.ndarray
-    decision_maker: np.ndarray
-    personal: np.ndarray  # a free-mail address rather than a company domain
 
 
 @dataclass(frozen=True)
@@ -181,13 +87,13 @@ def generate(
     end_ts = pd.Timestamp(end)
     start_ts = end_ts - pd.Timedelta(days=HISTORY_DAYS)
     frac, created_days = _creation_times(rng, n_leads)
-    firms = _firmographics(rng, frac)
-    fit = _fit(firms)
+    firms = draw_firmographics(rng, frac)
+    fit = fit_from_firmographics(firms)
     events = _events(rng, fit, created_days, activity_scale)
     p_true = _true_probability(firms, fit, events)
     won, closed_days = _outcomes(rng, p_true, created_days)
     lead_ids = np.char.add("L", np.char.zfill(np.arange(1, n_leads + 1).astype(str), 7))
-    contacts = _contacts(rng, firms.personal)
+    contacts = draw_contacts(rng, firms.personal)
     created = start_ts + pd.to_timedelta(np.round(created_days * 86400), unit="s")
     closed = start_ts + pd.to_timedelta(np.round(closed_days * 86400), unit="s")
     is_open = closed > end_ts
@@ -208,54 +114,6 @@ def _creation_times(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.nd
     frac = np.sqrt(1 + 3 * u) - 1  # inverse CDF of a density rising from 1 to 2 over [0, 1]
     frac = np.sort(frac)
     return frac, frac * HISTORY_DAYS
-
-
-def _firmographics(rng: np.random.Generator, frac: np.ndarray) -> _Firmographics:
-    """Company and person; the channel mix drifts from the start shares to the end shares."""
-    n = len(frac)
-    ind = _pick(rng, INDUSTRIES, n)
-    size = _pick(rng, SIZES, n)
-    ctry = _pick(rng, COUNTRIES, n)
-    sen = _pick(rng, SENIORITY, n)
-    fun = _pick(rng, FUNCTIONS, n)
-    ch_start, ch_end = _effects(CHANNELS, 0), _effects(CHANNELS, 1)
-    p_ch = np.outer(1 - frac, ch_start) + np.outer(frac, ch_end)
-    p_ch /= p_ch.sum(1, keepdims=True)
-    chan = (p_ch.cumsum(1) > rng.random(n)[:, None]).argmax(1)
-
-    lo, hi = _effects(SIZES, 2)[size], _effects(SIZES, 3)[size]
-    employees = np.round(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))).astype(float)
-    budget = np.round(np.exp(rng.normal(np.log(2000 * employees**0.8 + 5000), 0.7)), -2)
-    employees[rng.random(n) < 0.05] = np.nan
-    budget_missing = rng.random(n) < 0.15
-    personal = rng.random(n) < np.where(size <= 1, 0.45, 0.15) + np.where(sen == 0, 0.4, 0)
-    return _Firmographics(
-        industry=ind,
-        size=size,
-        country=ctry,
-        seniority=sen,
-        function=fun,
-        channel=chan,
-        employees=employees,
-        budget=budget,
-        budget_missing=budget_missing,
-        decision_maker=_effects(SENIORITY, 2)[sen],
-        personal=personal,
-    )
-
-
-def _fit(f: _Firmographics) -> np.ndarray:
-    """How well the lead fits, from who it is alone: it also sets how much intent it shows."""
-    return (
-        _effects(INDUSTRIES, 1)[f.industry]
-        + _effects(SIZES, 1)[f.size]
-        + _effects(COUNTRIES, 1)[f.country]
-        + _effects(SENIORITY, 1)[f.seniority]
-        + _effects(FUNCTIONS, 1)[f.function]
-        + _effects(CHANNELS, 2)[f.channel]
-        - 0.7 * f.personal
-        + np.where(f.budget_missing, 0.0, 0.25 * (np.log10(f.budget) - 5))
-    )
 
 
 def _events(
@@ -287,18 +145,18 @@ def _events(
     return _Events(lead_idx, type_idx, age, days, counts, n7)
 
 
-def _true_probability(f: _Firmographics, fit: np.ndarray, events: _Events) -> np.ndarray:
+def _true_probability(f: Firmographics, fit: np.ndarray, events: _Events) -> np.ndarray:
     """What a feature builder could know at the end of the window, as a probability whose mean
     is the 10% base rate."""
     names = list(ACTIVITIES)
     eff, eff7 = (np.array([ACTIVITIES[a][k] for a in names]) for k in (2, 3))
     behaviour = np.log1p(events.counts) @ eff + np.log1p(events.recent) @ eff7
-    logit = _buying_fit(f, fit) + behaviour + _interactions(f, events)
+    logit = _buyingfit_from_firmographics(f, fit) + behaviour + _interactions(f, events)
     shift = _solve_intercept(logit, 0.10)
     return 1 / (1 + np.exp(-(logit + shift)))
 
 
-def _interactions(f: _Firmographics, events: _Events) -> np.ndarray:
+def _interactions(f: Firmographics, events: _Events) -> np.ndarray:
     """Effects of behaviour that depend on who behaves: what a points rule cannot add up."""
     names = list(ACTIVITIES)
     col = {a: events.counts[:, i] for i, a in enumerate(names)}
@@ -322,7 +180,7 @@ def _interactions(f: _Firmographics, events: _Events) -> np.ndarray:
     )
 
 
-def _buying_fit(f: _Firmographics, fit: np.ndarray) -> np.ndarray:
+def _buyingfit_from_firmographics(f: Firmographics, fit: np.ndarray) -> np.ndarray:
     """Fit sharpened by combinations (size with industry, channel with seniority) and a budget
     sweet spot, so a model that sees interactions beats a sum of points."""
     ind, size, sen, chan = f.industry, f.size, f.seniority, f.channel
@@ -349,28 +207,11 @@ def _outcomes(
     return won, created_days + WINDOW_DAYS + lag
 
 
-def _contacts(rng: np.random.Generator, personal: np.ndarray) -> dict[str, np.ndarray]:
-    """Name, email and phone: PII a real export has, so the drafting and dropping of it is tested."""
-    n = len(personal)
-    first, last = np.array(FIRST.split()), np.array(LAST.split())
-    fn, ln = first[rng.integers(0, len(first), n)], last[rng.integers(0, len(last), n)]
-    company = np.char.add("co", rng.integers(10000, 99999, n).astype(str))
-    dom = np.where(
-        personal,
-        np.array(PERSONAL_DOMAINS)[rng.integers(0, len(PERSONAL_DOMAINS), n)],
-        np.char.add(company, ".com"),
-    )
-    local = np.char.add(np.char.add(np.char.lower(fn), "."), np.char.lower(ln))
-    email = np.char.add(np.char.add(local, np.char.add("", "@")), dom)
-    phone = np.char.add("+1-555-", np.char.zfill(rng.integers(0, 10_000_000, n).astype(str), 7))
-    return {"full_name": np.char.add(np.char.add(fn, " "), ln), "email": email, "phone": phone}
-
-
 def _leads_frame(
     lead_ids: np.ndarray,
     created: pd.DatetimeIndex,
     contacts: dict[str, np.ndarray],
-    f: _Firmographics,
+    f: Firmographics,
     won: np.ndarray,
     closed: pd.DatetimeIndex,
     is_open: np.ndarray,

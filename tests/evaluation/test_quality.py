@@ -69,6 +69,7 @@ def test_test_start_date_sets_the_out_of_time_slice():
     assert (leads.loc[split.index[split != "test"], "_created_at"] < "2025-03-12").all()
 
 
+@pytest.mark.slow
 def test_backtests_are_monthly_and_beat_the_points_rule(trained):
     result, _, _ = trained
     bt = result.extra_tables["backtest"]
@@ -89,6 +90,7 @@ def _train(cfg_path):
     return train(cfg, leads, events, load_oracle(cfg))
 
 
+@pytest.mark.slow
 def test_without_dates_backtests_fall_back_to_stratified_folds(sample_dir, tmp_path):
     path = write_config(
         tmp_path / "c.yaml",
@@ -103,6 +105,7 @@ def test_without_dates_backtests_fall_back_to_stratified_folds(sample_dir, tmp_p
     assert bt["period"].str.startswith("fold").all()
 
 
+@pytest.mark.slow
 def test_class_weighting_cannot_distort_final_probabilities(sample_dir, tmp_path):
     """scale_pos_weight inflates the booster's raw probabilities; calibration must undo it."""
     path = write_config(
@@ -169,6 +172,7 @@ def _trials(r) -> pd.DataFrame:
     return r.trials.filter(regex=r"^(number|value|params_|user_attrs_)")
 
 
+@pytest.mark.slow
 def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_dir, tmp_path):
     from pipeline.jobs import load_training_data, write_tuned_config
     from pipeline.modeling.tune import tune

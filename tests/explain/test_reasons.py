@@ -134,6 +134,7 @@ def _score(trained, n=300, k=3):
     return result.scorer, sub, events, as_of, result.scorer.score(sub, events, as_of, k)
 
 
+@pytest.mark.slow
 def test_every_scored_lead_has_signed_plain_reasons_and_subscores(trained):
     _, _, _, _, out = _score(trained)
     reasons = out[["reason_1", "reason_2", "reason_3"]]
@@ -146,6 +147,7 @@ def test_every_scored_lead_has_signed_plain_reasons_and_subscores(trained):
     assert out["fit_score"].corr(out["engagement_score"]) < 0.9
 
 
+@pytest.mark.slow
 def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
     scorer, sub, events, as_of, _ = _score(trained)
     X = scorer.features(sub, events, as_of)
@@ -166,6 +168,7 @@ def _share_at_or_below(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
     return 100 * (reference[None, :] <= v[:, None]).mean(axis=1)
 
 
+@pytest.mark.slow
 def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows):
     """The reference is the validation leads' last snapshots (the leads behind `score`); a lead's
     fit (engagement) score is the share of them whose fit (engagement) log-odds part is lower or
@@ -198,6 +201,7 @@ def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows
     assert not np.array_equal(sub["fit_score"], sub["engagement_score"])
 
 
+@pytest.mark.slow
 def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained):
     result, leads, _ = trained
     lead = leads[leads["_label"] == 0].iloc[[3]].copy()
@@ -224,6 +228,7 @@ def test_a_demo_request_gives_a_positive_demo_reason_and_more_engagement(trained
     assert after["score"] > before["score"]
 
 
+@pytest.mark.slow
 def test_field_figures_and_waterfall(trained):
     import matplotlib.pyplot as plt
 

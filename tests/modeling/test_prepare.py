@@ -18,6 +18,8 @@ from pipeline.modeling.tune import _prepare
 from tests.byo_helpers import example_config
 from tests.conftest import write_config
 
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 NO_BACKTESTS = {"backtest_months": 0}  # backtests refit the recipe; they add nothing here
 
 

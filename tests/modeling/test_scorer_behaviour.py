@@ -6,6 +6,8 @@ import pytest
 
 from pipeline.modeling.train import train
 
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 
 def _open_lead(leads: pd.DataFrame) -> pd.DataFrame:
     """A copy of a lost lead as an unscored one-row frame, with a fixed id."""

@@ -129,6 +129,7 @@ def _recorded_backtests(monkeypatch, cfg, leads, rows):
     return table, seen
 
 
+@pytest.mark.slow
 def test_at_scale_backtest_path_only_above_the_threshold(
     monkeypatch, sample_config, data, exact_rows, scale_rows
 ):
@@ -147,6 +148,7 @@ def test_at_scale_backtest_path_only_above_the_threshold(
     assert (table["fit_rows"] <= 3000).all()
 
 
+@pytest.mark.slow
 def test_backtests_in_worker_threads_equal_one_after_another(monkeypatch, sample_config, data):
     """The refits run two at a time on one LightGBM thread each; one at a time on two threads
     (how they ran before) must give the same table to the last digit."""
@@ -186,6 +188,7 @@ def test_logistic_baseline_caps_its_rows_only_at_scale(monkeypatch, sample_confi
     assert sizes == [int(exact_rows.part("fit").sum()), 2000]
 
 
+@pytest.mark.slow
 def test_calibration_on_scores_equals_calibrating_the_model(exact_rows):
     rows = exact_rows
     fit, val, test = rows.part("fit"), rows.part("val"), rows.part("test") & rows.last
@@ -260,6 +263,7 @@ def test_leaving_the_worker_pool_early_cancels_the_refits_not_started():
     assert all(f.done() for f in futures)
 
 
+@pytest.mark.slow
 def test_train_with_a_pool_leaves_the_backtests_to_finish(tmp_path):
     """`leadscore train` draws figures while the refits end: `train(pool=...)` returns before
     the backtest table exists, and `finish()` makes the result equal to a plain `train`."""

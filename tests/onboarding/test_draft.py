@@ -10,7 +10,8 @@ from pipeline.jobs import load_training_data
 from pipeline.modeling.train import train
 from pipeline.onboarding.render import q
 from pipeline.validation.checks import check_training_data
-from tests.byo_helpers import FIX, run
+from tests.byo_helpers import FIX
+from tests.conftest import run
 
 SHAPES = {
     "crm": [
@@ -105,6 +106,7 @@ def test_funnel_draft(tmp_path):
     assert "business_segment" in text and "never features" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["crm", "flat", "funnel"])
 def test_drafted_config_validates_and_trains(tmp_path, shape):
     path, _, _ = _init(tmp_path, shape)

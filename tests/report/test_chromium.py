@@ -38,6 +38,7 @@ def check_page(html: str, tmp_path: Path, name: str, capsys) -> Path:
     return png
 
 
+@pytest.mark.slow
 def test_training_report_renders_in_chromium(sample_config, trained, tmp_path, capsys):
     gate = GateResult(True, [], {}, None)
     check_page(training_report(sample_config, trained[0], gate, "1"), tmp_path, "training", capsys)

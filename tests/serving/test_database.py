@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -53,6 +54,7 @@ def score_args(cfg: Path, leads: Path, output: str, as_of: str, run_id: str) -> 
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_postgres_history_latest_view_and_score_change(registered, postgres_url):
     """Two runs over overlapping leads: the history holds both, the view the latest per lead with
     score_change against the lead's previous run; re-running a run id adds nothing."""
@@ -124,6 +126,7 @@ def assert_monitor_reads_the_latest_view(tmp: Path, cfg: Path, url: str, leads: 
     assert sum(int(v[2].replace(",", "")) for v in rows.values()) == labelled
 
 
+@pytest.mark.slow
 def test_database_errors_are_one_line(registered, tmp_path):
     tmp, cfg = registered
     leads = tmp / "raw" / "open_leads.csv"
@@ -159,6 +162,7 @@ def kill(proc: subprocess.Popen) -> None:
     assert proc.wait(timeout=60) == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_kill_9_mid_write_leaves_postgres_tables_as_they_were(registered, postgres_url, tmp_path):
     import psycopg
 
@@ -200,6 +204,7 @@ def test_kill_9_mid_write_leaves_postgres_tables_as_they_were(registered, postgr
     assert len(query(url, "SELECT lead_id FROM lead_scores_latest")) == len(before)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_write_leaves_sqlite_file_as_it_was(registered, tmp_path):
     tmp, cfg = registered
     db = tmp_path / "scores.db"

@@ -18,6 +18,8 @@ from pipeline.serving import batch
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rest import predict_frame
 
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 AS_OF = pd.Timestamp("2026-11-01")
 BAD_DATES = ["9999-01-01", "0001-01-01", "1850-01-01", "not a date"]
 NON_FINITE = ["inf", "-inf", "1e309", "NaN"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -22,6 +23,7 @@ runner = CliRunner()
 AS_OF = pd.Timestamp("2026-11-01")
 
 
+@pytest.mark.slow
 def test_fast_shap_equals_lightgbm_pred_contrib(trained):
     result, leads, events = trained
     scorer = result.scorer
@@ -38,6 +40,7 @@ def test_fast_shap_equals_lightgbm_pred_contrib(trained):
     assert np.abs(ref[:, :-1]).sum() > 0
 
 
+@pytest.mark.slow
 def test_fast_shap_declines_deep_trees(trained):
     import lightgbm as lgb
 
@@ -55,6 +58,7 @@ def _scores(cfg, scorer, leads: Path, acts: Path, out: Path) -> pd.DataFrame:
     return pd.read_csv(out).drop(columns="scored_at")
 
 
+@pytest.mark.slow
 def test_chunked_streamed_scoring_equals_one_chunk(trained, sample_config, sample_dir, tmp_path):
     """Chunks of 97 leads give the same file as one chunk; a duplicate id in a later chunk is
     rejected with its file row number, exactly as within one chunk."""
@@ -75,6 +79,7 @@ def test_chunked_streamed_scoring_equals_one_chunk(trained, sample_config, sampl
         assert rej["row"].tolist() == [402] and "duplicate" in rej["reason"].iloc[0]
 
 
+@pytest.mark.slow
 def test_pandas_fallback_gives_same_scores(trained, sample_config, sample_dir, tmp_path):
     """Dates pyarrow cannot read (US format) go through the pandas reader: same scores."""
     scorer = trained[0].scorer
@@ -124,6 +129,7 @@ def _score_cli(tmp: Path, cfg: Path, leads: Path, out: Path):
     return runner.invoke(app, args)
 
 
+@pytest.mark.slow
 def test_shifted_inputs_warn_by_feature_name_and_log_a_scoring_run(registered):
     import mlflow
 
@@ -153,6 +159,7 @@ def test_shifted_inputs_warn_by_feature_name_and_log_a_scoring_run(registered):
     assert runs["metrics.rows_scored"].eq(len(leads)).all()
 
 
+@pytest.mark.slow
 def test_monitor_reports_realised_vs_promised_per_stage(registered):
     tmp, cfg = registered
     leads = pd.read_csv(tmp / "raw" / "leads.csv", dtype=str)

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from tests.conftest import write_config
 
-pytestmark = pytest.mark.serving
+pytestmark = [pytest.mark.serving, pytest.mark.slow]
 AS_OF = "2026-11-01T00:00:00"
 runner = CliRunner()
 

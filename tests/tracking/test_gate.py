@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
-from tests.conftest import write_config
+from tests.conftest import run, write_config
 
-runner = CliRunner()
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 PNGS = [
     "evaluation/reliability.png",
     "evaluation/gain_lift.png",
@@ -22,10 +21,6 @@ PNGS = [
     "evaluation/backtest.png",
     "explain/importance_by_field.png",
 ]
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def test_crippled_challenger_is_not_promoted_and_rollback_restores(

@@ -11,17 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, run, write_config
 
-runner = CliRunner()
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 FAST = {"backtest_months": 0}
-
-
-def run(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture()

@@ -17,6 +17,8 @@ from pipeline.cli import app
 from pipeline.errors import RegistryError
 from pipeline.modeling.scorer import FORMAT_VERSION
 
+pytestmark = pytest.mark.slow  # trains a model and registers it
+
 OLD_MESSAGE = (
     "model v{v} was registered by an older leadscore (format 1); retrain it with `leadscore train`"
 )

@@ -7,21 +7,16 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from pipeline.config import GateConfig
 from pipeline.errors import RegistryError
 from pipeline.evaluation.gate import baseline_failures, effective_gate
-
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
+from tests.conftest import run
 
 
 @pytest.fixture()
@@ -95,7 +90,78 @@ def test_gate_set_and_show_store_the_policy_on_the_registered_model(client):
     assert r.exit_code == 2 and "do not parse" in r.stderr
 
 
-def test_the_champion_lock_holds_across_processes(client, mlflow_uri: str):
+def _try_flock(path: str) -> str:
+    """Another process tries the champion lock's file without waiting: "got" or "blocked"."""
+    probe = textwrap.dedent(
+        f"""
+        import fcntl
+        f = open({path!r}, "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            print("got")
+        except BlockingIOError:
+            print("blocked")
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _in_thread(fn):
+    """Run `fn` in a second thread (its own open file, so its own flock) and return its outcome:
+    "got", or the RegistryError it raised."""
+    out: list = []
+
+    def target():
+        try:
+            fn()
+            out.append("got")
+        except RegistryError as e:
+            out.append(e)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(timeout=30)
+    assert out, "the second holder neither got the lock nor gave up"
+    return out[0]
+
+
+def test_the_champion_lock_excludes_a_second_holder_until_released(client, mlflow_uri: str):
+    from pipeline.tracking import registry
+
+    path = mlflow_uri.removeprefix("sqlite:///") + ".champion.lock"
+
+    def second_holder(wait_s: float):
+        with registry.champion_lock(client, wait_s=wait_s):
+            pass
+
+    with registry.champion_lock(client):
+        assert _try_flock(path) == "blocked"  # another process
+        got = _in_thread(lambda: second_holder(0.3))  # another holder in this process
+        assert isinstance(got, RegistryError) and "champion lock" in str(got)
+    assert _try_flock(path) == "got"
+    assert _in_thread(lambda: second_holder(0.3)) == "got"
+
+    # a holder that waits gets the lock once the first lets go, not before
+    released_at: list[float] = []
+    acquired_at: list[float] = []
+
+    def waiter():
+        with registry.champion_lock(client, wait_s=10):
+            acquired_at.append(time.monotonic())
+
+    with registry.champion_lock(client):
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.6)
+        assert not acquired_at
+        released_at.append(time.monotonic())
+    t.join(timeout=15)
+    assert acquired_at and acquired_at[0] >= released_at[0]
+
+
+def test_the_champion_lock_waits_for_another_process(client, mlflow_uri: str):
     from pipeline.tracking import registry
 
     db = mlflow_uri.removeprefix("sqlite:///")
@@ -121,8 +187,9 @@ def test_the_champion_lock_holds_across_processes(client, mlflow_uri: str):
     finally:
         p.stdin.close()
         p.wait()
-    with registry.champion_lock(client, wait_s=5):  # released with its holder
-        assert True
+    # released with its holder: now this process holds it, and another process cannot
+    with registry.champion_lock(client, wait_s=5):
+        assert _try_flock(db + ".champion.lock") == "blocked"
 
 
 def test_a_kill_between_history_and_alias_leaves_no_silent_move(client):

@@ -43,6 +43,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory):
         yield done, cfg, uri, tmp
 
 
+@pytest.mark.slow
 def test_run_finished_with_a_description(registered):
     done, _, uri, _ = registered
     run = MlflowClient(uri).get_run(done.run_id)
@@ -51,6 +52,7 @@ def test_run_finished_with_a_description(registered):
     assert run.info.run_name == "train"
 
 
+@pytest.mark.slow
 def test_training_data_logged_as_a_dataset_input(registered):
     done, _, uri, _ = registered
     run = MlflowClient(uri).get_run(done.run_id)
@@ -62,6 +64,7 @@ def test_training_data_logged_as_a_dataset_input(registered):
     assert "converted" in columns and not set(PII) & set(columns)
 
 
+@pytest.mark.slow
 def test_model_has_an_input_schema_and_a_pii_free_example(registered):
     done, cfg, uri, _ = registered
     mlflow.set_tracking_uri(uri)
@@ -80,6 +83,7 @@ def test_model_has_an_input_schema_and_a_pii_free_example(registered):
     assert set(example["lead_id"]) <= {f"example-{i}" for i in range(1, 10)}
 
 
+@pytest.mark.slow
 def test_model_is_logged_from_code_and_answers_with_its_version(registered):
     done, _, uri, _ = registered
     mlflow.set_tracking_uri(uri)
@@ -92,6 +96,7 @@ def test_model_is_logged_from_code_and_answers_with_its_version(registered):
     assert (out["model_version"] == done.version).all() and out["error"].isna().all()
 
 
+@pytest.mark.slow
 def test_report_logged_and_written(registered):
     done, _, uri, tmp = registered
     assert done.report == tmp / "reports" / f"training-v{done.version}.html"
@@ -103,6 +108,7 @@ def test_report_logged_and_written(registered):
     assert f"Model version {done.version}" in logged
 
 
+@pytest.mark.slow
 def test_a_crash_leaves_a_failed_run(sample_config_path, mlflow_uri, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory while fitting")
@@ -118,6 +124,7 @@ def test_a_crash_leaves_a_failed_run(sample_config_path, mlflow_uri, monkeypatch
     assert run.inputs.dataset_inputs  # opened before training: the data was already recorded
 
 
+@pytest.mark.slow
 def test_refused_data_leaves_no_run(sample_config_path, mlflow_uri, monkeypatch):
     def refuse(*args, **kwargs):
         raise DataError("leads.csv: column 'outcome' has no won leads")
@@ -132,6 +139,7 @@ def test_refused_data_leaves_no_run(sample_config_path, mlflow_uri, monkeypatch)
     assert not Path(mlflow_uri.removeprefix("sqlite:///")).exists()  # no store, no run
 
 
+@pytest.mark.slow
 def test_score_writes_the_scoring_report(registered):
     """`leadscore score --report` on the registered model: stages, top SQLs, drift guard."""
     from typer.testing import CliRunner

@@ -9,7 +9,8 @@ import pytest
 from pipeline.config import Config
 from pipeline.validation.checks import check_training_data
 from pipeline.validation.leakage import leakage_suspects
-from tests.byo_helpers import example_config, run
+from tests.byo_helpers import example_config
+from tests.conftest import run
 
 
 def _cfg(**schema) -> Config:
