@@ -122,8 +122,12 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Draft a config from an export's header and a sample of rows; every guess is commented."""
+    from pipeline.io.atomic import check_output_path
+    from pipeline.jobs import command_inputs
     from pipeline.onboarding.draft import draft_config
 
+    reads = {"leads_file": leads, "activities_file": activities, "outcomes_file": outcomes}
+    check_output_path(out, "drafted config", command_inputs(None, None, **reads))
     if out.exists() and not force:
         raise ConfigError(f"{out}: already exists; choose another --out or pass --force")
     text, notes = draft_config(leads, activities, outcomes)
@@ -213,8 +217,9 @@ def score(
     from pipeline.progress import wanted
     from pipeline.serving.request import ScoreRequest
 
+    cfg = load_config(config)
     request = ScoreRequest.for_files(
-        load_config(config),
+        cfg,
         leads,
         activities,
         output,
@@ -225,6 +230,7 @@ def score(
         quiet=quiet,
         report=report,
         run_id=run_id,
+        inputs=jobs.command_inputs(cfg, config),
     )
     done = jobs.score(request)
     echo(done.drift_lines, err=True)
@@ -248,9 +254,14 @@ def explain(
     ] = None,
 ) -> None:
     """Print a lead's probability, score, stage, fit and engagement sub-scores and every reason."""
-    from pipeline.jobs import explain_leads
+    from pipeline.io.atomic import check_output_path
+    from pipeline.jobs import command_inputs, explain_leads
 
-    x = explain_leads(load_config(config), lead_ids, leads, activities, model_uri, as_of)
+    cfg = load_config(config)
+    if plot is not None:
+        reads = {"leads_file": leads, "activities_file": activities}
+        check_output_path(plot, "waterfall plot", command_inputs(cfg, config, **reads))
+    x = explain_leads(cfg, lead_ids, leads, activities, model_uri, as_of)
     echo(console.explain_lines(x))
     if plot is not None:
         import numpy as np

@@ -180,6 +180,12 @@ class ValidationConfig(_Strict):
     id_like_share: float = Field(default=0.9, gt=0, le=1)  # distinct share of a categorical
 
 
+class ReportConfig(_Strict):
+    # training reports' folder; relative to the working folder like data paths; default: a
+    # `reports/` folder beside the config file
+    dir: str | None = None
+
+
 class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
@@ -190,6 +196,7 @@ class Config(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     costs: CostsConfig | None = None
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

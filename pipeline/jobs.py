@@ -21,7 +21,7 @@ import yaml
 
 from pipeline.config import Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
-from pipeline.io.atomic import write_text_atomic
+from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
@@ -68,6 +68,21 @@ def load_oracle(cfg: Config) -> pd.DataFrame | None:
     return read_table(cfg.data.oracle, cfg, "oracle file").astype({"true_probability": float})
 
 
+def command_inputs(cfg: Config | None, config_path: str | Path | None = None, **more) -> Inputs:
+    """What a command reads, which none of its outputs may overwrite: the config file, the data
+    files it names, `more` (what=path, e.g. leads_file=...) and the local tracking store."""
+    inputs = Inputs().add(config_path, "config file")
+    if cfg is not None:
+        d = cfg.data
+        named = {"leads file": d.leads, "activities file": d.activities}
+        named |= {"outcomes file": d.outcomes, "oracle file": d.oracle}
+        for what, path in named.items():
+            inputs = inputs.add(path, what)
+    for what, path in more.items():
+        inputs = inputs.add(path, what.replace("_", " "))
+    return store.protect_store(inputs)
+
+
 def validate_data(cfg: Config) -> Report:
     """Every check `leadscore validate` prints (train runs the same ones first)."""
     leads, events = load_training_data(cfg)
@@ -84,13 +99,12 @@ class Trained:
     report: Path | None = None
 
 
-def reports_dir() -> Path:
-    """reports/ beside the tracking store's folder (models/ -> reports/ in the project root), so a
-    run's report lands next to the store it was logged in; ./reports for a remote server."""
-    uri = store.tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).parent.parent / "reports"
-    return Path("reports")
+def reports_dir(cfg: Config | None = None, config_path: str | Path | None = None) -> Path:
+    """`report.dir`, else reports/ beside the config file (the folder of the project the config
+    describes, not of the tracking store); ./reports without a config."""
+    if cfg is not None and cfg.report.dir:
+        return Path(cfg.report.dir)
+    return Path(config_path).parent / "reports" if config_path else Path("reports")
 
 
 def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
@@ -103,6 +117,8 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
     registered with a pending `gate_reason`, so a kill before the decision is visible and repaired
     at the next start (`recovery`). A store that cannot be written ends in one line.
     """
+    folder, inputs = reports_dir(cfg, config_path), command_inputs(cfg, config_path)
+    write_report("", "", folder, inputs, dry=True)  # a report folder among the inputs: refused now
     leads, events = load_training_data(cfg)
     check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
     with store.storage_errors():
@@ -127,20 +143,33 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             html = training_report(cfg, result, final, version)
             runs.log_report(html)
     aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
-    return Trained(result, version, aliases, run.info.run_id, final, write_report(html, version))
+    page = write_report(html, version, folder, inputs)
+    return Trained(result, version, aliases, run.info.run_id, final, page)
 
 
-def write_report(html: str, version: str, folder: Path | None = None) -> Path:
-    """reports/training-v{version}.html, and the same page as reports/training-latest.html."""
+def write_report(
+    html: str,
+    version: str,
+    folder: Path | None = None,
+    inputs: Inputs | None = None,
+    dry: bool = False,
+) -> Path:
+    """{folder}/lead-scoring-v{version}-training.html, and the same page as
+    lead-scoring-latest-training.html; neither may be one of `inputs` (`dry`: only check)."""
     folder = folder or reports_dir()
-    path = folder / f"training-v{version}.html"
-    write_text_atomic(html, path)
-    write_text_atomic(html, folder / "training-latest.html")
+    path = folder / f"{store.MODEL_NAME}-v{version or 'N'}-training.html"
+    latest = folder / f"{store.MODEL_NAME}-latest-training.html"
+    checks = [(folder, "reports folder (report.dir)"), (path, "training report")]
+    refuse_inputs([*checks, (latest, "training report")], inputs or Inputs())
+    if not dry:
+        write_text_atomic(html, path)
+        write_text_atomic(html, latest)
     return path
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
     """Search booster parameters on the validation slice; write them into a copy of the config."""
+    check_output_path(out, "tuned config", command_inputs(cfg, config_path))
     leads, events = load_training_data(cfg)
     result = tune(cfg, leads, events, trials)
     write_tuned_config(config_path, result.best_params, out)

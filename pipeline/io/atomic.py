@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -20,8 +21,66 @@ import pandas as pd
 from pipeline.errors import StorageError, storage_error
 
 
-def check_output_path(path: str | Path, what: str = "output") -> Path:
-    """Refuse, before any work, a target that can never be written as a file."""
+@dataclass(frozen=True)
+class Inputs:
+    """What a command reads and must never overwrite: its input files (leads, activities,
+    outcomes, the config) and whole folders (the tracking store's, artifacts included).
+
+    Paths are resolved (symlinks, `..`, the working folder) when added, so `./x.csv`, a link to
+    it and its absolute path are one file."""
+
+    files: tuple[tuple[Path, str], ...] = ()
+    folders: tuple[tuple[Path, str], ...] = ()
+
+    def add(self, path: str | Path | None, what: str, folder: bool = False) -> Inputs:
+        """These inputs and `path` (None: unchanged), as a new value."""
+        if path is None or str(path) == "":
+            return self
+        entry = ((_resolved(path), what),)
+        if folder:
+            return Inputs(self.files, self.folders + entry)
+        return Inputs(self.files + entry, self.folders)
+
+    def clash(self, target: str | Path) -> str | None:
+        """What `target` would overwrite ("the leads file x.csv"), or None when it is free."""
+        t = _resolved(target)
+        for p, what in self.files:
+            if t == p or _same_file(t, p):
+                return f"{what} {p}"
+        for p, what in self.folders:
+            if t == p or t.is_relative_to(p):
+                return f"{what} {p}"
+        return None
+
+
+def _resolved(path: str | Path) -> Path:
+    return Path(os.path.abspath(Path(path).expanduser())).resolve()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Hard links and case-insensitive file systems: two names, one file."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_inputs(targets: Iterable[tuple[str | Path, str]], inputs: Inputs) -> None:
+    """One line and no write when any (target, what) would overwrite an input of the command."""
+    for target, what in targets:
+        hit = inputs.clash(target)
+        if hit is not None:
+            raise StorageError(
+                f"{target}: refusing to write the {what} there: it is the {hit} this command "
+                "reads; choose another path"
+            )
+
+
+def check_output_path(path: str | Path, what: str = "output", inputs: Inputs | None = None) -> Path:
+    """Refuse, before any work, a target that can never be written as a file, or that is one of
+    the command's `inputs` (or inside the tracking store's folder)."""
+    if inputs is not None:
+        refuse_inputs([(path, what)], inputs)
     path = Path(path)
     if path.is_dir():
         raise StorageError(f"{path}: cannot write the {what}: it is a folder; pass a file path")

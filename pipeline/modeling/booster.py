@@ -7,6 +7,8 @@ probabilities must stay honest, and ranking does not need it.
 
 from __future__ import annotations
 
+import re
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -17,13 +19,24 @@ from pipeline.config import LightGBMParams
 from pipeline.io.keys import index_positions
 
 OTHER = "__other__"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def safe_feature_names(names: list[str]) -> list[str]:
+    """Names LightGBM (and its JSON model dump) accepts whatever the export called its columns:
+    `f{position}_{ASCII letters, digits and _ of the name}`, unique by the position. The export's
+    names stay the display names everywhere else (reasons, reports); the encoder keeps both."""
+    width = len(str(max(len(names) - 1, 0)))
+    return [f"f{i:0{width}d}_{_UNSAFE.sub('_', n).strip('_')[:40]}" for i, n in enumerate(names)]
 
 
 class CategoryEncoder(TransformerMixin, BaseEstimator):
     """Categorical columns -> pandas categories fixed at fit time.
 
     Rare and unseen values become one `__other__` level, so a new industry at scoring time
-    neither crashes nor silently shifts the codes of the known ones.
+    neither crashes nor silently shifts the codes of the known ones. The columns leave with safe
+    names (`safe_names_`, in order; `feature_names_in_` keeps the export's): LightGBM refuses
+    `"`, `,`, `:`, `[`, `]`, `{`, `}` and rewrites spaces, and an export may use any of them.
     """
 
     def __init__(self, columns: list[str] | None = None, min_count: int = 20):
@@ -37,6 +50,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
             keep = sorted(vc.index[vc >= self.min_count].tolist())
             self.categories_[c] = [*keep, OTHER]
         self.feature_names_in_ = np.array(X.columns, dtype=object)
+        self.safe_names_ = safe_feature_names([str(c) for c in X.columns])
         # numbers reach LightGBM in the precision they were fit in (float32 at scale), so scoring
         # sees exactly the values the trees were split on
         num = [c for c in X.columns if c not in self.categories_]
@@ -55,6 +69,10 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         num = [c for c in X.columns if c not in self.categories_]
         # encoders pickled before float_dtype_ existed were all float64
         X[num] = X[num].astype(getattr(self, "float_dtype_", np.float64))
+        if hasattr(self, "safe_names_"):  # encoders pickled before kept the export's names
+            if list(X.columns) != list(self.feature_names_in_):
+                X = X[list(self.feature_names_in_)]
+            X.columns = self.safe_names_
         return X
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

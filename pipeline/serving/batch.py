@@ -315,6 +315,10 @@ def rejected_path(output: Path) -> Path:
     return output.with_name(output.stem + ".rejected.csv")
 
 
+def rejected_activities_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".rejected-activities.csv")
+
+
 def _write_rejected(rejected: pd.DataFrame, output: Path) -> Path | None:
     """Rejected rows beside the scores file, in file order."""
     if not len(rejected):
@@ -337,7 +341,7 @@ def safe_cells(rejected: pd.DataFrame) -> pd.DataFrame:
 def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path | None:
     """Activity rows without a usable time, beside the scores file (`row` of the activities
     file, its lead id, `reason`); a clean run removes the file of an earlier run."""
-    path = output.with_name(output.stem + ".rejected-activities.csv")
+    path = rejected_activities_path(output)
     if rejected is None or not len(rejected):
         path.unlink(missing_ok=True)
         return None

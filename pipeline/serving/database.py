@@ -60,6 +60,17 @@ def safe_url(url: str) -> str:
         return url.split("@")[-1]
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a sqlite URL writes to (None for a server or an in-memory database)."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def connect(url: str) -> Engine:
     """An engine for `url`; a malformed URL or a missing driver is a one-line ConfigError."""
     try:

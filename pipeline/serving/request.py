@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.atomic import check_output_path
+from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs
 from pipeline.io.rules import clean_value, parse_as_of
 
 ENGINES = ("local", "spark")
@@ -57,7 +57,9 @@ class ScoreRequest:
     ) -> ScoreRequest:
         """A batch call: files default to the config's (`data.leads`, `data.activities`,
         `scoring.output`); the engine, the time and the paths are checked before any work.
-        `options`: progress, quiet, report, run_id (a database output gets a new UUID)."""
+        `options`: progress, quiet, report, run_id (a database output gets a new UUID), and
+        `inputs`: what the command reads besides these files (config, tracking store), which no
+        output may overwrite."""
         from pipeline.serving.database import is_database_url
 
         if engine not in ENGINES:
@@ -67,6 +69,9 @@ class ScoreRequest:
         acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
         _check_inputs(leads, acts)
         out = str(output or cfg.scoring.output)
+        inputs = options.pop("inputs", None) or Inputs()
+        inputs = inputs.add(leads, "leads file").add(acts, "activities file")
+        refuse_inputs(_targets(cfg, out, options.get("report")), inputs)
         if is_database_url(out):
             options["run_id"] = options.get("run_id") or uuid.uuid4().hex
         else:  # a folder, a path under a file: refused before any work
@@ -108,6 +113,23 @@ class ScoreRequest:
             "n_reasons": self.n_reasons,
             "on_error": self.on_error,
         }
+
+
+def _targets(cfg: Config, out: str, report: Path | None) -> list[tuple[str | Path, str]]:
+    """Every path a scoring call writes: the scores file and its rejected-rows files, or the
+    database file and the staging folder; the report."""
+    from pipeline.serving.batch import rejected_activities_path, rejected_path
+    from pipeline.serving.database import is_database_url, sqlite_file
+
+    if is_database_url(out):
+        db = sqlite_file(out)
+        found = [(db, "scores database")] if db is not None else []
+        found.append((cfg.scoring.staging_dir, "staging folder (scoring.staging_dir)"))
+    else:
+        p = Path(out)
+        found = [(p, "scores file"), (rejected_path(p), "rejected-rows file")]
+        found.append((rejected_activities_path(p), "rejected-activities file"))
+    return found + ([(report, "scoring report")] if report is not None else [])
 
 
 def _check_inputs(leads: Path, activities: Path | None) -> None:

@@ -12,6 +12,7 @@ and MLflow tables, the figures and the model card. Nothing here decides anything
 
 from __future__ import annotations
 
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -132,7 +133,7 @@ def log_training_run(
     )
     mlflow.log_params(training_params(cfg, config_path, result))
     mlflow.log_params({"rows_leads": info["rows_leads"], "rows_events": info["rows_events"]})
-    mlflow.log_metrics({k: v for k, v in result.metrics.items() if pd.notna(v)})
+    log_metrics({k: v for k, v in result.metrics.items() if pd.notna(v)})
     log_dict_artifact(cfg.to_dict(), "config.json")
     log_dict_artifact(info, "training_info.json")
     mlflow.log_table(result.importance, "explain/importance_by_field.json")
@@ -165,13 +166,38 @@ def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -
     }
 
 
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def metric_key(name: str) -> str:
+    """An MLflow metric key for a name made from an export's column (`psi_Annual Revenue ($)`):
+    ASCII letters, digits, `_`, `.` and `-` only, at most 200 characters; the column's own name
+    stays in the logged tables (drift/psi.json)."""
+    key = _KEY_UNSAFE.sub("_", name).strip("_./-")[:200]
+    return key or "metric"
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    """`mlflow.log_metrics` with every key made safe; keys that clean to the same text get
+    `_2`, `_3`... in order, so no value replaces another."""
+    safe: dict[str, float] = {}
+    for name, value in metrics.items():
+        key = base = metric_key(name)
+        n = 1
+        while key in safe:
+            n += 1
+            key = f"{base}_{n}"
+        safe[key] = value
+    mlflow.log_metrics(safe)
+
+
 def log_quality(cfg: Config, result: TrainResult, gate: GateResult | None) -> None:
     """The quality tables, the gate decision and the model card, into the active run."""
     for name, df in result.extra_tables.items():
         mlflow.log_text(df.to_csv(index=False), f"evaluation/{name}.csv")
         mlflow.log_table(df.replace({np.nan: None}), f"evaluation/{name}.json")
     if gate is not None:
-        mlflow.log_metrics({k: v for k, v in gate.metrics().items() if pd.notna(v)})
+        log_metrics({k: v for k, v in gate.metrics().items() if pd.notna(v)})
         mlflow.set_tags(
             {"gate_passed": str(gate.passed).lower(), "gate_reason": gate.reason[:4000]}
         )
@@ -238,7 +264,7 @@ def log_scoring_run(
             if checked:
                 metrics["features_drifted"] = float(drift["drifted"].sum())
             mlflow.log_table(drift, "drift/psi.json")
-        mlflow.log_metrics(metrics)
+        log_metrics(metrics)
         return run.info.run_id
 
 
@@ -254,7 +280,7 @@ def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores: str) -> str:
                 metrics[f"realised_{r.stage}"] = float(r.realised_conversion)
                 metrics[f"promised_{r.stage}"] = float(r.promised_conversion)
                 metrics[f"with_outcome_{r.stage}"] = float(r.with_outcome)
-        mlflow.log_metrics(metrics)
+        log_metrics(metrics)
         mlflow.log_table(table, "monitor/realised_vs_promised.json")
         return run.info.run_id
 

@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.errors import ExpectedError, storage_error
+from pipeline.io.atomic import Inputs
 
 EXPERIMENT = "lead-scoring"
 SCORING_EXPERIMENT = "lead-scoring-scoring"
@@ -43,6 +44,24 @@ def artifact_root() -> str:
         db = Path(uri.removeprefix("sqlite:///"))
         return (db.parent.resolve() / "artifacts").as_uri()
     return ""
+
+
+def protect_store(inputs: Inputs) -> Inputs:
+    """`inputs` and the local tracking store: its sqlite file, its artifact root and the folder
+    they live in (unless that folder holds the working folder: then the file and artifacts only),
+    so no output of ours can replace the store or anything in it."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        inputs = inputs.add(db, "tracking store").add(
+            db.parent / "artifacts", "artifact root", True
+        )
+        folder = db.parent.resolve()
+        if not Path.cwd().resolve().is_relative_to(folder):
+            inputs = inputs.add(folder, "tracking store's folder", folder=True)
+    elif uri.startswith("file:") or "://" not in uri:
+        inputs = inputs.add(uri.removeprefix("file://").removeprefix("file:"), "store", True)
+    return inputs
 
 
 def setup() -> MlflowClient:

@@ -68,6 +68,8 @@ def quick_cv_auc(X: pd.DataFrame, y: np.ndarray, seed: int) -> float:
     from sklearn.model_selection import StratifiedKFold
 
     p = np.zeros(len(y))
+    # LightGBM refuses JSON-special characters in names; a throwaway model needs none
+    X = X.set_axis([f"f{i}" for i in range(X.shape[1])], axis=1)
     folds = StratifiedKFold(3, shuffle=True, random_state=seed)
     for tr, te in folds.split(X, y):
         m = lgb.LGBMClassifier(**QUICK_MODEL, random_state=seed)

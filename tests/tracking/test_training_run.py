@@ -99,8 +99,9 @@ def test_model_is_logged_from_code_and_answers_with_its_version(registered):
 @pytest.mark.slow
 def test_report_logged_and_written(registered):
     done, _, uri, tmp = registered
-    assert done.report == tmp / "reports" / f"training-v{done.version}.html"
-    latest = tmp / "reports" / "training-latest.html"
+    # report.dir unset: reports/ beside the config file, named by the model and its version
+    assert done.report == tmp / "reports" / f"lead-scoring-v{done.version}-training.html"
+    latest = tmp / "reports" / "lead-scoring-latest-training.html"
     assert latest.read_text() == done.report.read_text()
     mlflow.set_tracking_uri(uri)
     logged = mlflow.artifacts.load_text(f"runs:/{done.run_id}/report.html")
