@@ -51,6 +51,10 @@ def command(fn):
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
         for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "shap", "lightgbm"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+        # MLflow logs a store's failure with its whole traceback before raising; the one line
+        # that follows names the store and the cause (LEADSCORE_DEBUG shows the rest)
+        quiet = logging.DEBUG if os.environ.get("LEADSCORE_DEBUG") else logging.CRITICAL
+        logging.getLogger("mlflow").setLevel(quiet)
         if not os.environ.get("LEADSCORE_DEBUG"):
             warnings.simplefilter("ignore")  # library deprecation chatter is not for revenue ops
         try:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline.errors import ExpectedError, storage_error
+from pipeline.errors import ExpectedError, StorageError, storage_error
 from pipeline.io.atomic import Inputs
 
 EXPERIMENT = "lead-scoring"
@@ -30,6 +31,11 @@ MODEL_NAME = "lead-scoring"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 DEFAULT_URI = "sqlite:///models/mlflow.db"
+# what requests/urllib3 say when a server refuses, is unknown or never answers
+_NETWORK = re.compile(
+    r"\[Errno -?\d+\] [^'\"()\]]+|Read timed out|Connection refused|Connection reset by peer"
+    r"|Name or service not known|timed out"
+)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the `pipeline` package, shipped with models
 
 
@@ -124,4 +130,10 @@ def storage_errors(doing: str = "cannot write the tracking store") -> Iterator[N
     except OSError as e:
         raise storage_error(e.filename or tracking_uri(), e, doing) from None
     except (MlflowException, SQLAlchemyError) as e:
+        found = _NETWORK.search(str(e))
+        if found:  # the cause sits at the end of a long requests message: name it, not the URL
+            raise StorageError(
+                f"{tracking_uri()}: {doing}: the server does not answer ({found.group(0).strip()});"
+                " check the tracking URI and that the server is running"
+            ) from None
         raise storage_error(tracking_uri(), e, doing) from None
