@@ -6,6 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+# labels are the export's words ("$1M-$5M" is a company size, not math): never mathtext or TeX
+matplotlib.rcParams.update({"text.parse_math": False, "text.usetex": False})
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import ConfigError, DataError
-from pipeline.serving.outputs import SUBSCORES, ScoreSummary
+from pipeline.serving.outputs import FORMULA_START, SUBSCORES, ScoreSummary
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,10 @@ def _ensure_schema(conn: Connection, reasons: int) -> tuple[sa.Table, sa.Table]:
 
 def _records(chunk: pd.DataFrame, run_id: str) -> list[dict]:
     chunk = chunk.assign(run_id=run_id)
+    if "lead_id" in chunk.columns:  # ids as given: the `'` spreadsheet guard is for CSV only
+        ids = chunk["lead_id"].astype("string")
+        guarded = ids.str.startswith("'").fillna(False) & ids.str[1:].str.startswith(FORMULA_START)
+        chunk["lead_id"] = ids.where(~guarded.fillna(False), ids.str[1:])
     if "scored_at" in chunk.columns:
         when = pd.to_datetime(chunk["scored_at"], utc=True)
         chunk["scored_at"] = pd.Series(when.dt.to_pydatetime(), index=chunk.index, dtype=object)

@@ -15,6 +15,7 @@ from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads
 from pipeline.io.rules import (
+    HAS_INVISIBLE,
     NO,
     YES,
     clean_text,
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LATER_DUPLICATE = "duplicate lead id (first row scored)"
+INVISIBLE_ID = (
+    "lead id holds invisible characters (bidi control or zero-width), so it would not display "
+    "what it is; fix the id in the export"
+)
 MERGED_DUPLICATE = (
     "duplicate lead id once control characters are removed and it is cut to 60 characters "
     "(first row scored)"
@@ -72,6 +77,8 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
     reason = pd.Series("", index=raw.index, dtype=object)
     ids = raw[sc.lead_id].astype("string")
     reason[is_blank(ids)] = "empty lead id"
+    hidden = ids.str.contains(HAS_INVISIBLE).fillna(False) & (reason == "")
+    reason[hidden] = INVISIBLE_ID
     dup = ids.duplicated(keep="first") & (reason == "")
     reason[dup] = LATER_DUPLICATE
     merged = clean_text(ids).duplicated(keep="first") & (reason == "")
