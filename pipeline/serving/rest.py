@@ -147,6 +147,8 @@ def _answer(
     )
     res["model_version"] = version
     res = clean_cells(res)
+    # JSON has no NaN: every missing value (a failed record's score, an empty sub-score) is null
+    res = res.astype(object).where(res.notna(), None)
     if not explain:
         res = res.drop(columns="lead_id")
     return res
