@@ -222,18 +222,20 @@ def test_category_encoder_codes_and_precision():
     )
     enc = CategoryEncoder(["industry"], min_count=2).fit(X)
     out = enc.transform(X)
+    assert list(out.columns) == enc.safe_names_ == ["f0_industry", "f1_n"]  # LightGBM's names
+    out.columns = enc.feature_names_in_  # the export's names, for the checks below
     assert enc.categories_["industry"] == ["a", OTHER]
     assert out["industry"].astype(object).tolist()[:5] == ["a", "a", OTHER, np.nan, OTHER]
     assert out["n"].dtype == np.float32 and enc.float_dtype_ == np.float32
     # scoring builds float64 features: they reach the trees in the precision they were fit in
     scored = enc.transform(
         X.astype({"n": np.float64}).assign(industry=["z", "a", None, "b", "a", "a"])
-    )
+    ).set_axis(enc.feature_names_in_, axis=1)
     assert scored["n"].dtype == np.float32
     assert scored["industry"].astype(object).tolist()[:3] == [OTHER, "a", np.nan]
     enc64 = CategoryEncoder(["industry"], min_count=2).fit(X.astype({"n": np.float64}))
-    assert enc64.transform(X)["n"].dtype == np.float64
-    del enc64.float_dtype_  # an encoder pickled before the attribute existed
+    assert enc64.transform(X)["f1_n"].dtype == np.float64
+    del enc64.float_dtype_, enc64.safe_names_  # an encoder pickled before the attributes existed
     assert enc64.transform(X)["n"].dtype == np.float64
 
 
