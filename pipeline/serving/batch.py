@@ -246,7 +246,7 @@ class ChunkScorer:
         return Prepared(X, start, stop)
 
     def _keep_scoreable(self, raw: pd.DataFrame) -> pd.DataFrame:
-        good, rej = reject_bad_rows(raw, self.scorer)
+        good, rej = reject_bad_rows(raw, self.scorer, pd.Timestamp(self.as_of64))
         later = self.ids.dup_later[good.index.to_numpy()]
         if later.any():  # first seen in an earlier chunk
             extra = rejected_frame(good, later, self.sc.lead_id, LATER_DUPLICATE)

@@ -61,12 +61,15 @@ def check_columns(raw: pd.DataFrame, scorer: LeadScorer, path: str | Path) -> No
         log.info("%s: ignoring %d column(s) the model does not use: %s", path, len(extra), shown)
 
 
-def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reject_bad_rows(
+    raw: pd.DataFrame, scorer: LeadScorer, as_of: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into scoreable ones and rejected ones (with the row number and reason).
 
     The rules are those of `pipeline.io.rules`: an empty or blank id, an id that repeats an
     earlier one (also once control characters are removed and it is capped for the output, so
-    two raw ids never merge silently), a date outside 1970-2200 or unparseable, a number or flag
+    two raw ids never merge silently), a date outside 1970-2200 or unparseable, a lead created
+    after `as_of` (it did not exist yet: scoring it would give a negative age), a number or flag
     that does not parse. A non-finite number is not a bad row: it is read as missing."""
     sc = model_schema(scorer)
     reason = pd.Series("", index=raw.index, dtype=object)
@@ -78,9 +81,11 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
     reason[merged] = MERGED_DUPLICATE
     if sc.created_at and sc.created_at in raw.columns:
         s = raw[sc.created_at]
-        _, bad = to_datetimes(s, sc.dayfirst)
+        created, bad = to_datetimes(s, sc.dayfirst)
         bad &= reason == ""
         reason[bad] = [f"{sc.created_at}: {date_problem(v)} '{clean_value(v)}'" for v in s[bad]]
+        if as_of is not None:
+            _reject_after_as_of(reason, created, s, sc.created_at, as_of)
     for c in scorer.builder.numeric:
         s = raw[c]
         if c in sc.flags:
@@ -92,6 +97,18 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
         reason[bad] = f"{c} is not a number"
     bad = reason != ""
     return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason)
+
+
+def _reject_after_as_of(
+    reason: pd.Series, created: pd.Series, s: pd.Series, col: str, as_of: pd.Timestamp
+) -> None:
+    """A lead created after the as-of time did not exist yet: a rejected row, in place."""
+    late = (created > as_of).fillna(False) & (reason == "")
+    reason[late] = [
+        f"{col} '{clean_value(v, 30)}' is after the as-of time {as_of.isoformat()}; "
+        "use a later --as-of"
+        for v in s[late]
+    ]
 
 
 def is_blank(ids: pd.Series) -> pd.Series:
