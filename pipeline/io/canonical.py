@@ -45,7 +45,9 @@ def load_leads(
     raw = read_table(path, cfg, "leads file")
     if raw.empty:
         raise DataError(f"{path}: header only, no rows; export the leads with their data")
-    out = canonical_leads(raw, cfg.schema, path, require_created=with_outcome)
+    out = canonical_leads(
+        raw, cfg.schema, path, require_created=with_outcome, decimal=cfg.data.decimal
+    )
     if with_outcome:
         _attach_outcome(out, raw, cfg, path)
     return out
@@ -57,11 +59,14 @@ def canonical_leads(
     path: str | Path = "input",
     require_created: bool = False,
     counts: dict[str, int] | None = None,
+    decimal: str | dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes.
 
     `counts` gathers non-finite numbers per column (read as missing) so a chunked caller warns
-    once; without it each column warns here."""
+    once; without it each column warns here. `decimal` is the decimal convention of every
+    numeric column, or per column (a chunked caller keeps the first chunk's), or None: each
+    column's own, decided over its values."""
     features = [*sc.categorical, *sc.numeric, *sc.flags]
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, features, path, "schema.categorical/numeric/flags")
@@ -91,7 +96,8 @@ def canonical_leads(
     for c in sc.categorical:
         out[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
     for c in sc.numeric:
-        out[c] = parse_numbers(raw[c], path, c, counts).to_numpy()
+        dec = decimal.get(c) if isinstance(decimal, dict) else decimal
+        out[c] = parse_numbers(raw[c], path, c, counts, dec).to_numpy()
     for c in sc.flags:
         out[c] = parse_flags(raw[c], path, c).to_numpy()
     out["_label"] = np.nan

@@ -6,7 +6,10 @@ functions, so a value means the same everywhere:
 - a date is a time between 1970-01-01 and 2200-12-31 (naive UTC); anything else that is not empty
   (unparseable, year 0001 or 9999) is bad: a rejected row when scoring, a one-line error in train;
 - a number that is not finite (`inf`, `-inf`, `1e309`, `NaN` text) is a missing value, counted;
-  thousands commas are dropped ('1,250' is 1250); anything else that does not read is bad;
+  a text column is read with one decimal convention, `.` (thousands `1,250.5`) or `,` (thousands
+  `1.250,5` or `1 250,5`), set by `data.decimal` or decided over the whole column (the
+  convention more of its values can only be read in; `.` when none tells); a value that does not
+  fit the column's convention ('0,5' in a `.` column, '1,2,3,4' anywhere) is bad, never rescaled;
 - a yes/no flag is one of `YES` or `NO` in any case ('Yes', 'n', 'true', '1'); anything else is bad;
 - an input value echoed into an output cell loses its control characters and is capped at
   `ECHO_CAP` characters, so no cell breaks a spreadsheet or a log line.
@@ -61,15 +64,53 @@ def date_problem(value: object) -> str:
     return f"date outside {DATE_RANGE}"
 
 
-def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
-    """(floats, bad mask, count of non-finite values made missing). Thousands commas are dropped;
-    `inf`, `-inf`, `1e309` and `NaN` text are missing values, not numbers and not bad rows."""
+_SIGN = r"^[+-]?"
+DOT_DECIMAL = re.compile(_SIGN + r"(?:\d{1,3}(?:,\d{3})*|\d+)\.\d+$")  # 0.5 1,234.5
+COMMA_DECIMAL = re.compile(_SIGN + r"(?:\d{1,3}(?:[. \u00a0]\d{3})*|\d+),\d+$")  # 0,5 1.234,5
+DOT_GROUPED = re.compile(_SIGN + r"\d{1,3}(?:,\d{3})+(?:\.\d+)?$")  # 1,234 1,234.5
+COMMA_GROUPED = re.compile(_SIGN + r"\d{1,3}(?:[. \u00a0]\d{3})+(?:,\d+)?$")  # 1.234 1 234,5
+DECIMAL_WORDS = {".": "decimal point '.'", ",": "decimal comma ','"}
+
+
+def number_convention(s: pd.Series) -> str:
+    """'.' or ',': the decimal convention of a text column, decided over all its values. A value
+    such as '0,5' or '1.234,5' can only be comma-decimal, '0.5' or '1,234.5' only point-decimal;
+    '1,234' or '7' could be either. The convention more values can only be read in wins."""
+    if pd.api.types.is_numeric_dtype(s):
+        return "."
+    text = s.dropna().astype(str).str.strip()
+    dot = text.str.match(DOT_DECIMAL) | text.str.match(DOT_GROUPED)
+    comma = text.str.match(COMMA_DECIMAL) | text.str.match(COMMA_GROUPED)
+    return "," if int((comma & ~dot).sum()) > int((dot & ~comma).sum()) else "."
+
+
+def _fits(text: pd.Series, decimal: str) -> pd.Series:
+    """Which values read in the convention: plain numbers (no separator), or the grouped and
+    decimal forms of the convention; anything with the other separator in the wrong place not."""
+    if decimal == ",":
+        plain = ~text.str.contains(r"[.,]", regex=True)
+        return plain | text.str.match(COMMA_DECIMAL) | text.str.match(COMMA_GROUPED)
+    plain = ~text.str.contains(",", regex=False)
+    return plain | text.str.match(DOT_GROUPED)
+
+
+def to_numbers(s: pd.Series, decimal: str | None = None) -> tuple[pd.Series, pd.Series, int]:
+    """(floats, bad mask, count of non-finite values made missing). `decimal` is the column's
+    convention ('.' or ','; None: `number_convention` of the column); a value that does not fit
+    it is bad. `inf`, `-inf`, `1e309` and `NaN` text are missing values, not bad rows."""
     if pd.api.types.is_numeric_dtype(s):
         out = s.astype(float)
         bad = pd.Series(False, index=s.index)
         n_nan_text = 0
     else:
-        text = s.astype("string").str.replace(",", "", regex=False).str.strip()
+        decimal = decimal or number_convention(s)
+        text = s.astype("string").str.strip()
+        fits = _fits(text, decimal).fillna(True)
+        if decimal == ",":
+            text = text.str.replace(r"[. \u00a0]", "", regex=True).str.replace(",", ".")
+        else:
+            text = text.str.replace(",", "", regex=False)
+        text = text.where(fits, "\x00")  # does not fit: unreadable, so bad below
         out = pd.to_numeric(text, errors="coerce").astype(float)
         unread = (out.isna() & text.notna() & (text != "")).fillna(False)
         bad = unread.copy()

@@ -15,11 +15,13 @@ from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads
 from pipeline.io.rules import (
+    DECIMAL_WORDS,
     NO,
     YES,
     clean_text,
     clean_value,
     date_problem,
+    number_convention,
     to_datetimes,
     to_numbers,
 )
@@ -62,7 +64,10 @@ def check_columns(raw: pd.DataFrame, scorer: LeadScorer, path: str | Path) -> No
 
 
 def reject_bad_rows(
-    raw: pd.DataFrame, scorer: LeadScorer, as_of: pd.Timestamp | None = None
+    raw: pd.DataFrame,
+    scorer: LeadScorer,
+    as_of: pd.Timestamp | None = None,
+    decimals: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into scoreable ones and rejected ones (with the row number and reason).
 
@@ -70,7 +75,8 @@ def reject_bad_rows(
     earlier one (also once control characters are removed and it is capped for the output, so
     two raw ids never merge silently), a date outside 1970-2200 or unparseable, a lead created
     after `as_of` (it did not exist yet: scoring it would give a negative age), a number or flag
-    that does not parse. A non-finite number is not a bad row: it is read as missing."""
+    that does not parse or does not fit its column's decimal convention (`decimals`, else decided
+    over the column). A non-finite number is not a bad row: it is read as missing."""
     sc = model_schema(scorer)
     reason = pd.Series("", index=raw.index, dtype=object)
     ids = raw[sc.lead_id].astype("string")
@@ -93,8 +99,10 @@ def reject_bad_rows(
             bad = low.notna() & ~low.isin(YES | NO) & (reason == "")
             reason[bad] = f"{c} is not a yes/no value"
             continue
-        bad = to_numbers(s)[1] & (reason == "")
-        reason[bad] = f"{c} is not a number"
+        dec = (decimals or {}).get(c) or number_convention(s)
+        bad = to_numbers(s, dec)[1] & (reason == "")
+        word = DECIMAL_WORDS[dec]
+        reason[bad] = [f"{c}: '{clean_value(v, 30)}' is not a number with {word}" for v in s[bad]]
     bad = reason != ""
     return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason)
 

@@ -1,0 +1,107 @@
+"""One reading of every column: per-file encodings, workbooks, decimal conventions and date
+formats decided over a whole column, words and bare epoch numbers refused; the pandas path and
+the pyarrow fast path agree."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.config import Config, load_config
+from pipeline.errors import DataError
+from pipeline.io.canonical import load_leads
+from pipeline.io.readers import parse_numbers, read_table
+from pipeline.io.rules import number_convention, to_numbers
+from tests.conftest import run
+
+
+def test_an_encoding_for_the_leads_is_not_forced_on_the_activities(tmp_path):
+    (tmp_path / "leads.csv").write_bytes("lead_id,city\nL1,K\u00f6ln\n".encode("utf-16"))
+    (tmp_path / "acts.csv").write_bytes("lead_id,what\nL1,d\u00e9mo\n".encode())
+    cfg = Config.model_validate({"data": {"encoding": {"leads": "utf-16"}}})
+    assert read_table(tmp_path / "leads.csv", cfg, "leads file")["city"][0] == "K\u00f6ln"
+    assert read_table(tmp_path / "acts.csv", cfg, "activities file")["what"][0] == "d\u00e9mo"
+
+
+def test_a_byte_order_mark_wins_over_a_plain_encoding_for_every_file(tmp_path):
+    (tmp_path / "acts.csv").write_bytes("lead_id,what\nL1,d\u00e9mo\n".encode("utf-8-sig"))
+    cfg = Config.model_validate({"data": {"encoding": "utf-16"}})
+    assert read_table(tmp_path / "acts.csv", cfg, "activities file")["what"][0] == "d\u00e9mo"
+
+
+@pytest.mark.parametrize("name", ["leads.xlsx", "leads.XLS", "acts.ods"])
+def test_a_workbook_is_one_line_naming_the_fix_not_encoding_advice(tmp_path, name):
+    (tmp_path / name).write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    with pytest.raises(DataError) as e:
+        read_table(tmp_path / name, Config(), "leads file")
+    msg = str(e.value)
+    assert "\n" not in msg and "CSV UTF-8" in msg and "encoding" not in msg
+
+
+# ------------------------------------------------------------------ numbers ----------
+
+COMMA_COLUMN = ["0,5", "1.234,5", "532.800,00", "1.302.400,00", "7", "12,50"]
+DOT_COLUMN = ["0.5", "1,234.5", "532,800.00", "7", "12.50"]
+
+
+def test_a_decimal_comma_column_is_read_as_such_never_rescaled():
+    out, bad, _ = to_numbers(pd.Series(COMMA_COLUMN))
+    assert not bad.any()
+    assert out.tolist() == [0.5, 1234.5, 532800.0, 1302400.0, 7.0, 12.5]
+    assert number_convention(pd.Series(COMMA_COLUMN)) == ","
+    assert to_numbers(pd.Series(DOT_COLUMN))[0].tolist() == [0.5, 1234.5, 532800.0, 7.0, 12.5]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        (DOT_COLUMN, "0,5"),
+        (DOT_COLUMN, "1.234,5"),
+        (COMMA_COLUMN, "1,234.5"),
+        (DOT_COLUMN, "1,2,3,4"),
+    ],
+)
+def test_a_value_outside_the_columns_convention_is_bad_at_scoring_and_one_line_at_training(
+    column, value
+):
+    s = pd.Series([*column, value])
+    out, bad, _ = to_numbers(s)
+    assert bad.tolist() == [False] * len(column) + [True] and pd.isna(out.iloc[-1])
+    with pytest.raises(DataError) as e:
+        parse_numbers(s, "leads.csv", "revenue")
+    msg = str(e.value)
+    assert "\n" not in msg and f"row {len(column) + 2}" in msg and f"'{value}'" in msg
+    assert "data.decimal" in msg and "decimal" in msg
+
+
+def test_data_decimal_decides_an_ambiguous_column():
+    s = pd.Series(["1,234", "1.234", "7"])
+    assert to_numbers(s)[0].tolist() == [1234.0, 1.234, 7.0]  # undecided: '.', as before
+    out, bad, _ = to_numbers(s, ",")
+    assert out.tolist() == [1.234, 1234.0, 7.0] and not bad.any()
+
+
+def test_train_reads_numbers_with_data_decimal(tmp_path):
+    (tmp_path / "leads.csv").write_text("lead_id;budget\nL1;1,5\nL2;2.000\n", encoding="utf-8")
+    cfg = Config.model_validate(
+        {
+            "data": {"leads": str(tmp_path / "leads.csv"), "sep": ";", "decimal": ","},
+            "schema": {"created_at": None, "numeric": ["budget"]},
+        }
+    )
+    leads = load_leads(cfg, with_outcome=False)
+    assert leads["budget"].tolist() == [1.5, 2000.0]
+
+
+def test_init_drafts_data_decimal_for_a_decimal_comma_export(tmp_path):
+    rows = [f"L{i};{i},{i % 10}0;{'won' if i % 3 else 'lost'}" for i in range(60)]
+    (tmp_path / "leads.csv").write_text(
+        "lead_id;budget;outcome\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    r = run("init", "--leads", tmp_path / "leads.csv", "--out", tmp_path / "c.yaml")
+    assert r.exit_code == 0, r.output
+    drafted = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    assert drafted["data"]["decimal"] == ","
+    cfg = load_config(tmp_path / "c.yaml")
+    assert load_leads(cfg, with_outcome=False)["budget"].iloc[5] == 5.5
