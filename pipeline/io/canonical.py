@@ -86,7 +86,7 @@ def canonical_leads(
     out = pd.DataFrame(index=pd.Index(ids.to_numpy(dtype=object), name="lead_id"))
     if sc.created_at and sc.created_at in raw.columns:
         out["_created_at"] = parse_dates(
-            raw[sc.created_at], path, sc.created_at, sc.dayfirst
+            raw[sc.created_at], path, sc.created_at, sc.dayfirst, sc.created_at_unit
         ).to_numpy()
     elif sc.created_at and require_created:
         require_columns(raw, [sc.created_at], path, "schema.created_at")
@@ -226,13 +226,15 @@ def load_events(
     raw = raw.assign(**{ac.lead_id: raw[ac.lead_id].astype("string")})
     ours = present_in(raw[ac.lead_id], lead_ids) if lead_ids is not None else None
     if rejected is None:
-        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)  # row = file row
+        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst, ac.timestamp_unit)
         if ours is not None:  # other leads' events go before their types are read
             raw, ts = raw[ours], ts[ours]
     else:
-        ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst)
+        ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst, ac.timestamp_unit)
         ours = raw[ac.lead_id].notna().to_numpy() if ours is None else ours
-        rejected.append(_rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp))
+        rejected.append(
+            _rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp, cfg.schema.dayfirst)
+        )
     ev = pd.DataFrame(
         {
             "lead_id": raw[ac.lead_id].astype(object).to_numpy(),
@@ -247,7 +249,13 @@ def load_events(
 
 
 def _rejected_events(
-    raw: pd.DataFrame, ts: pd.Series, bad: pd.Series, ours: pd.Series, id_col: str, ts_col: str
+    raw: pd.DataFrame,
+    ts: pd.Series,
+    bad: pd.Series,
+    ours: pd.Series,
+    id_col: str,
+    ts_col: str,
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Activity rows of the scored leads whose time is missing or bad, as rejected rows."""
     no_time = ts.isna() & ~bad
@@ -255,7 +263,8 @@ def _rejected_events(
     reason = np.where(
         no_time.to_numpy()[hit],
         f"no {ts_col}",
-        [f"{ts_col}: {date_problem(v)} '{clean_value(v)}'" for v in raw.loc[hit, ts_col]] or "",
+        [f"{ts_col}: {date_problem(v, dayfirst)} '{clean_value(v)}'" for v in raw.loc[hit, ts_col]]
+        or "",
     )
     return pd.DataFrame(
         {

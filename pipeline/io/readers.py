@@ -174,14 +174,17 @@ def require_columns(df: pd.DataFrame, cols: list[str], path: str | Path, key: st
             raise DataError(f"{path}: column '{c}' ({key}) not found; columns are: {shown}{hint}")
 
 
-def parse_dates(s: pd.Series, path: str | Path, col: str, dayfirst: bool = False) -> pd.Series:
+def parse_dates(
+    s: pd.Series, path: str | Path, col: str, dayfirst: bool = False, unit: str | None = None
+) -> pd.Series:
     """Dates for training (a bad one is a one-line error); scoring rejects the row instead
-    (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, else bad."""
-    out, bad = to_datetimes(s, dayfirst)
+    (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, one day/month order
+    (`dayfirst`), epoch numbers only with their `unit`, else bad."""
+    out, bad = to_datetimes(s, dayfirst, unit)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i])} "
+            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i], dayfirst)} "
             f"'{clean_value(s.iloc[i])}'; use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 "
             f"within {DATE_RANGE} (or set schema.dayfirst for 31.01.2026)"
         )

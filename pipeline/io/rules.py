@@ -33,19 +33,48 @@ NO = frozenset(["no", "n", "false", "f", "0", "0.0", "off"])
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def to_datetimes(s: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Series]:
-    """(times as datetime64[ns], naive UTC; bad mask): bad = present but unparseable or outside
-    1970-2200. Bad values become NaT, so one bad cell never aborts a whole file."""
+SLASH_DATE = r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}(?:\D|$)"  # 31.01.2026, 01/31/2026
+EPOCH_DIGITS = r"^\s*[+-]?\d{9,}(?:\.\d+)?\s*$"  # a count of s/ms/us/ns, not a written date
+
+
+def _refused(s: pd.Series, dayfirst: bool) -> pd.Series:
+    """Text values no date rule may guess at: words ('now', 'today'), bare epoch numbers, and
+    slash or dot dates whose order contradicts schema.dayfirst (13/10/2026 month-first)."""
+    t = s.astype("string")
+    words = ~t.str.contains(r"\d", regex=True)
+    parts = t.str.extract(SLASH_DATE).apply(pd.to_numeric, errors="coerce")
+    wrong_order = parts[1 if dayfirst else 0] > 12
+    return (words | t.str.match(EPOCH_DIGITS) | wrong_order).fillna(False) & t.notna()
+
+
+def _epoch(s: pd.Series, unit: str | None) -> pd.Series | None:
+    """Times from numbers in a declared unit, or None when the column is not such numbers."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        num = s.astype(float)
+    elif unit and s.dropna().astype(str).str.fullmatch(r"\s*\d+(\.\d+)?\s*").all():
+        num = pd.to_numeric(s, errors="coerce")
+    else:
+        return None
+    if not unit:  # never guessed: nanoseconds by default would read seconds as 1970
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    bounded = num.where((num.abs() < 1e19) & np.isfinite(num))
+    return pd.to_datetime(bounded, unit=unit, utc=True, errors="coerce")
+
+
+def to_datetimes(
+    s: pd.Series, dayfirst: bool = False, unit: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """(times as datetime64[ns], naive UTC; bad mask): bad = present but unparseable, outside
+    1970-2200, a word, an epoch number without its declared `unit`, or a day/month order that
+    contradicts `dayfirst` (one order per column, set by the config). Bad values become NaT, so
+    one bad cell never aborts a whole file."""
     out = None
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
-    elif not dayfirst:
-        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
-            out = pd.to_datetime(s, utc=True, format="ISO8601")
-        except (ValueError, TypeError, OverflowError):
-            out = None
-    if out is None:
-        out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    elif (epoch := _epoch(s, unit)) is not None:
+        out = epoch
+    else:
+        out = _parse_text(s.where(~_refused(s, dayfirst)), dayfirst)
     out = out.dt.tz_localize(None)
     in_range = (out >= EARLIEST) & (out <= LATEST)
     out = out.where(in_range)
@@ -53,8 +82,30 @@ def to_datetimes(s: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Se
     return out.astype("datetime64[ns]"), bad
 
 
-def date_problem(value: object) -> str:
-    """Why a bad date is bad, in words for a message."""
+def _parse_text(t: pd.Series, dayfirst: bool) -> pd.Series:
+    out = None
+    if not dayfirst:
+        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
+            out = pd.to_datetime(t, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            out = None
+    if out is None:
+        out = pd.to_datetime(t, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    return out
+
+
+def date_problem(value: object, dayfirst: bool = False) -> str:
+    """Why a bad date is bad, in words for a message (with the fix when a config key is it)."""
+    text = str(value)
+    if isinstance(value, int | float | np.number) or re.match(EPOCH_DIGITS, text):
+        return "a bare number, not a date; declare its unit (s, ms, us or ns) in the config"
+    if not re.search(r"\d", text):
+        return "a word, not a date"
+    m = re.match(SLASH_DATE, text)
+    if m and int(m.group(1)) > 12 and not dayfirst:
+        return "a day-first date but schema.dayfirst is not set (set it to true)"
+    if m and int(m.group(2)) > 12 and dayfirst:
+        return "a month-first date but schema.dayfirst is true"
     try:
         ts = pd.to_datetime(str(value), utc=True, format="mixed")
     except (ValueError, TypeError, OverflowError):

@@ -87,9 +87,11 @@ def reject_bad_rows(
     reason[merged] = MERGED_DUPLICATE
     if sc.created_at and sc.created_at in raw.columns:
         s = raw[sc.created_at]
-        created, bad = to_datetimes(s, sc.dayfirst)
+        created, bad = to_datetimes(s, sc.dayfirst, sc.created_at_unit)
         bad &= reason == ""
-        reason[bad] = [f"{sc.created_at}: {date_problem(v)} '{clean_value(v)}'" for v in s[bad]]
+        reason[bad] = [
+            f"{sc.created_at}: {date_problem(v, sc.dayfirst)} '{clean_value(v)}'" for v in s[bad]
+        ]
         if as_of is not None:
             _reject_after_as_of(reason, created, s, sc.created_at, as_of)
     for c in scorer.builder.numeric:
