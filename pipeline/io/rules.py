@@ -100,7 +100,7 @@ def date_problem(value: object, dayfirst: bool = False) -> str:
     if isinstance(value, int | float | np.number) or re.match(EPOCH_DIGITS, text):
         return "a bare number, not a date; declare its unit (s, ms, us or ns) in the config"
     if not re.search(r"\d", text):
-        return "a word, not a date"
+        return "cannot parse date"  # a word: now, today (never the wall clock)
     m = re.match(SLASH_DATE, text)
     if m and int(m.group(1)) > 12 and not dayfirst:
         return "a day-first date but schema.dayfirst is not set (set it to true)"
