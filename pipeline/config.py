@@ -10,8 +10,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from pipeline.config_checks import (
+    TIME_UNITS,
+    check_date,
+    check_encoding,
+    check_sep,
+    check_snapshot_days,
+    encoding_of,
+)
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/default.yaml")
@@ -28,7 +43,16 @@ class DataConfig(_Strict):
     sep: str = ","
     missing_values: list[str] = Field(default_factory=lambda: ["", "NA", "Select"])
     oracle: str | None = None  # sample data only: true probabilities, read for evaluation only
-    encoding: str = "utf-8"
+    # one encoding for every file, or per table: {leads: utf-16, activities: utf-8} (others utf-8)
+    encoding: str | dict[str, str] = "utf-8"
+    decimal: Literal[".", ","] | None = None  # None: decided per numeric column over its values
+
+    _sep = field_validator("sep")(check_sep)
+    _encoding = field_validator("encoding", mode="before")(check_encoding)
+
+    def encoding_for(self, table: str) -> str:
+        """The encoding of one table ('leads', 'activities', 'outcomes'; others as leads)."""
+        return encoding_of(self.encoding, table)
 
 
 class OutcomeConfig(_Strict):
@@ -54,6 +78,7 @@ class ActivityConfig(_Strict):
     lead_id: str = "lead_id"
     timestamp: str = "occurred_at"
     type: str = "activity_type"
+    timestamp_unit: TIME_UNITS | None = None  # integer epoch timestamps: s, ms, us or ns
 
 
 class SchemaConfig(_Strict):
@@ -69,6 +94,7 @@ class SchemaConfig(_Strict):
     # make up engagement_score; every other feature is fit. Matters most on a flat export.
     engagement: list[str] = Field(default_factory=list)
     dayfirst: bool = False  # dates written 31.01.2026 / 31/01/2026 (day before month)
+    created_at_unit: TIME_UNITS | None = None  # integer epoch created_at: s, ms, us or ns
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
 
@@ -122,7 +148,7 @@ class ScaleConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)  # numpy and LightGBM take 32-bit seeds
     snapshot_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 14, 21, 30, 45, 60, 90])
     val_share: float = Field(default=0.15, gt=0, lt=0.5)
     test_share: float = Field(default=0.15, gt=0, lt=0.5)
@@ -136,6 +162,9 @@ class TrainingConfig(_Strict):
     slice_columns: list[str] = Field(
         default_factory=lambda: ["source_channel", "country", "company_size"]
     )
+
+    _snapshot_days = field_validator("snapshot_days")(check_snapshot_days)
+    _test_start = field_validator("test_start")(check_date)
 
 
 class GateConfig(_Strict):
@@ -216,7 +245,7 @@ def _describe(err: ValidationError, path: Path) -> str:
         return f"{path}: unknown key '{key}'; check its spelling against config/default.yaml"
     if e["type"] == "missing":
         return f"{path}: missing key '{key}'"
-    return f"{path}: key '{key}': {e['msg']}"
+    return f"{path}: key '{key}': {e['msg'].removeprefix('Value error, ')}"
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -226,6 +255,11 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{p}: config file not found; pass --config or run 'leadscore init'")
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{p}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start}); save the "
+            "config as UTF-8"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -272,7 +272,7 @@ def test_score_bad_rows_go_to_rejected_file_rest_scored(flat_model):
     rej = pd.read_csv(out.parent / "scores.rejected.csv", dtype=str)
     reasons = dict(zip(rej["row"].astype(int), rej["reason"], strict=True))
     assert reasons == {
-        3: "TotalVisits is not a number",
+        3: "TotalVisits: 'lots' is not a number with decimal point '.'",
         4: "Do Not Email is not a yes/no value",
         5: "empty lead id",
         702: "duplicate lead id (first row scored)",

@@ -18,6 +18,7 @@ PKG = ROOT / "pipeline"
 LAYERS = {
     "pipeline.errors": 0,
     "pipeline.config": 0,
+    "pipeline.config_checks": 0,
     "pipeline.progress": 0,
     "pipeline.io": 1,
     "pipeline.synthetic": 2,

@@ -45,7 +45,9 @@ def load_leads(
     raw = read_table(path, cfg, "leads file")
     if raw.empty:
         raise DataError(f"{path}: header only, no rows; export the leads with their data")
-    out = canonical_leads(raw, cfg.schema, path, require_created=with_outcome)
+    out = canonical_leads(
+        raw, cfg.schema, path, require_created=with_outcome, decimal=cfg.data.decimal
+    )
     if with_outcome:
         _attach_outcome(out, raw, cfg, path)
     return out
@@ -57,11 +59,14 @@ def canonical_leads(
     path: str | Path = "input",
     require_created: bool = False,
     counts: dict[str, int] | None = None,
+    decimal: str | dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes.
 
     `counts` gathers non-finite numbers per column (read as missing) so a chunked caller warns
-    once; without it each column warns here."""
+    once; without it each column warns here. `decimal` is the decimal convention of every
+    numeric column, or per column (a chunked caller keeps the first chunk's), or None: each
+    column's own, decided over its values."""
     features = [*sc.categorical, *sc.numeric, *sc.flags]
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, features, path, "schema.categorical/numeric/flags")
@@ -81,7 +86,7 @@ def canonical_leads(
     out = pd.DataFrame(index=pd.Index(ids.to_numpy(dtype=object), name="lead_id"))
     if sc.created_at and sc.created_at in raw.columns:
         out["_created_at"] = parse_dates(
-            raw[sc.created_at], path, sc.created_at, sc.dayfirst
+            raw[sc.created_at], path, sc.created_at, sc.dayfirst, sc.created_at_unit
         ).to_numpy()
     elif sc.created_at and require_created:
         require_columns(raw, [sc.created_at], path, "schema.created_at")
@@ -91,7 +96,8 @@ def canonical_leads(
     for c in sc.categorical:
         out[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
     for c in sc.numeric:
-        out[c] = parse_numbers(raw[c], path, c, counts).to_numpy()
+        dec = decimal.get(c) if isinstance(decimal, dict) else decimal
+        out[c] = parse_numbers(raw[c], path, c, counts, dec).to_numpy()
     for c in sc.flags:
         out[c] = parse_flags(raw[c], path, c).to_numpy()
     out["_label"] = np.nan
@@ -220,13 +226,15 @@ def load_events(
     raw = raw.assign(**{ac.lead_id: raw[ac.lead_id].astype("string")})
     ours = present_in(raw[ac.lead_id], lead_ids) if lead_ids is not None else None
     if rejected is None:
-        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst)  # row = file row
+        ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst, ac.timestamp_unit)
         if ours is not None:  # other leads' events go before their types are read
             raw, ts = raw[ours], ts[ours]
     else:
-        ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst)
+        ts, bad = to_datetimes(raw[ac.timestamp], cfg.schema.dayfirst, ac.timestamp_unit)
         ours = raw[ac.lead_id].notna().to_numpy() if ours is None else ours
-        rejected.append(_rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp))
+        rejected.append(
+            _rejected_events(raw, ts, bad, ours, ac.lead_id, ac.timestamp, cfg.schema.dayfirst)
+        )
     ev = pd.DataFrame(
         {
             "lead_id": raw[ac.lead_id].astype(object).to_numpy(),
@@ -241,7 +249,13 @@ def load_events(
 
 
 def _rejected_events(
-    raw: pd.DataFrame, ts: pd.Series, bad: pd.Series, ours: pd.Series, id_col: str, ts_col: str
+    raw: pd.DataFrame,
+    ts: pd.Series,
+    bad: pd.Series,
+    ours: pd.Series,
+    id_col: str,
+    ts_col: str,
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Activity rows of the scored leads whose time is missing or bad, as rejected rows."""
     no_time = ts.isna() & ~bad
@@ -249,7 +263,8 @@ def _rejected_events(
     reason = np.where(
         no_time.to_numpy()[hit],
         f"no {ts_col}",
-        [f"{ts_col}: {date_problem(v)} '{clean_value(v)}'" for v in raw.loc[hit, ts_col]] or "",
+        [f"{ts_col}: {date_problem(v, dayfirst)} '{clean_value(v)}'" for v in raw.loc[hit, ts_col]]
+        or "",
     )
     return pd.DataFrame(
         {

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Config
 from pipeline.io.canonical import normalise_types
-from pipeline.io.readers import file_kind
+from pipeline.io.readers import file_encoding, file_kind
 from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST
 
 NAT = np.iinfo(np.int64).min
@@ -44,12 +44,12 @@ class FastPathUnavailable(Exception):
     """pyarrow cannot read the file the way the pandas path would; use the pandas path."""
 
 
-def csv_header(path: Path, cfg: Config) -> list[str]:
+def csv_header(path: Path, cfg: Config, what: str = "leads file") -> list[str]:
     """Column names as `read_table` reports them (BOM and spaces stripped)."""
     if file_kind(path) == "parquet":
         return list(pq.ParquetFile(path).schema_arrow.names)
     try:
-        with open(path, encoding=cfg.data.encoding, newline="") as f:
+        with open(path, encoding=file_encoding(path, cfg, what), newline="") as f:
             row = next(csv.reader(f, delimiter=cfg.data.sep), [])
     except (UnicodeDecodeError, LookupError) as e:
         raise FastPathUnavailable(str(e)) from None
@@ -57,9 +57,14 @@ def csv_header(path: Path, cfg: Config) -> list[str]:
 
 
 def _options(
-    path: Path, cfg: Config, names: list[str], types: dict[str, pa.DataType], include: list[str]
+    path: Path,
+    cfg: Config,
+    names: list[str],
+    types: dict[str, pa.DataType],
+    include: list[str],
+    what: str = "leads file",
 ) -> dict:
-    if cfg.data.encoding.lower().replace("-", "") not in ("utf8", "utf_8"):
+    if file_encoding(path, cfg, what) != "utf-8-sig":
         raise FastPathUnavailable("non-UTF-8 encoding")
     if len(set(names)) != len(names):
         raise FastPathUnavailable("duplicate column names")
@@ -296,11 +301,11 @@ def _add_csv_events(path: Path, cfg: Config, kept: _KeptEvents, on_progress: OnP
     the pandas path, so dates are never parsed two different ways in one run."""
     ac = cfg.schema.activity
     cols = [ac.lead_id, ac.timestamp, ac.type]
-    names = csv_header(path, cfg)
+    names = csv_header(path, cfg, "activities file")
     if any(c not in names for c in cols):
         raise FastPathUnavailable("missing columns")
     types = {ac.lead_id: pa.string(), ac.timestamp: pa.timestamp("ns"), ac.type: pa.string()}
-    opts = _options(path, cfg, names, types, cols)
+    opts = _options(path, cfg, names, types, cols, "activities file")
     try:
         for b in pacsv.open_csv(path, **opts):
             kept.add(b.column(ac.lead_id), b.column(ac.timestamp), b.column(ac.type))

@@ -19,9 +19,11 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.rules import (
     DATE_RANGE,
+    DECIMAL_WORDS,
     clean_value,
     date_problem,
     nonfinite_warning,
+    number_convention,
     to_datetimes,
     to_flags,
     to_numbers,
@@ -32,6 +34,22 @@ log = logging.getLogger(__name__)
 
 SEPARATORS = {";": "semicolon", ",": "comma", "\t": "tab", "|": "pipe"}
 PARQUET_SUFFIXES = frozenset([".parquet", ".pq"])
+SPREADSHEET_SUFFIXES = frozenset([".xlsx", ".xlsm", ".xls", ".ods", ".numbers"])
+TABLES = ("leads", "activities", "outcomes")
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def file_encoding(path: str | Path, cfg: Config, what: str = "leads file") -> str:
+    """The encoding to read one file with: a byte-order mark at its start decides (it cannot
+    lie), else the configured encoding of its table (`what` names it: 'activities file', ...)."""
+    with open(path, "rb") as f:
+        head = f.read(3)
+    for bom, enc in BOMS:
+        if head.startswith(bom):
+            return enc
+    table = next((t for t in TABLES if t in what), "leads")
+    enc = cfg.data.encoding_for(table)
+    return "utf-8-sig" if enc.lower().replace("_", "-") in {"utf-8", "utf8"} else enc
 
 
 def file_kind(path: str | Path) -> str:
@@ -48,9 +66,14 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
     """
     p = Path(path)
     _check_file(p, what)
+    if p.suffix.lower() in SPREADSHEET_SUFFIXES:
+        raise DataError(
+            f"{p}: a spreadsheet workbook, which is not read directly; save the sheet as "
+            "'CSV UTF-8' (or parquet) and point the config at that file"
+        )
     if file_kind(p) == "parquet":
         return _read_parquet(p, cfg)
-    return _read_csv(p, cfg)
+    return _read_csv(p, cfg, what)
 
 
 def _check_file(p: Path, what: str) -> None:
@@ -80,13 +103,11 @@ def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
     return df
 
 
-def _read_csv(p: Path, cfg: Config) -> pd.DataFrame:
+def _read_csv(p: Path, cfg: Config, what: str) -> pd.DataFrame:
     """Parser errors become one line naming the file and, when the header suggests it, the
     delimiter the file probably uses."""
     sep = cfg.data.sep
-    enc = cfg.data.encoding
-    if enc.lower().replace("_", "-") in {"utf-8", "utf8"}:
-        enc = "utf-8-sig"  # same as utf-8, and drops the byte-order mark Excel writes
+    enc = file_encoding(p, cfg, what)
     kw = dict(sep=sep, dtype=str, keep_default_na=False, na_values=cfg.data.missing_values)
     try:
         df = _read_csv_text(p, cfg, enc, kw)
@@ -118,13 +139,13 @@ def _read_csv_text(p: Path, cfg: Config, enc: str, kw: dict) -> pd.DataFrame:
         except UnicodeDecodeError:
             raise DataError(
                 f"{p}: byte 0x{e.object[e.start]:02x} at offset {e.start} is neither "
-                f"{cfg.data.encoding} nor cp1252; set data.encoding to the file's encoding"
+                f"{enc} nor cp1252; set data.encoding to the file's encoding"
             ) from None
         log.warning(
             "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
             "instead: check accented text, or set data.encoding",
             p,
-            cfg.data.encoding,
+            enc,
             e.object[e.start],
             e.start,
         )
@@ -153,14 +174,17 @@ def require_columns(df: pd.DataFrame, cols: list[str], path: str | Path, key: st
             raise DataError(f"{path}: column '{c}' ({key}) not found; columns are: {shown}{hint}")
 
 
-def parse_dates(s: pd.Series, path: str | Path, col: str, dayfirst: bool = False) -> pd.Series:
+def parse_dates(
+    s: pd.Series, path: str | Path, col: str, dayfirst: bool = False, unit: str | None = None
+) -> pd.Series:
     """Dates for training (a bad one is a one-line error); scoring rejects the row instead
-    (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, else bad."""
-    out, bad = to_datetimes(s, dayfirst)
+    (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, one day/month order
+    (`dayfirst`), epoch numbers only with their `unit`, else bad."""
+    out, bad = to_datetimes(s, dayfirst, unit)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i])} "
+            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i], dayfirst)} "
             f"'{clean_value(s.iloc[i])}'; use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 "
             f"within {DATE_RANGE} (or set schema.dayfirst for 31.01.2026)"
         )
@@ -168,16 +192,23 @@ def parse_dates(s: pd.Series, path: str | Path, col: str, dayfirst: bool = False
 
 
 def parse_numbers(
-    s: pd.Series, path: str | Path, col: str, counts: dict[str, int] | None = None
+    s: pd.Series,
+    path: str | Path,
+    col: str,
+    counts: dict[str, int] | None = None,
+    decimal: str | None = None,
 ) -> pd.Series:
-    """Numbers; `inf`, `-inf`, `1e309` and `NaN` text are missing values, counted per column in
-    `counts` (or in a warning line here when no `counts` is given)."""
-    out, bad, n_nonfinite = to_numbers(s)
+    """Numbers in one decimal convention (`decimal`, else decided over the column); `inf`,
+    `-inf`, `1e309` and `NaN` text are missing values, counted per column in `counts` (or in a
+    warning line here when no `counts` is given)."""
+    decimal = decimal or number_convention(s)
+    out, bad, n_nonfinite = to_numbers(s, decimal)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: '{clean_value(s.iloc[i])}' is not a number; fix "
-            "the value or move the column from schema.numeric to schema.categorical"
+            f"{path}: column '{col}' row {i + 2}: '{clean_value(s.iloc[i])}' is not a number "
+            f"with the column's {DECIMAL_WORDS[decimal]}; fix the value, set data.decimal, or "
+            "move the column from schema.numeric to schema.categorical"
         )
     if n_nonfinite and counts is not None:
         counts[col] = counts.get(col, 0) + n_nonfinite

@@ -6,7 +6,10 @@ functions, so a value means the same everywhere:
 - a date is a time between 1970-01-01 and 2200-12-31 (naive UTC); anything else that is not empty
   (unparseable, year 0001 or 9999) is bad: a rejected row when scoring, a one-line error in train;
 - a number that is not finite (`inf`, `-inf`, `1e309`, `NaN` text) is a missing value, counted;
-  thousands commas are dropped ('1,250' is 1250); anything else that does not read is bad;
+  a text column is read with one decimal convention, `.` (thousands `1,250.5`) or `,` (thousands
+  `1.250,5` or `1 250,5`), set by `data.decimal` or decided over the whole column (the
+  convention more of its values can only be read in; `.` when none tells); a value that does not
+  fit the column's convention ('0,5' in a `.` column, '1,2,3,4' anywhere) is bad, never rescaled;
 - a yes/no flag is one of `YES` or `NO` in any case ('Yes', 'n', 'true', '1'); anything else is bad;
 - an input value echoed into an output cell loses its control characters and is capped at
   `ECHO_CAP` characters, so no cell breaks a spreadsheet or a log line.
@@ -34,19 +37,48 @@ HAS_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 CONTROL = re.compile(f"[\\x00-\\x1f\\x7f{INVISIBLE}]")
 
 
-def to_datetimes(s: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Series]:
-    """(times as datetime64[ns], naive UTC; bad mask): bad = present but unparseable or outside
-    1970-2200. Bad values become NaT, so one bad cell never aborts a whole file."""
+SLASH_DATE = r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}(?:\D|$)"  # 31.01.2026, 01/31/2026
+EPOCH_DIGITS = r"^\s*[+-]?\d{9,}(?:\.\d+)?\s*$"  # a count of s/ms/us/ns, not a written date
+
+
+def _refused(s: pd.Series, dayfirst: bool) -> pd.Series:
+    """Text values no date rule may guess at: words ('now', 'today'), bare epoch numbers, and
+    slash or dot dates whose order contradicts schema.dayfirst (13/10/2026 month-first)."""
+    t = s.astype("string")
+    words = ~t.str.contains(r"\d", regex=True)
+    parts = t.str.extract(SLASH_DATE).apply(pd.to_numeric, errors="coerce")
+    wrong_order = parts[1 if dayfirst else 0] > 12
+    return (words | t.str.match(EPOCH_DIGITS) | wrong_order).fillna(False) & t.notna()
+
+
+def _epoch(s: pd.Series, unit: str | None) -> pd.Series | None:
+    """Times from numbers in a declared unit, or None when the column is not such numbers."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        num = s.astype(float)
+    elif unit and s.dropna().astype(str).str.fullmatch(r"\s*\d+(\.\d+)?\s*").all():
+        num = pd.to_numeric(s, errors="coerce")
+    else:
+        return None
+    if not unit:  # never guessed: nanoseconds by default would read seconds as 1970
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    bounded = num.where((num.abs() < 1e19) & np.isfinite(num))
+    return pd.to_datetime(bounded, unit=unit, utc=True, errors="coerce")
+
+
+def to_datetimes(
+    s: pd.Series, dayfirst: bool = False, unit: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """(times as datetime64[ns], naive UTC; bad mask): bad = present but unparseable, outside
+    1970-2200, a word, an epoch number without its declared `unit`, or a day/month order that
+    contradicts `dayfirst` (one order per column, set by the config). Bad values become NaT, so
+    one bad cell never aborts a whole file."""
     out = None
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.tz_convert("UTC") if s.dt.tz is not None else s.dt.tz_localize("UTC")
-    elif not dayfirst:
-        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
-            out = pd.to_datetime(s, utc=True, format="ISO8601")
-        except (ValueError, TypeError, OverflowError):
-            out = None
-    if out is None:
-        out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    elif (epoch := _epoch(s, unit)) is not None:
+        out = epoch
+    else:
+        out = _parse_text(s.where(~_refused(s, dayfirst)), dayfirst)
     out = out.dt.tz_localize(None)
     in_range = (out >= EARLIEST) & (out <= LATEST)
     out = out.where(in_range)
@@ -54,8 +86,30 @@ def to_datetimes(s: pd.Series, dayfirst: bool = False) -> tuple[pd.Series, pd.Se
     return out.astype("datetime64[ns]"), bad
 
 
-def date_problem(value: object) -> str:
-    """Why a bad date is bad, in words for a message."""
+def _parse_text(t: pd.Series, dayfirst: bool) -> pd.Series:
+    out = None
+    if not dayfirst:
+        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
+            out = pd.to_datetime(t, utc=True, format="ISO8601")
+        except (ValueError, TypeError, OverflowError):
+            out = None
+    if out is None:
+        out = pd.to_datetime(t, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    return out
+
+
+def date_problem(value: object, dayfirst: bool = False) -> str:
+    """Why a bad date is bad, in words for a message (with the fix when a config key is it)."""
+    text = str(value)
+    if isinstance(value, int | float | np.number) or re.match(EPOCH_DIGITS, text):
+        return "a bare number, not a date; declare its unit (s, ms, us or ns) in the config"
+    if not re.search(r"\d", text):
+        return "cannot parse date"  # a word: now, today (never the wall clock)
+    m = re.match(SLASH_DATE, text)
+    if m and int(m.group(1)) > 12 and not dayfirst:
+        return "a day-first date but schema.dayfirst is not set (set it to true)"
+    if m and int(m.group(2)) > 12 and dayfirst:
+        return "a month-first date but schema.dayfirst is true"
     try:
         ts = pd.to_datetime(str(value), utc=True, format="mixed")
     except (ValueError, TypeError, OverflowError):
@@ -65,15 +119,53 @@ def date_problem(value: object) -> str:
     return f"date outside {DATE_RANGE}"
 
 
-def to_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, int]:
-    """(floats, bad mask, count of non-finite values made missing). Thousands commas are dropped;
-    `inf`, `-inf`, `1e309` and `NaN` text are missing values, not numbers and not bad rows."""
+_SIGN = r"^[+-]?"
+DOT_DECIMAL = re.compile(_SIGN + r"(?:\d{1,3}(?:,\d{3})*|\d+)\.\d+$")  # 0.5 1,234.5
+COMMA_DECIMAL = re.compile(_SIGN + r"(?:\d{1,3}(?:[. \u00a0]\d{3})*|\d+),\d+$")  # 0,5 1.234,5
+DOT_GROUPED = re.compile(_SIGN + r"\d{1,3}(?:,\d{3})+(?:\.\d+)?$")  # 1,234 1,234.5
+COMMA_GROUPED = re.compile(_SIGN + r"\d{1,3}(?:[. \u00a0]\d{3})+(?:,\d+)?$")  # 1.234 1 234,5
+DECIMAL_WORDS = {".": "decimal point '.'", ",": "decimal comma ','"}
+
+
+def number_convention(s: pd.Series) -> str:
+    """'.' or ',': the decimal convention of a text column, decided over all its values. A value
+    such as '0,5' or '1.234,5' can only be comma-decimal, '0.5' or '1,234.5' only point-decimal;
+    '1,234' or '7' could be either. The convention more values can only be read in wins."""
+    if pd.api.types.is_numeric_dtype(s):
+        return "."
+    text = s.dropna().astype(str).str.strip()
+    dot = text.str.match(DOT_DECIMAL) | text.str.match(DOT_GROUPED)
+    comma = text.str.match(COMMA_DECIMAL) | text.str.match(COMMA_GROUPED)
+    return "," if int((comma & ~dot).sum()) > int((dot & ~comma).sum()) else "."
+
+
+def _fits(text: pd.Series, decimal: str) -> pd.Series:
+    """Which values read in the convention: plain numbers (no separator), or the grouped and
+    decimal forms of the convention; anything with the other separator in the wrong place not."""
+    if decimal == ",":
+        plain = ~text.str.contains(r"[.,]", regex=True)
+        return plain | text.str.match(COMMA_DECIMAL) | text.str.match(COMMA_GROUPED)
+    plain = ~text.str.contains(",", regex=False)
+    return plain | text.str.match(DOT_GROUPED)
+
+
+def to_numbers(s: pd.Series, decimal: str | None = None) -> tuple[pd.Series, pd.Series, int]:
+    """(floats, bad mask, count of non-finite values made missing). `decimal` is the column's
+    convention ('.' or ','; None: `number_convention` of the column); a value that does not fit
+    it is bad. `inf`, `-inf`, `1e309` and `NaN` text are missing values, not bad rows."""
     if pd.api.types.is_numeric_dtype(s):
         out = s.astype(float)
         bad = pd.Series(False, index=s.index)
         n_nan_text = 0
     else:
-        text = s.astype("string").str.replace(",", "", regex=False).str.strip()
+        decimal = decimal or number_convention(s)
+        text = s.astype("string").str.strip()
+        fits = _fits(text, decimal).fillna(True)
+        if decimal == ",":
+            text = text.str.replace(r"[. \u00a0]", "", regex=True).str.replace(",", ".")
+        else:
+            text = text.str.replace(",", "", regex=False)
+        text = text.where(fits, "\x00")  # does not fit: unreadable, so bad below
         out = pd.to_numeric(text, errors="coerce").astype(float)
         unread = (out.isna() & text.notna() & (text != "")).fillna(False)
         bad = unread.copy()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.io.rules import NO, YES, to_datetimes, to_flags, to_numbers
+from pipeline.io.rules import NO, YES, number_convention, to_datetimes, to_flags, to_numbers
 from pipeline.validation.vocabulary import (
     ID_NAME_RE,
     OWNER_RE,
@@ -134,4 +134,14 @@ def outcome_word(v: str) -> str | None:
         return "lost"
     if re.search(r"won|convert|customer|success|^win|sale|signed", t):
         return "won"
+    return None
+
+
+def decimal_comma(df: pd.DataFrame) -> str | None:
+    """',' when a column of numbers is written with decimal commas (0,5 or 1.234,5), as the io
+    rule decides it over the column: `init` then drafts data.decimal so train reads it so."""
+    for c in df.columns:
+        s = df[c].dropna()
+        if len(s) and number_share(s) >= NUMBER_SHARE and number_convention(s) == ",":
+            return ","
     return None

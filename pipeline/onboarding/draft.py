@@ -23,7 +23,7 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.readers import file_kind
 from pipeline.io.rules import to_flags, to_numbers
-from pipeline.onboarding.columns import Col, classify, examples, outcome_word
+from pipeline.onboarding.columns import Col, classify, decimal_comma, examples, outcome_word
 from pipeline.onboarding.guesses import (
     ActivityGuess,
     Choice,
@@ -349,6 +349,7 @@ def _guess_data(
         encoding="cp1252" if any(t.encoding == "cp1252" for t in tables) else "utf-8",
         missing_values=["", "NA", *(p for p in found if p != "NA")],
         placeholders={**leads_table.placeholders},
+        decimal=decimal_comma(leads_table.df),
     )
     return data, notes
 

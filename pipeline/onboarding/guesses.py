@@ -30,6 +30,7 @@ class DataGuess:
     encoding: str  # "cp1252" when any file is not valid UTF-8, else "utf-8"
     missing_values: list[str]  # placeholders found in any file, plus "" and "NA"
     placeholders: dict[str, int]  # found in the leads sample, with their counts
+    decimal: str | None = None  # "," when the leads' numbers are written with a decimal comma
 
 
 @dataclass

@@ -42,6 +42,8 @@ def _data_lines(data: DataGuess) -> list[str]:
     ]
     if data.encoding != "utf-8":
         lines.append(f"  encoding: {data.encoding}  {GUESS}the file is not valid UTF-8")
+    if data.decimal:
+        lines.append(f"  decimal: {q(data.decimal)}  {GUESS}numbers have decimal commas (0,5)")
     seen = ", ".join(f"{k!r} x{v:,}" for k, v in data.placeholders.items())
     comment = (
         f"{GUESS}placeholders found in the sample: {seen}" if seen else "# strings meaning unknown"

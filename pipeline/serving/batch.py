@@ -22,7 +22,13 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.readers import read_table
-from pipeline.io.rules import ECHO_CAP, activity_warning, clean_text, nonfinite_warning
+from pipeline.io.rules import (
+    ECHO_CAP,
+    activity_warning,
+    clean_text,
+    nonfinite_warning,
+    number_convention,
+)
 from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
@@ -86,6 +92,7 @@ def _score_chunked(
             model_version=model_version,
             scored_at=pd.Timestamp.now(tz="UTC").floor("s").isoformat(),
             n_reasons=n_reasons,
+            decimal=request.config.data.decimal,
         )
         with atomic_open(output) as f:
             run_overlapped(scoring, leads.chunks, f, lambda n: bar.advance(task, n))
@@ -220,6 +227,8 @@ class ChunkScorer:
     stages: dict[str, int] = field(default_factory=dict)  # by write
     n_scored: int = 0  # by write
     nonfinite: dict[str, int] = field(default_factory=dict)  # by prepare, per column
+    decimal: str | None = None  # data.decimal; None: each column's, decided on the first chunk
+    decimals: dict[str, str] = field(default_factory=dict)  # by prepare: one per numeric column
     before_created: int = 0  # by prepare: events dated before their lead was created
     sc: SchemaConfig = field(init=False)
 
@@ -232,7 +241,9 @@ class ChunkScorer:
         start, stop = int(raw.index[0]), int(raw.index[-1]) + 1
         if not len(good):
             return Prepared(None, start, stop)
-        leads = canonical_leads(good, self.sc, self.path, counts=self.nonfinite)
+        leads = canonical_leads(
+            good, self.sc, self.path, counts=self.nonfinite, decimal=self.decimals
+        )
         if start == 0:  # what can be checked without outcomes, on the first chunk
             from pipeline.validation.checks import check_scoring_data
 
@@ -246,7 +257,9 @@ class ChunkScorer:
         return Prepared(X, start, stop)
 
     def _keep_scoreable(self, raw: pd.DataFrame) -> pd.DataFrame:
-        good, rej = reject_bad_rows(raw, self.scorer)
+        for c in self.scorer.builder.numeric:  # one convention per column for the whole file
+            self.decimals.setdefault(c, self.decimal or number_convention(raw[c]))
+        good, rej = reject_bad_rows(raw, self.scorer, pd.Timestamp(self.as_of64), self.decimals)
         later = self.ids.dup_later[good.index.to_numpy()]
         if later.any():  # first seen in an earlier chunk
             extra = rejected_frame(good, later, self.sc.lead_id, LATER_DUPLICATE)

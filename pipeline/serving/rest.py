@@ -38,7 +38,7 @@ def predict_frame(
     ids = raw[sc.lead_id].astype("string")
     raw[sc.lead_id] = ids.where(~is_blank(ids))  # a blank id is no id
     errors = pd.Series(pd.NA, index=raw.index, dtype="string")
-    _, rejected = reject_bad_rows(raw, scorer)
+    _, rejected = reject_bad_rows(raw, scorer, request.as_of)
     for row, reason in zip(rejected["row"], rejected["reason"], strict=True):
         errors[row - 2] = reason
     events, ev_errors = request_events(raw, sc.lead_id)

@@ -15,12 +15,14 @@ from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads
 from pipeline.io.rules import (
+    DECIMAL_WORDS,
     HAS_INVISIBLE,
     NO,
     YES,
     clean_text,
     clean_value,
     date_problem,
+    number_convention,
     to_datetimes,
     to_numbers,
 )
@@ -66,13 +68,20 @@ def check_columns(raw: pd.DataFrame, scorer: LeadScorer, path: str | Path) -> No
         log.info("%s: ignoring %d column(s) the model does not use: %s", path, len(extra), shown)
 
 
-def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame, pd.DataFrame]:
+def reject_bad_rows(
+    raw: pd.DataFrame,
+    scorer: LeadScorer,
+    as_of: pd.Timestamp | None = None,
+    decimals: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into scoreable ones and rejected ones (with the row number and reason).
 
     The rules are those of `pipeline.io.rules`: an empty or blank id, an id that repeats an
     earlier one (also once control characters are removed and it is capped for the output, so
-    two raw ids never merge silently), a date outside 1970-2200 or unparseable, a number or flag
-    that does not parse. A non-finite number is not a bad row: it is read as missing."""
+    two raw ids never merge silently), a date outside 1970-2200 or unparseable, a lead created
+    after `as_of` (it did not exist yet: scoring it would give a negative age), a number or flag
+    that does not parse or does not fit its column's decimal convention (`decimals`, else decided
+    over the column). A non-finite number is not a bad row: it is read as missing."""
     sc = model_schema(scorer)
     reason = pd.Series("", index=raw.index, dtype=object)
     ids = raw[sc.lead_id].astype("string")
@@ -85,9 +94,13 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
     reason[merged] = MERGED_DUPLICATE
     if sc.created_at and sc.created_at in raw.columns:
         s = raw[sc.created_at]
-        _, bad = to_datetimes(s, sc.dayfirst)
+        created, bad = to_datetimes(s, sc.dayfirst, sc.created_at_unit)
         bad &= reason == ""
-        reason[bad] = [f"{sc.created_at}: {date_problem(v)} '{clean_value(v)}'" for v in s[bad]]
+        reason[bad] = [
+            f"{sc.created_at}: {date_problem(v, sc.dayfirst)} '{clean_value(v)}'" for v in s[bad]
+        ]
+        if as_of is not None:
+            _reject_after_as_of(reason, created, s, sc.created_at, as_of)
     for c in scorer.builder.numeric:
         s = raw[c]
         if c in sc.flags:
@@ -95,10 +108,24 @@ def reject_bad_rows(raw: pd.DataFrame, scorer: LeadScorer) -> tuple[pd.DataFrame
             bad = low.notna() & ~low.isin(YES | NO) & (reason == "")
             reason[bad] = f"{c} is not a yes/no value"
             continue
-        bad = to_numbers(s)[1] & (reason == "")
-        reason[bad] = f"{c} is not a number"
+        dec = (decimals or {}).get(c) or number_convention(s)
+        bad = to_numbers(s, dec)[1] & (reason == "")
+        word = DECIMAL_WORDS[dec]
+        reason[bad] = [f"{c}: '{clean_value(v, 30)}' is not a number with {word}" for v in s[bad]]
     bad = reason != ""
     return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason)
+
+
+def _reject_after_as_of(
+    reason: pd.Series, created: pd.Series, s: pd.Series, col: str, as_of: pd.Timestamp
+) -> None:
+    """A lead created after the as-of time did not exist yet: a rejected row, in place."""
+    late = (created > as_of).fillna(False) & (reason == "")
+    reason[late] = [
+        f"{col} '{clean_value(v, 30)}' is after the as-of time {as_of.isoformat()}; "
+        "use a later --as-of"
+        for v in s[late]
+    ]
 
 
 def is_blank(ids: pd.Series) -> pd.Series:

@@ -103,7 +103,7 @@ def read_leads_with_activities(
     from pyspark.sql import functions as F
 
     reader = spark.read.option("header", True).option("sep", cfg.data.sep)
-    reader = reader.option("inferSchema", False).option("encoding", cfg.data.encoding)
+    reader = reader.option("inferSchema", False).option("encoding", cfg.data.encoding_for("leads"))
     missing = list(cfg.data.missing_values)
 
     def nullify(df):
