@@ -203,7 +203,7 @@ def baseline_checks(
             )
         else:
             notes.append(
-                f"AUC {test.auc_a:.4f} vs {label} baseline {test.auc_b:.4f}: {test.text()}"
+                f"vs {label} baseline: AUC {test.auc_a:.4f} vs {test.auc_b:.4f}, {test.text()}"
             )
 
 
