@@ -354,7 +354,8 @@ def gate_set(
         changes["max_champion_age_days"] = max_champion_age_days or None  # 0: off
     if not changes:
         raise ConfigError(
-            "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost"
+            "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost, "
+            "--max-baseline-drop, --max-champion-age-days"
         )
     typer.echo(console.gate_line(gate_policy(changes)))
 
