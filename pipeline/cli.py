@@ -350,7 +350,13 @@ def gate_set(
     min_lost: Annotated[int | None, typer.Option(help="Fewest lost test leads.")] = None,
     max_baseline_drop: Annotated[
         float | None,
-        typer.Option(help="How far below a baseline's AUC is tolerated (0: must beat it)."),
+        typer.Option(help="How far below a baseline's AUC is tolerated, if not significant."),
+    ] = None,
+    max_champion_age_days: Annotated[
+        int | None,
+        typer.Option(
+            help="Older champions yield to a challenger not significantly worse (0: off)."
+        ),
     ] = None,
 ) -> None:
     """Store new thresholds with the registered model (the options not given keep their value)."""
@@ -359,9 +365,12 @@ def gate_set(
     asked = {"max_auc_drop": max_auc_drop, "max_ece": max_ece}
     asked |= {"min_won": min_won, "min_lost": min_lost, "max_baseline_drop": max_baseline_drop}
     changes = {k: v for k, v in asked.items() if v is not None}
+    if max_champion_age_days is not None:
+        changes["max_champion_age_days"] = max_champion_age_days or None  # 0: off
     if not changes:
         raise ConfigError(
-            "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost"
+            "gate set: give at least one of --max-auc-drop, --max-ece, --min-won, --min-lost, "
+            "--max-baseline-drop, --max-champion-age-days"
         )
     typer.echo(console.gate_line(gate_policy(changes)))
 

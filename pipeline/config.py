@@ -180,7 +180,22 @@ class GateConfig(_Strict):
     max_ece: float = Field(default=0.05, gt=0, le=1)
     min_won: int = Field(default=30, ge=0)  # won leads in the out-of-time test slice
     min_lost: int = Field(default=100, ge=0)
-    max_baseline_drop: float = Field(default=0.0, ge=0, le=1)  # 0: must beat every baseline
+    # how far below a baseline's test AUC is tolerated when the paired test finds no significant
+    # loss (a significant one refuses whatever this says)
+    max_baseline_drop: float = Field(default=0.01, ge=0, le=1)
+    # a champion older than this (days since it was registered) is replaced by a challenger that
+    # is not significantly worse, whatever max_auc_drop says; None: off. A config may only make it
+    # longer (or off): a shorter limit would let the challenger wave itself through.
+    max_champion_age_days: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        """The registry stores every key as text: 'None' (or 'off', '') reads back as off."""
+        age = v.get("max_champion_age_days") if isinstance(v, dict) else None
+        if isinstance(age, str) and age.strip().lower() in ("", "none", "off", "null"):
+            v = {**v, "max_champion_age_days": None}
+        return v
 
 
 class CostsConfig(_Strict):

@@ -155,5 +155,6 @@ def gate_line(policy) -> str:
         f"gate: max_auc_drop {policy.max_auc_drop}, max_ece {policy.max_ece}, "
         f"min_won {policy.min_won}, min_lost {policy.min_lost}, max_baseline_drop "
         f"{policy.max_baseline_drop} (below the logistic-regression baseline, and the points rule "
-        "when configured)"
+        f"when configured), max_champion_age_days {policy.max_champion_age_days or 'off'}; a "
+        "challenger significantly worse (paired DeLong test, p < 0.05) always fails"
     )

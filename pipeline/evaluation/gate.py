@@ -3,10 +3,15 @@
 A new version may replace the champion only if it is at least as good on the evidence that
 matters: the same recent leads. So the current champion is re-scored on the new run's out-of-time
 test leads, each at the as-of time of its test snapshot (read through the champion's own data
-config and schema, by `pipeline.tracking.gate`), and the two AUCs are compared on exactly those
-rows. The new version must also be calibrated (ECE under a maximum), beat its baselines (logistic
-regression always, the points rule when one is configured) and rest on enough won and lost test
-leads for the comparison to mean something.
+config and schema, by `pipeline.tracking.gate`). Before comparing, the two must agree on what
+the outcome is: each labels the shared test leads through its own outcome mapping, and more than
+5% labelled apart refuses (a swapped won/lost otherwise reads as a great challenger against a
+champion judged on inverted labels). The comparisons are paired tests on the same rows (DeLong,
+`pipeline.evaluation.paired`): the challenger fails when significantly worse (two-sided p < 0.05)
+or worse by more than the allowed drop, so noise neither blocks nor passes it. The new version
+must also be calibrated (ECE under a maximum), not be worse than its baselines (logistic
+regression always, the points rule when one is configured), rank the right way round (AUC and,
+on sample data, the oracle's AUC at least 0.5) and rest on enough won and lost test leads.
 
 The thresholds are the registry's policy, not the challenger's wish: a config may tighten them
 for its own run, never loosen them (`effective_gate`).
@@ -22,6 +27,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import GateConfig
+from pipeline.evaluation.paired import PairedAuc, delong, worse
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +38,24 @@ class GateResult:
     failures: list[str] = field(default_factory=list)
     checks: dict[str, float] = field(default_factory=dict)
     champion_version: str | None = None
+    notes: list[str] = field(default_factory=list)  # the paired comparisons that passed
 
     @property
     def reason(self) -> str:
+        """One line: every failure, or (passed) each comparison with difference, 95% CI and p."""
         if self.passed:
-            vs = (
-                f"vs champion v{self.champion_version}: AUC {self.checks['gate_new_roc_auc']:.4f} "
-                f"vs {self.checks['gate_champion_roc_auc']:.4f} on the same test rows"
-                if self.champion_version
-                else "no champion yet"
-            )
-            return f"gate passed ({vs})"
+            first = [] if self.champion_version else ["no champion yet"]
+            return f"gate passed ({'; '.join(first + self.notes)})"
         return "gate failed: " + "; ".join(self.failures)
 
     def metrics(self) -> dict[str, float]:
         return {"gate_passed": float(self.passed), **self.checks}
+
+
+def _longer_age(a: int | None, b: int | None) -> int | None:
+    """The stricter champion age limit: the longer one, and off (None) is the strictest of all,
+    because an age limit only ever waives `max_auc_drop` for the challenger's benefit."""
+    return None if a is None or b is None else max(a, b)
 
 
 GATE_KEYS = (
@@ -55,6 +64,7 @@ GATE_KEYS = (
     ("min_won", max),
     ("min_lost", max),
     ("max_baseline_drop", min),
+    ("max_champion_age_days", _longer_age),
 )
 
 
@@ -85,6 +95,22 @@ def champion_probabilities(
     return out["probability"].to_numpy(float)
 
 
+LABEL_TOLERANCE = 0.05  # share of shared test leads the two outcome definitions may label apart
+
+
+@dataclass
+class Champion:
+    """What the gate knows about the champion, for the challenger's test leads (row-aligned with
+    its test predictions): its probabilities, its own labels (NaN: open under its outcome mapping),
+    how old it is, or why it could not be scored."""
+
+    version: str
+    probabilities: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    age_days: float | None = None
+    error: str | None = None
+
+
 def evaluate_gate(
     gate: GateConfig,
     metrics: dict[str, float],
@@ -93,15 +119,20 @@ def evaluate_gate(
     champion_version: str | None = None,
     champion_error: str | None = None,
     points_rule: bool = False,
+    champion: Champion | None = None,
 ) -> GateResult:
     """Check the new version against the gate's thresholds; every failing criterion is named.
 
     The baselines count even without a champion: a first model below logistic regression (or
-    below the configured points rule) would otherwise start serving unchallenged.
+    below the configured points rule) would otherwise start serving unchallenged. A model whose
+    ranking is upside down (test or oracle AUC below 0.5) never passes. `champion` (or the older
+    `champion_p`/`champion_version`/`champion_error`) is the registry's champion, if any.
     """
+    if champion is None and champion_version is not None:
+        champion = Champion(champion_version, champion_p, error=champion_error)
     y = preds["label"].to_numpy(int)
     won, lost = int(y.sum()), int((1 - y).sum())
-    failures = []
+    failures, notes = [], []
     checks = {"gate_test_won": float(won), "gate_test_lost": float(lost)}
     if won < gate.min_won or lost < gate.min_lost:
         failures.append(
@@ -111,41 +142,192 @@ def evaluate_gate(
     ece = float(metrics["test_ece"])
     if ece > gate.max_ece:
         failures.append(f"test ECE {ece:.4f} above gate.max_ece {gate.max_ece}")
-    new_auc = float(roc_auc_score(y, preds["probability"])) if 0 < won < len(y) else float("nan")
+    both = 0 < won < len(y)
+    new_auc = float(roc_auc_score(y, preds["probability"])) if both else float("nan")
     checks["gate_new_roc_auc"] = new_auc
-    failures += baseline_failures(metrics, points_rule, gate.max_baseline_drop)
-    if champion_error:
-        failures.append(f"champion v{champion_version} could not be scored: {champion_error}")
-    elif champion_p is not None and 0 < won < len(y):
-        champ_auc = float(roc_auc_score(y, champion_p))
-        checks["gate_champion_roc_auc"] = champ_auc
-        checks["gate_auc_drop"] = champ_auc - new_auc
-        if champ_auc - new_auc > gate.max_auc_drop:
+    failures += inverted_failures(new_auc, metrics)
+    if both:
+        baseline_checks(preds, metrics, points_rule, gate, failures, notes, checks)
+    else:
+        failures += baseline_failures(metrics, points_rule, gate.max_baseline_drop)
+    if champion is not None:
+        champion_checks(gate, preds, champion, failures, notes, checks)
+    version = champion.version if champion else None
+    return GateResult(not failures, failures, checks, version, notes)
+
+
+def inverted_failures(new_auc: float, metrics: dict[str, float]) -> list[str]:
+    """A model whose ranking is upside down is never promoted, however it compares with others:
+    its own test AUC below 0.5, or (sample data) the true probabilities' AUC below 0.5 on its
+    labels, which means its labels are the inverse of what happened."""
+    out = []
+    if new_auc < 0.5:
+        out.append(
+            f"test AUC {new_auc:.4f} is below 0.5: the model ranks lost leads above won ones; "
+            "check schema.outcome.won/lost (swapped?)"
+        )
+    oracle = float(metrics.get("oracle_roc_auc", float("nan")))
+    if oracle < 0.5:
+        out.append(
+            f"oracle AUC {oracle:.4f} is below 0.5: the sample's true probabilities rank this "
+            "config's won leads last, so its labels are inverted; check schema.outcome.won/lost"
+        )
+    return out
+
+
+def baseline_checks(
+    preds: pd.DataFrame,
+    metrics: dict[str, float],
+    points_rule: bool,
+    gate: GateConfig,
+    failures: list[str],
+    notes: list[str],
+    checks: dict[str, float],
+) -> None:
+    """Paired tests against each baseline on the same test leads (DeLong): the new version fails
+    when it is significantly worse or worse by more than `max_baseline_drop`. A baseline whose
+    per-lead scores were not kept falls back to comparing the logged AUCs."""
+    y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
+    for key, label, col in BASELINES[: 2 if points_rule else 1]:
+        if col not in preds.columns:
+            failures += auc_failure(metrics, key, label, gate.max_baseline_drop)
+            continue
+        test = delong(y, p, preds[col].to_numpy(float))
+        checks |= paired_checks(f"gate_baseline_{key}", test)
+        why = worse(test, gate.max_baseline_drop)
+        if why:
             failures.append(
-                f"test AUC {new_auc:.4f} is {champ_auc - new_auc:.4f} below champion "
-                f"v{champion_version} ({champ_auc:.4f}) on the same test rows "
-                f"(gate.max_auc_drop {gate.max_auc_drop})"
+                f"test AUC {test.auc_a:.4f} does not beat the {label} baseline ({test.auc_b:.4f}) "
+                f"on the same test rows, {why}: {test.text()} (gate.max_baseline_drop "
+                f"{gate.max_baseline_drop})"
             )
-    return GateResult(not failures, failures, checks, champion_version)
+        else:
+            notes.append(
+                f"vs {label} baseline: AUC {test.auc_a:.4f} vs {test.auc_b:.4f}, {test.text()}"
+            )
+
+
+BASELINES = (
+    ("logreg", "logistic-regression", "baseline_logreg"),
+    ("points", "points-rule", "points"),
+)
+
+
+def paired_checks(prefix: str, test: PairedAuc) -> dict[str, float]:
+    """A paired test as gate metrics: `{prefix}_auc_diff`, `_auc_p`, `_auc_ci_low`, `_auc_ci_high`."""
+    return {
+        f"{prefix}_auc_diff": test.diff,
+        f"{prefix}_auc_p": test.p,
+        f"{prefix}_auc_ci_low": test.low,
+        f"{prefix}_auc_ci_high": test.high,
+    }
+
+
+def champion_checks(
+    gate: GateConfig,
+    preds: pd.DataFrame,
+    champ: Champion,
+    failures: list[str],
+    notes: list[str],
+    checks: dict[str, float],
+) -> None:
+    """Champion and challenger must agree on what the outcome is before their AUCs are compared;
+    then the challenger fails if significantly worse, or worse by more than `max_auc_drop` unless
+    the champion is older than `max_champion_age_days` (then only a significant loss refuses)."""
+    v = champ.version
+    if champ.error:
+        failures.append(f"champion v{v} could not be scored: {champ.error}")
+        return
+    y = preds["label"].to_numpy(int)
+    if champ.probabilities is None or not 0 < y.sum() < len(y):
+        return
+    if champ.labels is not None:
+        disagree = label_disagreement(y, champ.labels, v, checks)
+        if disagree:
+            failures.append(disagree)
+            return
+    test = delong(y, preds["probability"].to_numpy(float), champ.probabilities)
+    checks |= paired_checks("gate_champion", test)
+    checks["gate_champion_roc_auc"], checks["gate_auc_drop"] = test.auc_b, -test.diff
+    old = (
+        gate.max_champion_age_days is not None
+        and (champ.age_days or 0) > gate.max_champion_age_days
+    )
+    if champ.age_days is not None:
+        checks["gate_champion_age_days"] = champ.age_days
+    why = worse(test, 1.0 if old else gate.max_auc_drop)
+    aged = (
+        f"; champion is {champ.age_days:.0f} days old (gate.max_champion_age_days "
+        f"{gate.max_champion_age_days}): only a significant loss keeps it"
+        if old
+        else ""
+    )
+    if why:
+        failures.append(
+            f"test AUC {test.auc_a:.4f} is below champion v{v} ({test.auc_b:.4f}) on the same "
+            f"test rows, {why}: {test.text()} (gate.max_auc_drop {gate.max_auc_drop}){aged}"
+        )
+    else:
+        notes.insert(
+            0,
+            f"vs champion v{v}: AUC {test.auc_a:.4f} vs {test.auc_b:.4f} on the same test rows, "
+            f"{test.text()}{aged}",
+        )
+
+
+def label_disagreement(y: np.ndarray, champ: np.ndarray, version: str, checks: dict) -> str | None:
+    """Why the champion's outcome definition differs from the challenger's on the shared test
+    leads, or None. Each side labels the leads through its own config (outcome column, won/lost
+    values, outcomes table); more than LABEL_TOLERANCE of them apart, or labels that correlate
+    negatively, means the two AUCs answer different questions and must not be compared."""
+    champ = np.asarray(champ, float)
+    known = ~np.isnan(champ)
+    shared = int(known.sum())
+    checks["gate_label_shared"] = float(shared)
+    fix = (
+        "check schema.outcome (won/lost values, outcome column); if the new definition is "
+        "intended, review this version and promote it by hand with 'leadscore promote VERSION'"
+    )
+    if shared == 0:
+        return (
+            f"champion v{version}'s outcome mapping labels none of the {len(y)} test leads won or "
+            f"lost, so the two models cannot be compared; {fix}"
+        )
+    a, b = y[known].astype(float), champ[known]
+    share = float((a != b).mean())
+    corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+    checks["gate_label_disagreement"] = share
+    checks["gate_champion_won_share"] = float(b.mean())
+    if share > LABEL_TOLERANCE or corr < 0:
+        return (
+            f"champion v{version} and this version disagree on what 'won' means: "
+            f"{share:.1%} of {shared} shared test leads are labelled differently under the "
+            f"champion's outcome mapping (won share {b.mean():.1%} vs {a.mean():.1%}), so their "
+            f"AUCs are not comparable; {fix}"
+        )
+    return None
 
 
 def baseline_failures(metrics: dict[str, float], points_rule: bool, slack: float) -> list[str]:
-    """The baselines the new version does not beat on its test rows (a missing AUC fails too).
+    """The baselines the new version does not beat by their logged AUCs (a missing AUC fails too):
+    the fallback when the baselines' per-lead scores were not kept for a paired test.
 
-    `slack` (`max_baseline_drop`, 0 by default) is how far below a baseline the registry's policy
-    tolerates, for samples so small that the AUCs are within noise of each other.
+    `slack` (`max_baseline_drop`) is how far below a baseline the registry's policy tolerates.
     """
-    names = [("logreg", "logistic-regression")] + (
-        [("points", "points-rule")] if points_rule else []
-    )
-    new = float(metrics.get("test_roc_auc", float("nan")))
     out = []
-    for key, label in names:
-        base = float(metrics.get(f"baseline_{key}_roc_auc", float("nan")))
-        if not new - base > -slack:  # NaN on either side fails: no evidence is not a pass
-            allowed = f" (gate.max_baseline_drop {slack})" if slack else ""
-            out.append(
-                f"test AUC {new:.4f} does not beat the {label} baseline ({base:.4f}) on the same "
-                f"test rows{allowed}"
-            )
+    for key, label, _ in BASELINES[: 2 if points_rule else 1]:
+        out += auc_failure(metrics, key, label, slack)
     return out
+
+
+def auc_failure(metrics: dict[str, float], key: str, label: str, slack: float) -> list[str]:
+    """The logged-AUC comparison with one baseline: [why it fails] or []."""
+    new = float(metrics.get("test_roc_auc", float("nan")))
+    base = float(metrics.get(f"baseline_{key}_roc_auc", float("nan")))
+    if new - base > -slack:  # NaN on either side fails: no evidence is not a pass
+        return []
+    allowed = f" (gate.max_baseline_drop {slack})" if slack else ""
+    return [
+        f"test AUC {new:.4f} does not beat the {label} baseline ({base:.4f}) on the same "
+        f"test rows{allowed}"
+    ]

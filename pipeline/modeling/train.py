@@ -94,7 +94,9 @@ def train(
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
         info = training_info(cfg, leads, events, rows, scorer, choice, preds)
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
-        add_lift(metrics, "logreg", logreg.result())
+        preds["baseline_logreg"] = logreg.result()  # per lead: the gate's paired test reads it
+        lr = classification_metrics(preds["label"].to_numpy(), preds["baseline_logreg"].to_numpy())
+        add_lift(metrics, "logreg", lr["test_roc_auc"])
         result = TrainResult(
             scorer, metrics, info, importance, preds, shap_sample, tables, pending=backtests
         )
@@ -239,9 +241,9 @@ def cutoff_metrics(scorer: LeadScorer, y: np.ndarray, p: np.ndarray) -> dict[str
     }
 
 
-def logreg_baseline(cfg: Config, rows: TrainingRows, test: np.ndarray) -> float:
-    """Test AUC of a logistic regression on the same features (fit on at most LOGREG_ROWS, or
-    `training.scale.logreg_rows` at scale)."""
+def logreg_baseline(cfg: Config, rows: TrainingRows, test: np.ndarray) -> np.ndarray:
+    """Test probabilities of a logistic regression on the same features (fit on at most
+    LOGREG_ROWS, or `training.scale.logreg_rows` at scale)."""
     seed = cfg.training.seed
     cap = cfg.training.scale.logreg_rows if rows.at_scale else LOGREG_ROWS
     fit_rows = np.flatnonzero(rows.part("fit"))
@@ -253,8 +255,7 @@ def logreg_baseline(cfg: Config, rows: TrainingRows, test: np.ndarray) -> float:
     # count changes the last digits of the coefficients, and small data keeps its metrics.
     with threadpool_limits(1) if rows.at_scale else nullcontext():
         logreg = fit_logreg(rows.X.iloc[fit_rows], rows.y[fit_rows], cats, seed)
-        p = logreg_predict(logreg, rows.X[test], cats)
-    return classification_metrics(rows.y[test], p)["test_roc_auc"]
+        return logreg_predict(logreg, rows.X[test], cats)
 
 
 def add_quality(

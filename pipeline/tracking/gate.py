@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -23,12 +22,13 @@ from mlflow.exceptions import MlflowException
 from pipeline.config import Config, GateConfig
 from pipeline.errors import DataError, ExpectedError
 from pipeline.evaluation.gate import (
+    Champion,
     GateResult,
     champion_probabilities,
     effective_gate,
     evaluate_gate,
 )
-from pipeline.io.canonical import load_events
+from pipeline.io.canonical import load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.modeling.train import TrainResult
 from pipeline.serving.rows import prepare_leads
@@ -46,7 +46,7 @@ class GateRun:
 
     asked: GateConfig
     points_rule: bool
-    scored: dict[str, tuple[np.ndarray | None, str | None]] = field(default_factory=dict)
+    scored: dict[str, Champion] = field(default_factory=dict)
     warned: bool = False
 
 
@@ -74,30 +74,43 @@ def check_against_champion(client: MlflowClient, result: TrainResult, run: GateR
             ", ".join(loosened),
         )
     version = registry.get_alias_version(client, CHAMPION)
-    champ_p, err = None, None
+    champ = None
     if version is not None:
         if version not in run.scored:
             run.scored[version] = champion_scores(version, result.test_predictions)
-        champ_p, err = run.scored[version]
-    return evaluate_gate(
-        gate, result.metrics, result.test_predictions, champ_p, version, err, run.points_rule
-    )
+        champ = run.scored[version]
+        champ.age_days = champion_age_days(client, version)  # the clock moves, the scores do not
+    preds = result.test_predictions
+    return evaluate_gate(gate, result.metrics, preds, points_rule=run.points_rule, champion=champ)
 
 
-def champion_scores(version: str, preds: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
-    """The champion's probabilities on the test leads, or (None, why it could not be scored)."""
+def champion_scores(version: str, preds: pd.DataFrame) -> Champion:
+    """The champion's probabilities and its own labels for the test leads, or why it could not be
+    scored."""
     try:
         champion, _ = load_scorer(f"models:/{MODEL_NAME}/{version}")
-        leads, events = champion_inputs(champion, preds["lead_id"].astype(str))
-        preds = preds.assign(lead_id=preds["lead_id"].astype(str))
-        return champion_probabilities(champion, preds, leads, events), None
+        ids = preds["lead_id"].astype(str)
+        leads, events, labels = champion_inputs(champion, ids)
+        p = champion_probabilities(champion, preds.assign(lead_id=ids), leads, events)
+        return Champion(version, p, labels.reindex(ids.to_numpy()).to_numpy(float))
     except (ExpectedError, KeyError, ValueError, OSError, MlflowException) as e:
         text = str(e).strip()
-        return None, (text.splitlines()[0][:300] if text else type(e).__name__)
+        return Champion(version, error=text.splitlines()[0][:300] if text else type(e).__name__)
 
 
-def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The test leads and their events, read as the champion was trained to read them."""
+def champion_age_days(client: MlflowClient, version: str) -> float | None:
+    """Days since the champion version was registered (None if the registry does not say)."""
+    try:
+        created = client.get_model_version(MODEL_NAME, version).creation_timestamp
+    except MlflowException:
+        return None
+    now = pd.Timestamp.now(tz="UTC").value // 1_000_000
+    return (now - created) / 86_400_000 if created else None
+
+
+def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The test leads, their events and their labels (1 won, 0 lost, NaN open), read as the
+    champion was trained to read them: its outcome mapping decides what it calls won."""
     data = champion.meta.get("data")
     if not data:
         raise DataError(
@@ -116,7 +129,9 @@ def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFram
             "the same export or review and promote by hand"
         )
     events = load_events(cfg, cfg.data.activities, lead_ids=pd.Index(ids.unique()))
-    return leads, events.assign(lead_id=events["lead_id"].astype(str))
+    labels = load_leads(cfg)["_label"]
+    labels.index = labels.index.astype(str)
+    return leads, events.assign(lead_id=events["lead_id"].astype(str)), labels
 
 
 def decide_and_move(
