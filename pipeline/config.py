@@ -136,6 +136,10 @@ class TrainingConfig(_Strict):
     slice_columns: list[str] = Field(
         default_factory=lambda: ["source_channel", "country", "company_size"]
     )
+    # models fit on the same features; the best on the validation leads serves
+    candidates: list[Literal["lightgbm", "logistic"]] = Field(
+        default_factory=lambda: ["lightgbm", "logistic"], min_length=1
+    )
 
 
 class GateConfig(_Strict):
