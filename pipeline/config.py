@@ -90,6 +90,8 @@ class MqlTarget(_Strict):
 class TargetsConfig(_Strict):
     sql: SqlTarget = Field(default_factory=lambda: SqlTarget(precision=0.5))
     mql: MqlTarget = Field(default_factory=MqlTarget)
+    # N: a snapshot's label is "won within N days" (needs schema.outcome.closed_at); null: ever won
+    horizon_days: int | None = Field(default=None, gt=0)
 
 
 class LightGBMParams(_Strict):

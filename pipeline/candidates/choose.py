@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from pipeline.config import Config
+from pipeline.evaluation.metrics import classification_metrics
 from pipeline.linear.logistic import fit_logistic
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.params import size_aware
@@ -104,3 +105,24 @@ def choose_candidate(cfg: Config, rows: TrainingRows, workers: Executor) -> Cand
     best = max(names, key=lambda n: (val_auc[n], -names.index(n)))
     n_logistic = len(logistic_fit_rows(cfg, rows)) if "logistic" in names else 0
     return CandidateChoice(best, val_auc, {n: models[n] for n in names}, n_logistic)
+
+
+def candidate_info(
+    cand: CandidateChoice, rows: TrainingRows, test: np.ndarray, metrics: dict[str, float]
+) -> dict[str, object]:
+    """Which candidate won on validation and by how much; every candidate's validation AUC (and,
+    for the record only, its uncalibrated test AUC) joins `metrics`. The choice never read test."""
+    for name, model in cand.models.items():
+        metrics[f"candidate_{name}_val_roc_auc"] = cand.val_auc[name]
+        p = model.predict_proba(rows.X[test])[:, 1]
+        metrics[f"candidate_{name}_test_roc_auc"] = classification_metrics(rows.y[test], p)[
+            "test_roc_auc"
+        ]
+    metrics["candidate_val_auc_margin"] = cand.margin
+    # the logistic baseline is the served model itself: "does it beat logistic" has no meaning
+    metrics["baseline_logreg_is_served"] = float(cand.name == "logistic")
+    return {
+        "candidate": cand.name,
+        "candidate_val_roc_auc": dict(cand.val_auc),
+        "candidate_logistic_fit_rows": cand.logistic_rows,
+    }

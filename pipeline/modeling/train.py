@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from pipeline.candidates.choose import CandidateChoice, choose_candidate, fit_logistic_candidate
+from pipeline.candidates.choose import (
+    CandidateChoice,
+    candidate_info,
+    choose_candidate,
+    fit_logistic_candidate,
+)
 from pipeline.config import Config
 from pipeline.errors import TrainingError
 from pipeline.evaluation.baselines import points_score, rank01
@@ -90,6 +95,8 @@ def train(
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
         info = training_info(cfg, leads, events, rows, scorer, choice, preds)
         info.update(candidate_info(cand, rows, test, metrics))
+        info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
+        info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
         add_lift(metrics, "logreg", logreg.result())
         result = TrainResult(
@@ -163,6 +170,7 @@ def scorer_meta(
     test_ids = rows.lead_ids[rows.part("test") & rows.last]
     return {
         "split": "time" if rows.by_time else "stratified_random",
+        "horizon_days": cfg.targets.horizon_days,  # probabilities: won within N days (None: ever)
         "calibration": choice.method,
         "data_start": str(created.min()) if has_dates else None,
         "data_end": str(created.max()) if has_dates else None,
@@ -239,27 +247,6 @@ def logreg_baseline(
     return classification_metrics(rows.y[test], model.predict_proba(rows.X[test])[:, 1])[
         "test_roc_auc"
     ]
-
-
-def candidate_info(
-    cand: CandidateChoice, rows: TrainingRows, test: np.ndarray, metrics: dict[str, float]
-) -> dict[str, object]:
-    """Which candidate won on validation and by how much; every candidate's validation AUC (and,
-    for the record only, its uncalibrated test AUC) joins `metrics`. The choice never read test."""
-    for name, model in cand.models.items():
-        metrics[f"candidate_{name}_val_roc_auc"] = cand.val_auc[name]
-        p = model.predict_proba(rows.X[test])[:, 1]
-        metrics[f"candidate_{name}_test_roc_auc"] = classification_metrics(rows.y[test], p)[
-            "test_roc_auc"
-        ]
-    metrics["candidate_val_auc_margin"] = cand.margin
-    # the logistic baseline is the served model itself: "does it beat logistic" has no meaning
-    metrics["baseline_logreg_is_served"] = float(cand.name == "logistic")
-    return {
-        "candidate": cand.name,
-        "candidate_val_roc_auc": dict(cand.val_auc),
-        "candidate_logistic_fit_rows": cand.logistic_rows,
-    }
 
 
 def add_quality(

@@ -1,4 +1,5 @@
-"""Words for the candidate choice: which model serves, and by how much it won on validation."""
+"""Words for the candidate choice (which model serves, by how much it won on validation) and for
+the outcome's horizon (what the probabilities are of)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,15 @@ def candidate_sentence(info: dict, metrics: dict) -> str | None:
     if "logistic" in val and rows:
         text += f" The logistic regression was fit on {rows:,} training snapshots."
     return text
+
+
+def horizon_sentence(info: dict) -> str | None:
+    """What the probabilities mean with `targets.horizon_days`, and what was censored."""
+    n = info.get("horizon_days")
+    if not n:
+        return None
+    return (
+        f"Probabilities, cutoffs and the funnel are of conversion within {n} days of scoring; "
+        f"{info.get('censored_snapshots', 0):,} recent snapshots whose {n} days were not over by "
+        "the export date were left out (censored), so young leads never count as lost."
+    )
