@@ -116,6 +116,8 @@ class MqlTarget(_Strict):
 class TargetsConfig(_Strict):
     sql: SqlTarget = Field(default_factory=lambda: SqlTarget(precision=0.5))
     mql: MqlTarget = Field(default_factory=MqlTarget)
+    # N: a snapshot's label is "won within N days" (needs schema.outcome.closed_at); null: ever won
+    horizon_days: int | None = Field(default=None, gt=0)
 
 
 class LightGBMParams(_Strict):
@@ -161,6 +163,10 @@ class TrainingConfig(_Strict):
     scale: ScaleConfig = Field(default_factory=ScaleConfig)  # shortcuts for large exports only
     slice_columns: list[str] = Field(
         default_factory=lambda: ["source_channel", "country", "company_size"]
+    )
+    # models fit on the same features; the best on the validation leads serves
+    candidates: list[Literal["lightgbm", "logistic"]] = Field(
+        default_factory=lambda: ["lightgbm", "logistic"], min_length=1
     )
 
     _snapshot_days = field_validator("snapshot_days")(check_snapshot_days)

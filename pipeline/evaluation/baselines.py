@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
+
+from pipeline.linear.logistic import fit_logistic
 
 
 def points_score(X: pd.DataFrame, points: dict[str, float]) -> np.ndarray:
@@ -23,46 +21,13 @@ def points_score(X: pd.DataFrame, points: dict[str, float]) -> np.ndarray:
 
 
 def fit_logreg(X: pd.DataFrame, y: np.ndarray, categorical: list[str], seed: int) -> Pipeline:
-    """A plain logistic regression on the same features: the 'is the booster worth it' baseline."""
-    num = [c for c in X.columns if c not in categorical]
-    prep = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                    FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
-                    StandardScaler(),
-                ),
-                num,
-            ),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
-                ),
-                categorical,
-            ),
-        ]
-    )
-    Xc = X.copy()
-    Xc[num] = Xc[num].clip(lower=0)
-    for c in categorical:
-        Xc[c] = Xc[c].astype(object).where(Xc[c].notna(), "missing").astype(str)
-    model = Pipeline(
-        [("prep", prep), ("lr", LogisticRegression(C=0.5, max_iter=2000, random_state=seed))]
-    )
-    return model.fit(Xc, y)
+    """A plain logistic regression on the same features: the 'is the booster worth it' baseline
+    (the same model as the logistic candidate, `pipeline.linear`)."""
+    return fit_logistic(X, y, categorical, seed)
 
 
 def logreg_predict(model: Pipeline, X: pd.DataFrame, categorical: list[str]) -> np.ndarray:
-    Xc = X.copy()
-    num = [c for c in X.columns if c not in categorical]
-    Xc[num] = Xc[num].clip(lower=0)
-    for c in categorical:
-        Xc[c] = Xc[c].astype(object).where(Xc[c].notna(), "missing").astype(str)
-    return model.predict_proba(Xc)[:, 1]
+    return model.predict_proba(X)[:, 1]
 
 
 def rank01(s: np.ndarray) -> np.ndarray:

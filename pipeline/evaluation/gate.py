@@ -188,7 +188,7 @@ def baseline_checks(
     when it is significantly worse or worse by more than `max_baseline_drop`. A baseline whose
     per-lead scores were not kept falls back to comparing the logged AUCs."""
     y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
-    for key, label, col in BASELINES[: 2 if points_rule else 1]:
+    for key, label, col in baselines(metrics, points_rule):
         if col not in preds.columns:
             failures += auc_failure(metrics, key, label, gate.max_baseline_drop)
             continue
@@ -211,6 +211,16 @@ BASELINES = (
     ("logreg", "logistic-regression", "baseline_logreg"),
     ("points", "points-rule", "points"),
 )
+
+
+def baselines(metrics: dict[str, float], points_rule: bool) -> list[tuple[str, str, str]]:
+    """The baselines a new version must beat: the points rule only when one is configured, and
+    not the logistic regression when the logistic candidate is the served model (it would be
+    compared with itself)."""
+    out = list(BASELINES[: 2 if points_rule else 1])
+    if metrics.get("baseline_logreg_is_served") == 1.0:
+        out = [b for b in out if b[0] != "logreg"]
+    return out
 
 
 def paired_checks(prefix: str, test: PairedAuc) -> dict[str, float]:
@@ -315,7 +325,7 @@ def baseline_failures(metrics: dict[str, float], points_rule: bool, slack: float
     `slack` (`max_baseline_drop`) is how far below a baseline the registry's policy tolerates.
     """
     out = []
-    for key, label, _ in BASELINES[: 2 if points_rule else 1]:
+    for key, label, _ in baselines(metrics, points_rule):
         out += auc_failure(metrics, key, label, slack)
     return out
 

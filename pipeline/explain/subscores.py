@@ -37,8 +37,10 @@ def group_masks(feature_fields: dict[str, str], engagement_fields: list[str]) ->
 def group_logodds(
     contrib: np.ndarray, feature_fields: dict[str, str], engagement_fields: list[str]
 ) -> np.ndarray:
-    """(rows x 2) log-odds of the fit and engagement parts of each lead."""
-    return contrib @ group_masks(feature_fields, engagement_fields)
+    """(rows x 2) log-odds of the fit and engagement parts of each lead, rounded to 1e-9: a linear
+    model gives many leads exactly the same part, and the last bits of a matrix product depend on
+    the batch, so unrounded ties would flip a percentile by the size of the tie."""
+    return np.round(contrib @ group_masks(feature_fields, engagement_fields), 9)
 
 
 def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:

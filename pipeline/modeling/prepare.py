@@ -16,6 +16,13 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.features.builder import FeatureBuilder
+from pipeline.features.horizon import (
+    censor_snapshots,
+    export_date,
+    first_snapshot,
+    horizon_labels,
+    horizon_leads,
+)
 from pipeline.features.snapshots import (
     build_snapshot_features,
     last_snapshot,
@@ -41,6 +48,7 @@ class TrainingRows:
     at_scale: bool = False  # the size shortcuts of `training.scale` apply (see `at_scale`)
     candidate_snapshots: int = 0  # snapshots before sampling (every age of every lead)
     fit_candidates: int = 0  # fit-slice snapshots before sampling
+    censored_snapshots: int = 0  # targets.horizon_days: snapshots whose horizon is not over yet
 
     @property
     def lead_ids(self) -> np.ndarray:
@@ -83,6 +91,10 @@ def prepare_training_rows(
     are the same as with them, since a snapshot's features depend only on its own lead and events.
     """
     tc = cfg.training
+    horizon, censored = cfg.targets.horizon_days, 0
+    if horizon:  # leads whose "won within N days" is known; open ones too (see features.horizon)
+        export = export_date(leads, events)
+        leads = horizon_leads(leads, horizon, min(tc.snapshot_days), export)
     split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
@@ -91,9 +103,12 @@ def prepare_training_rows(
     # every lead's snapshots, test leads too, so that tuning (with_test=False) takes the same
     # decision about scale and keeps the same rows as training
     snaps = snapshot_times(leads.loc[split.index], tc.snapshot_days)
+    if horizon:
+        snaps, censored = censor_snapshots(snaps, horizon, export)
     # nothing to replay: one row per lead (see FeatureBuilder.use_age_)
     if not builder.activity_types_:
-        snaps = snaps.iloc[np.sort(last_snapshot(snaps))].reset_index(drop=True)
+        one = first_snapshot if horizon else last_snapshot
+        snaps = snaps.iloc[np.sort(one(snaps))].reset_index(drop=True)
     snaps["split"] = split.to_numpy()[index_positions(split.index, snaps["lead_id"])]
     candidates, fit_candidates = len(snaps), int((snaps["split"] == "fit").sum())
     big = at_scale(cfg, candidates)
@@ -111,6 +126,10 @@ def prepare_training_rows(
     dtype = np.float32 if big and tc.scale.float32 else np.float64
     X = build_snapshot_features(builder, leads, events, snaps, dtype)
     y = leads["_label"].to_numpy()[index_positions(leads.index, snaps["lead_id"])].astype(int)
+    if horizon:
+        y = horizon_labels(leads, snaps, horizon)
     last = np.zeros(len(snaps), bool)
-    last[last_snapshot(snaps)] = True
-    return TrainingRows(builder, snaps, X, y, last, by_time, big, candidates, fit_candidates)
+    last[(first_snapshot if horizon else last_snapshot)(snaps)] = True
+    rows = TrainingRows(builder, snaps, X, y, last, by_time, big, candidates, fit_candidates)
+    rows.censored_snapshots = censored
+    return rows

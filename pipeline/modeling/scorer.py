@@ -25,17 +25,20 @@ from pipeline.explain.fields import field_matrix
 from pipeline.explain.reasons import reason_table
 from pipeline.explain.subscores import group_logodds, percentile
 from pipeline.features.builder import FeatureBuilder
+from pipeline.linear.logistic import is_logistic, linear_contributions
+from pipeline.linear.logistic import known_categories as linear_known_categories
 from pipeline.modeling.cutoffs import Cutoffs
 
 # 1: before the scikit-learn conventions (no attribute; the builder's learned state had no `_`)
 # 2: FeatureBuilder.activity_types_/has_time_/use_age_, two-column predict_proba
-FORMAT_VERSION = 2
+# 3: `candidate` (which model won on validation: "lightgbm" or "logistic", held in `booster`)
+FORMAT_VERSION = 3
 
 
 @dataclass
 class LeadScorer:
     builder: FeatureBuilder
-    booster: Pipeline  # encoder + LGBMClassifier
+    booster: Pipeline  # the candidate that won: encoder + LGBMClassifier, or pipeline.linear's
     calibrator: CalibratedClassifierCV
     cutoffs: Cutoffs
     score_reference: np.ndarray  # sorted calibrated probabilities of reference leads
@@ -47,6 +50,9 @@ class LeadScorer:
     engagement_columns: tuple[str, ...] = ()
     # columns whose reasons read yes/no: schema.flags and numeric columns holding only 0/1
     flag_columns: tuple[str, ...] = ()
+    candidate: str = (
+        "lightgbm"  # which candidate won on validation (see pipeline.modeling.candidates)
+    )
     format_version: int = FORMAT_VERSION  # layout of the pickled artifact, checked on unpickling
 
     def __setstate__(self, state: dict) -> None:
@@ -80,8 +86,9 @@ class LeadScorer:
         return self.predict_proba(X)[:, 1]
 
     def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
-        """Per-feature SHAP values (log-odds) and the base value, from the booster."""
-        return booster_contributions(self.booster, X)
+        """Per-feature log-odds parts and the base value: SHAP values of the booster, or the
+        logistic model's exact linear contributions."""
+        return model_contributions(self.booster, X)
 
     def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
         fields, m = field_matrix(self.builder.feature_fields)
@@ -91,6 +98,8 @@ class LeadScorer:
     def known_categories(self) -> dict[str, set[str]]:
         """Per categorical column, the values the model tells apart; any other value it treats as
         one 'other' level, and its reason must say so rather than name the raw value."""
+        if is_logistic(self.booster):
+            return linear_known_categories(self.booster)
         cats = getattr(self.booster.named_steps["encode"], "categories_", {}) or {}
         return {c: {str(v) for v in vals} for c, vals in cats.items()}
 
@@ -139,6 +148,14 @@ class LeadScorer:
         return out
 
 
+def model_contributions(model: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Per-feature log-odds parts of whichever candidate `model` is (SHAP for the booster, exact
+    linear parts for the logistic regression) and the base value."""
+    if is_logistic(model):
+        return linear_contributions(model, X)
+    return booster_contributions(model, X)
+
+
 def booster_contributions(booster: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:
     """Per-feature SHAP values (log-odds) and the base value of `booster` (encoder + LightGBM)."""
     enc = booster.named_steps["encode"].transform(X)
@@ -164,6 +181,6 @@ def subscore_references(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The sorted fit and engagement log-odds parts of the reference leads `X` (those behind
     `score`): what `fit_score` and `engagement_score` are percentiles of."""
-    c, _ = booster_contributions(booster, X)
+    c, _ = model_contributions(booster, X)
     g = group_logodds(c, builder.feature_fields, engagement_fields(builder, engagement_columns))
     return np.sort(g[:, 0]), np.sort(g[:, 1])

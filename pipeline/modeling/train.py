@@ -16,28 +16,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from sklearn.pipeline import Pipeline
 
+from pipeline.candidates.choose import (
+    CandidateChoice,
+    candidate_info,
+    choose_candidate,
+    fit_logistic_candidate,
+)
 from pipeline.config import Config
 from pipeline.errors import TrainingError
-from pipeline.evaluation.baselines import fit_logreg, logreg_predict, points_score, rank01
+from pipeline.evaluation.baselines import points_score, rank01
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
 from pipeline.modeling import backtest
-from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.cutoffs import choose_cutoffs
-from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
 from pipeline.modeling.scorer import LeadScorer, subscore_references
 from pipeline.monitoring.drift import DriftReference
 from pipeline.validation.leakage import suspects_in_features
 
 SHAP_SAMPLE = 5000
-# The logistic baseline is fit on at most this many snapshots: lbfgs on one core is the slowest
-# step at 100k+ leads, and a baseline does not need more (smaller data uses every row).
-LOGREG_ROWS = 150_000
 
 
 @dataclass
@@ -82,17 +83,20 @@ def train(
     rows = prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
     test = rows.part("test") & rows.last
-    scorer, choice = fit_scorer(cfg, leads, rows, meta or {})
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
+        scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL)
-        logreg = workers.submit(logreg_baseline, cfg, rows, test)
+        logreg = workers.submit(logreg_baseline, cfg, rows, test, cand.models.get("logistic"))
         backtests = backtest.start_backtests(cfg, leads, rows, choice.method, workers)
         preds, metrics = evaluate(cfg, scorer, rows, test)
         tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
         add_oracle(oracle, preds, metrics)
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
         info = training_info(cfg, leads, events, rows, scorer, choice, preds)
+        info.update(candidate_info(cand, rows, test, metrics))
+        info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
+        info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
         preds["baseline_logreg"] = logreg.result()  # per lead: the gate's paired test reads it
         lr = classification_metrics(preds["label"].to_numpy(), preds["baseline_logreg"].to_numpy())
@@ -123,24 +127,16 @@ def require_both_classes(rows: TrainingRows) -> None:
 
 
 def fit_scorer(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, meta: dict
-) -> tuple[LeadScorer, CalibrationChoice]:
-    """Booster on the fit slice, early-stopped and calibrated on the validation slice; cutoffs and
-    the 0-100 score references from the validation leads' last snapshots. The scorer is built
-    once, from all its fitted parts."""
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, meta: dict, workers: Executor
+) -> tuple[LeadScorer, CalibrationChoice, CandidateChoice]:
+    """The candidates on the fit slice, the best on the validation leads calibrated on the
+    validation slice; cutoffs and the 0-100 score references from the validation leads' last
+    snapshots. The scorer is built once, from all its fitted parts."""
     tc = cfg.training
     X, y = rows.X, rows.y
-    fit_m, val_m = rows.part("fit"), rows.part("val")
-    booster = fit_booster(
-        X[fit_m],
-        y[fit_m],
-        X[val_m],
-        y[val_m],
-        rows.builder.categorical,
-        size_aware(tc.lightgbm, rows.size_rows),
-        tc.seed,
-        tc.min_category_count,
-    )
+    val_m = rows.part("val")
+    cand = choose_candidate(cfg, rows, workers)
+    booster = cand.model
     calibrator, choice = choose_and_fit_calibrator(
         booster, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
     )
@@ -160,9 +156,10 @@ def fit_scorer(
         fit_reference=fit_ref,
         engagement_reference=engagement_ref,
         engagement_columns=engagement,
-        flag_columns=_yes_no_columns(cfg, X[fit_m]),
+        flag_columns=_yes_no_columns(cfg, X[rows.part("fit")]),
+        candidate=cand.name,
     )
-    return scorer, choice
+    return scorer, choice, cand
 
 
 def scorer_meta(
@@ -175,6 +172,7 @@ def scorer_meta(
     test_ids = rows.lead_ids[rows.part("test") & rows.last]
     return {
         "split": "time" if rows.by_time else "stratified_random",
+        "horizon_days": cfg.targets.horizon_days,  # probabilities: won within N days (None: ever)
         "calibration": choice.method,
         "data_start": str(created.min()) if has_dates else None,
         "data_end": str(created.max()) if has_dates else None,
@@ -211,7 +209,8 @@ def evaluate(
     metrics["test_roc_auc_uncalibrated"] = raw["test_roc_auc"]
     metrics["test_ece_uncalibrated"] = raw["test_ece"]
     metrics.update(cutoff_metrics(scorer, yt, p_test))
-    metrics["best_iteration"] = float(scorer.booster.named_steps["lgbm"].best_iteration_ or 0)
+    if "lgbm" in scorer.booster.named_steps:
+        metrics["best_iteration"] = float(scorer.booster.named_steps["lgbm"].best_iteration_ or 0)
     pts = points_score(Xt, cfg.baseline_points) if cfg.baseline_points else np.zeros(len(Xt))
     add_lift(metrics, "points", classification_metrics(yt, rank01(pts))["test_roc_auc"])
     preds = pd.DataFrame(
@@ -241,21 +240,14 @@ def cutoff_metrics(scorer: LeadScorer, y: np.ndarray, p: np.ndarray) -> dict[str
     }
 
 
-def logreg_baseline(cfg: Config, rows: TrainingRows, test: np.ndarray) -> np.ndarray:
-    """Test probabilities of a logistic regression on the same features (fit on at most
-    LOGREG_ROWS, or `training.scale.logreg_rows` at scale)."""
-    seed = cfg.training.seed
-    cap = cfg.training.scale.logreg_rows if rows.at_scale else LOGREG_ROWS
-    fit_rows = np.flatnonzero(rows.part("fit"))
-    if len(fit_rows) > cap:
-        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, cap, False))
-    cats = rows.builder.categorical
-    # At scale, one BLAS thread: on ~150 columns two threads spend more time waiting for each
-    # other than computing (4x slower measured on 2 cores). Not below the threshold: the thread
-    # count changes the last digits of the coefficients, and small data keeps its metrics.
-    with threadpool_limits(1) if rows.at_scale else nullcontext():
-        logreg = fit_logreg(rows.X.iloc[fit_rows], rows.y[fit_rows], cats, seed)
-        return logreg_predict(logreg, rows.X[test], cats)
+def logreg_baseline(
+    cfg: Config, rows: TrainingRows, test: np.ndarray, fitted: Pipeline | None = None
+) -> np.ndarray:
+    """Test probabilities of a logistic regression on the same features, per lead (the gate's
+    paired test reads them): the logistic candidate when it was fit (the same model), else fit
+    here the same way (`pipeline.candidates`)."""
+    model = fitted if fitted is not None else fit_logistic_candidate(cfg, rows)
+    return model.predict_proba(rows.X[test])[:, 1]
 
 
 def add_quality(

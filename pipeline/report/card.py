@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.report.candidates import candidate_sentence, horizon_sentence
 
 METRIC_ROWS = [
     ("test_roc_auc", "ROC AUC (model)"),
@@ -172,6 +173,7 @@ def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
         f"## Metrics ({test}, one row per lead at its last snapshot before the outcome)",
         md_table(pd.DataFrame(rows)),
         *([] if has_points_rules(cfg) else ["Points baseline: no points rules configured.", ""]),
+        *[f"{c}\n" for c in [candidate_sentence(info, m), horizon_sentence(info)] if c],
         "## Calibration",
         f"Method: **{info['calibration']}**, chosen by held-out log-loss on the validation slice "
         f"(halves split by lead): "

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.report import charts
+from pipeline.report.candidates import candidate_sentence, horizon_sentence
 from pipeline.report.drivers import DEFINITION, probability_drivers
 from pipeline.report.fmt import pct, times
 from pipeline.report.glossary import GLOSSARY
@@ -123,6 +124,7 @@ def summary_sentences(
             f"{pct(m['baseline_points_roc_auc'])} of the time."
         )
     out.append(f"Measured on {info['rows_test_leads']:,} recent leads the model never saw.")
+    out += [c for c in [candidate_sentence(info, m), horizon_sentence(info)] if c]
     if gate is not None:
         out.append(
             "This version now serves scores (it passed the promotion gate)."

@@ -157,6 +157,9 @@ def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -
         "seed": cfg.training.seed,
         "snapshot_days": ",".join(map(str, cfg.training.snapshot_days)),
         "calibration": info["calibration"],
+        "candidate": info.get("candidate", "lightgbm"),  # the model that won on validation
+        "candidate_logistic_fit_rows": info.get("candidate_logistic_fit_rows", 0),
+        "horizon_days": info.get("horizon_days") or "none",  # label: won within N days
         "n_features": info["n_features"],
         **{k: info[k] for k in counts},
         "rows_test_leads": info["rows_test_leads"],

@@ -149,13 +149,22 @@ def test_reason_values_add_up_to_the_raw_log_odds(trained):
     assert np.allclose(fc.sum(1), contrib.sum(1))
 
 
-def test_lightgbm_contributions_equal_shap_tree_explainer(trained):
+def test_lightgbm_contributions_equal_shap_tree_explainer(trained, sample_config, training_rows):
     import shap
+
+    from pipeline.candidates.choose import fit_lightgbm_candidate
+    from pipeline.modeling.scorer import model_contributions
 
     result, leads, events = trained
     s = result.scorer
     X = s.features(leads.iloc[:100], events, np.full(100, np.datetime64("2026-11-01")))
-    enc = s.booster.named_steps["encode"].transform(X)
-    sv = shap.TreeExplainer(s.booster.named_steps["lgbm"].booster_).shap_values(enc)
+    # the booster that served, or the one the logistic candidate beat on validation
+    booster = (
+        s.booster
+        if s.candidate == "lightgbm"
+        else fit_lightgbm_candidate(sample_config, training_rows)
+    )
+    enc = booster.named_steps["encode"].transform(X)
+    sv = shap.TreeExplainer(booster.named_steps["lgbm"].booster_).shap_values(enc)
     sv = sv[1] if isinstance(sv, list) else sv
-    assert np.allclose(sv, s.contributions(X)[0], atol=1e-6)
+    assert np.allclose(sv, model_contributions(booster, X)[0], atol=1e-6)

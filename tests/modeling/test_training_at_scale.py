@@ -11,6 +11,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 
+import pipeline.candidates.choose as choose_mod
 import pipeline.modeling.backtest as backtest
 import pipeline.modeling.train as train_mod
 from pipeline.config import Config, LightGBMParams, load_config
@@ -173,9 +174,9 @@ def test_backtests_in_worker_threads_equal_one_after_another(monkeypatch, sample
 
 def test_logistic_baseline_caps_its_rows_only_at_scale(monkeypatch, sample_config, exact_rows):
     sizes = []
-    real = train_mod.fit_logreg
+    real = choose_mod.fit_logistic
     monkeypatch.setattr(
-        train_mod, "fit_logreg", lambda X, y, c, s: sizes.append(len(X)) or real(X, y, c, s)
+        choose_mod, "fit_logistic", lambda X, y, c, s: sizes.append(len(X)) or real(X, y, c, s)
     )
     test = exact_rows.part("test") & exact_rows.last
     cfg = scaled(sample_config, logreg_rows=2000)

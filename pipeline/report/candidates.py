@@ -1,0 +1,42 @@
+"""Words for the candidate choice (which model serves, by how much it won on validation) and for
+the outcome's horizon (what the probabilities are of)."""
+
+from __future__ import annotations
+
+CANDIDATE_WORDS = {
+    "lightgbm": "gradient-boosted trees (LightGBM)",
+    "logistic": "logistic regression",
+}
+
+
+def candidate_sentence(info: dict, metrics: dict) -> str | None:
+    """ "The model is a logistic regression: validation AUC 0.812 against 0.795 for ..." (None
+    for a run from before candidates were compared)."""
+    name, val = info.get("candidate"), info.get("candidate_val_roc_auc") or {}
+    if not name or name not in val:
+        return None
+    others = [f"{CANDIDATE_WORDS.get(k, k)} {v:.3f}" for k, v in val.items() if k != name]
+    text = (
+        f"The serving model is {CANDIDATE_WORDS.get(name, name)}, chosen on the validation leads "
+        f"(AUC {val[name]:.3f}"
+    )
+    if not others:
+        return text + "; the only candidate configured)."
+    margin = metrics.get("candidate_val_auc_margin", float("nan"))
+    text += f", {margin:+.3f} over the next best; others: {', '.join(others)})."
+    rows = info.get("candidate_logistic_fit_rows") or 0
+    if "logistic" in val and rows:
+        text += f" The logistic regression was fit on {rows:,} training snapshots."
+    return text
+
+
+def horizon_sentence(info: dict) -> str | None:
+    """What the probabilities mean with `targets.horizon_days`, and what was censored."""
+    n = info.get("horizon_days")
+    if not n:
+        return None
+    return (
+        f"Probabilities, cutoffs and the funnel are of conversion within {n} days of scoring; "
+        f"{info.get('censored_snapshots', 0):,} recent snapshots whose {n} days were not over by "
+        "the export date were left out (censored), so young leads never count as lost."
+    )
