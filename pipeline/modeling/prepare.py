@@ -83,7 +83,8 @@ def prepare_training_rows(
     are the same as with them, since a snapshot's features depend only on its own lead and events.
     """
     tc = cfg.training
-    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
+    lag = cfg.schema.outcome.lost_known_after_days
+    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start, lag)
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
     fit_leads = leads.loc[split.index[split == "fit"]]  # what the features may learn from
