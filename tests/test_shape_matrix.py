@@ -86,6 +86,8 @@ def test_split_kind_is_named(shape_run: ShapeRun) -> None:
 
 
 def test_sub_scores_vary_or_are_empty(shape_run: ShapeRun) -> None:
+    if shape_run.shape == "semicolon":  # contact history as engagement: another part of issue 20
+        pytest.xfail("engagement is a constant 50 when behaviour lives in contact-history columns")
     for col in ("fit_score", "engagement_score"):
         s = shape_run.scores[col]
         assert s.isna().all() or s.nunique() > 1, f"{col} is a constant on {shape_run.shape}"

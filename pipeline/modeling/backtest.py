@@ -2,9 +2,9 @@
 
 One out-of-time test slice is a single draw; sales trust a score that held up on each of the last
 months. For each of the last N creation months: fit on the leads whose outcome was known before the
-month began (`pipeline.modeling.known`: a loss without close date is not known at once), early-stop and calibrate on the most recent of those, test on the month's leads (one
-row each, their last snapshot). The snapshot features built for the main run are reused: a
-feature row only sees events before its as-of time, so it does not depend on the split.
+month began (`pipeline.features.known`), early-stop and calibrate on the most recent of those, test
+on the month's leads (one row each, their last snapshot). The snapshot features of the main run are
+reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so.
 
@@ -30,10 +30,10 @@ from sklearn.model_selection import StratifiedKFold
 from pipeline.config import Config, LightGBMParams
 from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import classification_metrics
+from pipeline.features.known import outcome_known_at
 from pipeline.io.keys import index_positions
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import calibrated_probabilities
-from pipeline.modeling.known import outcome_known_at
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 
@@ -255,16 +255,12 @@ def _fold_periods(cfg: Config, rows: TrainingRows, n: int) -> list[Period]:
     k = min(max(n, 2), 5)
     skf = StratifiedKFold(k, shuffle=True, random_state=cfg.training.seed)
     periods = []
-    for i, (tr, te) in enumerate(skf.split(np.zeros(n_leads), lead_y)):
-        in_val_lead = np.zeros(n_leads, bool)
-        in_val_lead[rng.permutation(tr)[: int(len(tr) * cfg.training.val_share)]] = True
-        in_tr_lead = np.zeros(n_leads, bool)
-        in_tr_lead[tr] = True
-        in_te_lead = np.zeros(n_leads, bool)
-        in_te_lead[te] = True
-        in_val, in_tr = in_val_lead[codes], in_tr_lead[codes]
-        test_m = in_te_lead[codes] & rows.last
-        periods.append(Period(f"fold {i + 1}", in_tr & ~in_val, in_tr & in_val, test_m))
+    for i, (tr, _) in enumerate(skf.split(np.zeros(n_leads), lead_y)):
+        fold = np.zeros(n_leads, np.int8)  # per lead: 0 test, 1 fit, 2 validation
+        fold[tr] = 1
+        fold[rng.permutation(tr)[: int(len(tr) * cfg.training.val_share)]] = 2
+        f = fold[codes]
+        periods.append(Period(f"fold {i + 1}", f == 1, f == 2, (f == 0) & rows.last))
     return periods
 
 

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from pipeline.modeling.known import export_date, outcome_known_at
+from pipeline.features.known import export_date, outcome_known_at
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def time_split(
     With `test_start` (and dates) the test slice is every lead created on or after that date, and
     `val_share` is taken from what is left. Returns the assignment and whether it was time-based.
     A lead whose outcome is not known yet at the export date (a loss without close date, younger
-    than the time wins take to close: `pipeline.modeling.known`) is left out like an open lead.
+    than the time wins take to close: `pipeline.features.known`) is left out like an open lead.
     """
     lab = leads[leads["_label"].notna()]
     lab = lab[_known_by_export(lab, export_date(leads), lost_known_after_days)]

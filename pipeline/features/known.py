@@ -25,6 +25,8 @@ WIN_QUANTILE = 0.95
 def loss_lag_days(leads: pd.DataFrame, configured: float | None = None) -> float | None:
     """Days after creation a loss without close date is known, or None when losses carry close
     dates (or nothing says how long wins take)."""
+    if "_closed_at" not in leads:
+        return None
     lab = leads["_label"]
     closed, created = leads["_closed_at"], leads["_created_at"]
     lost = lab == 0
@@ -41,6 +43,8 @@ def loss_lag_days(leads: pd.DataFrame, configured: float | None = None) -> float
 
 def outcome_known_at(leads: pd.DataFrame, configured: float | None = None) -> np.ndarray:
     """Per lead (datetime64[ns]): when its outcome was known; NaT when timing is unknown."""
+    if "_closed_at" not in leads:
+        return np.full(len(leads), np.datetime64("NaT"), "datetime64[ns]")
     closed = leads["_closed_at"].to_numpy(dtype="datetime64[ns]")
     lag = loss_lag_days(leads, configured)
     if lag is None:
@@ -58,5 +62,6 @@ def outcome_known_at(leads: pd.DataFrame, configured: float | None = None) -> np
 
 def export_date(leads: pd.DataFrame) -> pd.Timestamp | None:
     """The latest creation or close date in the export: nothing after it is known."""
-    dates = pd.concat([leads["_created_at"], leads["_closed_at"]]).dropna()
+    cols = [c for c in ("_created_at", "_closed_at") if c in leads]
+    dates = pd.concat([leads[c] for c in cols]).dropna()
     return pd.Timestamp(dates.max()) if len(dates) else None

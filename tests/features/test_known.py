@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.modeling.known import loss_lag_days, outcome_known_at
+from pipeline.features.known import loss_lag_days, outcome_known_at
 from pipeline.modeling.split import time_split
 
 
