@@ -29,6 +29,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.synthetic.population import ACTIVITIES
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 BIN = Path(sys.executable).parent
@@ -43,6 +45,7 @@ TARGETS = {
     "score_1m_s": ("<=", 120.0),
     "score_1m_peak_rss_mb": ("<", 4096.0),
     "score_rate_ratio_vs_lightgbm": (">=", 0.5),
+    "train_100k_flat_nodates_ratio": ("<=", 2.0),  # vs train_100k_s: linear in leads, any shape
 }
 LARGE_TARGETS = {
     "train_1m_s": ("<=", 600.0),
@@ -210,6 +213,28 @@ def train_config(data_dir: Path, name: str) -> Path:
     return cfg_path
 
 
+def flat_nodates_config(env: dict[str, str]) -> Path:
+    """A 100k-lead flat export without dates or activities (`generate --shape flat-nodates`) and
+    its config: the shape whose training was quadratic in leads (ids compared pair by pair)."""
+    out = DATA / "100k-flat-nodates"
+    if not (out / "leads.csv").exists():
+        cmd = [str(BIN / "leadscore"), "generate", "--leads", "100000", "--seed", str(SEED)]
+        run([*cmd, "--shape", "flat-nodates", "--out", str(out)], env)
+    counts = [f"n_{a}" for a in ACTIVITIES]
+    raw = yaml.safe_load((ROOT / "config" / "default.yaml").read_text())
+    raw["data"].update(
+        leads=str(out / "leads.csv"), activities=None, oracle=str(out / "oracle.csv")
+    )
+    raw["schema"].pop("activity")
+    raw["schema"].update(created_at=None, numeric=raw["schema"]["numeric"] + counts)
+    raw["schema"]["outcome"]["closed_at"] = None
+    raw["schema"]["categorical"].remove("seniority")
+    raw["scoring"]["output"] = str(DATA / "scores-flat.csv")
+    cfg_path = DATA / "config-100k-flat-nodates.yaml"
+    cfg_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return cfg_path
+
+
 def time_train(cfg_path: Path, env: dict[str, str], key: str, results: dict) -> None:
     """`leadscore train` as a whole command: wall and CPU seconds, peak RSS, test AUC."""
     wall, peak, out = run([str(BIN / "leadscore"), "train", "--config", str(cfg_path)], env)
@@ -234,6 +259,10 @@ def main() -> None:
 
     print("bench: leadscore train on 100k ...", flush=True)
     time_train(cfg_path, env, "train_100k", results)
+    print("bench: leadscore train on a 100k flat export without dates ...", flush=True)
+    time_train(flat_nodates_config(env), env, "train_100k_flat_nodates", results)
+    ratio = results["train_100k_flat_nodates_s"] / results["train_100k_s"]
+    results["train_100k_flat_nodates_ratio"] = round(ratio, 2)
 
     print("bench: leadscore score on 1M (top-3 reasons for every lead) ...", flush=True)
     cmd = [str(BIN / "leadscore"), "score", "--config", str(cfg_path), "--quiet"]
@@ -319,6 +348,11 @@ def print_table(r: dict) -> None:
             "train on 100k (end to end)",
             "<= 60 s",
             f"{r['train_100k_s']} s ({r.get('train_100k_cpu_s')} CPU-s), peak {r['train_100k_peak_rss_mb']} MB",
+        ),
+        (
+            "train 100k flat, no dates",
+            "<= 2x",
+            f"{r.get('train_100k_flat_nodates_s')} s ({r.get('train_100k_flat_nodates_ratio')}x)",
         ),
         (
             "score 1M with 3 reasons",

@@ -80,14 +80,26 @@ def generate(
     activity_scale: Annotated[
         float, typer.Option(min=0.01, help="Multiply activity rates (1.0: ~8 events per lead).")
     ] = 1.0,
+    shape: Annotated[
+        str,
+        typer.Option(
+            help="Export shape: event-log (default), flat, flat-nodates, semicolon, two-table."
+        ),
+    ] = "event-log",
 ) -> None:
     """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
     from pipeline.synthetic.sample import generate as make
     from pipeline.synthetic.sample import write_sample
+    from pipeline.synthetic.shapes import SHAPES, write_shape
 
+    if shape not in SHAPES:
+        raise typer.BadParameter(f"--shape {shape!r}: use one of {', '.join(SHAPES)}")
     t = time.perf_counter()
-    data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
-    paths = write_sample(data, out)
+    if shape == "event-log":
+        data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
+        paths = write_sample(data, out)
+    else:
+        data, paths = write_shape(shape, leads, seed, out, end)
     typer.echo(console.generate_line(data, out, time.perf_counter() - t))
     log.debug("files: %s", paths)
 

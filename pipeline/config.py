@@ -60,6 +60,9 @@ class OutcomeConfig(_Strict):
     won: list[str] | Literal["present"] = Field(default_factory=lambda: ["won"])
     lost: list[str] | Literal["absent"] = Field(default_factory=lambda: ["lost"])
     closed_at: str | None = None  # when the outcome became known; snapshots never pass it
+    # a loss without a close date is known this many days after creation (None: when 95% of
+    # the wins had closed; see pipeline.features.known.py)
+    lost_known_after_days: float | None = Field(default=None, gt=0)
     lead_id: str | None = None  # id column of data.outcomes when it differs from schema.lead_id
 
     @model_validator(mode="before")

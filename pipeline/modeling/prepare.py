@@ -95,7 +95,8 @@ def prepare_training_rows(
     if horizon:  # leads whose "won within N days" is known; open ones too (see features.horizon)
         export = export_date(leads, events)
         leads = horizon_leads(leads, horizon, min(tc.snapshot_days), export)
-    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
+    lag = cfg.schema.outcome.lost_known_after_days
+    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start, lag)
     if not by_time:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
     fit_leads = leads.loc[split.index[split == "fit"]]  # what the features may learn from

@@ -42,8 +42,11 @@ def _prepare(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> tuple:
     rows = prepare_training_rows(cfg, leads, events, with_test=False)
     ids, y, val = rows.lead_ids, rows.y, rows.part("val")
     rng = np.random.default_rng(cfg.training.seed)
-    uval = np.unique(ids[val])
-    half = np.isin(ids, rng.permutation(uval)[: len(uval) // 2])
+    codes, _ = pd.factorize(ids, sort=True)  # by code, not id against id (quadratic on objects)
+    uval = np.unique(codes[val])
+    chosen = np.zeros(int(codes.max()) + 1, bool)
+    chosen[rng.permutation(uval)[: len(uval) // 2]] = True
+    half = chosen[codes]
     fit_m, stop_m, judge_m = rows.part("fit"), val & half, val & ~half & rows.last
     for name, m in (("fit", fit_m), ("early-stopping", stop_m), ("judging", judge_m)):
         if len(np.unique(y[m])) < 2:

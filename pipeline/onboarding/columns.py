@@ -74,15 +74,23 @@ def examples(s: pd.Series, k: int = 3) -> str:
 def classify(df: pd.DataFrame) -> dict[str, Col]:
     """Each column's kind, tested in an order where the costly mistakes come first: PII and
     dates before ids, ids before numbers, so an email or a phone is never used as a feature."""
-    return {c: _classify_column(c, df[c].dropna().astype(str), len(df)) for c in df.columns}
+    whole = df.attrs.get("distinct", {})  # distinct values in the whole file (sample.py)
+    return {
+        c: _classify_column(c, df[c].dropna().astype(str), len(df), whole.get(c, -1))
+        for c in df.columns
+    }
 
 
-def _classify_column(c: str, s: pd.Series, n: int) -> Col:
+def _classify_column(c: str, s: pd.Series, n: int, whole_nun: int | None = -1) -> Col:
+    """`whole_nun`: distinct values in the whole file (None: many; -1: not known)."""
     if s.empty:
         return Col(c, "empty", "empty in the sample")
     nun = s.nunique()
-    if nun == 1 and len(s) >= 20:
-        return Col(c, "empty", f"one value ({s.iloc[0][:25]!r}) in every filled row")
+    if (nun if whole_nun == -1 else whole_nun) == 1 and len(s) >= 20:
+        where = "in the whole file" if whole_nun == 1 else ""
+        return Col(
+            c, "empty", f"one value ({s.iloc[0][:25]!r}) in every filled row {where}".strip()
+        )
     if s.str.match(EMAIL_RE).mean() > 0.5:
         return Col(c, "email", "PII: holds email addresses")
     share, dayfirst = date_share(s)

@@ -34,6 +34,7 @@ from pipeline.onboarding.guesses import (
 )
 from pipeline.onboarding.render import render_yaml
 from pipeline.onboarding.sample import Table, read_sample
+from pipeline.onboarding.wholefile import rows_note, whole_base_rate
 from pipeline.validation.leakage import leakage_suspects, suspect_evidence
 from pipeline.validation.vocabulary import (
     ACTIVITY_TYPE_NAME_RE,
@@ -314,12 +315,13 @@ def _guess_activity(
     return ActivityGuess(a_id, timestamp, a_type, type_examples), dayfirst, notes
 
 
-def _guess_sql(label: pd.Series | None) -> SqlGuess | None:
-    """Halfway between the win rate and 1 (within 0.5..0.9): SQLs should win clearly more often."""
+def _guess_sql(label: pd.Series | None, whole: float | None = None) -> SqlGuess | None:
+    """Halfway between the win rate and 1 (within 0.5..0.9): SQLs should win clearly more often.
+    `whole`: the whole file's win rate, when counted (else the sample's)."""
     closed = label.dropna() if label is not None else pd.Series(dtype=float)
     if not len(closed):
         return None
-    base = float(closed.mean())
+    base = float(closed.mean()) if whole is None else whole
     return SqlGuess(round(min(0.9, max(0.5, base + (1 - base) / 2)), 2), base)
 
 
@@ -409,7 +411,7 @@ def guess_config(
         drop=drop + dropped,
         email=email,
         activity=activity,
-        sql=_guess_sql(label),
+        sql=_guess_sql(label, whole_base_rate(leads_table.facts, outcomes_table, outcome)),
         leakage_suspects=list(suspects),
         scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
     )
@@ -417,6 +419,7 @@ def guess_config(
     draft.notes = [
         _summary(draft),
         *(note for t in tables if t is not None for note in t.notes),
+        *(rows_note(t.path, t.facts, created) for t in tables if t is not None),
         *activity_notes,
         *data_notes,
     ]

@@ -12,7 +12,7 @@ from pipeline.onboarding.guesses import ActivityGuess, Choice, DataGuess, Draft,
 
 GUESS = "# guess: "
 HEADER = [
-    "# Drafted by `leadscore init` from a sample of the export. Every '# guess' is a guess:",
+    "# Drafted by `leadscore init` from the whole export. Every '# guess' is a guess:",
     "# review it, then run `leadscore validate --config THIS_FILE`, `leadscore train`, `score`.",
 ]
 FOOTER = [  # fixed lines around the guessed SQL target and the scores file
@@ -160,7 +160,7 @@ def _sql_line(sql: SqlGuess | None) -> str:
         )
     return (
         f"  sql: {{precision: {sql.precision}}}   # guess: {sql.base_rate:.0%} of closed leads "
-        "in the sample are won; SQLs should convert clearly more often (or {capacity_per_month: N})"
+        "in the export are won; SQLs should convert clearly more often (or {capacity_per_month: N})"
     )
 
 

@@ -1,6 +1,7 @@
 """A sample of one export file, read for guessing: its delimiter, encoding and placeholders.
 
-The first rows are read as strings with placeholders as missing values: guessing must not depend
+The whole file is read, in chunks (`pipeline.onboarding.wholefile`); the rows guessing works on
+(its first rows and a seeded draw from the rest) are read as strings with placeholders as missing values: guessing must not depend
 on the dtypes pandas would infer, and placeholders ('Select', 'N/A') would pass for category values.
 """
 
@@ -14,6 +15,7 @@ import pandas as pd
 
 from pipeline.errors import DataError
 from pipeline.io.readers import SEPARATORS, file_kind
+from pipeline.onboarding.wholefile import FileFacts, chunks, scan
 
 SAMPLE_ROWS = 20_000
 PLACEHOLDERS = [
@@ -42,6 +44,7 @@ class Table:
     df: pd.DataFrame  # sample, strings, placeholders replaced by NA
     placeholders: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    facts: FileFacts = field(default_factory=FileFacts)  # the whole file (wholefile.py)
 
 
 def _sniff(path: Path) -> tuple[str, str, list[str]]:
@@ -74,22 +77,16 @@ def read_sample(path: str | Path) -> Table:
         raise DataError(f"{p}: file not found; check the path given to leadscore init")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty; export it again with a header row and data")
-    if file_kind(p) == "parquet":
-        df = pd.read_parquet(p).head(SAMPLE_ROWS)
-        df = df.astype("string").fillna("")
-        sep, enc, notes = ",", "utf-8", []
-    else:
-        sep, enc, notes = _sniff(p)
-        df = pd.read_csv(
-            p,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            nrows=SAMPLE_ROWS,
-            encoding="utf-8-sig" if enc == "utf-8" else enc,
-            encoding_errors="replace",
-        )
+    parquet = file_kind(p) == "parquet"
+    sep, enc, notes = (",", "utf-8", []) if parquet else _sniff(p)
+    # the whole file, chunk by chunk: its facts, and the head plus a draw from the rest
+    df, facts = scan(chunks(p, sep, enc, parquet), SAMPLE_ROWS, ["", *PLACEHOLDERS])
+    if df is None or df.empty:
+        raise DataError(f"{p}: header only, no rows; export the data with its rows")
     df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
+    facts.counts = {str(c).lstrip("\ufeff").strip(): v for c, v in facts.counts.items()}
+    # read by `classify`: a column is constant only if it is in the whole file
+    df.attrs["distinct"] = {c: facts.distinct(c) for c in facts.counts}
     if df.empty:
         raise DataError(f"{p}: header only, no rows; export the data with its rows")
     found = {}
@@ -99,4 +96,4 @@ def read_sample(path: str | Path) -> Table:
             found[ph] = n
     df = df.replace(["", *found], pd.NA)
     df = df.apply(lambda s: s.str.strip() if s.dtype != object else s)
-    return Table(p, sep, enc, df, found, notes)
+    return Table(p, sep, enc, df, found, notes, facts)

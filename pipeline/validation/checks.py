@@ -18,6 +18,7 @@ from pipeline.config import Config
 from pipeline.io.keys import present_in
 from pipeline.validation.findings import Report, feature_columns
 from pipeline.validation.leakage import leakage_suspects
+from pipeline.validation.targets import check_targets
 
 
 def check_config_columns(cfg: Config, report: Report) -> None:
@@ -100,6 +101,7 @@ def check_training_data(
             f"and {v.min_lost} lost are needed to learn from (validation.min_won/min_lost); "
             "export more history",
         )
+    check_targets(cfg, n_won, n_lost, report)
     _dates(cfg, leads, events, report, now or pd.Timestamp.now())
     _columns(cfg, leads, report)
     if n_won and n_lost:

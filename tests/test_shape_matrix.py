@@ -1,0 +1,109 @@
+"""The shape matrix: every export shape `generate --shape` writes, through init -> validate ->
+train -> score as a new user would run them (the CLI), with the checks each shape must pass.
+
+One module-scoped run per shape (`shape_run`); each check is its own test over every shape, so a
+check is added by writing one more `test_...(shape_run)` function.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run
+
+pytestmark = pytest.mark.slow
+
+LEADS = 3_000
+AS_OF = "2026-11-02"
+# shape: (extra init options by file name, split kind the run must name)
+SHAPES = {
+    "event-log": ({"--activities": "activities.csv"}, "time"),
+    "flat": ({}, "time"),
+    "flat-nodates": ({}, "stratified_random"),
+    "semicolon": ({}, "stratified_random"),
+    "two-table": ({"--outcomes": "deals.csv"}, "time"),
+}
+
+
+@dataclass
+class ShapeRun:
+    shape: str
+    folder: Path
+    config: Path
+    expected_split: str
+    validate_output: str
+    tags: dict
+    backtest: pd.DataFrame
+    scores: pd.DataFrame
+
+
+@pytest.fixture(scope="module", params=list(SHAPES))
+def shape_run(request, tmp_path_factory) -> ShapeRun:
+    """One shape generated, drafted, validated, trained and scored through the CLI."""
+    import mlflow
+
+    shape = request.param
+    extra, split = SHAPES[shape]
+    d = tmp_path_factory.mktemp(shape)
+    uri = f"sqlite:///{d / 'models' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.chdir(d)
+        r = run("generate", "-n", LEADS, "--seed", 7, "--shape", shape, "--out", d / "raw")
+        assert r.exit_code == 0, r.output
+        opts = [x for k, f in extra.items() for x in (k, d / "raw" / f)]
+        cfg = d / "config.yaml"
+        r = run("init", "--leads", d / "raw" / "leads.csv", *opts, "--out", cfg)
+        assert r.exit_code == 0, r.output
+        v = run("validate", "--config", cfg)
+        assert v.exit_code == 0, v.output
+        r = run("train", "--config", cfg)
+        assert r.exit_code == 0, r.output
+        out = d / "scores.csv"
+        r = run("score", "--config", cfg, "--output", out, "--as-of", AS_OF)
+        assert r.exit_code == 0, r.output
+        mlflow.set_tracking_uri(uri)
+        exp = mlflow.get_experiment_by_name("lead-scoring")
+        last = mlflow.search_runs([exp.experiment_id], order_by=["start_time DESC"]).iloc[0]
+        tags = {k.removeprefix("tags."): v for k, v in last.items() if k.startswith("tags.")}
+        local = mlflow.artifacts.download_artifacts(
+            run_id=last["run_id"], artifact_path="evaluation/backtest.json", dst_path=str(d)
+        )
+        table = json.loads(Path(local).read_text())
+        backtest = pd.DataFrame(table["data"], columns=table["columns"])
+    scores = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    return ShapeRun(shape, d, cfg, split, v.output, tags, backtest, scores)
+
+
+def test_split_kind_is_named(shape_run: ShapeRun) -> None:
+    assert shape_run.tags.get("split") == shape_run.expected_split
+
+
+def test_sub_scores_vary_or_are_empty(shape_run: ShapeRun) -> None:
+    if shape_run.shape == "semicolon":  # contact history as engagement: another part of issue 20
+        pytest.xfail("engagement is a constant 50 when behaviour lives in contact-history columns")
+    for col in ("fit_score", "engagement_score"):
+        s = shape_run.scores[col]
+        assert s.isna().all() or s.nunique() > 1, f"{col} is a constant on {shape_run.shape}"
+
+
+def test_backtests_promise_what_happens(shape_run: ShapeRun) -> None:
+    """Pooled over the periods, the leads the backtests promised to win (sum of probabilities)
+    and those that won agree within noise (binomial z < 4): a period trained on under-counted
+    wins (two tables with won-only close dates) promised 0.8-9% against an actual 13-14%."""
+    bt = shape_run.backtest
+    assert len(bt) >= 1, f"no backtest period on {shape_run.shape}"
+    n = bt["test_leads"].to_numpy(float)
+    p = bt["mean_probability"].to_numpy(float)
+    promised, won = float((n * p).sum()), float(bt["won"].sum())
+    sd = float(np.sqrt((n * p * (1 - p)).sum()))
+    assert abs(won - promised) < 4 * sd + 3, (shape_run.shape, won, promised, sd)
+    for _, row in bt.iterrows():  # and no single period far off
+        ratio = row["mean_probability"] / max(row["observed_rate"], 1e-9)
+        assert 0.4 < ratio < 2.5, (shape_run.shape, row.to_dict())
