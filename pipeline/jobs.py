@@ -25,10 +25,7 @@ from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_t
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
-from pipeline.modeling.backtest import worker_pool
 from pipeline.modeling.scorer import LeadScorer
-from pipeline.modeling.train import TrainResult, train
-from pipeline.modeling.tune import TuneResult, tune
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
 from pipeline.report.training import training_report
@@ -38,6 +35,9 @@ from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
+from pipeline.training.backtest import worker_pool
+from pipeline.training.train import TrainResult, train
+from pipeline.training.tune import TuneResult, tune
 from pipeline.validation.checks import Report, check_training_data
 
 log = logging.getLogger(__name__)

@@ -77,7 +77,7 @@ def sample_config(sample_config_path: Path) -> Config:
 def trained(sample_config: Config):
     """One model trained in-process on the small sample (no MLflow), shared by behavioural tests."""
     from pipeline.jobs import load_oracle, load_training_data
-    from pipeline.modeling.train import train
+    from pipeline.training.train import train
 
     leads, events = load_training_data(sample_config)
     return train(sample_config, leads, events, load_oracle(sample_config)), leads, events

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from pipeline.config import load_config
 from pipeline.jobs import load_training_data
-from pipeline.modeling.train import train
+from pipeline.training.train import train
 from tests.byo_helpers import FIX, example_config
 from tests.conftest import run
 from tests.test_end_to_end import CONTRACT_COLUMNS

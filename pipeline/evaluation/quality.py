@@ -2,7 +2,7 @@
 
 Each function reads the run's own test predictions and returns its table with the headline numbers
 it contributes, so the caller decides what to keep; nothing here fits a model (backtests, which
-refit the recipe, live in `pipeline.modeling.backtest`).
+refit the recipe, live in `pipeline.training.backtest`).
 """
 
 from __future__ import annotations

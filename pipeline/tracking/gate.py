@@ -30,11 +30,11 @@ from pipeline.evaluation.gate import (
 )
 from pipeline.io.canonical import load_events, load_leads
 from pipeline.io.readers import read_table
-from pipeline.modeling.train import TrainResult
 from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import registry
 from pipeline.tracking.pyfunc import load_scorer
 from pipeline.tracking.store import CHAMPION, MODEL_NAME
+from pipeline.training.train import TrainResult
 
 log = logging.getLogger(__name__)
 PENDING = "pending: the gate has not decided yet"

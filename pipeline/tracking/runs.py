@@ -28,7 +28,6 @@ from pipeline.config import Config
 from pipeline.evaluation import plots as qp
 from pipeline.evaluation.gate import GateResult
 from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
-from pipeline.modeling.train import TrainResult
 from pipeline.report.card import model_card
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.tracking.recovery import process_tags
@@ -39,6 +38,7 @@ from pipeline.tracking.store import (
     git_commit,
     log_dict_artifact,
 )
+from pipeline.training.train import TrainResult
 
 TRAINING_DESCRIPTION = (
     "Training run of lead-scoring: features as of each snapshot, LightGBM, calibration, MQL/SQL "

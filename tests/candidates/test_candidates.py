@@ -17,7 +17,7 @@ from conftest import ROOT, read_scores, run
 from pipeline.config import Config
 from pipeline.jobs import load_training_data
 from pipeline.linear.logistic import fit_logistic, known_categories, linear_contributions
-from pipeline.modeling.train import train
+from pipeline.training.train import train
 
 pytestmark = pytest.mark.slow  # every test here trains a model
 

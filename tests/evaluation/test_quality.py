@@ -83,7 +83,7 @@ def test_backtests_are_monthly_and_beat_the_points_rule(trained):
 
 def _train(cfg_path):
     from pipeline.jobs import load_oracle, load_training_data
-    from pipeline.modeling.train import train
+    from pipeline.training.train import train
 
     cfg = load_config(cfg_path)
     leads, events = load_training_data(cfg)
@@ -175,7 +175,7 @@ def _trials(r) -> pd.DataFrame:
 @pytest.mark.slow
 def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_dir, tmp_path):
     from pipeline.jobs import load_training_data, write_tuned_config
-    from pipeline.modeling.tune import tune
+    from pipeline.training.tune import tune
 
     path = write_config(tmp_path / "c.yaml", sample_dir, training={"snapshot_days": [7, 30, 60]})
     cfg = load_config(path)
@@ -227,7 +227,7 @@ def test_tune_is_seeded_uses_validation_only_and_writes_a_config(sample_dir, tmp
 
 def test_tune_leaf_cap_keeps_unlimited_depth_valid():
     """max_depth <= 0 means "no limit" to LightGBM: the leaf cap must not turn it into 0.5 leaves."""
-    from pipeline.modeling.tune import _leaf_cap
+    from pipeline.training.tune import _leaf_cap
 
     assert _leaf_cap(31, -1) == 31
     assert _leaf_cap(31, 0) == 31

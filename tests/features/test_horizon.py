@@ -96,7 +96,7 @@ def converting_export(n: int = 12000, seed: int = 5) -> tuple[pd.DataFrame, pd.D
 
 @pytest.mark.slow
 def test_ninety_day_probabilities_are_calibrated_and_censoring_is_counted() -> None:
-    from pipeline.modeling.train import train
+    from pipeline.training.train import train
 
     leads, events = converting_export()
     cfg = Config.model_validate(

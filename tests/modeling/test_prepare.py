@@ -13,8 +13,8 @@ from pipeline.jobs import load_training_data
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import prepare_training_rows
-from pipeline.modeling.train import train
-from pipeline.modeling.tune import _prepare
+from pipeline.training.train import train
+from pipeline.training.tune import _prepare
 from tests.byo_helpers import example_config
 from tests.conftest import write_config
 

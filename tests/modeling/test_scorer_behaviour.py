@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.modeling.train import train
+from pipeline.training.train import train
 
 pytestmark = pytest.mark.slow  # every test here trains a model
 

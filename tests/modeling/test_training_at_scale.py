@@ -12,8 +12,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 
 import pipeline.candidates.choose as choose_mod
-import pipeline.modeling.backtest as backtest
-import pipeline.modeling.train as train_mod
+import pipeline.training.backtest as backtest
+import pipeline.training.train as train_mod
 from pipeline.config import Config, LightGBMParams, load_config
 from pipeline.features.snapshots import last_snapshot, snapshot_times
 from pipeline.jobs import load_training_data

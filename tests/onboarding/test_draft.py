@@ -7,8 +7,8 @@ import yaml
 
 from pipeline.config import Config, load_config
 from pipeline.jobs import load_training_data
-from pipeline.modeling.train import train
 from pipeline.onboarding.render import q
+from pipeline.training.train import train
 from pipeline.validation.checks import check_training_data
 from tests.byo_helpers import FIX
 from tests.conftest import run

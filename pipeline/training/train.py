@@ -30,12 +30,12 @@ from pipeline.evaluation.baselines import points_score, rank01
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
-from pipeline.modeling import backtest
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.cutoffs import choose_cutoffs
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
 from pipeline.modeling.scorer import LeadScorer, subscore_references
 from pipeline.monitoring.drift import DriftReference
+from pipeline.training import backtest
 from pipeline.validation.leakage import suspects_in_features
 
 SHAP_SAMPLE = 5000
