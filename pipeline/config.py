@@ -56,6 +56,20 @@ class ActivityConfig(_Strict):
     type: str = "activity_type"
 
 
+class ColumnLabel(_Strict):
+    """A column's name and values in words (`schema.labels`): reasons and reports show these."""
+
+    name: str | None = None
+    values: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strings(cls, v: Any) -> Any:
+        if isinstance(v, dict) and isinstance(v.get("values"), dict):
+            v["values"] = {str(k): str(x) for k, x in v["values"].items()}
+        return v
+
+
 class SchemaConfig(_Strict):
     lead_id: str = "lead_id"
     created_at: str | None = "created_at"
@@ -69,6 +83,8 @@ class SchemaConfig(_Strict):
     # make up engagement_score; every other feature is fit. Matters most on a flat export.
     engagement: list[str] = Field(default_factory=list)
     dayfirst: bool = False  # dates written 31.01.2026 / 31/01/2026 (day before month)
+    # words a salesperson reads: column -> "words", or column -> {name: words, values: {v: words}}
+    labels: dict[str, str | ColumnLabel] = Field(default_factory=dict)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
 
@@ -154,6 +170,13 @@ class GateConfig(_Strict):
     max_baseline_drop: float = Field(default=0.0, ge=0, le=1)  # 0: must beat every baseline
 
 
+class LeakageConfig(_Strict):
+    """Leakage suspects kept as features on purpose: a model that still uses a suspect is
+    registered but not promoted unless the suspect is listed here."""
+
+    accept: list[str] = Field(default_factory=list)
+
+
 class CostsConfig(_Strict):
     """Cost of acquiring a lead, by channel: turns the funnel into cost per MQL / SQL / customer."""
 
@@ -190,6 +213,7 @@ class Config(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     costs: CostsConfig | None = None
+    leakage: LeakageConfig = Field(default_factory=LeakageConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
