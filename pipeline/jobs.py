@@ -32,6 +32,7 @@ from pipeline.modeling.tune import TuneResult, tune
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
 from pipeline.report.training import training_report
+from pipeline.report.truth import drop_comments
 from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
@@ -124,7 +125,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             version, _ = pyfunc.log_model_version(result.scorer, example, tags)
             registry.set_alias(client, store.CHALLENGER, version)
             final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
-            html = training_report(cfg, result, final, version)
+            html = training_report(cfg, result, final, version, drop_comments(config_path))
             runs.log_report(html)
     aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
     return Trained(result, version, aliases, run.info.run_id, final, write_report(html, version))
