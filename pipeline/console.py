@@ -28,6 +28,10 @@ def train_lines(done, cfg, seconds: float) -> list[str]:
         f"registered lead-scoring version {done.version} ({', '.join(done.aliases)}) "
         f"in {seconds:.1f}s"
     ]
+    from pipeline.report.truth import leakage_banner
+
+    banner = leakage_banner(cfg, done.result.info)
+    lines += [banner] if banner else []
     lines += summary_lines(done.result, cfg)
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"

@@ -116,7 +116,8 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             # the model keeps its data config: a later gate reads the champion's own inputs
             meta = {"data": gate.data_meta(cfg)}
             result = train(cfg, leads, events, load_oracle(cfg), pool, meta)
-            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
+            accept = tuple(cfg.leakage.accept)
+            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points), leakage_accept=accept)
             first = gate.check_against_champion(client, result, judge)
             runs.draw_figures(result, Path(figs))
             runs.log_training_run(cfg, config_path, result, first, Path(figs))

@@ -149,3 +149,27 @@ def baseline_failures(metrics: dict[str, float], points_rule: bool, slack: float
                 f"test rows{allowed}"
             )
     return out
+
+
+def leakage_failure(
+    suspects: list[dict] | None, accepted: list[str] | tuple[str, ...]
+) -> str | None:
+    """A model that still uses leakage suspects is not promoted unless the config accepts each of
+    them by name (`leakage.accept`): a leaky model looks better than any honest champion."""
+    kept = [s["column"] for s in suspects or [] if s.get("column") not in set(accepted)]
+    if not kept:
+        return None
+    return (
+        f"leakage suspects still used as features: {', '.join(kept)}; add them to schema.drop "
+        "and train again, or, if they are known before the sale, list them under leakage.accept"
+    )
+
+
+def with_leakage_rule(
+    result: GateResult, suspects: list[dict] | None, accepted: list[str] | tuple[str, ...]
+) -> GateResult:
+    """The gate's decision with the leakage rule added as its own failure reason."""
+    why = leakage_failure(suspects, accepted)
+    if why is None:
+        return result
+    return GateResult(False, [*result.failures, why], result.checks, result.champion_version)

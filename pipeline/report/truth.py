@@ -163,3 +163,22 @@ def leakage_sections(cfg: Config | None, info: dict, comments: dict[str, str]) -
     drop = list(cfg.schema.drop) if cfg is not None else []
     dropped = [{"column": c, "message": comments.get(c) or _why_dropped(c)} for c in drop]
     return {"kept": kept, "dropped": dropped, "unaccepted": [k for k in kept if not k["accepted"]]}
+
+
+def leakage_banner(cfg: Config | None, info: dict) -> str | None:
+    """The one line the CLI, the model card and the report put at the top when the model still
+    uses leakage suspects: not promoted unless accepted, and loud even when accepted."""
+    kept = leakage_sections(cfg, info, {})["kept"]
+    if not kept:
+        return None
+    names = ", ".join(k["column"] for k in kept)
+    if any(not k["accepted"] for k in kept):
+        return (
+            f"WARNING leakage: this model still uses leakage suspects as features ({names}); "
+            "it is registered but not promoted. Add them to schema.drop and train again, or list "
+            "the ones known before the sale under leakage.accept"
+        )
+    return (
+        f"WARNING leakage: this model uses leakage suspects kept on purpose (leakage.accept: "
+        f"{names}); if any is filled after the outcome, its numbers are too good to be true"
+    )

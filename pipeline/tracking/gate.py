@@ -27,6 +27,7 @@ from pipeline.evaluation.gate import (
     champion_probabilities,
     effective_gate,
     evaluate_gate,
+    with_leakage_rule,
 )
 from pipeline.io.canonical import load_events
 from pipeline.io.readers import read_table
@@ -48,6 +49,7 @@ class GateRun:
     points_rule: bool
     scored: dict[str, tuple[np.ndarray | None, str | None]] = field(default_factory=dict)
     warned: bool = False
+    leakage_accept: tuple[str, ...] = ()  # suspects kept on purpose (config leakage.accept)
 
 
 def data_meta(cfg: Config) -> dict:
@@ -79,9 +81,10 @@ def check_against_champion(client: MlflowClient, result: TrainResult, run: GateR
         if version not in run.scored:
             run.scored[version] = champion_scores(version, result.test_predictions)
         champ_p, err = run.scored[version]
-    return evaluate_gate(
+    decided = evaluate_gate(
         gate, result.metrics, result.test_predictions, champ_p, version, err, run.points_rule
     )
+    return with_leakage_rule(decided, result.info.get("leakage_suspects"), run.leakage_accept)
 
 
 def champion_scores(version: str, preds: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:

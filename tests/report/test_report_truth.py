@@ -182,3 +182,22 @@ def test_a_handful_of_leads_is_no_reachable_precision(n):
     y = np.r_[1, np.zeros(n - 1, int)]
     best, k = best_reachable_precision(y, np.linspace(1, 0, n))
     assert k == n and best == pytest.approx(1 / n)
+
+
+def test_card_and_cli_say_leakage_at_the_top(sample_config):
+    from pipeline.console import train_lines
+    from pipeline.report.card import model_card
+
+    kept = _result(leakage_suspects=[{"column": "stage_reached", "evidence": "alone AUC 0.97"}])
+    kept.scorer.builder = SimpleNamespace(feature_fields={"x": "x"})
+    kept.info |= {"rows_events": 0, "snapshots": 1, "rows_fit": 1, "rows_val": 1}
+    kept.info |= {"calibration_heldout_log_loss": {}}
+    card = model_card(sample_config, kept).splitlines()
+    assert card[2].startswith("**WARNING leakage") and "not promoted" in card[2]
+    done = SimpleNamespace(
+        version="5", aliases=["challenger"], result=kept, gate=FAILED_NO_CHAMPION, report=None
+    )
+    lines = train_lines(done, sample_config, 1.0)
+    assert lines[1].startswith("WARNING leakage") and "stage_reached" in lines[1]
+    accepted = _cfg(sample_config, leakage=LeakageConfig(accept=["stage_reached"]))
+    assert "kept on purpose" in train_lines(done, accepted, 1.0)[1]
