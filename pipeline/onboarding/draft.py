@@ -32,6 +32,7 @@ from pipeline.onboarding.guesses import (
     OutcomeGuess,
     SqlGuess,
 )
+from pipeline.onboarding.labels import draft_labels
 from pipeline.onboarding.render import render_yaml
 from pipeline.onboarding.sample import Table, read_sample
 from pipeline.validation.leakage import leakage_suspects, suspect_evidence
@@ -43,6 +44,7 @@ from pipeline.validation.vocabulary import (
     OUTCOME_NAME_RE,
     OUTCOME_NAMES,
     TIMESTAMP_NAME_RE,
+    is_contact_history,
     is_engagement,
 )
 
@@ -120,7 +122,7 @@ def _guess_engagement(features: dict[str, list[Choice]]) -> list[Choice]:
         Choice(ch.column, "the name says what the lead did (behaviour)")
         for kind in ("numeric", "flag", "categorical")
         for ch in features[kind]
-        if is_engagement(ch.column)
+        if is_engagement(ch.column) or (kind == "numeric" and is_contact_history(ch.column))
     ]
 
 
@@ -412,6 +414,8 @@ def guess_config(
         leakage_suspects=list(suspects),
         scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
     )
+    feats = [c.column for c in (*draft.categorical, *draft.numeric, *draft.flags)]
+    draft.labels = draft_labels(leads_table.df, [c.column for c in draft.categorical], feats)
     tables = (leads_table, activities_table, outcomes_table)
     draft.notes = [
         _summary(draft),

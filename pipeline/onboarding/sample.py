@@ -31,6 +31,9 @@ PLACEHOLDERS = [
     "?",
     "(not set)",
     "not provided",
+    "unknown",
+    "Unknown",
+    "UNKNOWN",
 ]
 
 

@@ -266,10 +266,17 @@ def test_without_dates_reasons_use_counts_only():
     assert r == ["[+] 2 demo requests", "[-] no demo request yet"]
 
 
-def test_a_side_the_model_cannot_see_scores_fifty():
-    from pipeline.explain.subscores import percentile
+def test_a_side_the_model_cannot_see_is_absent_not_fifty():
+    from pipeline.explain.subscores import group_logodds, percentile
 
-    assert percentile(np.zeros(100), np.array([0.0, 0.0])).tolist() == [50, 50]
+    assert np.isnan(percentile(np.zeros(100), np.array([0.0, 0.0]))).all()
+    assert np.isnan(percentile(np.array([]), np.array([0.3]))).all()
+    # a flat export without dates, activities or behaviour columns: no engagement feature, so
+    # the engagement part is 0 for every reference lead and the sub-score is empty
+    ff = {"industry": "industry", "employees": "employees"}
+    g = group_logodds(np.random.default_rng(1).normal(size=(50, 2)), ff, [])
+    assert np.isnan(percentile(np.sort(g[:, 1]), g[:5, 1])).all()
+    assert not np.isnan(percentile(np.sort(g[:, 0]), g[:5, 0])).any()
     ref = np.sort(np.random.default_rng(0).normal(size=1000))
     p = percentile(ref, np.array([-10.0, 0.0, 10.0]))
     assert p[0] == 0 and 45 <= p[1] <= 55 and p[2] == 100
