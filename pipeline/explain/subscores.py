@@ -52,4 +52,3 @@ def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.full(len(v), np.nan)
     pos = np.searchsorted(reference, v, side="right") / len(reference)
     return np.clip(np.round(100 * pos), 0, 100).astype(int)
-

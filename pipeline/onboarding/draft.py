@@ -32,7 +32,7 @@ from pipeline.onboarding.guesses import (
     OutcomeGuess,
     SqlGuess,
 )
-from pipeline.onboarding.labels import draft_labels
+from pipeline.onboarding.labels import labels_for
 from pipeline.onboarding.render import render_yaml
 from pipeline.onboarding.sample import Table, read_sample
 from pipeline.validation.leakage import leakage_suspects, suspect_evidence
@@ -414,8 +414,7 @@ def guess_config(
         leakage_suspects=list(suspects),
         scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
     )
-    feats = [c.column for c in (*draft.categorical, *draft.numeric, *draft.flags)]
-    draft.labels = draft_labels(leads_table.df, [c.column for c in draft.categorical], feats)
+    draft.labels = labels_for(leads_table.df, draft)
     tables = (leads_table, activities_table, outcomes_table)
     draft.notes = [
         _summary(draft),

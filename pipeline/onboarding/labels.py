@@ -10,6 +10,7 @@ they occur. Every guess is written into the config, where the user can correct i
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -52,6 +53,14 @@ def draft_labels(df: pd.DataFrame, categorical: list[str], features: list[str]) 
         elif name != c:
             out[c] = name
     return out
+
+
+def labels_for(df: pd.DataFrame, draft: Any) -> dict:
+    """`schema.labels` for a draft's feature columns (categorical, numeric, flags)."""
+    cats = [c.column for c in draft.categorical]
+    return draft_labels(
+        df, cats, [c.column for c in (*draft.categorical, *draft.numeric, *draft.flags)]
+    )
 
 
 def label_lines(labels: dict) -> list[str]:
