@@ -242,7 +242,9 @@ def _plain_value(
         return pd.Series(np.where(x >= 0.5, field + ": yes", field + ": no"), index=v.index).where(
             v.notna()
         )
-    txt = field + ": " + s
+    base = re.sub(r"\s+(id|key|code)$", "", field, flags=re.I).lower()
+    says_field = s.str.lower().str.startswith(base).fillna(False)  # "landing page #1"
+    txt = (field + ": " + s).where(~says_field, s)
     if known is not None:
         txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + field)
     return txt

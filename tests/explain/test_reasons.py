@@ -359,6 +359,10 @@ def test_labels_and_readable_guesses_name_columns_and_values():
     assert v("nr.employed", [5099.0]) == ["number employed: 5,099"]
     assert v("TotalVisits", [None]) == ["total visits not given"]
     assert v("origin", ["paid_search"]) == ["origin: paid search"]
+    ids = {"landing_page_id": {"values": {"58326e62183c14b0c03085c33b9fdc44": "landing page #1"}}}
+    assert v("landing_page_id", ["58326e62183c14b0c03085c33b9fdc44"], labels=ids) == [
+        "landing page #1"
+    ]
     assert v("previous", [2.0]) == ["2 contacts before this campaign"]
     assert v("calls_this_campaign", [7.0]) == ["7 calls in this campaign"]
     assert v("pdays", [6.0, 999.0]) == ["6 days since the last contact", "not contacted before"]
