@@ -84,6 +84,20 @@ class ActivityConfig(_Strict):
     timestamp_unit: TIME_UNITS | None = None  # integer epoch timestamps: s, ms, us or ns
 
 
+class ColumnLabel(_Strict):
+    """A column's name and values in words (`schema.labels`): reasons and reports show these."""
+
+    name: str | None = None
+    values: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strings(cls, v: Any) -> Any:
+        if isinstance(v, dict) and isinstance(v.get("values"), dict):
+            v["values"] = {str(k): str(x) for k, x in v["values"].items()}
+        return v
+
+
 class SchemaConfig(_Strict):
     lead_id: str = "lead_id"
     created_at: str | None = "created_at"
@@ -98,6 +112,8 @@ class SchemaConfig(_Strict):
     engagement: list[str] = Field(default_factory=list)
     dayfirst: bool = False  # dates written 31.01.2026 / 31/01/2026 (day before month)
     created_at_unit: TIME_UNITS | None = None  # integer epoch created_at: s, ms, us or ns
+    # words a salesperson reads: column -> "words", or column -> {name: words, values: {v: words}}
+    labels: dict[str, str | ColumnLabel] = Field(default_factory=dict)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
 
@@ -207,6 +223,13 @@ class GateConfig(_Strict):
         return v
 
 
+class LeakageConfig(_Strict):
+    """Leakage suspects kept as features on purpose: a model that still uses a suspect is
+    registered but not promoted unless the suspect is listed here."""
+
+    accept: list[str] = Field(default_factory=list)
+
+
 class CostsConfig(_Strict):
     """Cost of acquiring a lead, by channel: turns the funnel into cost per MQL / SQL / customer."""
 
@@ -250,6 +273,7 @@ class Config(_Strict):
     gate: GateConfig = Field(default_factory=GateConfig)
     costs: CostsConfig | None = None
     report: ReportConfig = Field(default_factory=ReportConfig)
+    leakage: LeakageConfig = Field(default_factory=LeakageConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

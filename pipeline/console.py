@@ -28,6 +28,10 @@ def train_lines(done, cfg, seconds: float) -> list[str]:
         f"registered lead-scoring version {done.version} ({', '.join(done.aliases)}) "
         f"in {seconds:.1f}s"
     ]
+    from pipeline.report.truth import leakage_banner
+
+    banner = leakage_banner(cfg, done.result.info)
+    lines += [banner] if banner else []
     lines += summary_lines(done.result, cfg)
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
@@ -127,7 +131,9 @@ def explain_lines(x) -> list[str]:
     for lid, row in x.scores.iterrows():
         sub = ""
         if "fit_score" in row:
-            sub = f", fit {row['fit_score']}, engagement {row['engagement_score']}"
+            eng = row["engagement_score"]
+            eng = "none (the model has no engagement feature)" if eng is None or eng != eng else eng
+            sub = f", fit {row['fit_score']}, engagement {eng}"
         lines.append(
             f"{lid}: probability {row['probability']:.3f}, score {row['score']}, "
             f"stage {row['stage']}{sub} (model version {x.version}, as of {x.as_of})"

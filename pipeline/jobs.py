@@ -29,6 +29,7 @@ from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
 from pipeline.report.training import training_report
+from pipeline.report.truth import drop_comments
 from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
@@ -131,7 +132,8 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             # the model keeps its data config: a later gate reads the champion's own inputs
             meta = {"data": gate.data_meta(cfg)}
             result = train(cfg, leads, events, load_oracle(cfg), pool, meta)
-            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points))
+            accept = tuple(cfg.leakage.accept)
+            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points), leakage_accept=accept)
             first = gate.check_against_champion(client, result, judge)
             runs.draw_figures(result, Path(figs))
             runs.log_training_run(cfg, config_path, result, first, Path(figs))
@@ -140,7 +142,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             version, _ = pyfunc.log_model_version(result.scorer, example, tags)
             registry.set_alias(client, store.CHALLENGER, version)
             final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
-            html = training_report(cfg, result, final, version)
+            html = training_report(cfg, result, final, version, drop_comments(config_path))
             runs.log_report(html)
     aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
     page = write_report(html, version, folder, inputs)

@@ -20,6 +20,7 @@ LAYERS = {
     "pipeline.config": 0,
     "pipeline.config_checks": 0,
     "pipeline.progress": 0,
+    "pipeline.words": 0,
     "pipeline.io": 1,
     "pipeline.synthetic": 2,
     "pipeline.validation": 3,

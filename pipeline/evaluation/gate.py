@@ -20,7 +20,7 @@ for its own run, never loosen them (`effective_gate`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -341,3 +341,27 @@ def auc_failure(metrics: dict[str, float], key: str, label: str, slack: float) -
         f"test AUC {new:.4f} does not beat the {label} baseline ({base:.4f}) on the same "
         f"test rows{allowed}"
     ]
+
+
+def leakage_failure(
+    suspects: list[dict] | None, accepted: list[str] | tuple[str, ...]
+) -> str | None:
+    """A model that still uses leakage suspects is not promoted unless the config accepts each of
+    them by name (`leakage.accept`): a leaky model looks better than any honest champion."""
+    kept = [s["column"] for s in suspects or [] if s.get("column") not in set(accepted)]
+    if not kept:
+        return None
+    return (
+        f"leakage suspects still used as features: {', '.join(kept)}; add them to schema.drop "
+        "and train again, or, if they are known before the sale, list them under leakage.accept"
+    )
+
+
+def with_leakage_rule(
+    result: GateResult, suspects: list[dict] | None, accepted: list[str] | tuple[str, ...]
+) -> GateResult:
+    """The gate's decision with the leakage rule added as its own failure reason."""
+    why = leakage_failure(suspects, accepted)
+    if why is None:
+        return result
+    return replace(result, passed=False, failures=[*result.failures, why])

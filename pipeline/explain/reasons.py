@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.explain.fields import field_matrix
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD, EMAIL_FIELD, WINDOWS
+from pipeline.words import column_label, readable_value, value_labels
 
 # activity type -> (one event as a deed, noun, plural noun, what it reads when absent)
 ACTIVITY_PHRASES = {
@@ -122,6 +123,9 @@ def _activity(
         deed, one, many, absent = "was active", "activity", "activities", "no activity yet"
     else:
         deed, one, many, absent = activity_phrases(field)
+    bad_news = any(w in field for w in NEGATIVE_EVENT_WORDS)
+    # "[+] no demo request yet" is no reason to call: an absence that raises a score is left out
+    absent = np.where((total > 0) & (not bad_news), None, absent)
     if not has_time:
         return np.where(n == 0, absent, np.where(n == 1, deed, _count(n, one, many))).astype(object)
     d = X[f"{prefix}_days_since_last"].to_numpy(float)
@@ -142,7 +146,6 @@ def _activity(
         none_w = ("no activity" if is_all else "no " + one) + f" in the last {w} days"
         choices.append(np.where(nw > 0, in_w, none_w))
     # a long silence reads "no X for N days", unless X is itself bad news (an unsubscribe)
-    bad_news = any(w in field for w in NEGATIVE_EVENT_WORDS)
     is_stale = (np.nan_to_num(d) >= STALE_DAYS) & (total < 0) & (not bad_news)
     choices.append(np.where(is_stale, stale, recent))
     dom = _dominant(c)
@@ -156,6 +159,29 @@ def _number(v: pd.Series) -> pd.Series:
 
 def _words(field: str) -> set[str]:
     return set(re.findall(r"[a-z]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", field).lower()))
+
+
+CONTACT_UNITS = {"call": "call", "calls": "call", "touches": "touch", "touchpoints": "touch"}
+CONTACT_COUNT_WORDS = {"contact", "contacts", "attempts", *CONTACT_UNITS}
+NEVER_DAYS = 999  # "days since the last contact" exports write 999 for "never contacted"
+
+
+def _contact_phrase(w: set[str]) -> tuple[str, str, str] | None:
+    """Contact history: "7 contacts in this campaign", "2 calls before this campaign", "12 days
+    since the last contact" (a bank-marketing style `campaign`, `previous`, `pdays`)."""
+    if "pdays" in w or ({"days", "day"} & w and "since" in w):
+        return (
+            "last contact today",
+            "{} day since the last contact",
+            "{} days since the last contact",
+        )
+    if not (CONTACT_COUNT_WORDS & w or w in ({"campaign"}, {"previous"})):
+        return None
+    unit = next((CONTACT_UNITS[x] for x in sorted(w) if x in CONTACT_UNITS), "contact")
+    many = "touches" if unit == "touch" else unit + "s"
+    when = " before this campaign" if {"previous", "prev", "before"} & w else ""
+    when = when or (" in this campaign" if "campaign" in w else "")
+    return f"no {many}{when}", f"{{}} {unit}{when}", f"{{}} {many}{when}"
 
 
 def count_phrase(field: str) -> tuple[str, str, str] | None:
@@ -175,20 +201,35 @@ def count_phrase(field: str) -> tuple[str, str, str] | None:
         return "no site visits", "{} site visit", "{} site visits"
     if {"views", "pageviews"} & w:
         return "no page views", "{} page view", "{} page views"
-    return None
+    return _contact_phrase(w)
 
 
-def _plain_number(field: str, v: pd.Series, s: pd.Series) -> pd.Series:
+def _plain_number(
+    field: str, v: pd.Series, s: pd.Series, tpl: tuple[str, str, str] | None, total: np.ndarray
+) -> pd.Series:
     """A number of a plain column: with its unit where the name tells it, else "campaign: 3";
-    0 and 1 in words, so a reason never reads as a raw 0/1 flag."""
+    0 and 1 in words, so a reason never reads as a raw 0/1 flag. Website time over 120 seconds
+    reads in minutes; an absence that raises the score is left out (None): it is no reason to act."""
     x = v.to_numpy(float)
-    tpl = count_phrase(field)
     if tpl is not None:
         none, one, many = tpl
         many_txt = s.map(lambda t: many.format(t), na_action="ignore")
-        return many_txt.where(x != 1, one.format(1)).where(x != 0, none)
+        if "second on the website" in one:
+            mins = pd.Series(np.round(x / 60), index=v.index).map("{:,.0f} minutes".format)
+            many_txt = many_txt.where(~(x > 120), mins + " on the website")
+        if "since the last contact" in many:
+            many_txt = many_txt.where(~(x >= NEVER_DAYS), "not contacted before")
+        gone = None if "last contact" in none else pd.Series(np.where(total > 0, None, none))
+        out = many_txt.where(x != 1, one.format(1))
+        return out.where(x != 0, none if gone is None else gone.set_axis(v.index))
     small = np.where(x == 0, "none", np.where(x == 1, "one", s.fillna("").to_numpy(object)))
     return pd.Series(field + ": " + small, index=v.index).where(v.notna())
+
+
+def _value_words(column: str, s: pd.Series, labels: dict | None) -> pd.Series:
+    """A category's words: its `schema.labels` value, else 'basic.6y' read as 'basic 6 years'."""
+    named = value_labels(labels, column)
+    return s.map(lambda t: named.get(t) or readable_value(t), na_action="ignore").astype("string")
 
 
 def _plain_value(
@@ -201,24 +242,30 @@ def _plain_value(
         return pd.Series(np.where(x >= 0.5, field + ": yes", field + ": no"), index=v.index).where(
             v.notna()
         )
-    if pd.api.types.is_numeric_dtype(v):
-        return _plain_number(field, v, s)
-    txt = field + ": " + s
+    base = re.sub(r"\s+(id|key|code)$", "", field, flags=re.I).lower()
+    says_field = s.str.lower().str.startswith(base).fillna(False)  # "landing page #1"
+    txt = (field + ": " + s).where(~says_field, s)
     if known is not None:
         txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + field)
     return txt
 
 
 def _value(
-    field: str, v: pd.Series, flag: bool = False, known: set[str] | None = None
+    field: str,
+    v: pd.Series,
+    flag: bool = False,
+    known: set[str] | None = None,
+    labels: dict | None = None,
+    total: np.ndarray | None = None,
 ) -> np.ndarray:
     """A raw column's value in words: "Director-level role", "company size 201-1000",
     "Do Not Email: yes", "2 site visits", "Specialization not given"."""
-    label = field.replace("_", " ")
-    if pd.api.types.is_numeric_dtype(v):
+    label = column_label(labels, field)
+    numeric = pd.api.types.is_numeric_dtype(v)
+    if numeric:
         s = _number(v).astype("string")
     else:  # an input value embedded in a reason must not smuggle a formula into the output csv
-        s = v.astype("string").str.lstrip("=+-@\t\r ")
+        s = _value_words(field, v.astype("string"), labels).str.lstrip("=+-@\t\r ")
     if field == "employees":
         txt = s + np.where(v.to_numpy(float) == 1, " employee", " employees")
     elif field == "seniority":
@@ -229,10 +276,15 @@ def _value(
         txt = head + s + tail
         if known is not None:
             txt = txt.where(v.isna() | v.astype("string").isin(known), "other " + label)
+    elif numeric and not flag:
+        tpl = count_phrase(field) or count_phrase(label)
+        total = np.zeros(len(v)) if total is None else total
+        txt = _plain_number(label, v, s, tpl, total)
     else:
         txt = _plain_value(label, v, s, flag, known)
     unknown = "employee count not given" if field == "employees" else f"{label} not given"
-    return pd.Series(txt, index=v.index).fillna(unknown).to_numpy(dtype=object)
+    out = pd.Series(txt, index=v.index, dtype=object).where(v.notna(), unknown)
+    return np.where(out.isna(), None, out).astype(object)  # None: left out
 
 
 def phrase(
@@ -243,11 +295,14 @@ def phrase(
     has_time: bool,
     flags: set[str] | None = None,
     categories: dict[str, set[str]] | None = None,
+    labels: dict | None = None,
 ) -> np.ndarray:
     """Plain words (no sign) for one field on the rows of X; `c` = its features' SHAP values.
 
     `flags`: columns that read yes/no; `categories`: per categorical column the values the model
-    tells apart (any other value reads "other <column>", as the model treats it)."""
+    tells apart (any other value reads "other <column>", as the model treats it); `labels`:
+    `schema.labels` (column and value -> words). None where nothing is worth saying (an absence
+    that raises the score)."""
     if field == AGE_FIELD:
         d = X["lead_age_days"].to_numpy(float)
         return np.where(
@@ -266,7 +321,7 @@ def phrase(
     if f"{prefix}_count" in X.columns:
         return _activity(field, X, c, total, has_time)
     known = (categories or {}).get(field)
-    return _value(field, X[field], field in (flags or set()), known)
+    return _value(field, X[field], field in (flags or set()), known, labels, total)
 
 
 def reason_table(
@@ -277,12 +332,14 @@ def reason_table(
     has_time: bool,
     flags: set[str] | None = None,
     categories: dict[str, set[str]] | None = None,
+    labels: dict | None = None,
 ) -> pd.DataFrame:
     """reason_1..reason_k: the k fields that moved each lead most, as "[+] ..." / "[-] ..." phrases
     (a sign no spreadsheet reads as a formula).
 
     `contrib` holds per-feature SHAP values in the order of `feature_fields` (the columns of X).
-    Slots beyond the number of fields stay empty.
+    Slots beyond the number of fields stay empty, and so do those of reasons left out (an
+    absence that raised the score): the reasons after them move up.
     """
     fields, m = field_matrix(feature_fields)
     fc = contrib @ m
@@ -297,10 +354,11 @@ def reason_table(
             continue
         cols = [i for i, nm in enumerate(names) if feature_fields[nm] == field]
         total = fc[rows, j]
-        text = phrase(
-            field, X.iloc[rows], contrib[np.ix_(rows, cols)], total, has_time, flags, categories
-        )
-        signed = np.where(total >= 0, "[+] ", "[-] ").astype(object) + text
+        c = contrib[np.ix_(rows, cols)]
+        text = phrase(field, X.iloc[rows], c, total, has_time, flags, categories, labels)
+        sign = np.where(total >= 0, "[+] ", "[-] ").astype(object)
+        signed = np.array([None if t is None else g + t for g, t in zip(sign, text, strict=True)])
         slot = hit[rows].argmax(axis=1)
         out[rows, slot] = signed
+    out = np.take_along_axis(out, np.argsort(out == None, axis=1, kind="stable"), axis=1)  # noqa: E711
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])

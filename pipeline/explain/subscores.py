@@ -44,13 +44,13 @@ def group_logodds(
 
 
 def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """0-100: share of the sorted reference at or below each value.
+    """0-100: share of the sorted reference at or below each value (integers; NaN when absent).
 
-    A side the model cannot see (no fit columns, no activity table) is constant; it reads 50,
-    "average", rather than a misleading 100 or 0.
+    A side the model cannot see (no engagement feature at all: no activity table, no behaviour
+    or contact-history column, no creation dates; or features it never used) is constant over
+    the reference leads: it is absent (empty), not a constant 50 that reads "average".
     """
     if reference is None or len(reference) == 0 or reference[0] == reference[-1]:
-        return np.full(len(v), 50, dtype=int)
-    return np.clip(
-        np.round(100 * np.searchsorted(reference, v, side="right") / len(reference)), 0, 100
-    ).astype(int)
+        return np.full(len(v), np.nan)
+    pos = np.searchsorted(reference, v, side="right") / len(reference)
+    return np.clip(np.round(100 * pos), 0, 100).astype(int)

@@ -128,7 +128,12 @@ class LeadScorer:
 
     def reason_words(self) -> dict:
         """What phrasing needs from training: yes/no columns and the categories the model knows."""
-        return {"flags": set(self.flag_columns), "categories": self.known_categories()}
+        labels = (self.meta.get("schema") or {}).get("labels") or {}
+        return {
+            "flags": set(self.flag_columns),
+            "categories": self.known_categories(),
+            "labels": labels,
+        }
 
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""

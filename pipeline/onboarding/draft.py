@@ -32,6 +32,7 @@ from pipeline.onboarding.guesses import (
     OutcomeGuess,
     SqlGuess,
 )
+from pipeline.onboarding.labels import labels_for
 from pipeline.onboarding.render import render_yaml
 from pipeline.onboarding.sample import Table, read_sample
 from pipeline.onboarding.wholefile import rows_note, whole_base_rate
@@ -44,6 +45,7 @@ from pipeline.validation.vocabulary import (
     OUTCOME_NAME_RE,
     OUTCOME_NAMES,
     TIMESTAMP_NAME_RE,
+    is_contact_history,
     is_engagement,
 )
 
@@ -121,7 +123,7 @@ def _guess_engagement(features: dict[str, list[Choice]]) -> list[Choice]:
         Choice(ch.column, "the name says what the lead did (behaviour)")
         for kind in ("numeric", "flag", "categorical")
         for ch in features[kind]
-        if is_engagement(ch.column)
+        if is_engagement(ch.column) or (kind == "numeric" and is_contact_history(ch.column))
     ]
 
 
@@ -415,6 +417,7 @@ def guess_config(
         leakage_suspects=list(suspects),
         scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
     )
+    draft.labels = labels_for(leads_table.df, draft)
     tables = (leads_table, activities_table, outcomes_table)
     draft.notes = [
         _summary(draft),

@@ -85,3 +85,4 @@ class Draft:
     leakage_suspects: list[str]
     scores_output: str
     notes: list[str] = field(default_factory=list)
+    labels: dict = field(default_factory=dict)  # schema.labels: column/value -> words

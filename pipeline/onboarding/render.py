@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from pipeline.onboarding.guesses import ActivityGuess, Choice, DataGuess, Draft, SqlGuess
+from pipeline.onboarding.labels import label_lines
 
 GUESS = "# guess: "
 HEADER = [
@@ -173,6 +174,7 @@ def render_yaml(draft: Draft) -> str:
         *_key_lines(draft),
         *_outcome_lines(draft),
         *_column_lines(draft),
+        *label_lines(draft.labels),
         *_activity_lines(draft.activity),
         "targets:",
         _sql_line(draft.sql),

@@ -33,6 +33,9 @@ PLACEHOLDERS = [
     "?",
     "(not set)",
     "not provided",
+    "unknown",
+    "Unknown",
+    "UNKNOWN",
 ]
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.report.candidates import candidate_sentence, horizon_sentence
+from pipeline.report.truth import leakage_banner
 
 METRIC_ROWS = [
     ("test_roc_auc", "ROC AUC (model)"),
@@ -117,6 +118,7 @@ def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
     lines = [
         "# Model card: lead-scoring",
         "",
+        *([f"**{b}**", ""] if (b := leakage_banner(cfg, result.info)) else []),
         "Predicts the probability that a lead converts (closed won), calibrated, from firmographics"
         " and behaviour seen strictly before the scoring time.",
         "",

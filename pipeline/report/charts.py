@@ -86,13 +86,14 @@ def calibration_chart(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> Figure:
     return fig
 
 
-def backtest_months(bt: pd.DataFrame) -> Figure:
-    """Each backtest month: ranking quality of the model and the points rule (left), promised
-    against actual conversion (right), all in percent."""
+def backtest_months(bt: pd.DataFrame, points_rule: bool = True) -> Figure:
+    """Each backtest month (or fold): ranking quality of the model and, when points rules are
+    configured, the points rule (left), promised against actual conversion (right), in percent."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
     x = np.arange(len(bt))
     a.plot(x, bt["roc_auc"], "o-", color=BLUE, label="model")
-    a.plot(x, bt["points_roc_auc"], "s--", color=ORANGE, label="points rule")
+    if points_rule and "points_roc_auc" in bt:
+        a.plot(x, bt["points_roc_auc"], "s--", color=ORANGE, label="points rule")
     a.set_title("Ranking quality", fontsize=10)
     b.plot(x, bt["mean_probability"], "o-", color=BLUE, label="promised")
     b.plot(x, bt["observed_rate"], "s-", color=GREEN, label="actual")

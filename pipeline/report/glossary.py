@@ -7,7 +7,11 @@ GLOSSARY = [
         "The model's estimate, between 0% and 100%, that the lead becomes a customer. "
         "Calibrated: of 100 leads at 20%, about 20 convert.",
     ),
-    ("Score", "0 to 100: the share of recent leads with a lower or equal probability."),
+    (
+        "Score",
+        "0 to 100: the share of reference leads (held back from training; the most recent ones "
+        "when the export has creation dates) with a lower or equal probability.",
+    ),
     (
         "SQL (sales-qualified lead)",
         "A lead whose probability is at or above the SQL cutoff: worth a salesperson's call now.",
@@ -60,3 +64,15 @@ GLOSSARY = [
         "model look better than it is.",
     ),
 ]
+
+# what replaces an entry when the run did something else (pipeline.report.truth.glossary_for)
+RANDOM_TEST = (
+    "Held-out test",
+    "Leads picked at random and held back from training (the export has no creation dates, so "
+    "there are no later leads to test on); the numbers may be optimistic for future leads.",
+)
+FOLD_BACKTEST = (
+    "Backtest",
+    "Without creation dates: the leads are split at random into folds; the recipe is trained on "
+    "all folds but one and checked on that one, for each fold.",
+)

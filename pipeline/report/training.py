@@ -15,32 +15,47 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.report import charts
+from pipeline.report import charts, truth
 from pipeline.report.candidates import candidate_sentence, horizon_sentence
+from pipeline.report.card import has_points_rules
 from pipeline.report.drivers import DEFINITION, probability_drivers
 from pipeline.report.fmt import pct, times
-from pipeline.report.glossary import GLOSSARY
 from pipeline.report.render import render
 
 MIN_SLICE_WINS = 30  # below this many won test leads a slice's numbers are indicative only
 DAYS_PER_MONTH = 30.44
 
 
-def training_report(cfg: Config, result: Any, gate: Any | None, version: str | None = None) -> str:
-    """The whole page as HTML (no network resources: inline CSS, images as data URIs)."""
-    return render("training.html.j2", **training_context(cfg, result, gate, version))
+def training_report(
+    cfg: Config,
+    result: Any,
+    gate: Any | None,
+    version: str | None = None,
+    drop_notes: dict[str, str] | None = None,
+) -> str:
+    """The whole page as HTML (no network resources: inline CSS, images as data URIs).
+    `drop_notes`: init's comment on each `schema.drop` entry (`truth.drop_comments`)."""
+    return render("training.html.j2", **training_context(cfg, result, gate, version, drop_notes))
 
 
 def training_context(
-    cfg: Config, result: Any, gate: Any | None, version: str | None = None
+    cfg: Config,
+    result: Any,
+    gate: Any | None,
+    version: str | None = None,
+    drop_notes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything the template shows, already chosen and computed (the template only formats)."""
+    """Everything the template shows, already chosen and computed (the template only formats).
+    Nothing is claimed that the run did not do: no points rule without points rules, no "recent"
+    leads without an out-of-time split, no serving champion when there is none."""
     info, m = result.info, result.metrics
     preds = result.test_predictions
     cut = result.scorer.cutoffs
     funnel = funnel_rows(result.extra_tables.get("funnel"), monthly_flow(info))
     y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
-    pts = preds["points"].to_numpy(float) if "points" in preds else None
+    points_rule = has_points_rules(cfg)
+    pts = preds["points"].to_numpy(float) if "points" in preds and points_rule else None
+    bt = result.extra_tables.get("backtest")
     ctx = {
         "version": version,
         "info": info,
@@ -48,7 +63,15 @@ def training_context(
         "cutoffs": cut,
         "flow": monthly_flow(info),
         "funnel": funnel,
-        "summary": summary_sentences(info, m, funnel, gate, monthly_flow(info)),
+        "summary": summary_sentences(
+            info, m, funnel, gate, monthly_flow(info), points_rule=points_rule, version=version
+        ),
+        "points_rule": points_rule,
+        "held_out": truth.held_out_words(info),
+        "time_split": truth.is_time_split(info),
+        "period_header": truth.period_header(bt),
+        "cutoff_notes": truth.cutoff_notes(cfg, result),
+        "no_champion": truth.no_champion_words(version),
         "gain_chart": charts.data_uri(charts.gain_with_cutoffs(y, p, cut.sql, cut.mql, pts)),
         "calibration_chart": charts.data_uri(charts.calibration_chart(y, p)),
         "drivers": driver_rows(result),
@@ -58,12 +81,11 @@ def training_context(
         "slices": slice_rows(result.extra_tables.get("slices")),
         "min_slice_wins": MIN_SLICE_WINS,
         "gate": gate,
-        "leakage": leakage_rows(info.get("leakage_suspects", [])),
-        "glossary": GLOSSARY,
+        "leakage": truth.leakage_sections(cfg, info, drop_notes or {}),
+        "glossary": truth.glossary_for(info, bt),
     }
-    bt = result.extra_tables.get("backtest")
     if bt is not None and len(bt):
-        ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt))
+        ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt, points_rule))
     return ctx
 
 
@@ -89,7 +111,14 @@ def funnel_rows(t: pd.DataFrame | None, flow: dict | None) -> list[dict]:
 
 
 def summary_sentences(
-    info: dict, m: dict, funnel: list[dict], gate: Any | None, flow: dict | None
+    info: dict,
+    m: dict,
+    funnel: list[dict],
+    gate: Any | None,
+    flow: dict | None,
+    *,
+    points_rule: bool = True,
+    version: str | None = None,
 ) -> list[str]:
     """The plain-language summary: the few sentences a manager reads before anything else."""
     by = {r["stage"]: r for r in funnel}
@@ -117,21 +146,21 @@ def summary_sentences(
             f"Calling the top 10% of leads by score finds {times(m['test_lift_at_10'])} as many "
             "customers as calling 10% at random."
         )
-    if "baseline_points_roc_auc" in m:
+    if "baseline_points_roc_auc" in m and points_rule:
         out.append(
             f"The model puts a future customer above a lead that was lost "
             f"{pct(m['test_roc_auc'])} of the time; the current points rule does so "
             f"{pct(m['baseline_points_roc_auc'])} of the time."
         )
-    out.append(f"Measured on {info['rows_test_leads']:,} recent leads the model never saw.")
-    out += [c for c in [candidate_sentence(info, m), horizon_sentence(info)] if c]
-    if gate is not None:
+    elif "test_roc_auc" in m:
         out.append(
-            "This version now serves scores (it passed the promotion gate)."
-            if gate.passed
-            else "This version does not serve scores yet: it did not pass the promotion gate."
+            f"The model puts a future customer above a lead that was lost "
+            f"{pct(m['test_roc_auc'])} of the time (no points rules configured to compare with)."
         )
-    return out
+    out.append(f"Measured on {truth.held_out_words(info).replace(' it ', ' the model ')}.")
+    out += [c for c in [candidate_sentence(info, m), horizon_sentence(info)] if c]
+    said = truth.gate_sentence(gate, version)
+    return out + ([said] if said else [])
 
 
 def driver_rows(result: Any) -> list[dict]:
@@ -152,15 +181,4 @@ def slice_rows(t: pd.DataFrame | None) -> list[dict]:
     for r in rows:
         r["thin"] = int(r["won"]) < MIN_SLICE_WINS
         r["roc_auc"] = None if r["roc_auc"] is None or np.isnan(r["roc_auc"]) else r["roc_auc"]
-    return rows
-
-
-def leakage_rows(suspects: list) -> list[dict]:
-    """Leakage suspects kept as features (strings or {column, message} records)."""
-    rows = []
-    for s in suspects or []:
-        if isinstance(s, dict):
-            rows.append({"column": s.get("column", ""), "message": s.get("message", "")})
-        else:
-            rows.append({"column": str(s), "message": ""})
     return rows

@@ -27,6 +27,7 @@ from pipeline.evaluation.gate import (
     champion_probabilities,
     effective_gate,
     evaluate_gate,
+    with_leakage_rule,
 )
 from pipeline.io.canonical import load_events, load_leads
 from pipeline.io.readers import read_table
@@ -48,6 +49,7 @@ class GateRun:
     points_rule: bool
     scored: dict[str, Champion] = field(default_factory=dict)
     warned: bool = False
+    leakage_accept: tuple[str, ...] = ()  # suspects kept on purpose (config leakage.accept)
 
 
 def data_meta(cfg: Config) -> dict:
@@ -81,7 +83,10 @@ def check_against_champion(client: MlflowClient, result: TrainResult, run: GateR
         champ = run.scored[version]
         champ.age_days = champion_age_days(client, version)  # the clock moves, the scores do not
     preds = result.test_predictions
-    return evaluate_gate(gate, result.metrics, preds, points_rule=run.points_rule, champion=champ)
+    decided = evaluate_gate(
+        gate, result.metrics, preds, points_rule=run.points_rule, champion=champ
+    )
+    return with_leakage_rule(decided, result.info.get("leakage_suspects"), run.leakage_accept)
 
 
 def champion_scores(version: str, preds: pd.DataFrame) -> Champion:

@@ -69,6 +69,12 @@ ENGAGEMENT_WORDS = BEHAVIOUR_WORDS | {
     "activities",
     "logins",
 }
+# a number counting contact history: contacts in this campaign, contacts before it, days since
+# the last contact (bank-marketing `campaign`, `previous`, `pdays`): what sales did with the lead
+CONTACT_HISTORY_WORDS = frozenset(
+    {"contact", "contacts", "contacted", "call", "calls", "touch", "touches", "touchpoints"}
+    | {"attempts", "pdays", "previous", "campaign"}
+)
 SNAPSHOT_FIRST = frozenset({"last", "latest", "current"})
 SNAPSHOT_AFTER_LAST = BEHAVIOUR_WORDS | {
     "contact",
@@ -136,3 +142,10 @@ def is_engagement(name: str) -> bool:
     words = set(name_words(name))
     spent = "time" in words and bool({"spent", "on"} & words)
     return bool(ENGAGEMENT_WORDS & words) or spent
+
+
+def is_contact_history(name: str) -> bool:
+    """A numeric column counting contacts: 'campaign', 'previous', 'pdays', 'Number of Calls'.
+    (Call duration is not history but the contact itself: `after_fact_role` names it.)"""
+    words = set(name_words(name))
+    return bool(CONTACT_HISTORY_WORDS & words) and "duration" not in words

@@ -266,10 +266,17 @@ def test_without_dates_reasons_use_counts_only():
     assert r == ["[+] 2 demo requests", "[-] no demo request yet"]
 
 
-def test_a_side_the_model_cannot_see_scores_fifty():
-    from pipeline.explain.subscores import percentile
+def test_a_side_the_model_cannot_see_is_absent_not_fifty():
+    from pipeline.explain.subscores import group_logodds, percentile
 
-    assert percentile(np.zeros(100), np.array([0.0, 0.0])).tolist() == [50, 50]
+    assert np.isnan(percentile(np.zeros(100), np.array([0.0, 0.0]))).all()
+    assert np.isnan(percentile(np.array([]), np.array([0.3]))).all()
+    # a flat export without dates, activities or behaviour columns: no engagement feature, so
+    # the engagement part is 0 for every reference lead and the sub-score is empty
+    ff = {"industry": "industry", "employees": "employees"}
+    g = group_logodds(np.random.default_rng(1).normal(size=(50, 2)), ff, [])
+    assert np.isnan(percentile(np.sort(g[:, 1]), g[:5, 1])).all()
+    assert not np.isnan(percentile(np.sort(g[:, 0]), g[:5, 0])).any()
     ref = np.sort(np.random.default_rng(0).normal(size=1000))
     p = percentile(ref, np.array([-10.0, 0.0, 10.0]))
     assert p[0] == 0 and 45 <= p[1] <= 55 and p[2] == 100
@@ -293,9 +300,17 @@ def test_plain_columns_of_an_export_read_as_words():
         "Do Not Email not given",
     ]
     assert v("TotalVisits", [2.0, 1.0, 0.0]) == ["2 site visits", "1 site visit", "no site visits"]
-    assert v("Total Time Spent on Website", [1532.0]) == ["1,532 seconds on the website"]
+    assert v("Total Time Spent on Website", [1532.0, 120.0]) == [
+        "26 minutes on the website",  # over 120 seconds: minutes
+        "120 seconds on the website",
+    ]
     assert v("Page Views Per Visit", [2.5]) == ["2.5 page views per visit"]
-    assert v("campaign", [3.0, 1.0, 0.0]) == ["campaign: 3", "campaign: one", "campaign: none"]
+    assert v("campaign", [3.0, 1.0, 0.0]) == [
+        "3 contacts in this campaign",
+        "1 contact in this campaign",
+        "no contacts in this campaign",
+    ]
+    assert v("budget", [3.0, 1.0, 0.0]) == ["budget: 3", "budget: one", "budget: none"]
     assert v("Specialization", [None]) == ["Specialization not given"]
     # a value the model lumps into its 'other' level reads that way; a known one is defused
     known = {"Google", "=HYPERLINK(x)", "__other__"}
@@ -325,3 +340,43 @@ def test_behaviour_columns_of_a_flat_export_are_the_engagement_side():
     g = group_logodds(np.array([[0.3, 0.5, 0.2]]), ff, ["TotalVisits", "Time"])
     assert g.tolist() == [[0.5, 0.5]]  # fit: Lead Source; engagement: visits and time
     assert group_logodds(np.array([[0.3, 0.5, 0.2]]), ff, []).tolist() == [[1.0, 0.0]]
+
+
+def test_labels_and_readable_guesses_name_columns_and_values():
+    """`schema.labels` wins; without it dotted, camel and snake names read as words, 'basic.6y'
+    as 'basic 6 years'; the contact history says its unit; 999 days means never contacted."""
+    from pipeline.explain.reasons import _value
+
+    labels = {"education": {"name": "schooling", "values": {"basic.6y": "six years of school"}}}
+
+    def v(field, values, **kw):
+        return _value(field, pd.Series(values), **kw).tolist()
+
+    assert v("education", ["basic.6y", "high.school"], labels=labels) == [
+        "schooling: six years of school",
+        "schooling: high school",
+    ]
+    assert v("nr.employed", [5099.0]) == ["number employed: 5,099"]
+    assert v("TotalVisits", [None]) == ["total visits not given"]
+    assert v("origin", ["paid_search"]) == ["origin: paid search"]
+    ids = {"landing_page_id": {"values": {"58326e62183c14b0c03085c33b9fdc44": "landing page #1"}}}
+    assert v("landing_page_id", ["58326e62183c14b0c03085c33b9fdc44"], labels=ids) == [
+        "landing page #1"
+    ]
+    assert v("previous", [2.0]) == ["2 contacts before this campaign"]
+    assert v("calls_this_campaign", [7.0]) == ["7 calls in this campaign"]
+    assert v("pdays", [6.0, 999.0]) == ["6 days since the last contact", "not contacted before"]
+
+
+def test_an_absence_that_raises_the_score_is_left_out():
+    """ "[+] no page views" is no reason to call: the slot is left out and the next reason moves
+    up; the same absence lowering a score is still said, and so is a good-news absence."""
+    X = pd.DataFrame(
+        {"Page Views": [0.0, 0.0], "Lead Source": ["Google", "Bing"]},
+        index=pd.Index(["A", "B"], name="lead_id"),
+    )
+    ff = {"Page Views": "Page Views", "Lead Source": "Lead Source"}
+    c = np.array([[0.5, 0.1], [-0.5, 0.1]])
+    r = reason_table(c, ff, X, 2, False)
+    assert r.loc["A", "reason_1"] == "[+] Lead Source: Google" and pd.isna(r.loc["A", "reason_2"])
+    assert r.loc["B"].tolist() == ["[-] no page views", "[+] Lead Source: Bing"]

@@ -104,14 +104,14 @@ def test_a_field_without_effect_moves_nothing(result):
 @pytest.mark.slow
 def test_gate_failure_and_leakage_suspects(sample_config, result, html):
     assert "Not passed" in html and "test ECE 0.070 above gate.max_ece" in html
-    assert "None were flagged." in html
+    assert "None of the columns used as features was flagged" in html
     flagged = copy.copy(result)
     flagged.info = {
         **result.info,
         "leakage_suspects": [{"column": "stage_reached", "message": "m"}],
     }
     page = training_report(sample_config, flagged, GateResult(True, [], {}, None), "8")
-    assert "<b>stage_reached</b>" in page and "None were flagged." not in page
+    assert "<b>stage_reached</b>" in page and "was flagged by the leakage" not in page
     assert "Passed." in page
 
 

@@ -1,0 +1,184 @@
+"""What the training report may claim, decided from what the run did: never more than true.
+
+Each function turns one fact of the run (the split kind, the points rules, the champion, the
+cutoffs, the leakage checks) into the words the page shows, so a sentence about a points rule
+exists only when points rules were configured, "recent leads" only on an out-of-time split, and
+"the champion keeps serving" only when there is a champion. Pure: strings and small dicts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import Config
+from pipeline.report.fmt import pct
+from pipeline.report.glossary import FOLD_BACKTEST, GLOSSARY, RANDOM_TEST
+from pipeline.validation.vocabulary import PII_NAME_RE, after_fact_role, is_snapshot
+
+MIN_SQL_LEADS = 20  # a precision over fewer test leads than this is noise, not a reachable target
+
+
+def held_out_words(info: dict) -> str:
+    """Who the test leads are: later ones on an out-of-time split, a random slice otherwise."""
+    n = f"{info.get('rows_test_leads', 0):,}"
+    if info.get("split") == "time":
+        return f"{n} recent leads it never saw"
+    return f"{n} leads held out at random (no creation dates, so not later leads)"
+
+
+def is_time_split(info: dict) -> bool:
+    return info.get("split") == "time"
+
+
+def period_header(bt: Any) -> str:
+    """'Month' over monthly backtests, 'Fold' over the stratified folds that stand in for them."""
+    mode = getattr(bt, "attrs", {}).get("mode", "monthly") if bt is not None else "monthly"
+    return "Month" if mode == "monthly" else "Fold"
+
+
+def glossary_for(info: dict, bt: Any) -> list[tuple[str, str]]:
+    """The glossary with the entries of what this run did: a random test and fold backtests
+    replace "out-of-time test" and monthly backtests when there were no creation dates."""
+    swap = {}
+    if not is_time_split(info):
+        swap["Out-of-time test"] = RANDOM_TEST
+    if period_header(bt) != "Month":
+        swap["Backtest"] = FOLD_BACKTEST
+    return [swap.get(term, (term, text)) for term, text in GLOSSARY]
+
+
+def gate_sentence(gate: Any | None, version: str | None) -> str | None:
+    """The summary's last sentence: who serves scores after this run."""
+    if gate is None:
+        return None
+    if gate.passed:
+        return "This version now serves scores (it passed the promotion gate)."
+    if gate.champion_version:
+        return (
+            "This version does not serve scores: it did not pass the promotion gate, and version "
+            f"{gate.champion_version} (the champion) keeps serving them."
+        )
+    return no_champion_words(version)
+
+
+def no_champion_words(version: str | None) -> str:
+    """Without a champion nothing serves: say so, and what to do."""
+    v = version or "VERSION"
+    return (
+        "No version serves scores: this one did not pass the promotion gate and there is no "
+        "champion yet. Fix what the gate names and train again, or review this version and "
+        f"promote it by hand with 'leadscore promote {v}'."
+    )
+
+
+def best_reachable_precision(y: np.ndarray, p: np.ndarray) -> tuple[float, int]:
+    """The highest SQL precision any cutoff reaches on the test leads, over at least
+    MIN_SQL_LEADS leads (fewer is noise), and how many leads that cutoff takes."""
+    order = np.argsort(-p, kind="stable")
+    ys = y[order]
+    n = np.arange(1, len(ys) + 1)
+    prec = np.cumsum(ys) / n
+    ok = n >= min(MIN_SQL_LEADS, len(ys))
+    if not ok.any():
+        return float("nan"), 0
+    i = int(np.flatnonzero(ok)[np.argmax(prec[ok])])
+    return float(prec[i]), i + 1
+
+
+def cutoff_notes(cfg: Config | None, result: Any) -> list[str]:
+    """Why a stage is empty or a target is out of reach, in words, with the nearest target that
+    the model does reach."""
+    cut, preds = result.scorer.cutoffs, result.test_predictions
+    y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
+    out = []
+    want = cfg.targets.sql.precision if cfg is not None else None
+    best, n = best_reachable_precision(y, p)
+    if want is not None and np.isfinite(best) and best < want:
+        near = np.floor(best * 20) / 20  # nearest 5-point step at or below what is reached
+        out.append(
+            f"The SQL target (at least {pct(want)} of SQLs convert, targets.sql.precision "
+            f"{want}) is above what this model reaches: at best {pct(best)} of the top {n:,} test "
+            f"leads converted. The nearest reachable target is about {near:.2f}: set "
+            f"targets.sql.precision to {near:.2f} or lower, or use "
+            "targets.sql.capacity_per_month."
+        )
+    if cut.mql >= cut.sql:
+        sql_wins = float((y[p >= cut.sql]).sum() / max(int(y.sum()), 1))
+        out.append(
+            f"The MQL stage is empty (0% of leads): its cutoff equals the SQL cutoff "
+            f"({pct(cut.sql)}), because the SQLs alone already keep the share of wins the MQL "
+            f"target asks for ({cut.mql_rule}). Every marketing-qualified lead is already an SQL. "
+            f"For a separate MQL stage raise targets.mql.recall above the SQLs' share of wins "
+            f"(about {pct(sql_wins)} on the test leads)."
+        )
+    return out
+
+
+def drop_comments(config_path: str | Path | None) -> dict[str, str]:
+    """The comment `init` wrote beside each `schema.drop` entry ("- Tags  # leakage suspect:
+    ..."), read from the config file; empty when there is none."""
+    try:
+        text = Path(config_path).read_text(encoding="utf-8") if config_path else ""
+    except OSError:
+        return {}
+    out, inside = {}, False
+    for line in text.splitlines():
+        if re.match(r"^\s*drop:\s*(#.*)?$", line):
+            inside = True
+            continue
+        m = re.match(r"^\s*-\s*(['\"]?)(.*?)\1\s*#\s*(.+)$", line) if inside else None
+        if m:
+            out[m.group(2)] = m.group(3).strip()
+        elif inside and not re.match(r"^\s*(-|#)", line):
+            inside = False
+    return out
+
+
+def _why_dropped(column: str) -> str:
+    if PII_NAME_RE.search(column):
+        return "personal data"
+    role = after_fact_role(column)
+    if role:
+        return f"the name suggests {role}"
+    if is_snapshot(column):
+        return "the name says it describes the lead as of the export"
+    return "listed in schema.drop"
+
+
+def leakage_sections(cfg: Config | None, info: dict, comments: dict[str, str]) -> dict:
+    """Leakage as the run saw it: suspects kept as features (and whether `leakage.accept` lists
+    them), and the columns the config drops with init's comment or what the name suggests."""
+    accepted = set(cfg.leakage.accept) if cfg is not None else set()
+    kept = []
+    for s in info.get("leakage_suspects") or []:
+        s = s if isinstance(s, dict) else {"column": str(s)}
+        why = s.get("evidence") or s.get("message") or ""
+        kept.append(
+            {"column": s.get("column", ""), "message": why, "accepted": s.get("column") in accepted}
+        )
+    drop = list(cfg.schema.drop) if cfg is not None else []
+    dropped = [{"column": c, "message": comments.get(c) or _why_dropped(c)} for c in drop]
+    return {"kept": kept, "dropped": dropped, "unaccepted": [k for k in kept if not k["accepted"]]}
+
+
+def leakage_banner(cfg: Config | None, info: dict) -> str | None:
+    """The one line the CLI, the model card and the report put at the top when the model still
+    uses leakage suspects: not promoted unless accepted, and loud even when accepted."""
+    kept = leakage_sections(cfg, info, {})["kept"]
+    if not kept:
+        return None
+    names = ", ".join(k["column"] for k in kept)
+    if any(not k["accepted"] for k in kept):
+        return (
+            f"WARNING leakage: this model still uses leakage suspects as features ({names}); "
+            "it is registered but not promoted. Add them to schema.drop and train again, or list "
+            "the ones known before the sale under leakage.accept"
+        )
+    return (
+        f"WARNING leakage: this model uses leakage suspects kept on purpose (leakage.accept: "
+        f"{names}); if any is filled after the outcome, its numbers are too good to be true"
+    )
