@@ -418,19 +418,27 @@ def guess_config(
         scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
     )
     draft.labels = labels_for(leads_table.df, draft)
-    tables = (leads_table, activities_table, outcomes_table)
-    draft.notes = [
+    draft.notes = _draft_notes(
+        draft, (leads_table, activities_table, outcomes_table), activity_notes + data_notes
+    )
+    return draft
+
+
+def _draft_notes(draft: Draft, tables: tuple, extra: list[str]) -> list[str]:
+    """What the terminal says after a draft: the summary, each table's notes and rows read, and
+    what the user must still decide by hand."""
+    created = draft.created_at.column if draft.created_at else None
+    notes = [
         _summary(draft),
         *(note for t in tables if t is not None for note in t.notes),
         *(rows_note(t.path, t.facts, created) for t in tables if t is not None),
-        *activity_notes,
-        *data_notes,
+        *extra,
     ]
-    if outcome.column is None and outcomes_table is None:
-        draft.notes.append("no outcome-like column found: set schema.outcome by hand")
-    if suspects:
-        draft.notes.append(f"leakage suspects dropped: {', '.join(suspects)}")
-    return draft
+    if draft.outcome.column is None and tables[2] is None:
+        notes.append("no outcome-like column found: set schema.outcome by hand")
+    if draft.leakage_suspects:
+        notes.append(f"leakage suspects dropped: {', '.join(draft.leakage_suspects)}")
+    return notes
 
 
 def draft_config(
