@@ -45,6 +45,7 @@ RUNTIME_PACKAGES = [
     "pydantic",
     "pyyaml",
     "shap",
+    "numba",
     "matplotlib",
     "typer",
     "rich",
