@@ -24,6 +24,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 BLOCK = 8_192  # rows per thread task: big enough to amortise the call, small enough to balance
+TILE = 256  # rows walked tree by tree inside a task
 KIND_NONE, KIND_ZERO, KIND_NAN, KIND_CAT = 0, 1, 2, 3
 K_ZERO = 1e-35
 
@@ -36,32 +37,41 @@ except ImportError:  # pragma: no cover
 def _walk_py(
     X, lo, hi, out, n_nodes, feat, thr, kind, dleft, cstart, cend, cats, toff, tk, foff, feats, tab
 ):  # pragma: no cover - the compiled version runs; this is its source
-    for r in range(lo, hi):
+    # tiles of rows, each tree over the whole tile: the tree's nodes stay in registers and the
+    # tile's rows of X and of `out` stay in cache; every out[f, r] still sums trees in order
+    for a in range(lo, hi, TILE):
+        b = min(a + TILE, hi)
         for t in range(n_nodes.shape[0]):
-            code = 0
-            for j in range(n_nodes[t]):
-                f = X[r, feat[t, j]]
-                kd = kind[t, j]
-                if kd == KIND_CAT:  # listed categories go left; NaN and others go right
-                    left = False
-                    for q in range(cstart[t, j], cend[t, j]):
-                        if f == cats[q]:
-                            left = True
-                    if left:
-                        code |= 1 << j
-                    continue
-                if kd == KIND_NAN:
-                    missing = np.isnan(f)
-                else:
-                    if np.isnan(f):
-                        f = 0.0
-                    missing = kd == KIND_ZERO and abs(f) <= K_ZERO
-                left = dleft[t, j] if missing else f <= thr[t, j]
-                if left:
-                    code |= 1 << j
-            base = toff[t] + code * tk[t]
-            for k in range(tk[t]):
-                out[feats[foff[t] + k], r] += tab[base + k]
+            for r in range(a, b):
+                base = (
+                    toff[t]
+                    + _code(X, r, t, n_nodes, feat, thr, kind, dleft, cstart, cend, cats) * tk[t]
+                )
+                for k in range(tk[t]):
+                    out[feats[foff[t] + k], r] += tab[base + k]
+
+
+def _code_py(X, r, t, n_nodes, feat, thr, kind, dleft, cstart, cend, cats):  # pragma: no cover
+    """Which way row r goes at each split of tree t, as bits (bit j set = left at node j)."""
+    code = 0
+    for j in range(n_nodes[t]):
+        f = X[r, feat[t, j]]
+        kd = kind[t, j]
+        if kd == KIND_CAT:  # listed categories go left; NaN and others go right
+            hit = False
+            for q in range(cstart[t, j], cend[t, j]):
+                hit |= f == cats[q]
+            code |= np.int64(hit) << j
+            continue
+        nan = np.isnan(f)
+        if kd == KIND_NAN:
+            missing = nan
+        else:
+            f = 0.0 if nan else f
+            missing = (kd == KIND_ZERO) & (abs(f) <= K_ZERO)
+        left = (missing & dleft[t, j]) | (~missing & (f <= thr[t, j]))
+        code |= np.int64(left) << j
+    return code
 
 
 def _compile():
@@ -69,8 +79,10 @@ def _compile():
     or when it cannot compile here."""
     if numba is None:
         return None
+    global _code
     for cache in (True, False):
         try:
+            _code = numba.njit(nogil=True, cache=cache, inline="always")(_code_py)
             fn = numba.njit(nogil=True, cache=cache)(_walk_py)
             _smoke(fn)
             return fn
@@ -90,6 +102,7 @@ def _smoke(fn) -> None:
     fn(np.zeros((1, 1)), 0, 1, out, *nodes, *tables)
 
 
+_code = _code_py
 _FN: list = []
 
 
