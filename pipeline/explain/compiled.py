@@ -28,10 +28,7 @@ TILE = 256  # rows walked tree by tree inside a task
 KIND_NONE, KIND_ZERO, KIND_NAN, KIND_CAT = 0, 1, 2, 3
 K_ZERO = 1e-35
 
-try:  # pragma: no cover - exercised by whichever branch the environment takes
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
+SMALL = 5_000  # fewer rows than this do not load numba just for themselves (numpy walk instead)
 
 
 def _walk_py(
@@ -77,7 +74,9 @@ def _code_py(X, r, t, n_nodes, feat, thr, kind, dleft, cstart, cend, cats):  # p
 def _compile():
     """The jitted walk, cached on disk when some cache directory is writable; None without numba
     or when it cannot compile here."""
-    if numba is None:
+    try:  # imported here: commands that never walk many rows do not pay for importing numba
+        import numba
+    except ImportError:
         return None
     global _code
     for cache in (True, False):
@@ -115,6 +114,12 @@ def walker():
 
 def available() -> bool:
     return walker() is not None
+
+
+def worth_it(n: int) -> bool:
+    """Whether n rows should take the compiled walk: always once it is loaded (a server warms it
+    up at load), else only for batches big enough to repay loading numba (~1 s)."""
+    return (bool(_FN) or n >= SMALL) and available()
 
 
 def walk(X: np.ndarray, out: np.ndarray, arrays: tuple) -> None:

@@ -70,7 +70,7 @@ class FastTreeShap:
         X = np.asarray(X, dtype=np.float64)
         n = len(X)
         phi = np.zeros((self.n_features + 1, n))
-        if self.trees and n and compiled.available():
+        if self.trees and n and compiled.worth_it(n):
             compiled.walk(X, phi, self.packed)
             phi[-1] = self.base
             return phi.T

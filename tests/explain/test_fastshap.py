@@ -35,7 +35,7 @@ def model():
 
 def _numpy_walk(fast: fastshap.FastTreeShap, X: np.ndarray, monkeypatch) -> np.ndarray:
     with monkeypatch.context() as m:
-        m.setattr(compiled, "available", lambda: False)
+        m.setattr(compiled, "worth_it", lambda n: False)
         return fast.contributions(X)
 
 
@@ -54,6 +54,8 @@ def test_compiled_walk_equals_pred_contrib_and_numpy_walk(model, monkeypatch):
 
 def test_one_row_and_no_rows(model):
     booster, X = model
+    assert compiled.available()  # loaded: one row takes the compiled walk too
+    assert compiled.worth_it(1)
     fast = fastshap.FastTreeShap(booster)
     np.testing.assert_allclose(
         fast.contributions(X[5:6]), booster.predict(X[5:6], pred_contrib=True), atol=1e-9
