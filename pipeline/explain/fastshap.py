@@ -8,7 +8,8 @@ that table once per model (path-dependent TreeSHAP, the same algorithm as LightG
 node covers from the model), then each row costs m comparisons and one table lookup per tree.
 
 Used when every tree has at most MAX_NODES internal nodes (depth-3 trees have 7); otherwise the
-scorer falls back to LightGBM's `pred_contrib`. Tests check equality with `pred_contrib`.
+scorer falls back to LightGBM's `pred_contrib`. Tests check equality with `pred_contrib`. The
+walk over the tables runs compiled and threaded (`compiled`) where numba works, else in numpy.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
+
+from pipeline.explain import compiled
 
 MAX_NODES = 10
 K_ZERO = 1e-35
@@ -61,11 +64,16 @@ class FastTreeShap:
             self.base += base
             if tree is not None:
                 self.trees.append(tree)
+        self.packed = _pack(self.trees)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         n = len(X)
         phi = np.zeros((self.n_features + 1, n))
+        if self.trees and n and compiled.worth_it(n):
+            compiled.walk(X, phi, self.packed)
+            phi[-1] = self.base
+            return phi.T
         cols = [X[:, j] for j in range(X.shape[1])]
         for t in self.trees:
             code = np.zeros(n, dtype=np.intp)
@@ -76,6 +84,36 @@ class FastTreeShap:
                 phi[f] += vals[k]
         phi[-1] = self.base
         return phi.T
+
+
+def _pack(trees: list[_Tree]) -> tuple:
+    """The trees as flat arrays for the compiled walk (argument order of `compiled.walk`)."""
+    T, M = len(trees), max((len(t.nodes) for t in trees), default=1)
+    n_nodes = np.array([len(t.nodes) for t in trees], dtype=np.int64)
+    feat = np.zeros((T, M), np.int64)
+    thr = np.zeros((T, M))
+    kind = np.zeros((T, M), np.int8)
+    dleft = np.zeros((T, M), np.bool_)
+    cstart = np.zeros((T, M), np.int64)
+    cend = np.zeros((T, M), np.int64)
+    cats: list[float] = []
+    kinds = {"None": compiled.KIND_NONE, "Zero": compiled.KIND_ZERO, "NaN": compiled.KIND_NAN}
+    for t, tree in enumerate(trees):
+        for j, nd in enumerate(tree.nodes):
+            feat[t, j], thr[t, j], dleft[t, j] = nd.feature, nd.threshold, nd.default_left
+            kind[t, j] = compiled.KIND_CAT if nd.categorical else kinds.get(nd.missing, 0)
+            cstart[t, j] = len(cats)
+            cats.extend(nd.cats.tolist())
+            cend[t, j] = len(cats)
+    tk = np.array([len(t.features) for t in trees], dtype=np.int64)
+    foff = np.concatenate([[0], np.cumsum(tk)[:-1]]).astype(np.int64)
+    sizes = np.array([t.table.size for t in trees], dtype=np.int64)
+    toff = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    # per tree, (2^m, k) row-major: one row's entries for a code sit together
+    tab = np.concatenate([t.table.T.ravel() for t in trees]) if trees else np.zeros(0)
+    feats = np.concatenate([t.features for t in trees]).astype(np.int64) if trees else tk
+    nodes = (n_nodes, feat, thr, kind, dleft, cstart, cend, np.asarray(cats, dtype=np.float64))
+    return (*nodes, toff, tk, foff, feats, tab)
 
 
 def for_booster(booster) -> FastTreeShap | None:

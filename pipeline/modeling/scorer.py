@@ -126,6 +126,13 @@ class LeadScorer:
         """Probability, score, stage and top reasons for each lead (index = lead id)."""
         return self.score_features(self.features(leads, events, as_of), n_reasons)
 
+    def warm_up(self) -> None:
+        """Build what every request would otherwise build on first use: the booster's SHAP tables
+        and the compiled walk (loaded from numba's cache, or compiled). A server calls this at
+        load, so its first request costs what the others do."""
+        fastshap.for_booster(self.booster.named_steps["lgbm"].booster_)
+        fastshap.compiled.available()
+
     def reason_words(self) -> dict:
         """What phrasing needs from training: yes/no columns and the categories the model knows."""
         labels = (self.meta.get("schema") or {}).get("labels") or {}

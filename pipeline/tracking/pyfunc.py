@@ -45,6 +45,7 @@ RUNTIME_PACKAGES = [
     "pydantic",
     "pyyaml",
     "shap",
+    "numba",
     "matplotlib",
     "typer",
     "rich",
@@ -64,6 +65,7 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.version = registered_version(Path(context.artifacts["scorer"]).parents[1])
         self.scorer = load_artifact(context.artifacts["scorer"], self.version)
+        self.scorer.warm_up()  # SHAP tables and compiled walk now, not in the first request
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict | None = None
