@@ -217,6 +217,7 @@ def test_pii_never_reaches_mlflow_artifacts(trained_project):
             assert n.encode() not in blob, (n, p)
 
 
+@pytest.mark.slow
 def test_score_with_unknown_model_fails_cleanly_and_keeps_previous_output(project):
     tmp, cfg = project
     out = tmp / "scores.csv"

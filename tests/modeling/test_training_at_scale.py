@@ -172,6 +172,7 @@ def test_backtests_in_worker_threads_equal_one_after_another(monkeypatch, sample
     pd.testing.assert_frame_equal(together, alone, check_exact=True)
 
 
+@pytest.mark.slow
 def test_logistic_baseline_caps_its_rows_only_at_scale(monkeypatch, sample_config, exact_rows):
     sizes = []
     real = choose_mod.fit_logistic

@@ -20,7 +20,10 @@ from tests.report.chromium import (
 )
 from tests.report.test_scoring_report import TOP, summary
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run has it)")
+pytestmark = [
+    pytest.mark.slow,  # a real browser: seconds per page
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run has it)"),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 

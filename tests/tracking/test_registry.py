@@ -18,6 +18,8 @@ from pipeline.errors import RegistryError
 from pipeline.evaluation.gate import baseline_failures, effective_gate
 from tests.conftest import run
 
+pytestmark = pytest.mark.slow  # each test migrates a fresh MLflow store and registers models
+
 
 @pytest.fixture()
 def client(mlflow_uri: str, strict_gate: None):

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import ROOT, run
 
+pytestmark = pytest.mark.slow  # real stores and child processes: tens of seconds
+
 READ_ONLY = """
 import sys
 import sqlalchemy as sa
