@@ -258,7 +258,9 @@ def champion_checks(
             return
     test = delong(y, preds["probability"].to_numpy(float), champ.probabilities)
     checks |= paired_checks("gate_champion", test)
-    checks["gate_champion_roc_auc"], checks["gate_auc_drop"] = test.auc_b, -test.diff
+    # both AUCs from the one paired computation, so equal scores read as equal AUCs to the last bit
+    checks["gate_new_roc_auc"], checks["gate_champion_roc_auc"] = test.auc_a, test.auc_b
+    checks["gate_auc_drop"] = -test.diff
     old = (
         gate.max_champion_age_days is not None
         and (champ.age_days or 0) > gate.max_champion_age_days
