@@ -334,6 +334,21 @@ def rollback() -> None:
     typer.echo(f"champion: version {cur} -> {prev}")
 
 
+@app.command()
+@command
+def serve(
+    model_uri: ModelUriOpt = CHAMPION_URI,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5001,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Serve the registered model over REST (POST /invocations, as `mlflow models serve`), with
+    malformed, too deep or mistyped requests answered by one line (HTTP 400)."""
+    from pipeline.tracking.rest_app import serve as run_server
+
+    run_server(model_uri, host, port, workers)
+
+
 gate_app = typer.Typer(
     help="The promotion gate's thresholds, stored with the registered model (the registry's "
     "policy: a training config may tighten them for its own run, never loosen them).",

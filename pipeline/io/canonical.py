@@ -18,7 +18,7 @@ from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.keys import present_in
 from pipeline.io.readers import parse_dates, parse_flags, parse_numbers, read_table, require_columns
-from pipeline.io.rules import clean_value, date_problem, to_datetimes
+from pipeline.io.rules import clean_value, date_problem, number_convention, to_datetimes
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ def canonical_leads(
     `counts` gathers non-finite numbers per column (read as missing) so a chunked caller warns
     once; without it each column warns here. `decimal` is the decimal convention of every
     numeric column, or per column (a chunked caller keeps the first chunk's), or None: each
-    column's own, decided over its values."""
+    column's own, decided over its values. The conventions used are kept in `attrs["decimals"]`:
+    training stores them in the model, so scoring reads an ambiguous `1.234` as training did."""
     features = [*sc.categorical, *sc.numeric, *sc.flags]
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, features, path, "schema.categorical/numeric/flags")
@@ -95,9 +96,12 @@ def canonical_leads(
     out["_email"] = raw[sc.email].to_numpy() if sc.email and sc.email in raw.columns else None
     for c in sc.categorical:
         out[c] = raw[c].astype(object).where(raw[c].notna(), None).to_numpy()
+    conventions = {}
     for c in sc.numeric:
         dec = decimal.get(c) if isinstance(decimal, dict) else decimal
+        conventions[c] = dec = dec or number_convention(raw[c])
         out[c] = parse_numbers(raw[c], path, c, counts, dec).to_numpy()
+    out.attrs["decimals"] = conventions  # training keeps them in the model (scorer meta)
     for c in sc.flags:
         out[c] = parse_flags(raw[c], path, c).to_numpy()
     out["_label"] = np.nan

@@ -37,6 +37,7 @@ from pipeline.serving.rows import (
     model_schema,
     reject_bad_rows,
     rejected_frame,
+    trained_decimals,
 )
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ class ChunkScorer:
     stages: dict[str, int] = field(default_factory=dict)  # by write
     n_scored: int = 0  # by write
     nonfinite: dict[str, int] = field(default_factory=dict)  # by prepare, per column
-    decimal: str | None = None  # data.decimal; None: each column's, decided on the first chunk
+    decimal: str | None = None  # data.decimal; None: the model's, else decided on the 1st chunk
     decimals: dict[str, str] = field(default_factory=dict)  # by prepare: one per numeric column
     before_created: int = 0  # by prepare: events dated before their lead was created
     sc: SchemaConfig = field(init=False)
@@ -258,7 +259,8 @@ class ChunkScorer:
 
     def _keep_scoreable(self, raw: pd.DataFrame) -> pd.DataFrame:
         for c in self.scorer.builder.numeric:  # one convention per column for the whole file
-            self.decimals.setdefault(c, self.decimal or number_convention(raw[c]))
+            dec = self.decimal or trained_decimals(self.scorer).get(c)
+            self.decimals.setdefault(c, dec or number_convention(raw[c]))
         good, rej = reject_bad_rows(raw, self.scorer, pd.Timestamp(self.as_of64), self.decimals)
         later = self.ids.dup_later[good.index.to_numpy()]
         if later.any():  # first seen in an earlier chunk

@@ -20,7 +20,13 @@ from pipeline.io.canonical import canonical_leads, empty_events, normalise_types
 from pipeline.io.rules import activity_filter, clean_value, date_problem, to_datetimes
 from pipeline.serving.outputs import clean_cells
 from pipeline.serving.request import ScoreRequest
-from pipeline.serving.rows import check_columns, is_blank, model_schema, reject_bad_rows
+from pipeline.serving.rows import (
+    check_columns,
+    is_blank,
+    model_schema,
+    reject_bad_rows,
+    trained_decimals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +61,7 @@ def _score(scorer, good, events, request: ScoreRequest, sc) -> pd.DataFrame:
     """Scores of the good records, index = lead id; events the lead could not have are dropped."""
     if not len(good):
         return pd.DataFrame(columns=["probability"])
-    leads = canonical_leads(good, sc, "request")
+    leads = canonical_leads(good, sc, "request", decimal=trained_decimals(scorer))
     events = use_events(events, leads, request.as_of)
     when = np.full(len(leads), request.as_of.to_datetime64())
     return scorer.score(leads, events, when, request.n_reasons)

@@ -46,6 +46,13 @@ def model_schema(scorer: LeadScorer) -> SchemaConfig:
     return SchemaConfig.model_validate(scorer.meta["schema"])
 
 
+def trained_decimals(scorer: LeadScorer) -> dict[str, str]:
+    """Each numeric column's decimal convention in the training data: scoring reads a column of
+    only ambiguous values (`1.234`) as training did, unless the scoring config sets data.decimal.
+    A model trained before this was kept has none: each column is decided over its own values."""
+    return dict(scorer.meta.get("decimals") or {})
+
+
 def required_columns(scorer: LeadScorer) -> list[str]:
     sc = model_schema(scorer)
     return [sc.lead_id, *scorer.builder.categorical, *scorer.builder.numeric]
@@ -108,7 +115,7 @@ def reject_bad_rows(
             bad = low.notna() & ~low.isin(YES | NO) & (reason == "")
             reason[bad] = f"{c} is not a yes/no value"
             continue
-        dec = (decimals or {}).get(c) or number_convention(s)
+        dec = (decimals or trained_decimals(scorer)).get(c) or number_convention(s)
         bad = to_numbers(s, dec)[1] & (reason == "")
         word = DECIMAL_WORDS[dec]
         reason[bad] = [f"{c}: '{clean_value(v, 30)}' is not a number with {word}" for v in s[bad]]
@@ -153,4 +160,4 @@ def prepare_leads(
     raw: pd.DataFrame, scorer: LeadScorer, path: str | Path = "input"
 ) -> pd.DataFrame:
     check_columns(raw, scorer, path)
-    return canonical_leads(raw, model_schema(scorer), path)
+    return canonical_leads(raw, model_schema(scorer), path, decimal=trained_decimals(scorer))

@@ -242,11 +242,15 @@ def _not_found_hint(client: MlflowClient, uri: str) -> str:
 def load_scorer(uri: str) -> tuple[Any, str]:
     """Load the pyfunc model at `uri` and return its LeadScorer and the registry version."""
     version = resolve_model_version(uri)
+    return load_model(uri).unwrap_python_model().scorer, version
+
+
+def load_model(uri: str) -> Any:
+    """The pyfunc model at `uri`; a model that cannot be loaded is one line."""
     try:
-        model = mlflow.pyfunc.load_model(uri)
+        return mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as e:
         raise RegistryError(f"cannot load model '{uri}': {str(e).splitlines()[0]}") from None
-    return model.unwrap_python_model().scorer, version
 
 
 def spark_udf(spark: Any, uri: str, result_type: Any, params: dict) -> Any:

@@ -13,6 +13,8 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from pipeline.errors import ExpectedError
 from pipeline.serving.rest import predict_frame
 
+SOURCE = "model"  # `source` of the model's own error answers: the REST guard keeps their words
+
 
 class CleanServingError(MlflowException):
     """An MlflowException whose message the scoring server cannot rewrite: it prefixes the whole
@@ -36,4 +38,4 @@ def predict(
     try:
         return predict_frame(scorer, model_input, params, version)
     except ExpectedError as e:
-        raise CleanServingError(str(e), error_code=INVALID_PARAMETER_VALUE) from None
+        raise CleanServingError(str(e), error_code=INVALID_PARAMETER_VALUE, source=SOURCE) from None

@@ -178,6 +178,7 @@ def scorer_meta(
         "data_end": str(created.max()) if has_dates else None,
         "test_start": str(created.reindex(test_ids).min()) if rows.by_time else None,
         "schema": cfg.schema.model_dump(),
+        "decimals": dict(leads.attrs.get("decimals") or {}),  # per column: '.' or ','
         "drift_reference": DriftReference.fit(rows.X[rows.part("fit")], rows.builder.categorical),
     }
 

@@ -10,11 +10,8 @@ import contextlib
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,6 +22,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from tests.conftest import write_config
+from tests.serving.rest_helpers import rest_server
 
 pytestmark = [pytest.mark.serving, pytest.mark.slow]
 AS_OF = "2026-11-01T00:00:00"
@@ -130,12 +128,6 @@ def test_spark_quiet_prints_no_spark_log_lines(served):
     assert noisy == [], noisy[:5]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def post(url: str, body: dict, timeout: float = 30) -> dict:
     req = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
@@ -186,36 +178,12 @@ def registered_champion(uri: str) -> str:
     )
 
 
-def test_rest_serving_one_request(served):
-    """`mlflow models serve` on the champion answers a dataframe_split request with params."""
+@pytest.mark.parametrize("server", ["mlflow", "leadscore"])
+def test_rest_serving_one_request(served, server):
+    """`mlflow models serve` and `leadscore serve` on the champion answer a dataframe_split
+    request with params alike."""
     tmp, _, uri = served
-    port = free_port()
-    mlflow_bin = Path(sys.executable).parent / "mlflow"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env["PATH"] = f"{mlflow_bin.parent}{os.pathsep}{env.get('PATH', '')}"  # uvicorn
-    cmd = [str(mlflow_bin), "models", "serve", "-m", "models:/lead-scoring@champion"]
-    cmd += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=tmp,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            assert time.monotonic() < deadline, "server did not answer /ping within 90 s"
-            time.sleep(1)
+    with rest_server(server, tmp, uri) as base:
         lead = pd.read_csv(tmp / "few.csv", dtype=str).head(1)
         for c in ("annual_ad_budget", "employees"):  # the signature's doubles travel as numbers
             lead[c] = pd.to_numeric(lead[c])
@@ -240,12 +208,57 @@ def test_rest_serving_one_request(served):
         with pytest.raises(urllib.error.HTTPError):  # the signature's input schema is enforced
             post(f"{base}/invocations", {"dataframe_records": [{"lead_id": "no-fields"}]})
         _bad_records_over_rest(base, frame, version)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+
+
+MARKER = "zq-marker-7731"
+
+
+def post_raw(url: str, body: bytes) -> tuple[int, bytes]:
+    """Status and raw answer of a POST of `body` as JSON (an error status too)."""
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def bad_bodies(lead: dict) -> dict[str, bytes]:
+    """Requests a client may send by mistake, each carrying MARKER where an echo would show it."""
+    split = {"columns": list(lead), "data": [list(lead.values())]}
+    good = {"dataframe_split": split, "params": {"as_of": AS_OF}}
+    typed = {k: (MARKER if k == "employees" else v) for k, v in lead.items()}
+    deep = "[" * 10_000 + json.dumps(MARKER) + "]" * 10_000
+    return {
+        "malformed": json.dumps(good).encode()[:-3],
+        "too deep": ('{"dataframe_split": ' + deep + "}").encode(),
+        "not UTF-8": json.dumps(good).encode().replace(MARKER.encode(), b"\xff" + MARKER.encode()),
+        "param type": json.dumps(
+            {**good, "params": {"as_of": AS_OF, "n_reasons": MARKER}}
+        ).encode(),
+        "param bool": json.dumps({**good, "params": {"explain": MARKER}}).encode(),
+        "column type": json.dumps({"dataframe_records": [typed]}).encode(),
+    }
+
+
+@pytest.mark.parametrize("server", ["leadscore"])
+def test_rest_bad_bodies_are_one_line_400s_without_echo(served, server):
+    """Malformed, 10,000-deep, non-UTF-8 and mistyped requests: each a 400 whose body is JSON
+    with one line and nothing of the request; the server answers the next request."""
+    tmp, _, uri = served
+    lead = pd.read_csv(tmp / "few.csv", dtype=str).head(1)
+    for c in ("annual_ad_budget", "employees"):
+        lead[c] = pd.to_numeric(lead[c])
+    lead = lead.astype(object).where(lead.notna(), None).iloc[0].to_dict()
+    lead["lead_id"] = MARKER
+    with rest_server(server, tmp, uri) as base:
+        for case, body in bad_bodies(lead).items():
+            status, answer = post_raw(f"{base}/invocations", body)
+            assert status == 400, (case, status, answer[:300])
+            message = json.loads(answer)["message"]
+            assert "\n" not in message and message.strip(), (case, message)
+            assert MARKER.encode() not in answer and b"Traceback" not in answer, (case, answer)
+            assert "stack_trace" not in json.loads(answer), case
+        ok = {"dataframe_records": [lead], "params": {"as_of": AS_OF}}
+        status, answer = post_raw(f"{base}/invocations", json.dumps(ok).encode())
+        assert status == 200 and 0 <= json.loads(answer)["predictions"][0]["probability"] <= 1
