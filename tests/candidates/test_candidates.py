@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, read_scores, run
 
 from pipeline.config import Config
 from pipeline.jobs import load_training_data
 from pipeline.linear.logistic import fit_logistic, known_categories, linear_contributions
 from pipeline.training.train import train
+from tests.conftest import ROOT, read_scores, run
 
 pytestmark = pytest.mark.slow  # every test here trains a model
 

@@ -111,7 +111,12 @@ def test_class_weighting_cannot_distort_final_probabilities(sample_dir, tmp_path
     path = write_config(
         tmp_path / "c.yaml",
         sample_dir,
-        training={"backtest_months": 0, "lightgbm": {"scale_pos_weight": 8.0}},
+        # the booster is the model weighted here: the logistic candidate must not win the choice
+        training={
+            "backtest_months": 0,
+            "candidates": ["lightgbm"],
+            "lightgbm": {"scale_pos_weight": 8.0},
+        },
     )
     r = _train(path)
     p = r.test_predictions
