@@ -40,6 +40,7 @@ from pipeline.training.backtest import worker_pool
 from pipeline.training.train import TrainResult, train
 from pipeline.training.tune import TuneResult, tune
 from pipeline.validation.checks import Report, check_training_data
+from pipeline.validation.claims import check_constant_claims
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_URI = f"models:/{store.MODEL_NAME}@{store.CHAMPION}"
@@ -84,10 +85,13 @@ def command_inputs(cfg: Config | None, config_path: str | Path | None = None, **
     return store.protect_store(inputs)
 
 
-def validate_data(cfg: Config) -> Report:
-    """Every check `leadscore validate` prints (train runs the same ones first)."""
+def validate_data(cfg: Config, config_path: str | Path | None = None) -> Report:
+    """Every check `leadscore validate` prints (train runs the same ones first), and with the
+    config file the claims its comments make about the whole file (a dropped 'constant')."""
     leads, events = load_training_data(cfg)
-    return check_training_data(cfg, leads, events)
+    report = check_training_data(cfg, leads, events)
+    check_constant_claims(cfg, config_path, report)
+    return report
 
 
 @dataclass

@@ -7,13 +7,16 @@ check is added by writing one more `test_...(shape_run)` function.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import run
 
@@ -41,6 +44,17 @@ class ShapeRun:
     tags: dict
     backtest: pd.DataFrame
     scores: pd.DataFrame
+    report: str  # the training report's HTML, as `train` wrote it (report.dir or reports/)
+
+    @property
+    def cfg(self) -> dict:
+        return yaml.safe_load(self.config.read_text(encoding="utf-8"))
+
+    def report_text(self) -> str:
+        """The page's words: tags and embedded images out, image descriptions (alt) kept."""
+        t = re.sub(r"<(style|script)\b.*?</\1>", " ", self.report, flags=re.S)
+        t = re.sub(r'<img\b[^>]*alt="([^"]*)"[^>]*>', r" [image: \1] ", t)
+        return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", t)))
 
 
 @pytest.fixture(scope="module", params=list(SHAPES))
@@ -78,7 +92,10 @@ def shape_run(request, tmp_path_factory) -> ShapeRun:
         table = json.loads(Path(local).read_text())
         backtest = pd.DataFrame(table["data"], columns=table["columns"])
     scores = pd.read_csv(out, keep_default_na=False, na_values=[""])
-    return ShapeRun(shape, d, cfg, split, v.output, tags, backtest, scores)
+    pages = sorted((d / "reports").glob("lead-scoring-v*-training.html"))
+    assert [p.name for p in pages] == ["lead-scoring-v1-training.html"], pages
+    report = pages[0].read_text(encoding="utf-8")
+    return ShapeRun(shape, d, cfg, split, v.output, tags, backtest, scores, report)
 
 
 def test_split_kind_is_named(shape_run: ShapeRun) -> None:
@@ -86,8 +103,6 @@ def test_split_kind_is_named(shape_run: ShapeRun) -> None:
 
 
 def test_sub_scores_vary_or_are_empty(shape_run: ShapeRun) -> None:
-    if shape_run.shape == "semicolon":  # contact history as engagement: another part of issue 20
-        pytest.xfail("engagement is a constant 50 when behaviour lives in contact-history columns")
     for col in ("fit_score", "engagement_score"):
         s = shape_run.scores[col]
         assert s.isna().all() or s.nunique() > 1, f"{col} is a constant on {shape_run.shape}"
@@ -107,3 +122,56 @@ def test_backtests_promise_what_happens(shape_run: ShapeRun) -> None:
     for _, row in bt.iterrows():  # and no single period far off
         ratio = row["mean_probability"] / max(row["observed_rate"], 1e-9)
         assert 0.4 < ratio < 2.5, (shape_run.shape, row.to_dict())
+
+
+# what a page on each split kind must say, and must not
+SPLIT_WORDS = {
+    "time": (["recent leads it never saw", "Month Leads Wins"], ["held out at random", "Fold "]),
+    "stratified_random": (
+        ["leads held out at random", "Fold Leads Wins"],
+        ["recent leads", "Month Leads Wins", "as if it were each earlier month"],
+    ),
+}
+
+
+def test_report_names_the_split_kind(shape_run: ShapeRun) -> None:
+    """ "Measured on N recent leads it never saw" only on an out-of-time split; a random one says
+    so, and its backtests are folds, not months."""
+    text = shape_run.report_text()
+    must, must_not = SPLIT_WORDS[shape_run.expected_split]
+    for words in must:
+        assert words in text, (shape_run.shape, words)
+    for words in must_not:
+        assert words not in text, (shape_run.shape, words)
+
+
+def test_report_has_no_points_rule_without_points_rules(shape_run: ShapeRun) -> None:
+    """No points-rule column, sentence or curve (the charts' descriptions name what they draw)
+    when the config has no points rules: only the note that there are none."""
+    assert not shape_run.cfg.get("baseline_points")
+    text = shape_run.report_text().lower()
+    assert "no points rules configured" in text
+    rest = text.replace("no points rules configured", "")
+    assert "points rule" not in rest, re.findall(r".{80}points rule.{80}", rest)
+    assert "[image: share of wins caught against share of leads called, with" in text
+
+
+RAW_NAME = {
+    "snake_case": re.compile(r"\b[A-Za-z]+_[A-Za-z0-9_]+\b"),
+    "dotted": re.compile(r"\b[A-Za-z]+\.[A-Za-z][A-Za-z0-9]*\b"),
+    "hash": re.compile(r"\b[0-9a-fA-F]{16,}\b"),
+    "camelCase": re.compile(r"\b[a-z]+[A-Z][a-z]+\w*|\b[A-Z][a-z]+[A-Z][a-z]+\w*"),
+}
+
+
+def test_reasons_show_no_raw_codes_when_labels_were_drafted(shape_run: ShapeRun) -> None:
+    """`[-] nr.employed: 5,099`, `landing page id: 58326e62...`, `origin: paid_search`: none of
+    these once init drafted schema.labels."""
+    labels = (shape_run.cfg.get("schema") or {}).get("labels")
+    if not labels:
+        pytest.skip(f"no schema.labels drafted on {shape_run.shape}")
+    cols = [c for c in shape_run.scores if c.startswith("reason_")]
+    reasons = pd.unique(shape_run.scores[cols].stack().dropna().astype(str))
+    assert len(reasons) > 10, shape_run.shape
+    bad = {k: [r for r in reasons if rx.search(r)][:5] for k, rx in RAW_NAME.items()}
+    assert not any(bad.values()), (shape_run.shape, bad)

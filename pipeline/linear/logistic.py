@@ -119,6 +119,7 @@ def known_categories(model: Pipeline) -> dict[str, set[str]]:
         if not isinstance(pipe, Pipeline) or "onehotencoder" not in pipe.named_steps:
             continue
         enc = pipe.named_steps["onehotencoder"]
-        rare = set((enc.infrequent_categories_ or [None])[0] or [])
+        pooled = enc.infrequent_categories_[0] if enc.infrequent_categories_ else None
+        rare = set(pooled) if pooled is not None else set()  # an array: no truth value
         out[cols[0]] = {str(v) for v in enc.categories_[0] if v not in rare and v != "missing"}
     return out

@@ -129,8 +129,9 @@ class LeadScorer:
     def warm_up(self) -> None:
         """Build what every request would otherwise build on first use: the booster's SHAP tables
         and the compiled walk (loaded from numba's cache, or compiled). A server calls this at
-        load, so its first request costs what the others do. A logistic model has neither."""
-        if "lgbm" not in self.booster.named_steps:
+        load, so its first request costs what the others do. A logistic candidate has neither
+        (its parts are exact linear ones)."""
+        if is_logistic(self.booster):
             return
         fastshap.for_booster(self.booster.named_steps["lgbm"].booster_)
         fastshap.compiled.available()

@@ -88,9 +88,9 @@ def _classify_column(c: str, s: pd.Series, n: int, whole_nun: int | None = -1) -
     nun = s.nunique()
     if (nun if whole_nun == -1 else whole_nun) == 1 and len(s) >= 20:
         where = "in the whole file" if whole_nun == 1 else ""
-        return Col(
-            c, "empty", f"one value ({s.iloc[0][:25]!r}) in every filled row {where}".strip()
-        )
+        # 'constant:' tags the claim `validate` checks against the whole file (validation.claims)
+        why = f"constant: one value ({s.iloc[0][:25]!r}) in every filled row {where}"
+        return Col(c, "empty", why.strip())
     if s.str.match(EMAIL_RE).mean() > 0.5:
         return Col(c, "email", "PII: holds email addresses")
     share, dayfirst = date_share(s)

@@ -8,8 +8,6 @@ exists only when points rules were configured, "recent leads" only on an out-of-
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +15,7 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.report.fmt import pct
 from pipeline.report.glossary import FOLD_BACKTEST, GLOSSARY, RANDOM_TEST
+from pipeline.validation.claims import drop_comments  # noqa: F401 (the report's reader)
 from pipeline.validation.vocabulary import PII_NAME_RE, after_fact_role, is_snapshot
 
 MIN_SQL_LEADS = 20  # a precision over fewer test leads than this is noise, not a reachable target
@@ -115,26 +114,6 @@ def cutoff_notes(cfg: Config | None, result: Any) -> list[str]:
             f"For a separate MQL stage raise targets.mql.recall above the SQLs' share of wins "
             f"(about {pct(sql_wins)} on the test leads)."
         )
-    return out
-
-
-def drop_comments(config_path: str | Path | None) -> dict[str, str]:
-    """The comment `init` wrote beside each `schema.drop` entry ("- Tags  # leakage suspect:
-    ..."), read from the config file; empty when there is none."""
-    try:
-        text = Path(config_path).read_text(encoding="utf-8") if config_path else ""
-    except OSError:
-        return {}
-    out, inside = {}, False
-    for line in text.splitlines():
-        if re.match(r"^\s*drop:\s*(#.*)?$", line):
-            inside = True
-            continue
-        m = re.match(r"^\s*-\s*(['\"]?)(.*?)\1\s*#\s*(.+)$", line) if inside else None
-        if m:
-            out[m.group(2)] = m.group(3).strip()
-        elif inside and not re.match(r"^\s*(-|#)", line):
-            inside = False
     return out
 
 

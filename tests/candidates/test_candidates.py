@@ -116,6 +116,7 @@ def test_linear_contributions_are_exact_and_sum_per_column(tmp_path: Path) -> No
     X = pd.read_csv(tmp_path / "leads.csv")[[*NUMERIC, "region"]]
     y = (X["x0"] > X["x1"]).to_numpy(int)
     X.loc[:9, "region"] = "atlantis"  # rare: pooled with the infrequent levels
+    X.loc[10:19, "region"] = "lemuria"  # two pooled levels: an array, which has no truth value
     model = fit_logistic(X, y, ["region"], seed=1)
     c, base = linear_contributions(model, X)
     assert c.shape == X.shape
