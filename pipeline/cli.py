@@ -86,6 +86,14 @@ def generate(
             help="Export shape: event-log (default), flat, flat-nodates, semicolon, two-table."
         ),
     ] = "event-log",
+    segment_shift: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Add a region column; in APAC every effect counts 1-2*S (0: regions alike).",
+        ),
+    ] = None,
 ) -> None:
     """Write a sample CRM export: leads.csv, activities.csv, oracle.csv and open_leads.csv."""
     from pipeline.synthetic.sample import generate as make
@@ -94,9 +102,11 @@ def generate(
 
     if shape not in SHAPES:
         raise typer.BadParameter(f"--shape {shape!r}: use one of {', '.join(SHAPES)}")
+    if segment_shift is not None and shape != "event-log":
+        raise typer.BadParameter("--segment-shift works with --shape event-log only")
     t = time.perf_counter()
     if shape == "event-log":
-        data = make(leads, seed=seed, end=end, activity_scale=activity_scale)
+        data = make(leads, seed, end, activity_scale, segment_shift)
         paths = write_sample(data, out)
     else:
         data, paths = write_shape(shape, leads, seed, out, end)

@@ -256,6 +256,20 @@ class ValidationConfig(_Strict):
     id_like_share: float = Field(default=0.9, gt=0, le=1)  # distinct share of a categorical
 
 
+class SegmentsConfig(_Strict):
+    """A model per segment of one categorical column, each kept only where it beats the pooled
+    model on that segment's validation leads (pipeline.segments). Off when `column` is None.
+
+    40 won and 40 lost training leads by default: the floor Dynamics 365 sets per model, and about
+    the fewest with which a segment's validation slice still holds enough of each outcome for
+    DeLong's test to tell a real gain from noise (fewer only ever falls back to pooled)."""
+
+    column: str | None = None  # a schema.categorical column (region, product line, team)
+    min_won: int = Field(default=40, ge=2)  # won leads in the segment's training (fit) slice
+    min_lost: int = Field(default=40, ge=2)
+    max_segments: int = Field(default=10, ge=1, le=50)  # the most frequent values, at most
+
+
 class ReportConfig(_Strict):
     # training reports' folder; relative to the working folder like data paths; default: a
     # `reports/` folder beside the config file
@@ -274,6 +288,7 @@ class Config(_Strict):
     costs: CostsConfig | None = None
     report: ReportConfig = Field(default_factory=ReportConfig)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

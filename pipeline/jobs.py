@@ -276,7 +276,7 @@ def _score_spark(request: ScoreRequest) -> ScoreSummary:
     version = pyfunc.resolve_model_version(request.model_uri)
     scorer, _ = pyfunc.load_scorer(request.model_uri)
     # all or nothing, as before: the Spark output has no rejected-rows file yet
-    result = spark.result_type(request.n_reasons)
+    result = spark.result_type(request.n_reasons, segmented=hasattr(scorer, "models"))
     udf = pyfunc.spark_udf(session, request.model_uri, result, request.udf_params())
     return spark.score_with_spark(request, session, udf, scorer, version)
 

@@ -32,6 +32,7 @@ LAYERS = {
     "pipeline.monitoring": 8,
     "pipeline.modeling": 9,
     "pipeline.candidates": 10,
+    "pipeline.segments": 10.5,  # fits scorers the way training hands it, below training
     "pipeline.training": 11,
     "pipeline.serving": 12,
     "pipeline.report": 13,

@@ -40,3 +40,26 @@ def horizon_sentence(info: dict) -> str | None:
         f"{info.get('censored_snapshots', 0):,} recent snapshots whose {n} days were not over by "
         "the export date were left out (censored), so young leads never count as lost."
     )
+
+
+SEGMENT_NOTE = (
+    "A segment serves with its own model only when that model beat the pooled one on the "
+    "segment's validation leads (DeLong's paired test, p < 0.05); every other lead is scored by "
+    "the pooled model. Test AUCs are of the same test leads, for the record: they did not choose."
+)
+
+
+def segment_rows(t) -> list[dict]:
+    """The segment table (pipeline.segments) as rows for the report; [] when segments are off."""
+    return [] if t is None else t.to_dict("records")
+
+
+def segment_lines(t) -> list[str]:
+    """The model card's segment section: the table and what it means; nothing when off."""
+    if t is None or not len(t):
+        return []
+    from pipeline.report.card import md_table
+
+    cols = ["segment", "test_leads", "test_wins", "serves", "test_auc_segment", "test_auc_pooled"]
+    why = [f"- {r.segment}: {r.why}" for r in t.itertuples()]
+    return ["## Segments (test leads)", SEGMENT_NOTE, "", md_table(t[cols]), *why, ""]

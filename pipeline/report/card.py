@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.report.candidates import candidate_sentence, horizon_sentence
+from pipeline.report.candidates import candidate_sentence, horizon_sentence, segment_lines
 from pipeline.report.truth import leakage_banner
 
 METRIC_ROWS = [
@@ -216,6 +216,7 @@ def _evidence(result: object, gate: object | None) -> list[str]:
         ]
     if "slices" in t:
         lines += ["## Slices (test leads)", md_table(t["slices"])]
+    lines += segment_lines(t.get("segments"))
     if gate is not None:
         lines += ["## Promotion gate", f"{gate.reason}", ""]
     return lines

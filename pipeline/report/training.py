@@ -16,7 +16,12 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.report import charts, truth
-from pipeline.report.candidates import candidate_sentence, horizon_sentence
+from pipeline.report.candidates import (
+    SEGMENT_NOTE,
+    candidate_sentence,
+    horizon_sentence,
+    segment_rows,
+)
 from pipeline.report.card import has_points_rules
 from pipeline.report.drivers import DEFINITION, probability_drivers
 from pipeline.report.fmt import pct, times
@@ -80,6 +85,8 @@ def training_context(
         "backtest_chart": None,
         "slices": slice_rows(result.extra_tables.get("slices")),
         "min_slice_wins": MIN_SLICE_WINS,
+        "segments": segment_rows(result.extra_tables.get("segments")),
+        "segment_note": SEGMENT_NOTE,
         "gate": gate,
         "leakage": truth.leakage_sections(cfg, info, drop_notes or {}),
         "glossary": truth.glossary_for(info, bt),

@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline.io.rules import ECHO_CAP, clean_text
 
 SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
+SEGMENT = "model_segment"  # with segment models: the segment whose model scored the lead, or pooled
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -70,5 +71,5 @@ def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.D
     out["probability"] = out["probability"].round(6)
     out["model_version"] = model_version
     out["scored_at"] = scored_at
-    extra = [c for c in SUBSCORES if c in out.columns]
+    extra = [c for c in (*SUBSCORES, SEGMENT) if c in out.columns]
     return out[[c for c in out.columns if c not in extra] + extra]  # after the contract columns

@@ -30,7 +30,13 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
 from pipeline.monitoring.drift import DriftCounter
-from pipeline.serving.outputs import SUBSCORES, ScoreSummary, format_scores, output_columns
+from pipeline.serving.outputs import (
+    SEGMENT,
+    SUBSCORES,
+    ScoreSummary,
+    format_scores,
+    output_columns,
+)
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rest import request_events, use_events
 from pipeline.serving.rows import model_schema, prepare_leads, required_columns
@@ -79,8 +85,9 @@ def spark_session(master: str | None = None, quiet: bool = False):
     return session
 
 
-def result_type(n_reasons: int):
-    """The Spark schema of the pyfunc model's explained output."""
+def result_type(n_reasons: int, segmented: bool = False):
+    """The Spark schema of the pyfunc model's explained output (`model_segment` too when the
+    model has segment models)."""
     from pyspark.sql import types as T
 
     reasons = [f"reason_{i + 1}" for i in range(n_reasons)]
@@ -92,6 +99,7 @@ def result_type(n_reasons: int):
             T.StructField("stage", T.StringType()),
             *[T.StructField(r, T.StringType()) for r in reasons],
             *[T.StructField(c, T.LongType()) for c in (SUBSCORES if n_reasons > 0 else ())],
+            *([T.StructField(SEGMENT, T.StringType())] if segmented else []),
         ]
     )
 
@@ -197,7 +205,8 @@ def score_with_spark(request: ScoreRequest, spark, udf, scorer, version: str) ->
     else:
         scored = scored.withColumn("model_version", F.lit(version))
         scored = scored.withColumn("scored_at", F.lit(scored_at))
-        scored = scored.select(*output_columns(request.n_reasons))
+        extra = [SEGMENT] if SEGMENT in scored.columns else []
+        scored = scored.select(*output_columns(request.n_reasons), *extra)
         scored.write.mode("overwrite").parquet(str(output))
         counts = scored.groupBy("stage").count().collect()
         stages = {r["stage"]: int(r["count"]) for r in counts}

@@ -44,6 +44,7 @@ from pipeline.synthetic.population import (
     draw_firmographics,
     fit_from_firmographics,
 )
+from pipeline.synthetic.regions import draw_regions, fit_weights
 
 WINDOW_DAYS = 30.0
 DUE_WINDOW_DAYS = 3.0  # open_leads.csv: leads that reached a scoring age in the last 3 days
@@ -72,7 +73,11 @@ class _Events:
 
 
 def generate(
-    n_leads: int = 20_000, seed: int = 42, end: str = DEFAULT_END, activity_scale: float = 1.0
+    n_leads: int = 20_000,
+    seed: int = 42,
+    end: str = DEFAULT_END,
+    activity_scale: float = 1.0,
+    segment_shift: float | None = None,
 ) -> SampleData:
     """Make a sample CRM export: leads, activities, true probabilities and the open leads.
 
@@ -80,6 +85,10 @@ def generate(
     use it to reach a given event volume; the default sample is unchanged. The steps share one
     random generator, so their order is part of the seed's meaning: reordering them changes the
     data every test and benchmark was written against.
+
+    `segment_shift` (None: off) adds a `region` column, drawn from its own generator so the
+    other columns keep their seed's meaning, where one region behaves differently by that much
+    (`pipeline.synthetic.regions`; 0: regions that change nothing).
     """
     if n_leads < 1:
         raise ValueError("n_leads must be at least 1")
@@ -90,7 +99,9 @@ def generate(
     firms = draw_firmographics(rng, frac)
     fit = fit_from_firmographics(firms)
     events = _events(rng, fit, created_days, activity_scale)
-    p_true = _true_probability(firms, fit, events)
+    region = None if segment_shift is None else draw_regions(seed, n_leads)
+    weight = None if region is None else fit_weights(region, segment_shift or 0.0)
+    p_true = _true_probability(firms, fit, events, weight)
     won, closed_days = _outcomes(rng, p_true, created_days)
     lead_ids = np.char.add("L", np.char.zfill(np.arange(1, n_leads + 1).astype(str), 7))
     contacts = draw_contacts(rng, firms.personal)
@@ -103,6 +114,8 @@ def generate(
     acts = _activities_frame(lead_ids, events, start_ts, end_ts)
     oracle = pd.DataFrame({"lead_id": lead_ids, "true_probability": p_true})
     due = is_open & _due_for_scoring(end_ts - leads["created_at"])
+    if region is not None:
+        leads.insert(leads.columns.get_loc("country") + 1, "region", region)
     open_leads = leads.loc[due].drop(columns=["outcome", "closed_at"]).reset_index(drop=True)
     return SampleData(leads=leads, activities=acts, oracle=oracle, open_leads=open_leads)
 
@@ -145,13 +158,19 @@ def _events(
     return _Events(lead_idx, type_idx, age, days, counts, n7)
 
 
-def _true_probability(f: Firmographics, fit: np.ndarray, events: _Events) -> np.ndarray:
+def _true_probability(
+    f: Firmographics, fit: np.ndarray, events: _Events, fit_weight: np.ndarray | None = None
+) -> np.ndarray:
     """What a feature builder could know at the end of the window, as a probability whose mean
-    is the 10% base rate."""
+    is the 10% base rate. `fit_weight` (per lead) scales the log-odds before the base rate is
+    set: a region where what predicts a sale elsewhere counts differently (see
+    `pipeline.synthetic.regions`)."""
     names = list(ACTIVITIES)
     eff, eff7 = (np.array([ACTIVITIES[a][k] for a in names]) for k in (2, 3))
     behaviour = np.log1p(events.counts) @ eff + np.log1p(events.recent) @ eff7
     logit = _buyingfit_from_firmographics(f, fit) + behaviour + _interactions(f, events)
+    if fit_weight is not None:
+        logit = logit * fit_weight
     shift = _solve_intercept(logit, 0.10)
     return 1 / (1 + np.exp(-(logit + shift)))
 

@@ -160,6 +160,8 @@ def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -
         "candidate": info.get("candidate", "lightgbm"),  # the model that won on validation
         "candidate_logistic_fit_rows": info.get("candidate_logistic_fit_rows", 0),
         "horizon_days": info.get("horizon_days") or "none",  # label: won within N days
+        "segments_column": info.get("segments_column") or "none",
+        "segments_own": ",".join(info.get("segments_own") or []) or "none",  # own model serves
         "n_features": info["n_features"],
         **{k: info[k] for k in counts},
         "rows_test_leads": info["rows_test_leads"],

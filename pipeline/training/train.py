@@ -35,6 +35,7 @@ from pipeline.modeling.cutoffs import choose_cutoffs
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
 from pipeline.modeling.scorer import LeadScorer, subscore_references
 from pipeline.monitoring.drift import DriftReference
+from pipeline.segments.fit import fit_segments, segment_info
 from pipeline.training import backtest
 from pipeline.validation.leakage import suspects_in_features
 
@@ -85,6 +86,12 @@ def train(
     test = rows.part("test") & rows.last
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
+        pooled, (scorer, segments) = (
+            scorer,
+            fit_segments(  # segments: off unless configured
+                cfg, rows, scorer, lambda sub: fit_scorer(cfg, leads, sub, meta or {}, workers)[0]
+            ),
+        )
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL)
         logreg = workers.submit(logreg_baseline, cfg, rows, test, cand.models.get("logistic"))
@@ -98,6 +105,7 @@ def train(
         info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
         info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
+        info.update(segment_info(cfg, segments, pooled, rows, test, tables))
         preds["baseline_logreg"] = logreg.result()  # per lead: the gate's paired test reads it
         lr = classification_metrics(preds["label"].to_numpy(), preds["baseline_logreg"].to_numpy())
         add_lift(metrics, "logreg", lr["test_roc_auc"])
