@@ -106,9 +106,10 @@ def date_problem(value: object, dayfirst: bool = False) -> str:
     if not re.search(r"\d", text):
         return "cannot parse date"  # a word: now, today (never the wall clock)
     m = re.match(SLASH_DATE, text)
-    if m and int(m.group(1)) > 12 and not dayfirst:
+    first, second = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    if m and 12 < first <= 31 and second <= 12 and not dayfirst:
         return "a day-first date but schema.dayfirst is not set (set it to true)"
-    if m and int(m.group(2)) > 12 and dayfirst:
+    if m and 12 < second <= 31 and first <= 12 and dayfirst:
         return "a month-first date but schema.dayfirst is true"
     try:
         ts = pd.to_datetime(str(value), utc=True, format="mixed")

@@ -339,6 +339,8 @@ def training_info(
         "leads_lost": int((lab == 0).sum()),
         "leads_open": int(lab.isna().sum()),
         "snapshots": len(rows.snaps),
+        # labelled leads trained on: those whose outcome was known by the export date
+        "leads_trained": int(rows.snaps["lead_id"].nunique()),
         "snapshots_before_sampling": rows.candidate_snapshots,
         "at_scale": rows.at_scale,
         "rows_fit": int(rows.part("fit").sum()),

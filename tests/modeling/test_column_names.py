@@ -71,6 +71,8 @@ def test_hostile_column_names_train_and_score(tmp_path: Path, monkeypatch: pytes
         gate={"min_won": 0, "min_lost": 0, "max_ece": 1.0},
         training={"backtest_months": 1},
         baseline_points={HOSTILE_TYPE["demo_request"]: 30},
+        # "score" in a name reads as an after-the-fact column; this one is company size, kept
+        leakage={"accept": [HOSTILE["company_size"]]},
     )
     assert run("validate", "--config", cfg).exit_code == 0
     r = run("train", "--config", cfg, "--quiet")

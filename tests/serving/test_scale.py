@@ -24,15 +24,23 @@ AS_OF = pd.Timestamp("2026-11-01")
 
 
 @pytest.mark.slow
-def test_fast_shap_equals_lightgbm_pred_contrib(trained):
+def test_fast_shap_equals_lightgbm_pred_contrib(trained, sample_config, training_rows):
+    from pipeline.candidates.choose import fit_lightgbm_candidate
+
     result, leads, events = trained
     scorer = result.scorer
     sub = leads.iloc[:800].copy()
     sub.iloc[::5, sub.columns.get_loc("industry")] = None  # missing categories
     sub.iloc[::7, sub.columns.get_loc("employees")] = np.nan  # missing numbers
     X = scorer.features(sub, events, np.full(len(sub), AS_OF.to_datetime64()))
-    enc = scorer.booster.named_steps["encode"].transform(X)
-    booster = scorer.booster.named_steps["lgbm"].booster_
+    # the booster that served, or the one the logistic candidate beat on validation
+    model = (
+        scorer.booster
+        if scorer.candidate == "lightgbm"
+        else fit_lightgbm_candidate(sample_config, training_rows)
+    )
+    enc = model.named_steps["encode"].transform(X)
+    booster = model.named_steps["lgbm"].booster_
     ref = booster.predict(enc, pred_contrib=True)
     fast = fastshap.FastTreeShap(booster).contributions(fastshap.lightgbm_matrix(enc))
     assert fast.shape == ref.shape

@@ -98,7 +98,11 @@ def test_first_model_below_its_baseline_is_not_champion(
 ):
     import mlflow
 
-    stump = {**FAST, "lightgbm": {"n_estimators": 1, "num_leaves": 2, "max_depth": 1}}
+    stump = {
+        **FAST,
+        "candidates": ["lightgbm"],  # the stump itself must serve, not a logistic candidate
+        "lightgbm": {"n_estimators": 1, "num_leaves": 2, "max_depth": 1},
+    }
     cfg = write_config(tmp_path / "stump.yaml", raw, training=stump)
     r = run("train", "--config", cfg)
     assert r.exit_code == 0, r.output
