@@ -37,8 +37,7 @@ class Encoded:
 
 def matrix(booster: Pipeline, X: pd.DataFrame) -> np.ndarray:
     """`X` as LightGBM reads it: the encoder's categories as codes (missing -> NaN), numbers."""
-    enc = booster.named_steps["encode"].transform(X)
-    return np.ascontiguousarray(fastshap.lightgbm_matrix(enc))
+    return booster.named_steps["encode"].matrix(X)
 
 
 def encode(booster: Pipeline, X: pd.DataFrame) -> Encoded:
