@@ -229,7 +229,10 @@ def _plain_number(
 def _value_words(column: str, s: pd.Series, labels: dict | None) -> pd.Series:
     """A category's words: its `schema.labels` value, else 'basic.6y' read as 'basic 6 years'."""
     named = value_labels(labels, column)
-    return s.map(lambda t: named.get(t) or readable_value(t), na_action="ignore").astype("string")
+    # each distinct value phrased once, then spread over the rows (a chunk has few distinct ones)
+    codes, uniq = pd.factorize(s)
+    words = np.array([named.get(t) or readable_value(t) for t in uniq] + [None], dtype=object)
+    return pd.Series(words[codes], index=s.index, dtype="string")
 
 
 def _plain_value(
@@ -355,10 +358,22 @@ def reason_table(
         cols = [i for i, nm in enumerate(names) if feature_fields[nm] == field]
         total = fc[rows, j]
         c = contrib[np.ix_(rows, cols)]
-        text = phrase(field, X.iloc[rows], c, total, has_time, flags, categories, labels)
+        Xf = _field_columns(X, field, [names[i] for i in cols]).iloc[rows]
+        text = phrase(field, Xf, c, total, has_time, flags, categories, labels)
         sign = np.where(total >= 0, "[+] ", "[-] ").astype(object)
-        signed = np.array([None if t is None else g + t for g, t in zip(sign, text, strict=True)])
+        said = text != None  # noqa: E711 - elementwise: None is a reason left out
+        signed = np.full(len(text), None, dtype=object)
+        signed[said] = sign[said] + text[said]
         slot = hit[rows].argmax(axis=1)
         out[rows, slot] = signed
     out = np.take_along_axis(out, np.argsort(out == None, axis=1, kind="stable"), axis=1)  # noqa: E711
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])
+
+
+def _field_columns(X: pd.DataFrame, field: str, own: list[str]) -> pd.DataFrame:
+    """The columns `phrase` reads for `field`: its own features (taking the rows of a few columns
+    instead of all of them); all of X if a `<field>_count` column belongs to another field."""
+    probe = f"{'activity' if field == ACTIVITY_FIELD else field}_count"
+    if probe in X.columns and probe not in own:
+        return X
+    return X[own]

@@ -58,14 +58,33 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         self.float_dtype_ = np.dtype(np.float32 if single else np.float64)
         return self
 
+    def _codes(self, c: str, values: pd.Series) -> np.ndarray:
+        """Category codes of one column: rare or unseen -> `__other__`, missing -> -1."""
+        cats = self.categories_[c]
+        s = values.astype("string")
+        code = index_positions(pd.Index(cats[:-1], dtype="string"), s)
+        code = np.where(code >= 0, code, len(cats) - 1)  # rare or unseen: __other__
+        code[s.isna().to_numpy()] = -1
+        return code
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """What LightGBM reads of `transform(X)`, built without the frame: category codes
+        (missing -> NaN) and numbers in the fitted precision, as float64, columns in order."""
+        cols = list(self.feature_names_in_) if hasattr(self, "safe_names_") else list(X.columns)
+        dtype = getattr(self, "float_dtype_", np.float64)
+        out = np.empty((len(X), len(cols)), dtype=np.float64)
+        for j, c in enumerate(cols):
+            if c in self.categories_:
+                code = self._codes(c, X[c]).astype(np.float64)
+                out[:, j] = np.where(code < 0, np.nan, code)
+            else:
+                out[:, j] = X[c].to_numpy(dtype=dtype, na_value=np.nan)
+        return out
+
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
         for c, cats in self.categories_.items():
-            s = X[c].astype("string")
-            code = index_positions(pd.Index(cats[:-1], dtype="string"), s)
-            code = np.where(code >= 0, code, len(cats) - 1)  # rare or unseen: __other__
-            code[s.isna().to_numpy()] = -1
-            X[c] = pd.Categorical.from_codes(code, categories=cats)
+            X[c] = pd.Categorical.from_codes(self._codes(c, X[c]), categories=cats)
         num = [c for c in X.columns if c not in self.categories_]
         # encoders pickled before float_dtype_ existed were all float64
         X[num] = X[num].astype(getattr(self, "float_dtype_", np.float64))

@@ -27,6 +27,7 @@ from pipeline.explain.subscores import group_logodds, percentile
 from pipeline.features.builder import FeatureBuilder
 from pipeline.linear.logistic import is_logistic, linear_contributions
 from pipeline.linear.logistic import known_categories as linear_known_categories
+from pipeline.modeling import encoded
 from pipeline.modeling.cutoffs import Cutoffs
 
 # 1: before the scikit-learn conventions (no attribute; the builder's learned state had no `_`)
@@ -147,13 +148,18 @@ class LeadScorer:
 
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
-        p = self.conversion_probability(X)
+        if is_logistic(self.booster):
+            p, c = self.conversion_probability(X), None
+        else:  # one encoding of the chunk for the probability and the SHAP walk
+            e = encoded.encode(self.booster, X)
+            p = encoded.calibrated(self.calibrator, e.raw)[:, 1]
+            c = encoded.contributions(self.booster, e.matrix)[:, :-1] if n_reasons > 0 else None
         out = pd.DataFrame(index=X.index)
         out["probability"] = p
         out["score"] = self.to_score(p)
         out["stage"] = self.cutoffs.stage(p)
         if n_reasons > 0:
-            c, _ = self.contributions(X)
+            c = self.contributions(X)[0] if c is None else c
             ff = self.builder.feature_fields
             words = self.reason_words()
             out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time_, **words))
@@ -173,13 +179,7 @@ def model_contributions(model: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, f
 
 def booster_contributions(booster: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:
     """Per-feature SHAP values (log-odds) and the base value of `booster` (encoder + LightGBM)."""
-    enc = booster.named_steps["encode"].transform(X)
-    lgbm = booster.named_steps["lgbm"].booster_
-    fast = fastshap.for_booster(lgbm)  # same values as pred_contrib, ~5x faster
-    if fast is not None:
-        c = fast.contributions(fastshap.lightgbm_matrix(enc))
-    else:
-        c = lgbm.predict(enc, pred_contrib=True)
+    c = encoded.contributions(booster, encoded.matrix(booster, X))
     return c[:, :-1], float(c[0, -1]) if len(c) else 0.0
 
 

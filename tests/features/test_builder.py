@@ -140,3 +140,14 @@ def test_personal_email_flags():
     s = pd.Series(["x@gmail.com", "y@Acme.COM", None, "not-an-email", "z@HOTMAIL.com"])
     out = personal_email(s)
     assert out[0] == 1 and out[1] == 0 and np.isnan(out[2]) and np.isnan(out[3]) and out[4] == 1
+
+
+def test_personal_email_domain_is_after_the_last_at_trimmed_and_lower_cased():
+    # the domain rule is Python's rsplit/strip/lower: several @, spaces and newlines around the
+    # domain, an empty domain, a blank cell; repeated domains are looked up once, not once a row
+    s = pd.Series(
+        ["a@b@GMAIL.COM ", "x@", "@", "", "q@\u00a0yahoo.com", "a@b\n@hotmail.com", "z@busi.ness"]
+        + ["r@outlook.com\t"] * 3
+    )
+    expected = [1, 0, 0, np.nan, 1, 1, 0, 1, 1, 1]
+    np.testing.assert_array_equal(personal_email(s), np.array(expected, dtype=float))
