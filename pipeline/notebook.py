@@ -112,10 +112,11 @@ def _sample(folder: Path, n_leads: int) -> Workspace:
     folder = folder.resolve()
     raw = folder / "raw"
     cfg_path = folder / "config.yaml"
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    # the store in its own folder, as in the project: its folder is never an output's (io.atomic)
+    uri = f"sqlite:///{folder / 'models' / 'mlflow.db'}"
     done = folder / SAMPLE_DONE
     if not done.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "models").mkdir(parents=True, exist_ok=True)
         write_sample(generate(n_leads, seed=11), raw)
         conf = yaml.safe_load(
             (project_root(Path(__file__).parent) / "config/default.yaml").read_text()

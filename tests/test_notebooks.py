@@ -95,7 +95,7 @@ def _store(workdir: Path):
     """The workspace's own MLflow store, read from the test process."""
     import mlflow
 
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    uri = f"sqlite:///{workdir / 'models' / 'mlflow.db'}"
     return mlflow.MlflowClient(uri, uri)
 
 
