@@ -3,7 +3,7 @@
 A segment (one of the `max_segments` most frequent values of `segments.column` among the fit
 leads) gets a model when its fit slice holds at least `min_won` won and `min_lost` lost leads. The
 model is made by the same function as the pooled one, on the segment's rows only (same features,
-same candidates, calibrated on the segment's validation rows). It serves only if it beats the
+the recipe that won the pooled choice, calibrated on the segment's validation rows). It serves only if it beats the
 pooled model on the segment's validation leads with DeLong's paired test (higher AUC, p < 0.05):
 a segment model must earn its place, since every one is one more thing to monitor and explain.
 Both models early-stop and calibrate on the validation slice, so that flattering is shared. The

@@ -86,10 +86,17 @@ def train(
     test = rows.part("test") & rows.last
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
+        # a segment model uses the recipe that won on all validation leads: a segment's own
+        # validation slice is too small to choose a recipe again, and each choice costs a fit
+        seg_cfg = cfg.model_copy(deep=True)
+        seg_cfg.training.candidates = [scorer.candidate]
         pooled, (scorer, segments) = (
             scorer,
             fit_segments(  # segments: off unless configured
-                cfg, rows, scorer, lambda sub: fit_scorer(cfg, leads, sub, meta or {}, workers)[0]
+                cfg,
+                rows,
+                scorer,
+                lambda sub: fit_scorer(seg_cfg, leads, sub, meta or {}, workers)[0],
             ),
         )
         # the logistic baseline and the backtest refits run beside the steps below (they compute
