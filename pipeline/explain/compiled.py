@@ -32,43 +32,75 @@ SMALL = 5_000  # fewer rows than this do not load numba just for themselves (num
 
 
 def _walk_py(
-    X, lo, hi, out, n_nodes, feat, thr, kind, dleft, cstart, cend, cats, toff, tk, foff, feats, tab
+    XT,
+    lo,
+    hi,
+    out,
+    raw,
+    n_nodes,
+    feat,
+    thr,
+    kind,
+    dleft,
+    cstart,
+    cend,
+    cats,
+    toff,
+    tk,
+    foff,
+    feats,
+    tab,
+    loff,
+    leaf,
 ):  # pragma: no cover - the compiled version runs; this is its source
-    # tiles of rows, each tree over the whole tile: the tree's nodes stay in registers and the
-    # tile's rows of X and of `out` stay in cache; every out[f, r] still sums trees in order
+    # Tiles of rows, each tree over the whole tile, node by node: the inner loops run over the
+    # tile's rows with one split (or one table column) fixed, reading XT[f] and out[f]
+    # contiguously, which the compiler turns into vector code. Every out[f, r] and raw[r] still
+    # sums the trees in model order, as LightGBM adds its trees' leaf values.
+    code = np.zeros(TILE, np.int64)
     for a in range(lo, hi, TILE):
-        b = min(a + TILE, hi)
+        w = min(a + TILE, hi) - a
         for t in range(n_nodes.shape[0]):
-            for r in range(a, b):
-                base = (
-                    toff[t]
-                    + _code(X, r, t, n_nodes, feat, thr, kind, dleft, cstart, cend, cats) * tk[t]
-                )
-                for k in range(tk[t]):
-                    out[feats[foff[t] + k], r] += tab[base + k]
+            code[:w] = 0
+            for j in range(n_nodes[t]):
+                x = XT[feat[t, j], a : a + w]
+                if kind[t, j] == KIND_CAT:
+                    _cat_bits(x, code, j, cats[cstart[t, j] : cend[t, j]])
+                else:
+                    _num_bits(x, code, j, kind[t, j], thr[t, j], dleft[t, j])
+            lf = leaf[loff[t] : loff[t] + (1 << n_nodes[t])]
+            for i in range(w):
+                raw[a + i] += lf[code[i]]
+            k_t = tk[t]
+            for k in range(k_t):
+                col = out[feats[foff[t] + k], a : a + w]
+                entries = tab[toff[t] + k :]
+                for i in range(w):
+                    col[i] += entries[code[i] * k_t]
 
 
-def _code_py(X, r, t, n_nodes, feat, thr, kind, dleft, cstart, cend, cats):  # pragma: no cover
-    """Which way row r goes at each split of tree t, as bits (bit j set = left at node j)."""
-    code = 0
-    for j in range(n_nodes[t]):
-        f = X[r, feat[t, j]]
-        kd = kind[t, j]
-        if kd == KIND_CAT:  # listed categories go left; NaN and others go right
-            hit = False
-            for q in range(cstart[t, j], cend[t, j]):
-                hit |= f == cats[q]
-            code |= np.int64(hit) << j
-            continue
+def _cat_bits_py(x, code, j, listed):  # pragma: no cover - compiled; LightGBM's decision
+    """Bit j of each row's code: set when its category is listed (NaN and others go right)."""
+    for i in range(len(x)):
+        hit = False
+        for c in listed:
+            hit |= x[i] == c
+        code[i] |= np.int64(hit) << j
+
+
+def _num_bits_py(x, code, j, kd, th, dl):  # pragma: no cover - compiled; LightGBM's decision
+    """Bit j of each row's code: set when the row goes left at a numeric split. NaN is the
+    missing value of a NaN split; elsewhere it counts as 0.0, and at a Zero split a value within
+    K_ZERO of 0 is the missing value (LightGBM's `NumericalDecision`)."""
+    for i in range(len(x)):
+        f = x[i]
         nan = np.isnan(f)
         if kd == KIND_NAN:
-            missing = nan
+            left = dl if nan else f <= th
         else:
             f = 0.0 if nan else f
-            missing = (kd == KIND_ZERO) & (abs(f) <= K_ZERO)
-        left = (missing & dleft[t, j]) | (~missing & (f <= thr[t, j]))
-        code |= np.int64(left) << j
-    return code
+            left = dl if (kd == KIND_ZERO and abs(f) <= K_ZERO) else f <= th
+        code[i] |= np.int64(left) << j
 
 
 def _compile():
@@ -78,10 +110,11 @@ def _compile():
         import numba
     except ImportError:
         return None
-    global _code
+    global _cat_bits, _num_bits
     for cache in (True, False):
         try:
-            _code = numba.njit(nogil=True, cache=cache, inline="always")(_code_py)
+            _cat_bits = numba.njit(nogil=True, cache=cache, inline="always")(_cat_bits_py)
+            _num_bits = numba.njit(nogil=True, cache=cache, inline="always")(_num_bits_py)
             fn = numba.njit(nogil=True, cache=cache)(_walk_py)
             _smoke(fn)
             return fn
@@ -97,11 +130,11 @@ def _smoke(fn) -> None:
     out = np.zeros((2, 1))
     z = np.zeros(1, np.int64)
     nodes = (i1, i2, np.zeros((1, 1)), np.zeros((1, 1), np.int8), np.zeros((1, 1), np.bool_))
-    tables = (i2, i2, np.zeros(1), z, i1, z, z, np.zeros(2))
-    fn(np.zeros((1, 1)), 0, 1, out, *nodes, *tables)
+    tables = (i2, i2, np.zeros(1), z, i1, z, z, np.zeros(2), z, np.zeros(2))
+    fn(np.zeros((1, 1)), 0, 1, out, np.zeros(1), *nodes, *tables)
 
 
-_code = _code_py
+_cat_bits, _num_bits = _cat_bits_py, _num_bits_py
 _FN: list = []
 
 
@@ -122,18 +155,19 @@ def worth_it(n: int) -> bool:
     return (bool(_FN) or n >= SMALL) and available()
 
 
-def walk(X: np.ndarray, out: np.ndarray, arrays: tuple) -> None:
-    """Add every tree's table entry for each row of X into `out` (features x rows), in place;
-    blocks of rows run on a thread pool (the compiled code holds no GIL)."""
+def walk(X: np.ndarray, out: np.ndarray, raw: np.ndarray, arrays: tuple) -> None:
+    """Add every tree's table entry for each row of X into `out` (features x rows) and its leaf
+    value into `raw` (rows), in place; blocks of rows run on a thread pool (the compiled code
+    holds no GIL)."""
     fn = walker()
     n = len(X)
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T)  # a feature's rows contiguous
     workers = min(os.cpu_count() or 1, max(1, n // BLOCK))
     if workers <= 1:
-        fn(X, 0, n, out, *arrays)
+        fn(XT, 0, n, out, raw, *arrays)
         return
     bounds = list(range(0, n, BLOCK)) + [n]
     with ThreadPoolExecutor(workers) as pool:
-        jobs = [pool.submit(fn, X, a, b, out, *arrays) for a, b in itertools.pairwise(bounds)]
+        jobs = [pool.submit(fn, XT, a, b, out, raw, *arrays) for a, b in itertools.pairwise(bounds)]
         for j in jobs:
             j.result()

@@ -10,6 +10,11 @@ node covers from the model), then each row costs m comparisons and one table loo
 Used when every tree has at most MAX_NODES internal nodes (depth-3 trees have 7); otherwise the
 scorer falls back to LightGBM's `pred_contrib`. Tests check equality with `pred_contrib`. The
 walk over the tables runs compiled and threaded (`compiled`) where numba works, else in numpy.
+
+The same decision code also names the leaf each row reaches, so the walk adds the trees' leaf
+values too: the booster's raw score comes with the SHAP values instead of from a second pass of
+LightGBM over the rows. The leaf values are added in model order, starting from 0.0, as LightGBM's
+`PredictRaw` does, so the raw score is LightGBM's to the last bit (tests check equality).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class _Tree:
     nodes: list[_Node]
     features: np.ndarray  # model feature index of each table column
     table: np.ndarray  # (len(features), 2^m) SHAP values per decision code
+    leaf: np.ndarray  # (2^m,) value of the leaf that each decision code reaches
 
 
 class FastTreeShap:
@@ -57,38 +63,47 @@ class FastTreeShap:
         it = num_iteration if num_iteration is not None else booster.best_iteration
         if it and it > 0:
             infos = infos[:it]
-        self.trees: list[_Tree] = []
+        self.trees: list[_Tree] = []  # every tree in model order, a single leaf included
         self.base = 0.0
         for info in infos:
             tree, base = _build(info["tree_structure"])
             self.base += base
-            if tree is not None:
-                self.trees.append(tree)
+            self.trees.append(tree)
         self.packed = _pack(self.trees)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
+        """SHAP values of each row (n, features + 1), the last column the expected value."""
+        return self.contributions_and_raw(X)[0]
+
+    def contributions_and_raw(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """SHAP values as `contributions`, and the booster's raw score (log-odds) of each row,
+        equal to `booster.predict(X, raw_score=True)`, from the same walk."""
         X = np.asarray(X, dtype=np.float64)
         n = len(X)
         phi = np.zeros((self.n_features + 1, n))
-        if self.trees and n and compiled.worth_it(n):
-            compiled.walk(X, phi, self.packed)
-            phi[-1] = self.base
-            return phi.T
+        raw = np.zeros(n)
+        if n and compiled.worth_it(n):
+            compiled.walk(X, phi, raw, self.packed)
+        elif n:
+            self._numpy_walk(X, phi, raw)
+        phi[-1] = self.base
+        return phi.T, raw
+
+    def _numpy_walk(self, X: np.ndarray, phi: np.ndarray, raw: np.ndarray) -> None:
         cols = [X[:, j] for j in range(X.shape[1])]
         for t in self.trees:
-            code = np.zeros(n, dtype=np.intp)
+            code = np.zeros(len(X), dtype=np.intp)
             for j, node in enumerate(t.nodes):
                 code |= _goes_left(cols[node.feature], node).astype(np.intp) << j
+            raw += t.leaf[code]
             vals = t.table.take(code, axis=1)  # (k, n), rows contiguous
             for k, f in enumerate(t.features):
                 phi[f] += vals[k]
-        phi[-1] = self.base
-        return phi.T
 
 
 def _pack(trees: list[_Tree]) -> tuple:
     """The trees as flat arrays for the compiled walk (argument order of `compiled.walk`)."""
-    T, M = len(trees), max((len(t.nodes) for t in trees), default=1)
+    T, M = len(trees), max([1, *(len(t.nodes) for t in trees)])
     n_nodes = np.array([len(t.nodes) for t in trees], dtype=np.int64)
     feat = np.zeros((T, M), np.int64)
     thr = np.zeros((T, M))
@@ -106,14 +121,19 @@ def _pack(trees: list[_Tree]) -> tuple:
             cats.extend(nd.cats.tolist())
             cend[t, j] = len(cats)
     tk = np.array([len(t.features) for t in trees], dtype=np.int64)
-    foff = np.concatenate([[0], np.cumsum(tk)[:-1]]).astype(np.int64)
     sizes = np.array([t.table.size for t in trees], dtype=np.int64)
-    toff = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     # per tree, (2^m, k) row-major: one row's entries for a code sit together
-    tab = np.concatenate([t.table.T.ravel() for t in trees]) if trees else np.zeros(0)
-    feats = np.concatenate([t.features for t in trees]).astype(np.int64) if trees else tk
+    tab = np.concatenate([np.zeros(0), *(t.table.T.ravel() for t in trees)])
+    feats = np.concatenate([np.zeros(0, np.int64), *(t.features for t in trees)]).astype(np.int64)
+    leaf = np.concatenate([np.zeros(0), *(t.leaf for t in trees)])
     nodes = (n_nodes, feat, thr, kind, dleft, cstart, cend, np.asarray(cats, dtype=np.float64))
-    return (*nodes, toff, tk, foff, feats, tab)
+    tables = (_offsets(sizes), tk, _offsets(tk), feats, tab)
+    return (*nodes, *tables, _offsets(np.array([t.leaf.size for t in trees])), leaf)
+
+
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """Where each tree's entries start in the flat array of all trees' entries."""
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
 
 def for_booster(booster) -> FastTreeShap | None:
@@ -163,10 +183,13 @@ def _goes_left(f: np.ndarray, node: _Node) -> np.ndarray:
 SplitPath = list[tuple[int, bool, float]]  # (node, went left, child cover / node cover) per split
 
 
-def _build(root: dict) -> tuple[_Tree | None, float]:
-    """Table of one tree, and its expected value (sum of leaf values weighted by cover)."""
+def _build(root: dict) -> tuple[_Tree, float]:
+    """Table of one tree, and its expected value (sum of leaf values weighted by cover). A tree
+    of a single leaf has no split and no SHAP values, but its value is part of the raw score."""
     if "leaf_value" in root:
-        return None, float(root["leaf_value"])
+        value = float(root["leaf_value"])
+        none = np.zeros(0, dtype=np.intp)
+        return _Tree([], none, np.zeros((0, 1)), np.array([value])), value
     nodes, leaves = _flatten(root)
     m = len(nodes)
     codes = np.arange(2**m)
@@ -174,8 +197,13 @@ def _build(root: dict) -> tuple[_Tree | None, float]:
     feats = sorted({nd.feature for nd in nodes})
     col = {f: k for k, f in enumerate(feats)}
     table = np.zeros((2**m, len(feats)))
+    leaf = np.zeros(2**m)
     base = 0.0
     for value, path in leaves:
+        reached = np.ones(2**m, dtype=bool)  # codes whose decisions follow this leaf's path
+        for j, left, _ in path:
+            reached &= bits[j] == float(left)
+        leaf[reached] = value
         one: dict[int, np.ndarray] = {}
         zero: dict[int, float] = {}
         cover_share = 1.0
@@ -188,7 +216,7 @@ def _build(root: dict) -> tuple[_Tree | None, float]:
         base += value * cover_share
         for i in one:
             table[:, col[i]] += value * (one[i] - zero[i]) * _shapley_weight(i, one, zero, m)
-    tree = _Tree(nodes=nodes, features=np.array(feats, dtype=np.intp), table=table.T.copy())
+    tree = _Tree(nodes, np.array(feats, dtype=np.intp), table.T.copy(), leaf)
     return tree, base
 
 

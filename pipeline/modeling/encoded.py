@@ -33,6 +33,7 @@ class Encoded:
 
     matrix: np.ndarray  # (n, features) float64
     raw: np.ndarray  # (n,) the booster's decision function
+    contributions: np.ndarray | None = None  # (n, features + 1) SHAP values, when asked for
 
 
 def matrix(booster: Pipeline, X: pd.DataFrame) -> np.ndarray:
@@ -40,12 +41,19 @@ def matrix(booster: Pipeline, X: pd.DataFrame) -> np.ndarray:
     return booster.named_steps["encode"].matrix(X)
 
 
-def encode(booster: Pipeline, X: pd.DataFrame) -> Encoded:
-    """Encode `X` once and score it with the booster (its raw log-odds)."""
+def encode(booster: Pipeline, X: pd.DataFrame, explain: bool = False) -> Encoded:
+    """Encode `X` once and score it with the booster (its raw log-odds); with `explain`, also its
+    SHAP values. The SHAP table walk reaches every tree's leaf anyway, so it returns the raw score
+    too (LightGBM's to the last bit) and LightGBM does not walk the rows a second time."""
     m = matrix(booster, X)
     lgbm = booster.named_steps["lgbm"].booster_
+    fast = fastshap.for_booster(lgbm) if explain else None
+    if fast is not None:
+        c, raw = fast.contributions_and_raw(m)
+        return Encoded(m, raw, c)
     raw = lgbm.predict(m, raw_score=True) if len(m) else np.zeros(0)
-    return Encoded(m, np.asarray(raw, dtype=np.float64))
+    c = contributions(booster, m) if explain else None
+    return Encoded(m, np.asarray(raw, dtype=np.float64), c)
 
 
 def calibrated(calibrator: CalibratedClassifierCV, raw: np.ndarray) -> np.ndarray:

@@ -151,9 +151,9 @@ class LeadScorer:
         if is_logistic(self.booster):
             p, c = self.conversion_probability(X), None
         else:  # one encoding of the chunk for the probability and the SHAP walk
-            e = encoded.encode(self.booster, X)
+            e = encoded.encode(self.booster, X, explain=n_reasons > 0)
             p = encoded.calibrated(self.calibrator, e.raw)[:, 1]
-            c = encoded.contributions(self.booster, e.matrix)[:, :-1] if n_reasons > 0 else None
+            c = None if e.contributions is None else e.contributions[:, :-1]
         out = pd.DataFrame(index=X.index)
         out["probability"] = p
         out["score"] = self.to_score(p)

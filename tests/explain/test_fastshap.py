@@ -68,3 +68,51 @@ def test_numpy_walk_without_numba(model, monkeypatch):
     fast = fastshap.FastTreeShap(booster)
     got = _numpy_walk(fast, X[:500], monkeypatch)
     np.testing.assert_allclose(got, booster.predict(X[:500], pred_contrib=True), atol=1e-9)
+
+
+def _raw(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+    return booster.predict(X, raw_score=True)
+
+
+def test_walk_gives_lightgbms_raw_score_to_the_bit(model, monkeypatch):
+    """The leaf values summed in model order from 0.0, as LightGBM's PredictRaw: equal, not close,
+    so the calibrated probabilities (and the stages at their cutoffs) cannot move."""
+    booster, X = model
+    monkeypatch.setattr(compiled, "BLOCK", 256)  # many blocks on the thread pool
+    fast = fastshap.FastTreeShap(booster)
+    phi, raw = fast.contributions_and_raw(X)
+    np.testing.assert_array_equal(raw, _raw(booster, X))
+    np.testing.assert_array_equal(phi, fast.contributions(X))
+    with monkeypatch.context() as m:
+        m.setattr(compiled, "worth_it", lambda n: False)
+        np.testing.assert_array_equal(fast.contributions_and_raw(X)[1], raw)
+    assert fast.contributions_and_raw(X[:0])[1].shape == (0,)
+
+
+def test_raw_score_with_single_leaf_trees_and_early_stopping():
+    """Trees without a split still add their value; an early-stopped model stops at its best
+    iteration, as LightGBM's own predict does."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(scale=2.0, size=400) > 0).astype(int)
+    stumps = lgb.train(
+        {"objective": "binary", "min_data_in_leaf": 300, "verbose": -1},
+        lgb.Dataset(X, y),
+        num_boost_round=5,
+    )
+    fast = fastshap.FastTreeShap(stumps)
+    assert all(not t.nodes for t in fast.trees)
+    np.testing.assert_array_equal(fast.contributions_and_raw(X)[1], _raw(stumps, X))
+    train, valid = lgb.Dataset(X[:300], y[:300]), lgb.Dataset(X[300:], y[300:])
+    stopped = lgb.train(
+        {"objective": "binary", "max_depth": 3, "num_leaves": 8, "verbose": -1},
+        train,
+        num_boost_round=200,
+        valid_sets=[valid],
+        callbacks=[lgb.early_stopping(3, verbose=False)],
+        keep_training_booster=True,  # keeps the trees after the best iteration
+    )
+    assert 0 < stopped.best_iteration < stopped.num_trees()
+    fast = fastshap.FastTreeShap(stopped)
+    assert len(fast.trees) == stopped.best_iteration
+    np.testing.assert_array_equal(fast.contributions_and_raw(X)[1], _raw(stopped, X))
