@@ -347,8 +347,7 @@ def reason_table(
     fields, m = field_matrix(feature_fields)
     fc = contrib @ m
     names = list(feature_fields)
-    k_eff = min(k, len(fields))
-    order = np.argsort(-np.abs(fc), axis=1, kind="stable")[:, :k_eff]
+    order = top_fields(fc, min(k, len(fields)))
     out = np.full((len(X), k), None, dtype=object)
     for j, field in enumerate(fields):
         hit = order == j
@@ -368,6 +367,20 @@ def reason_table(
         out[rows, slot] = signed
     out = np.take_along_axis(out, np.argsort(out == None, axis=1, kind="stable"), axis=1)  # noqa: E711
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])
+
+
+def top_fields(fc: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the k fields of largest |contribution|, largest first, ties to the earlier field:
+    what a stable argsort of -|fc| gives, in k passes of argmax (which returns the first largest)
+    instead of sorting every field of every row. NaN parts rank last, as the sort puts them."""
+    a = np.abs(fc)
+    a[np.isnan(a)] = -1.0  # below every real |part|; a NaN row's fields keep their order
+    order = np.zeros((len(a), k), dtype=np.intp)
+    rows = np.arange(len(a))
+    for j in range(k):
+        order[:, j] = top = a.argmax(axis=1)
+        a[rows, top] = -np.inf
+    return order
 
 
 def _field_columns(X: pd.DataFrame, field: str, own: list[str]) -> pd.DataFrame:
