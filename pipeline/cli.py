@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from pipeline import console
-from pipeline.config import DEFAULT_CONFIG, load_config
+from pipeline.config import CHAMPION_URI, DEFAULT_CONFIG, load_config
 from pipeline.errors import ConfigError, ExpectedError
 
 app = typer.Typer(
@@ -34,7 +34,6 @@ ConfigOpt = Annotated[
     Path, typer.Option("--config", "-c", help="YAML config (see config/default.yaml).")
 ]
 ModelUriOpt = Annotated[str, typer.Option(help="MLflow model URI.")]
-CHAMPION_URI = "models:/lead-scoring@champion"
 
 
 def echo(lines: list[str], err: bool = False) -> None:

@@ -30,6 +30,12 @@ from pipeline.config_checks import (
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/default.yaml")
+# MLflow names of the contract (DESIGN.md), here so every layer names them from one place
+EXPERIMENT = "lead-scoring"
+SCORING_EXPERIMENT = "lead-scoring-scoring"
+MODEL_NAME = "lead-scoring"
+CHAMPION = "champion"
+CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION}"  # what score, explain and serve use by default
 
 
 class _Strict(BaseModel):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.config import Config, GateConfig, LightGBMParams
+from pipeline.config import CHAMPION_URI, Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
@@ -43,7 +43,7 @@ from pipeline.validation.checks import Report, check_training_data
 from pipeline.validation.claims import check_constant_claims
 
 log = logging.getLogger(__name__)
-DEFAULT_MODEL_URI = f"models:/{store.MODEL_NAME}@{store.CHAMPION}"
+DEFAULT_MODEL_URI = CHAMPION_URI
 
 
 def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.config import Config, load_config
+from pipeline.config import EXPERIMENT, Config, load_config
 from pipeline.io.keys import present_in
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -199,7 +199,7 @@ def activity_by_outcome(leads: pd.DataFrame, events: pd.DataFrame, days: int = 3
     return out.sort_values("won / lost", ascending=False).round(2)
 
 
-def latest_run(experiment: str = "lead-scoring") -> pd.Series:
+def latest_run(experiment: str = EXPERIMENT) -> pd.Series:
     """The most recent finished training run of the workspace's MLflow store."""
     from pipeline.tracking.runs import latest_training_run
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.config import Config
+from pipeline.config import CHAMPION_URI, Config
 from pipeline.errors import DataError
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs
 from pipeline.io.rules import clean_value, parse_as_of
@@ -50,7 +50,7 @@ class ScoreRequest:
         leads: Path | None = None,
         activities: Path | None = None,
         output: str | Path | None = None,
-        model_uri: str = "models:/lead-scoring@champion",
+        model_uri: str = CHAMPION_URI,
         as_of: str | pd.Timestamp | None = None,
         engine: str = "local",
         **options,

@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.data.pandas_dataset import PandasDataset
 
-from pipeline.config import Config
+from pipeline.config import EXPERIMENT, Config
 from pipeline.evaluation import plots as qp
 from pipeline.evaluation.gate import GateResult
 from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
@@ -290,7 +290,7 @@ def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores: str) -> str:
         return run.info.run_id
 
 
-def latest_training_run(experiment: str = "lead-scoring") -> pd.Series:
+def latest_training_run(experiment: str = EXPERIMENT) -> pd.Series:
     """The most recent finished training run (scoring and monitoring runs are left out)."""
     found = mlflow.search_runs(
         experiment_names=[experiment],

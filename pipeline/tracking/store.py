@@ -22,13 +22,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
+from pipeline.config import CHAMPION, EXPERIMENT, MODEL_NAME, SCORING_EXPERIMENT
 from pipeline.errors import ExpectedError, StorageError, storage_error
 from pipeline.io.atomic import Inputs
 
-EXPERIMENT = "lead-scoring"
-SCORING_EXPERIMENT = "lead-scoring-scoring"
-MODEL_NAME = "lead-scoring"
-CHAMPION = "champion"
+__all__ = ["CHAMPION", "EXPERIMENT", "MODEL_NAME", "SCORING_EXPERIMENT"]  # named here for callers
 CHALLENGER = "challenger"
 DEFAULT_URI = "sqlite:///models/mlflow.db"
 # what requests/urllib3 say when a server refuses, is unknown or never answers

@@ -6,7 +6,9 @@ month began (`pipeline.features.known`), early-stop and calibrate on the most re
 on the month's leads (one row each, their last snapshot). The snapshot features of the main run are
 reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
-the table says so.
+the table says so. Each period refits the candidate that serves (`training.candidates` chose it on
+validation): a logistic model that won is backtested as a logistic model, not as the booster it
+beat; the table's `candidate` column says which.
 
 The refits run in a pool of threads, one LightGBM thread each, beside the rest of training
 (`start_backtests`): LightGBM releases the GIL, so they fill the core that training's Python steps
@@ -32,6 +34,7 @@ from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.features.known import outcome_known_at
 from pipeline.io.keys import index_positions
+from pipeline.linear.logistic import fit_logistic
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import calibrated_probabilities
 from pipeline.modeling.params import size_aware
@@ -92,33 +95,38 @@ def _fit_and_test(
     period: Period,
     method: str = "auto",
     refit: Refit = Refit(),
-) -> dict[str, float] | None:
-    """Refit the recipe on one period's rows and test it on its leads (None: a slice lacks a
-    class). Runs in a worker thread: it reads `rows` and writes nothing shared."""
+    candidate: str = "lightgbm",
+) -> dict[str, float | str] | None:
+    """Refit the serving candidate on one period's rows and test it on its leads (None: a slice
+    lacks a class). Runs in a worker thread: it reads `rows` and writes nothing shared."""
     tc = cfg.training
     X, y, lead_ids = rows.X, rows.y, rows.lead_ids
     slices = _period_slices(rows, codes, period, refit, tc.seed)
     if slices is None:
         return None
     fit_m, val_m, test_m = slices
-    params = refit.params or size_aware(tc.lightgbm, int(fit_m.sum()))
-    if refit.early_stopping_rounds:
-        params = params.model_copy(update={"early_stopping_rounds": refit.early_stopping_rounds})
-    booster = fit_booster(
-        X[fit_m],
-        y[fit_m],
-        X[val_m],
-        y[val_m],
-        rows.builder.categorical,
-        params,
-        tc.seed,
-        tc.min_category_count,
-        threads=1,
-    )
+    if candidate == "logistic":  # nothing early-stops: the validation rows only calibrate
+        model = fit_logistic(X[fit_m], y[fit_m], rows.builder.categorical, tc.seed)
+    else:
+        params = refit.params or size_aware(tc.lightgbm, int(fit_m.sum()))
+        if refit.early_stopping_rounds:
+            update = {"early_stopping_rounds": refit.early_stopping_rounds}
+            params = params.model_copy(update=update)
+        model = fit_booster(
+            X[fit_m],
+            y[fit_m],
+            X[val_m],
+            y[val_m],
+            rows.builder.categorical,
+            params,
+            tc.seed,
+            tc.min_category_count,
+            threads=1,
+        )
     p, choice = calibrated_probabilities(
-        booster, X[val_m], y[val_m], lead_ids[val_m], method, tc.seed, X[test_m]
+        model, X[val_m], y[val_m], lead_ids[val_m], method, tc.seed, X[test_m]
     )
-    return _period_metrics(cfg, rows, fit_m, test_m, p, choice.method)
+    return {"candidate": candidate, **_period_metrics(cfg, rows, fit_m, test_m, p, choice.method)}
 
 
 def _period_slices(
@@ -165,12 +173,16 @@ def _period_metrics(
 
 
 def run_backtests(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, method: str | None = None
+    cfg: Config,
+    leads: pd.DataFrame,
+    rows: TrainingRows,
+    method: str | None = None,
+    candidate: str = "lightgbm",
 ) -> tuple[pd.DataFrame, str]:
     """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'
     or 'off'; the refits run `WORKERS` at a time and this waits for them."""
     with worker_pool() as pool:
-        return start_backtests(cfg, leads, rows, method, pool)()
+        return start_backtests(cfg, leads, rows, method, pool, candidate)()
 
 
 @contextmanager
@@ -185,7 +197,12 @@ def worker_pool() -> Iterator[ThreadPoolExecutor]:
 
 
 def start_backtests(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, method: str | None, pool: Executor
+    cfg: Config,
+    leads: pd.DataFrame,
+    rows: TrainingRows,
+    method: str | None,
+    pool: Executor,
+    candidate: str = "lightgbm",
 ) -> Callable[[], tuple[pd.DataFrame, str]]:
     """Submit every period's refit to `pool` and return at once; calling the result waits for
     them and gives the table and mode of `run_backtests` (a refit's error is raised there).
@@ -199,7 +216,8 @@ def start_backtests(
     refit = refit_plan(cfg, rows)
     method = method or cfg.training.calibration
     jobs: list[tuple[str, Future]] = [
-        (p.name, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit)) for p in periods
+        (p.name, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit, candidate))
+        for p in periods
     ]
 
     def table() -> tuple[pd.DataFrame, str]:

@@ -102,7 +102,9 @@ def train(
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL)
         logreg = workers.submit(logreg_baseline, cfg, rows, test, cand.models.get("logistic"))
-        backtests = backtest.start_backtests(cfg, leads, rows, choice.method, workers)
+        backtests = backtest.start_backtests(
+            cfg, leads, rows, choice.method, workers, pooled.candidate
+        )
         preds, metrics = evaluate(cfg, scorer, rows, test)
         tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
         add_oracle(oracle, preds, metrics)

@@ -89,6 +89,7 @@ def test_walk_gives_lightgbms_raw_score_to_the_bit(model, monkeypatch):
     assert fast.contributions_and_raw(X[:0])[1].shape == (0,)
 
 
+@pytest.mark.slow  # lgb.train: the tier rule counts it as training, though it takes a second
 def test_raw_score_with_single_leaf_trees_and_early_stopping():
     """Trees without a split still add their value; an early-stopped model stops at its best
     iteration, as LightGBM's own predict does."""
