@@ -72,7 +72,9 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         (missing -> NaN) and numbers in the fitted precision, as float64, columns in order."""
         cols = list(self.feature_names_in_) if hasattr(self, "safe_names_") else list(X.columns)
         dtype = getattr(self, "float_dtype_", np.float64)
-        out = np.empty((len(X), len(cols)), dtype=np.float64)
+        # column-major: each column is written in one contiguous pass, and the SHAP walk reads
+        # the transpose (a feature's rows together) without copying the matrix
+        out = np.empty((len(X), len(cols)), dtype=np.float64, order="F")
         for j, c in enumerate(cols):
             if c in self.categories_:
                 code = self._codes(c, X[c]).astype(np.float64)
