@@ -96,7 +96,10 @@ def _arrow(values: pd.api.extensions.ExtensionArray) -> pa.Array:
 
 def _is_any(b: np.ndarray, chars: bytes) -> np.ndarray:
     """Which bytes of `b` are one of `chars` (a few compares: 4x faster than np.isin here)."""
-    return np.logical_or.reduce([b == c for c in chars])
+    out = b == chars[0]
+    for c in chars[1:]:
+        out |= b == c
+    return out
 
 
 def _six_decimals(v: np.ndarray) -> pa.Array | None:
