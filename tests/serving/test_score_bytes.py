@@ -15,13 +15,15 @@ import pytest
 
 from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.csvwrite import csv_lines
+from pipeline.io.rules import clean_text
 from pipeline.serving.batch import ChunkScorer
 from pipeline.serving.outputs import (
+    FORMULA_START,
+    REASON_CAP,
     SEGMENT,
     SUBSCORES,
     clean_cells,
     format_scores,
-    neutralise,
     output_columns,
 )
 
@@ -71,12 +73,22 @@ def scorer_output(n: int, seed: int, segments: bool) -> pd.DataFrame:
     return res
 
 
+def main_cells(out: pd.DataFrame) -> pd.DataFrame:
+    """main's (0ef0509) clean_cells, word for word: clean_text on every cell, object cells."""
+    out["lead_id"] = clean_text(out["lead_id"]).astype(object).where(out["lead_id"].notna(), None)
+    for c in out.columns:
+        if c.startswith("reason_"):
+            out[c] = clean_text(out[c], REASON_CAP).astype(object).where(out[c].notna(), None)
+    return out
+
+
 def main_bytes(chunks: list[pd.DataFrame]) -> bytes:
     """What main (0ef0509) wrote: format_scores with object cells, then pandas' to_csv."""
     f = io.BytesIO()
     for i, res in enumerate(chunks):
-        out = clean_cells(res.reset_index().rename(columns={"index": "lead_id"}))
-        out["lead_id"] = neutralise(out["lead_id"])
+        out = main_cells(res.reset_index().rename(columns={"index": "lead_id"}))
+        s = out["lead_id"].astype("string")
+        out["lead_id"] = s.where(~s.str.startswith(FORMULA_START).fillna(False), "'" + s)
         out["probability"] = out["probability"].round(6)
         out["model_version"], out["scored_at"] = VERSION, AT
         extra = [c for c in (*SUBSCORES, SEGMENT) if c in out.columns]
@@ -106,9 +118,11 @@ def test_format_scores_cells_are_clean_cells_cells():
     writer's fast path takes them."""
     res = scorer_output(400, 7, segments=False)
     new = format_scores(res, VERSION, AT)
-    old = clean_cells(res.reset_index().rename(columns={"index": "lead_id"}))
+    old = main_cells(res.reset_index().rename(columns={"index": "lead_id"}))
+    now = clean_cells(res.reset_index().rename(columns={"index": "lead_id"}))
     for c in ["reason_1", "reason_2", "reason_3"]:
         assert new[c].astype(object).where(new[c].notna(), None).tolist() == old[c].tolist()
+        assert now[c].tolist() == old[c].tolist()  # REST's cells: None where missing
     assert new["reason_1"].str.len().max() <= 120  # capped, control characters gone
     assert not new["reason_1"].str.contains("\x07|\u200b", regex=True).any()
     assert csv_lines(new) is not None  # the scores frame takes the fast path
