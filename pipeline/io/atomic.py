@@ -145,9 +145,11 @@ def atomic_open(path: str | Path) -> Iterator[IO[str]]:
 
 
 def write_atomic(df: pd.DataFrame, path: str | Path) -> None:
-    """A data frame as CSV (floats to 6 decimals), atomically."""
+    """A data frame as CSV (floats to 6 decimals: pandas' `to_csv` bytes), atomically."""
+    from pipeline.io.csvwrite import write_csv
+
     with atomic_open(path) as f:
-        df.to_csv(f, index=False, float_format="%.6f")
+        write_csv(f.buffer, df)  # UTF-8, newline="": the bytes go to the file as they are
 
 
 def write_text_atomic(text: str, path: str | Path) -> None:

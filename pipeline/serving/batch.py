@@ -21,6 +21,7 @@ from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
+from pipeline.io.csvwrite import write_csv
 from pipeline.io.readers import read_table
 from pipeline.io.rules import (
     ECHO_CAP,
@@ -274,9 +275,13 @@ class ChunkScorer:
         return self.scorer.score_features(X, self.n_reasons)
 
     def write(self, f: IO[str], res: pd.DataFrame) -> None:
-        """Append a chunk's scores; the header goes with the first chunk that has any."""
+        """Append a chunk's scores; the header goes with the first chunk that has any.
+
+        `f` is `atomic_open`'s UTF-8 file without newline translation, so the chunk's bytes go
+        straight to its buffer, once what was written as text is flushed."""
         out = format_scores(res, self.model_version, self.scored_at)
-        out.to_csv(f, index=False, header=self.n_scored == 0, float_format="%.6f")
+        f.flush()
+        write_csv(f.buffer, out, header=self.n_scored == 0)  # type: ignore[attr-defined]
         self.n_scored += len(out)
         for k, v in out["stage"].value_counts().items():
             self.stages[k] = self.stages.get(k, 0) + int(v)
