@@ -155,37 +155,31 @@ class CompactEvents:
 
     def for_rows(self, start: int, stop: int, ids: np.ndarray) -> pd.DataFrame:
         """Canonical events frame (`lead_id`, `ts`, `type`) of the leads in rows [start, stop)."""
-        return self.for_leads(start, stop, ids)[0]
-
-    def for_leads(
-        self,
-        start: int,
-        stop: int,
-        ids: np.ndarray,
-        rows: np.ndarray | None = None,
-        created: np.ndarray | None = None,
-    ) -> tuple[pd.DataFrame, int]:
-        """`for_rows`, less the events dated before their lead was created (`created`: the
-        creation times of the leads at file `rows`), and how many those were. Matched by row
-        number, not by id: no hashing of millions of id strings."""
         lo, hi = np.searchsorted(self.row, [start, stop])
-        row, ts, code = self.row[lo:hi], self.ts[lo:hi], self.code[lo:hi]
-        n_before = 0
-        if rows is not None and created is not None and len(row):
-            by_row = np.full(stop - start, NAT, np.int64)
-            by_row[np.asarray(rows) - start] = np.asarray(created, "datetime64[ns]").view(np.int64)
-            born = by_row[row - start]
-            keep = (born == NAT) | (ts >= born)
-            n_before = int((~keep).sum())
-            row, ts, code = row[keep], ts[keep], code[keep]
-        frame = pd.DataFrame(
+        return pd.DataFrame(
             {
-                "lead_id": ids[row],
-                "ts": ts.view("datetime64[ns]"),
-                "type": pd.Categorical.from_codes(code, categories=self.types),
+                "lead_id": ids[self.row[lo:hi]],
+                "ts": self.ts[lo:hi].view("datetime64[ns]"),
+                "type": pd.Categorical.from_codes(self.code[lo:hi], categories=self.types),
             }
         )
-        return frame, n_before
+
+    def of_rows(
+        self, rows: np.ndarray, created: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The events of the leads at file `rows` (ascending) as (position of the lead in `rows`,
+        time, type code), less those dated before the lead was `created` (datetime64, NaT:
+        unknown), and how many those were. Matched by row number: no id is hashed."""
+        if not len(rows):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16), 0
+        lo, hi = np.searchsorted(self.row, [rows[0], rows[-1] + 1])
+        at = np.full(rows[-1] + 1 - rows[0], -1, np.int64)
+        at[rows - rows[0]] = np.arange(len(rows))
+        pos, ts, code = at[self.row[lo:hi] - rows[0]], self.ts[lo:hi], self.code[lo:hi]
+        born = np.asarray(created, "datetime64[ns]").view(np.int64)[pos]
+        before = (pos >= 0) & (born != NAT) & (ts < born)
+        keep = (pos >= 0) & ~before
+        return pos[keep], ts[keep], code[keep], int(before.sum())
 
 
 class _Vocab:

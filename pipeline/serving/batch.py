@@ -250,8 +250,9 @@ class ChunkScorer:
             feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
             check_scoring_data(leads, feats, self.path).log_and_raise()
         born = leads["_created_at"].to_numpy("datetime64[ns]")
-        ev, n_before = self.events.for_leads(start, stop, self.ids.obj, good.index.to_numpy(), born)
+        *ev, n_before = self.events.of_rows(good.index.to_numpy(), born)
         self.before_created += n_before
+        ev = self.scorer.builder.event_codes(*ev, self.events.types)
         X = self.scorer.features(leads, ev, np.full(len(leads), self.as_of64))
         self.drift.add(X)
         return Prepared(X, start, stop)
