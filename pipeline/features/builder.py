@@ -202,7 +202,8 @@ class FeatureBuilder(BaseEstimator):
             inv[rows] = np.arange(n, dtype=inv.dtype)
         windows = WINDOWS if self.has_time_ else ()
         names = ["count", *(f"count_{w}d" for w in windows)]
-        counts = {name: np.zeros(n * k, np.int64) for name in names}
+        # type-major (k, n): each feature a contiguous row; counts as floats (exact below 2**53)
+        counts = {name: np.zeros(k * n) for name in names}
         totals = {name: np.zeros(n, np.int64) for name in names}
         last = np.full(n * k, np.inf) if self.has_time_ else None
         any_last = np.full(n, np.inf) if self.has_time_ else None
@@ -222,25 +223,25 @@ class FeatureBuilder(BaseEstimator):
                 w = None if name == "count" else int(name[6:-1])
                 r, c = (row, code) if w is None else (row[age < w], code[age < w])
                 kn = known if w is None else c >= 0
-                counts[name] += np.bincount(r[kn] * k + c[kn], minlength=n * k)
+                counts[name] += np.bincount(c[kn] * n + r[kn], minlength=n * k)
                 totals[name] += np.bincount(r, minlength=n)
             if last is not None:
-                np.minimum.at(last, row[known] * k + code[known], age[known])
+                np.minimum.at(last, code[known] * n + row[known], age[known])
                 np.minimum.at(any_last, row, age)
         per_type = {}
         for name in names:
-            m = counts[name].reshape(n, k).astype(float)
-            m[:, -1] = totals[name]
+            m = counts[name].reshape(k, n)
+            m[-1] = totals[name]
             per_type[name] = m
         if last is not None:
-            last = last.reshape(n, k)
-            last[:, -1] = any_last
+            last = last.reshape(k, n)
+            last[-1] = any_last
             last[np.isinf(last)] = np.nan
             per_type["days_since_last"] = last
         out: dict[str, np.ndarray] = {}
         for j, t in enumerate([*types, "activity"]):
             for name, m in per_type.items():
-                out[f"{t}_{name}"] = m[:, j]
+                out[f"{t}_{name}"] = m[j]
         return out
 
 

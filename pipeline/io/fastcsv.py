@@ -227,6 +227,20 @@ def compact_events(
     return out
 
 
+def lead_rows(lid: pa.Array, first_ids: pa.Array, first_rows: np.ndarray) -> np.ndarray:
+    """The leads file row of each event's lead id (`first_rows` of `first_ids`), -1 for another
+    lead's or none. The block's distinct ids are hashed and the leads' ids looked up in them:
+    hashing the leads' million ids for every block cost ~0.2 s of CPU a block."""
+    enc = pc.dictionary_encode(lid)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    at = pc.index_in(first_ids, value_set=enc.dictionary.cast(first_ids.type))
+    found = pc.is_valid(at).to_numpy(zero_copy_only=False)
+    row_of = np.full(len(enc.dictionary) + 1, -1, np.int64)  # the last: a missing id
+    row_of[pc.drop_null(at).to_numpy()] = first_rows[found]
+    return row_of[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)]
+
+
 class _KeptEvents:
     """The compact arrays growing block by block: only events of the leads being scored, with a
     type, before the cutoff, so memory follows what is kept rather than the file's size."""
@@ -242,9 +256,7 @@ class _KeptEvents:
         self.offset = 0  # file rows read so far
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
-        pos = pc.index_in(lid, value_set=self.first_ids).to_numpy(zero_copy_only=False)
-        r = np.where(np.isnan(pos), -1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-        r = np.where(r >= 0, self.first_rows[np.maximum(r, 0)], -1)
+        r = lead_rows(lid, self.first_ids, self.first_rows)
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
         c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
@@ -315,9 +327,7 @@ def compact_from_frame(
     """The same compact form from a canonical events frame (the pandas fallback path)."""
     vocab = _Vocab()
     lid = pa.array(ev["lead_id"].astype(object).to_numpy(), type=pa.string())
-    pos = pc.index_in(lid, value_set=first_ids).to_numpy(zero_copy_only=False)
-    r = np.where(np.isnan(pos), -1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-    r = np.where(r >= 0, first_rows[np.maximum(r, 0)], -1)
+    r = lead_rows(lid, first_ids, first_rows)
     t = ev["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     cat = pd.Categorical(ev["type"])
     c = vocab.codes(pa.array(list(cat.categories), type=pa.string()))[cat.codes]
@@ -333,5 +343,13 @@ def _finish(rows: list, tss: list, codes: list, types: list[str]) -> CompactEven
     row = np.concatenate(rows) if rows else np.zeros(0, np.int32)
     ts = np.concatenate(tss) if tss else np.zeros(0, np.int64)
     code = np.concatenate(codes) if codes else np.zeros(0, np.int16)
-    order = np.argsort(row, kind="stable")
-    return CompactEvents(row[order], ts[order], code[order], types)
+    return CompactEvents(row[order := stable_order(row)], ts[order], code[order], types)
+
+
+def stable_order(row: np.ndarray) -> np.ndarray:
+    """`np.argsort(row, kind="stable")` of non-negative int32 rows, as stable sorts of the low
+    then the high 16 bits (numpy's radix sort): half the CPU at ten million events."""
+    order = np.argsort((row & 0xFFFF).astype(np.uint16), kind="stable")
+    if len(row) and int(row.max()) >= 1 << 16:
+        order = order[np.argsort((row[order] >> 16).astype(np.uint16), kind="stable")]
+    return order
