@@ -134,10 +134,9 @@ def _lead_index(ids: pd.Series, path: str | Path, col: str) -> pd.Index:
 
 
 def text_cells(s: pd.Series, as_objects: Callable[[], np.ndarray] | None = None) -> object:
-    """A text column's cells for a new frame: what pandas makes of them as Python objects
-    (`as_objects`, default missing as None). For a pyarrow text column holding any value that is
-    the column's own array, so no million Python strings are made and hashed back (~1 s per
-    million rows and column); otherwise (no value, other types) the objects themselves."""
+    """A text column's cells for a new frame: what pandas infers from them as Python objects
+    (`as_objects`, default missing as None), which for a pyarrow text column with a value is its
+    own array: no million Python strings made and hashed back (~1 s per million cells)."""
     if s.dtype == TEXT and s.notna().any():
         return s.array
     return as_objects() if as_objects else s.astype(object).where(s.notna(), None).to_numpy()
@@ -145,10 +144,9 @@ def text_cells(s: pd.Series, as_objects: Callable[[], np.ndarray] | None = None)
 
 @dataclass
 class LeadValues:
-    """The date, number and flag cells of a raw leads frame, each column parsed once by the rules
-    of `pipeline.io.rules`. Scoring finds the rows it rejects from `bad` and builds the canonical
-    frame of the rows it keeps from `parsed` (`rows`), so no cell is parsed twice, nor two ways;
-    training parses its own in `canonical_leads` and stops at the first bad cell."""
+    """The date, number and flag cells of a raw leads frame, each parsed once by the rules of
+    `pipeline.io.rules`: scoring rejects rows by `bad` and builds the kept rows' canonical frame
+    from `parsed` (`rows`), so no cell is parsed twice, nor two ways."""
 
     index: pd.Index  # of the raw frame parsed
     parsed: dict[str, np.ndarray] = field(default_factory=dict)  # datetime64[ns] or float

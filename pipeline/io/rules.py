@@ -43,9 +43,8 @@ SLASH_DATE = r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}(?:\D|$)"  # 31.01.2026, 0
 EPOCH_DIGITS = r"^\s*[+-]?\d{9,}(?:\.\d+)?\s*$"  # a count of s/ms/us/ns, not a written date
 
 
-# ASCII text that can start a slash date or an epoch number (Python's \s and \d on ASCII): a
-# superset of what the rules below refuse, checked by pyarrow so only the few candidates reach
-# Python's `re` (ISO dates are none: ~2.8 s of CPU per million dates less)
+# ASCII starts of a slash date or epoch number (Python's \s, \d): pyarrow finds these few, so
+# only they reach Python's `re` (ISO dates never do: ~2.8 s of CPU per million dates less)
 MAYBE_REFUSED = r"^[\t\n\x0b\f\r \x1c-\x1f]*(?:[0-9]{1,2}[./-]|[+-]?[0-9]{9})"
 
 
@@ -199,7 +198,7 @@ def number_cells(
         else:
             text = text.str.replace(",", "", regex=False)
         text = text.where(fits, "\x00")  # does not fit: unreadable, so bad below
-        out = pd.to_numeric(text, errors="coerce").astype(float)
+        out = _floats(text)
         unread = (out.isna() & text.notna() & (text != "")).fillna(False)
         bad = unread.copy()
         if unread.any():  # only the few cells that did not read as numbers are looked at again
@@ -210,6 +209,19 @@ def number_cells(
     if infinite.any():
         out = out.where(~infinite)
     return out, bad, nonfinite | infinite
+
+
+def _floats(text: pd.Series) -> pd.Series:
+    """`pd.to_numeric(text, errors="coerce")` as floats; pyarrow reads plain unsigned integers of
+    up to 15 digits (exact, whatever else the column holds, and deciding nothing of the rest)."""
+    a = pa.array(text.array)
+    plain = pc.fill_null(pc.match_substring_regex(a, r"^[0-9]{1,15}$"), False)
+    out = np.full(len(text), np.nan)
+    out[plain.to_numpy(zero_copy_only=False)] = pc.cast(a.filter(plain), pa.int64()).to_numpy()
+    rest = ~plain.to_numpy(zero_copy_only=False)
+    if rest.any():
+        out[rest] = pd.to_numeric(text[rest], errors="coerce").to_numpy(float, na_value=np.nan)
+    return pd.Series(out, index=text.index)
 
 
 def to_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:

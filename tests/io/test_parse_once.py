@@ -171,3 +171,50 @@ def test_refused_dates_are_found_by_pyarrow_as_by_python_re():
         exact = rules._refused_exactly(s.astype("string"), dayfirst).to_numpy(bool)
         assert fast[:4].tolist() == [False, not dayfirst, not dayfirst, not dayfirst]
         assert (fast == exact).all()
+
+
+def test_numbers_read_by_pyarrow_are_those_pandas_reads():
+    """Plain unsigned integers go to pyarrow, the rest to `pd.to_numeric`: the same floats (sign
+    of zero included) as `pd.to_numeric` of the whole column, whatever the column mixes."""
+    r = random.Random(4)
+    pool = ["0", "-0", "+0", "7", "007", "123456789012345", "1234567890123456", "-5", "+7", "1.5"]
+    pool += [
+        "-0.0",
+        "1e5",
+        "1e309",
+        "inf",
+        "NaN",
+        "",
+        None,
+        "\x00",
+        "0x1F",
+        "1_000",
+        "\u0661\u0662",
+    ]
+    pool += ["9007199254740993", "99999999999999999999", "-9223372036854775809"]
+    for _ in range(2000):
+        text = pd.Series([r.choice(pool) for _ in range(r.randint(0, 8))], dtype="string")
+        want = pd.to_numeric(text, errors="coerce").astype(float).to_numpy()
+        got = rules._floats(text).to_numpy()
+        np.testing.assert_array_equal(got, want)
+        assert (np.signbit(got) == np.signbit(want)).all(), text.tolist()
+
+
+def test_activity_rows_and_order_are_those_of_index_in_and_a_stable_argsort():
+    """The events read: lead rows found by looking the leads' ids up in a block's distinct ids,
+    and the events ordered by two 16-bit radix passes, as hashing every id and argsort did."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.io.fastcsv import lead_rows, stable_order
+
+    rng = np.random.default_rng(6)
+    first_ids = pa.array([f"L{i}" for i in range(0, 3000, 3)])
+    first_rows = rng.permutation(200_000)[:1000]
+    lid = pa.array([None if i % 17 == 0 else f"L{i}" for i in rng.integers(0, 3100, 20_000)])
+    pos = pc.fill_null(pc.index_in(lid, value_set=first_ids), -1).to_numpy(zero_copy_only=False)
+    want = np.where(pos >= 0, first_rows[np.maximum(pos, 0)], -1)
+    np.testing.assert_array_equal(lead_rows(lid, first_ids, first_rows), want)
+    for high in (300, 1 << 16, 200_000):
+        row = rng.integers(0, high, 50_000).astype(np.int32)
+        np.testing.assert_array_equal(stable_order(row), np.argsort(row, kind="stable"))
