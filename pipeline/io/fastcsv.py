@@ -155,37 +155,31 @@ class CompactEvents:
 
     def for_rows(self, start: int, stop: int, ids: np.ndarray) -> pd.DataFrame:
         """Canonical events frame (`lead_id`, `ts`, `type`) of the leads in rows [start, stop)."""
-        return self.for_leads(start, stop, ids)[0]
-
-    def for_leads(
-        self,
-        start: int,
-        stop: int,
-        ids: np.ndarray,
-        rows: np.ndarray | None = None,
-        created: np.ndarray | None = None,
-    ) -> tuple[pd.DataFrame, int]:
-        """`for_rows`, less the events dated before their lead was created (`created`: the
-        creation times of the leads at file `rows`), and how many those were. Matched by row
-        number, not by id: no hashing of millions of id strings."""
         lo, hi = np.searchsorted(self.row, [start, stop])
-        row, ts, code = self.row[lo:hi], self.ts[lo:hi], self.code[lo:hi]
-        n_before = 0
-        if rows is not None and created is not None and len(row):
-            by_row = np.full(stop - start, NAT, np.int64)
-            by_row[np.asarray(rows) - start] = np.asarray(created, "datetime64[ns]").view(np.int64)
-            born = by_row[row - start]
-            keep = (born == NAT) | (ts >= born)
-            n_before = int((~keep).sum())
-            row, ts, code = row[keep], ts[keep], code[keep]
-        frame = pd.DataFrame(
+        return pd.DataFrame(
             {
-                "lead_id": ids[row],
-                "ts": ts.view("datetime64[ns]"),
-                "type": pd.Categorical.from_codes(code, categories=self.types),
+                "lead_id": ids[self.row[lo:hi]],
+                "ts": self.ts[lo:hi].view("datetime64[ns]"),
+                "type": pd.Categorical.from_codes(self.code[lo:hi], categories=self.types),
             }
         )
-        return frame, n_before
+
+    def of_rows(
+        self, rows: np.ndarray, created: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The events of the leads at file `rows` (ascending) as (position of the lead in `rows`,
+        time, type code), less those dated before the lead was `created` (datetime64, NaT:
+        unknown), and how many those were. Matched by row number: no id is hashed."""
+        if not len(rows):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16), 0
+        lo, hi = np.searchsorted(self.row, [rows[0], rows[-1] + 1])
+        at = np.full(rows[-1] + 1 - rows[0], -1, np.int64)
+        at[rows - rows[0]] = np.arange(len(rows))
+        pos, ts, code = at[self.row[lo:hi] - rows[0]], self.ts[lo:hi], self.code[lo:hi]
+        born = np.asarray(created, "datetime64[ns]").view(np.int64)[pos]
+        before = (pos >= 0) & (born != NAT) & (ts < born)
+        keep = (pos >= 0) & ~before
+        return pos[keep], ts[keep], code[keep], int(before.sum())
 
 
 class _Vocab:
@@ -233,6 +227,17 @@ def compact_events(
     return out
 
 
+def lead_rows(lid: pa.Array, first_ids: pa.Array, first_rows: np.ndarray) -> np.ndarray:
+    """The leads file row of each event's lead id (`first_rows` of `first_ids`), -1 if none: the
+    leads' ids looked up in the block's distinct ids, not a million ids hashed for every block."""
+    enc = pc.dictionary_encode(lid)
+    at = pc.index_in(first_ids, value_set=enc.dictionary.cast(first_ids.type))
+    found = pc.is_valid(at).to_numpy(zero_copy_only=False)
+    row_of = np.full(len(enc.dictionary) + 1, -1, np.int64)  # the last: a missing id
+    row_of[pc.drop_null(at).to_numpy()] = first_rows[found]
+    return row_of[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)]
+
+
 class _KeptEvents:
     """The compact arrays growing block by block: only events of the leads being scored, with a
     type, before the cutoff, so memory follows what is kept rather than the file's size."""
@@ -248,9 +253,7 @@ class _KeptEvents:
         self.offset = 0  # file rows read so far
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
-        pos = pc.index_in(lid, value_set=self.first_ids).to_numpy(zero_copy_only=False)
-        r = np.where(np.isnan(pos), -1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-        r = np.where(r >= 0, self.first_rows[np.maximum(r, 0)], -1)
+        r = lead_rows(lid, self.first_ids, self.first_rows)
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
         c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
@@ -321,9 +324,7 @@ def compact_from_frame(
     """The same compact form from a canonical events frame (the pandas fallback path)."""
     vocab = _Vocab()
     lid = pa.array(ev["lead_id"].astype(object).to_numpy(), type=pa.string())
-    pos = pc.index_in(lid, value_set=first_ids).to_numpy(zero_copy_only=False)
-    r = np.where(np.isnan(pos), -1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-    r = np.where(r >= 0, first_rows[np.maximum(r, 0)], -1)
+    r = lead_rows(lid, first_ids, first_rows)
     t = ev["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     cat = pd.Categorical(ev["type"])
     c = vocab.codes(pa.array(list(cat.categories), type=pa.string()))[cat.codes]
@@ -339,5 +340,13 @@ def _finish(rows: list, tss: list, codes: list, types: list[str]) -> CompactEven
     row = np.concatenate(rows) if rows else np.zeros(0, np.int32)
     ts = np.concatenate(tss) if tss else np.zeros(0, np.int64)
     code = np.concatenate(codes) if codes else np.zeros(0, np.int16)
-    order = np.argsort(row, kind="stable")
-    return CompactEvents(row[order], ts[order], code[order], types)
+    return CompactEvents(row[order := stable_order(row)], ts[order], code[order], types)
+
+
+def stable_order(row: np.ndarray) -> np.ndarray:
+    """`np.argsort(row, kind="stable")` of non-negative int32 rows, as stable sorts of the low
+    then the high 16 bits (numpy's radix sort): half the CPU at ten million events."""
+    order = np.argsort((row & 0xFFFF).astype(np.uint16), kind="stable")
+    if len(row) and int(row.max()) >= 1 << 16:
+        order = order[np.argsort((row[order] >> 16).astype(np.uint16), kind="stable")]
+    return order

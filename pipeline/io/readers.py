@@ -181,14 +181,21 @@ def parse_dates(
     (`pipeline.serving.rows`). Both use `rules.to_datetimes`: 1970-2200, one day/month order
     (`dayfirst`), epoch numbers only with their `unit`, else bad."""
     out, bad = to_datetimes(s, dayfirst, unit)
+    refuse_bad_dates(s, bad, path, col, dayfirst)
+    return out
+
+
+def refuse_bad_dates(
+    s: pd.Series, bad: pd.Series | np.ndarray, path: str | Path, col: str, dayfirst: bool = False
+) -> None:
+    """`parse_dates`' error at the first bad cell of `s`, for dates parsed already."""
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
             f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i], dayfirst)} "
             f"'{clean_value(s.iloc[i])}'; use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 "
             f"within {DATE_RANGE} (or set schema.dayfirst for 31.01.2026)"
         )
-    return out
 
 
 def parse_numbers(
@@ -203,8 +210,23 @@ def parse_numbers(
     warning line here when no `counts` is given)."""
     decimal = decimal or number_convention(s)
     out, bad, n_nonfinite = to_numbers(s, decimal)
+    check_numbers(s, bad, n_nonfinite, path, col, counts, decimal)
+    return out
+
+
+def check_numbers(
+    s: pd.Series,
+    bad: pd.Series | np.ndarray,
+    n_nonfinite: int,
+    path: str | Path,
+    col: str,
+    counts: dict[str, int] | None,
+    decimal: str,
+) -> None:
+    """`parse_numbers`' error at the first bad cell and its count (or warning) of non-finite
+    ones, for numbers parsed already."""
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
             f"{path}: column '{col}' row {i + 2}: '{clean_value(s.iloc[i])}' is not a number "
             f"with the column's {DECIMAL_WORDS[decimal]}; fix the value, set data.decimal, or "
@@ -214,17 +236,21 @@ def parse_numbers(
         counts[col] = counts.get(col, 0) + n_nonfinite
     elif n_nonfinite:
         log.warning(nonfinite_warning(path, {col: n_nonfinite}))
-    return out
 
 
 def parse_flags(s: pd.Series, path: str | Path, col: str) -> pd.Series:
     """Yes/No, Y/N, true/false, 1/0 (any case) -> 1.0/0.0; missing stays NaN."""
     out, bad = to_flags(s)
+    refuse_bad_flags(s, bad, path, col)
+    return out
+
+
+def refuse_bad_flags(s: pd.Series, bad: pd.Series | np.ndarray, path: str | Path, col: str) -> None:
+    """`parse_flags`' error at the first bad cell of `s`, for flags parsed already."""
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
             f"{path}: column '{col}' row {i + 2}: '{s.iloc[i]}' is not a yes/no value; use "
             "Yes/No, Y/N, true/false or 1/0, or move the column from schema.flags to "
             "schema.categorical"
         )
-    return out

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 PSI_WARN = 0.2
 MIN_ROWS = 500  # fewer scored leads than this: drift is not judged
@@ -58,19 +60,31 @@ class DriftReference:
             if c not in X.columns:
                 continue
             v = X[c].to_numpy(dtype=float)
-            nan = np.isnan(v)
-            b = np.searchsorted(edges, v[~nan], side="right")
-            n = np.bincount(b, minlength=len(edges) + 1).astype(float)
-            out[c] = np.append(n, nan.sum())
+            n_nan = int(np.isnan(v).sum())
+            # a missing value sorts after every edge: counted in the last bin, moved to its own
+            n = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
+            n[-1] -= n_nan
+            out[c] = np.append(n.astype(float), float(n_nan))
         for c, cats in self.categories.items():
             if c not in X.columns:
                 continue
-            s = X[c].astype("string")
-            code = pd.Index(cats, dtype=object).get_indexer(s.astype(object))
+            code, present = _category_codes(X[c], cats)
             n = np.bincount(code[code >= 0], minlength=len(cats)).astype(float)
-            other = float(((code < 0) & s.notna().to_numpy()).sum())
-            out[c] = np.append(n, [other, float(s.isna().sum())])
+            other = float(((code < 0) & present).sum())
+            out[c] = np.append(n, [other, float((~present).sum())])
         return out
+
+
+def _category_codes(s: pd.Series, cats: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each value in `cats` or -1, value present), the values read as text. A
+    pyarrow text column is looked up by pyarrow: no Python string per row (~1 s per million
+    leads over six columns)."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        a = pa.array(s.array)
+        code = pc.fill_null(pc.index_in(a, value_set=pa.array(cats, pa.string())), -1)
+        return code.to_numpy(zero_copy_only=False), pc.is_valid(a).to_numpy(zero_copy_only=False)
+    t = s.astype("string")
+    return pd.Index(cats, dtype=object).get_indexer(t.astype(object)), t.notna().to_numpy()
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:

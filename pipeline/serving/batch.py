@@ -36,14 +36,15 @@ from pipeline.serving.rows import (
     check_columns,
     is_blank,
     model_schema,
-    reject_bad_rows,
     rejected_frame,
+    split_rows,
     trained_decimals,
 )
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from pipeline.io.canonical import LeadValues
     from pipeline.io.fastcsv import CompactEvents
     from pipeline.modeling.scorer import LeadScorer
     from pipeline.monitoring.drift import DriftCounter
@@ -239,37 +240,37 @@ class ChunkScorer:
 
     def prepare(self, raw: pd.DataFrame) -> Prepared:
         """Reject bad rows and build features: runs beside the booster of the last chunk."""
-        good = self._keep_scoreable(raw)
+        good, values = self._keep_scoreable(raw)
         start, stop = int(raw.index[0]), int(raw.index[-1]) + 1
         if not len(good):
             return Prepared(None, start, stop)
-        leads = canonical_leads(
-            good, self.sc, self.path, counts=self.nonfinite, decimal=self.decimals
-        )
+        leads = canonical_leads(good, self.sc, self.path, counts=self.nonfinite, values=values)
         if start == 0:  # what can be checked without outcomes, on the first chunk
             from pipeline.validation.checks import check_scoring_data
 
             feats = [*self.scorer.builder.categorical, *self.scorer.builder.numeric]
             check_scoring_data(leads, feats, self.path).log_and_raise()
         born = leads["_created_at"].to_numpy("datetime64[ns]")
-        ev, n_before = self.events.for_leads(start, stop, self.ids.obj, good.index.to_numpy(), born)
+        *ev, n_before = self.events.of_rows(good.index.to_numpy(), born)
         self.before_created += n_before
+        ev = self.scorer.builder.event_codes(*ev, self.events.types)
         X = self.scorer.features(leads, ev, np.full(len(leads), self.as_of64))
         self.drift.add(X)
         return Prepared(X, start, stop)
 
-    def _keep_scoreable(self, raw: pd.DataFrame) -> pd.DataFrame:
+    def _keep_scoreable(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, LeadValues]:
         for c in self.scorer.builder.numeric:  # one convention per column for the whole file
             dec = self.decimal or trained_decimals(self.scorer).get(c)
             self.decimals.setdefault(c, dec or number_convention(raw[c]))
-        good, rej = reject_bad_rows(raw, self.scorer, pd.Timestamp(self.as_of64), self.decimals)
+        as_of = pd.Timestamp(self.as_of64)
+        good, rej, values = split_rows(raw, self.scorer, as_of, self.decimals)
         later = self.ids.dup_later[good.index.to_numpy()]
         if later.any():  # first seen in an earlier chunk
             extra = rejected_frame(good, later, self.sc.lead_id, LATER_DUPLICATE)
             rej = pd.concat([rej, extra])
             good = good.loc[~later]
         self.rejected_parts.append(rej)
-        return good
+        return good, values
 
     def score(self, X: pd.DataFrame) -> pd.DataFrame:
         return self.scorer.score_features(X, self.n_reasons)

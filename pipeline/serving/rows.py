@@ -13,19 +13,8 @@ import pandas as pd
 
 from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
-from pipeline.io.canonical import canonical_leads
-from pipeline.io.rules import (
-    DECIMAL_WORDS,
-    HAS_INVISIBLE,
-    NO,
-    YES,
-    clean_text,
-    clean_value,
-    date_problem,
-    number_convention,
-    to_datetimes,
-    to_numbers,
-)
+from pipeline.io.canonical import LeadValues, canonical_leads
+from pipeline.io.rules import DECIMAL_WORDS, HAS_INVISIBLE, clean_text, clean_value, date_problem
 
 if TYPE_CHECKING:
     from pipeline.modeling.scorer import LeadScorer
@@ -81,7 +70,19 @@ def reject_bad_rows(
     as_of: pd.Timestamp | None = None,
     decimals: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows into scoreable ones and rejected ones (with the row number and reason).
+    """Split rows into scoreable ones and rejected ones (with the row number and reason): the
+    first two of `split_rows`."""
+    return split_rows(raw, scorer, as_of, decimals)[:2]
+
+
+def split_rows(
+    raw: pd.DataFrame,
+    scorer: LeadScorer,
+    as_of: pd.Timestamp | None = None,
+    decimals: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, LeadValues]:
+    """(scoreable rows, rejected rows with the row number and reason, the parsed cells of `raw`
+    that `canonical_leads` takes for the scoreable ones, so no cell is parsed twice).
 
     The rules are those of `pipeline.io.rules`: an empty or blank id, an id that repeats an
     earlier one (also once control characters are removed and it is capped for the output, so
@@ -99,28 +100,25 @@ def reject_bad_rows(
     reason[dup] = LATER_DUPLICATE
     merged = clean_text(ids).duplicated(keep="first") & (reason == "")
     reason[merged] = MERGED_DUPLICATE
+    values = LeadValues.parse(raw, sc, decimals or trained_decimals(scorer))
     if sc.created_at and sc.created_at in raw.columns:
         s = raw[sc.created_at]
-        created, bad = to_datetimes(s, sc.dayfirst, sc.created_at_unit)
-        bad &= reason == ""
+        bad = values.bad[sc.created_at] & (reason == "")
         reason[bad] = [
             f"{sc.created_at}: {date_problem(v, sc.dayfirst)} '{clean_value(v)}'" for v in s[bad]
         ]
         if as_of is not None:
+            created = pd.Series(values.parsed[sc.created_at], index=raw.index)
             _reject_after_as_of(reason, created, s, sc.created_at, as_of)
     for c in scorer.builder.numeric:
-        s = raw[c]
+        s, bad = raw[c], values.bad[c] & (reason == "")
         if c in sc.flags:
-            low = s.astype("string").str.strip().str.lower()
-            bad = low.notna() & ~low.isin(YES | NO) & (reason == "")
             reason[bad] = f"{c} is not a yes/no value"
             continue
-        dec = (decimals or trained_decimals(scorer)).get(c) or number_convention(s)
-        bad = to_numbers(s, dec)[1] & (reason == "")
-        word = DECIMAL_WORDS[dec]
+        word = DECIMAL_WORDS[values.decimals[c]]
         reason[bad] = [f"{c}: '{clean_value(v, 30)}' is not a number with {word}" for v in s[bad]]
     bad = reason != ""
-    return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason)
+    return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason), values
 
 
 def _reject_after_as_of(

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from pipeline.features.builder import PERSONAL_DOMAINS as PERSONAL
 from pipeline.features.builder import FeatureBuilder, personal_email
 from pipeline.features.snapshots import snapshot_times
 
@@ -151,3 +152,66 @@ def test_personal_email_domain_is_after_the_last_at_trimmed_and_lower_cased():
     )
     expected = [1, 0, 0, np.nan, 1, 1, 0, 1, 1, 1]
     np.testing.assert_array_equal(personal_email(s), np.array(expected, dtype=float))
+
+
+def test_events_matched_by_file_row_give_the_features_of_the_events_frame():
+    """The batch scorer hands `transform` its compact events (matched to leads by file row,
+    `CompactEvents.of_rows` + `event_codes`) instead of a frame of ids: the same features. Events
+    at or after as-of (the leakage rule) and before creation change nothing on either path."""
+    import pyarrow as pa
+
+    from pipeline.io.canonical import drop_before_created
+    from pipeline.io.fastcsv import compact_from_frame
+
+    leads = leads_frame(_created_at=pd.to_datetime(["2026-01-01 00:00", "2026-01-30 12:00"]))
+    as_of = np.datetime64("2026-02-01", "ns")
+    ev = events_frame()
+    noise = pd.DataFrame(
+        {
+            "lead_id": ["A", "B", "B", "B"],
+            "ts": pd.to_datetime(
+                ["2026-02-01 00:00", "2027-01-01 00:00", "2025-12-31 00:00", "2026-01-30 12:00"]
+            ),
+        }
+    ).assign(type=["demo_request", "web_visit", "web_visit", "demo_request"])
+    b, when = builder(), np.full(2, as_of)
+    at_creation = noise.iloc[3:]  # at the very time B was created: kept
+    want = b.transform(leads, drop_before_created(leads, pd.concat([ev, at_creation]))[0], when)
+    ids = pa.array(leads.index.tolist(), pa.string())
+    compact = compact_from_frame(pd.concat([ev, noise]), ids, np.array([5, 9]), as_of)
+    *codes, n_before = compact.of_rows(np.array([5, 9]), leads["_created_at"].to_numpy())
+    got = b.transform(leads, b.event_codes(*codes, compact.types), when)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert n_before == 3  # B's two events of 30 Jan 00:00 and the one of 31 Dec: before B
+    assert compact.after_as_of == 2
+
+
+def test_feature_frame_columns_and_dtypes_are_those_set_one_by_one():
+    """One 2-D block of numbers plus the text columns as given: the frame the SHAP walk, drift,
+    reasons and the saved signature read, with the order and dtypes column-by-column gave."""
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    leads = leads_frame(industry=pd.array(["Software", None], dtype=text))
+    for lf in (leads, leads.assign(industry=pd.array([None, None], dtype=text))):
+        b = builder()
+        X = b.transform(lf, events_frame(), np.full(2, np.datetime64("2026-02-01", "ns")))
+        old = X.drop(columns=["industry"]).astype(float)
+        old["industry"] = lf["industry"].astype(object).to_numpy()  # as it used to be set
+        old = old[b.feature_names]
+        assert X.columns.tolist() == b.feature_names
+        pd.testing.assert_frame_equal(X, old, check_exact=True)
+
+
+def test_personal_email_is_pythons_strip_and_lower_on_any_text():
+    """pyarrow trims and lower-cases ASCII domains, Python the others: together exactly
+    `domain.strip().lower()`, also for whitespace only Python knows (\\x1c, \\x85) and a Kelvin
+    sign that lower-cases to an ASCII k."""
+    rng = np.random.default_rng(5)
+    parts = ["gmail.com", "GMAIL.COM", "outloo\u212a.com", "yahoo.co.uk", "gm\u0130il.com", " "]
+    parts += ["\t", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u2003", "@", "a", "\n", "hotmail.com"]
+    cells = ["u" + "".join(rng.choice(parts, rng.integers(1, 5))) for _ in range(5000)]
+    cells += [None, "", "x@", "@", "plain"]
+    domain = [c.rsplit("@", 1)[1] if c and "@" in c else None for c in cells]
+    want = [np.nan if d is None else float(d.strip().lower() in PERSONAL) for d in domain]
+    got = personal_email(pd.Series(cells, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+    np.testing.assert_array_equal(got, np.array(want))
+    assert personal_email(pd.Series(["u@outloo\u212a.com", "v@ gmail.com\x1c"])).tolist() == [1, 1]

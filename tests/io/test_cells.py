@@ -40,9 +40,13 @@ def test_ids_with_invisible_characters_are_rejected_with_the_reason(monkeypatch)
     from pipeline.serving import rows
 
     raw = pd.DataFrame({"id": ["L1", "L\u202e1", "L2\u200b", "L3"]})
-    sc = type("S", (), {"lead_id": "id", "created_at": None, "flags": set(), "dayfirst": False})
+    sc = type(
+        "S",
+        (),
+        {"lead_id": "id", "created_at": None, "numeric": [], "flags": [], "dayfirst": False},
+    )
     monkeypatch.setattr(rows, "model_schema", lambda scorer: sc)
-    scorer = type("M", (), {"builder": type("B", (), {"numeric": []})})
+    scorer = type("M", (), {"builder": type("B", (), {"numeric": []}), "meta": {}})
     good, rejected = rows.reject_bad_rows(raw, scorer)
     assert good["id"].tolist() == ["L1", "L3"]
     assert rejected["row"].tolist() == [3, 4]

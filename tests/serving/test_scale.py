@@ -131,6 +131,41 @@ def test_psi_and_drift_counter():
     assert warning_lines(few.table(), few.n_rows)[0].startswith("note: drift not checked")
 
 
+def _old_count(ref: DriftReference, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The bin counts as they were made before pyarrow looked the text up (the reference)."""
+    out = {}
+    for c, edges in ref.edges.items():
+        v = X[c].to_numpy(dtype=float)
+        nan = np.isnan(v)
+        n = np.bincount(np.searchsorted(edges, v[~nan], side="right"), minlength=len(edges) + 1)
+        out[c] = np.append(n.astype(float), nan.sum())
+    for c, cats in ref.categories.items():
+        s = X[c].astype("string")
+        code = pd.Index(cats, dtype=object).get_indexer(s.astype(object))
+        n = np.bincount(code[code >= 0], minlength=len(cats)).astype(float)
+        out[c] = np.append(n, [float(((code < 0) & s.notna().to_numpy()).sum()), s.isna().sum()])
+    return out
+
+
+def test_drift_bins_are_counted_as_before_on_hostile_values():
+    """Missing, infinite and edge values, unseen and missing categories, text as pyarrow strings
+    or Python objects: every bin count is the one the object path gave."""
+    rng = np.random.default_rng(2)
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    cats = rng.choice(["a", "b", "c\u200b", "Ä", None], 3000).tolist()
+    ref_X = pd.DataFrame({"x": rng.integers(0, 12, 3000).astype(float), "c": cats})
+    ref = DriftReference.fit(ref_X, ["c"])
+    x = rng.choice([np.nan, np.inf, -np.inf, -0.0, *ref.edges["x"], 100.0], 2000)
+    new = rng.choice(["a", "Ä", "unseen", "", None], 2000).tolist()
+    for dtype in (text, object):
+        X = pd.DataFrame({"x": x, "c": pd.array(new, dtype=dtype)})
+        got, want = ref.count(X), _old_count(ref, X)
+        assert got.keys() == want.keys()
+        for c in want:
+            np.testing.assert_array_equal(got[c], want[c])
+    assert got["x"][-1] == np.isnan(x).sum() > 0 and got["c"][-1] == new.count(None) > 0
+
+
 def _score_cli(tmp: Path, cfg: Path, leads: Path, out: Path):
     args = ["score", "--config", str(cfg), "--leads", str(leads), "--activities"]
     args += [str(tmp / "raw" / "activities.csv"), "--output", str(out), "--as-of", "2026-11-01"]
