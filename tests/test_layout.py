@@ -22,6 +22,7 @@ LAYERS = {
     "pipeline.progress": 0,
     "pipeline.words": 0,
     "pipeline.io": 1,
+    "pipeline.stream": 1.5,  # the scorer's pyarrow readers, on top of io's rules
     "pipeline.synthetic": 2,
     "pipeline.validation": 3,
     "pipeline.onboarding": 4,

@@ -1,8 +1,9 @@
 """Reading and writing a CRM export, and nothing else: everything that knows the user's file formats.
 
 Owns: readers (csv/parquet, encodings, delimiters), the one rule for dates, numbers, yes/no flags,
-missing values and echoed text (`rules`), the canonical leads and events frames, the pyarrow fast
-path for large files, id lookups (`keys`) and the one atomic writer. May import: pipeline.config
+missing values and echoed text (`rules`), the canonical leads and events frames, id lookups
+(`keys`), the one atomic writer and the scores csv writer (`csvwrite`); the pyarrow streaming
+readers of large files are in `pipeline.stream`. May import: pipeline.config
 and pipeline.errors only. Every stage above reads data through here, so the user's column names
 end at this package; checks, drafting and the sample generator live in their own packages.
 """
