@@ -248,7 +248,7 @@ class ScoringConfig(_Strict):
     output: str = "data/scored/scores.csv"  # a file, or a database URL (postgresql://, sqlite:///)
     staging_dir: str = "data/scored"  # database output: staged scores, the rejected-rows file
     n_reasons: int = Field(default=3, ge=1, le=10)
-    chunk_size: int = Field(default=200_000, gt=0)
+    chunk_size: int = Field(default=100_000, gt=0)  # 3 in flight: ~1.5 GB at 1M leads
 
 
 class ValidationConfig(_Strict):
