@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,41 @@ def file_encoding(path: str | Path, cfg: Config, what: str = "leads file") -> st
     table = next((t for t in TABLES if t in what), "leads")
     enc = cfg.data.encoding_for(table)
     return "utf-8-sig" if enc.lower().replace("_", "-") in {"utf-8", "utf8"} else enc
+
+
+TEXT_CHUNK_ROWS = 100_000
+
+
+def text_chunks(
+    path: Path,
+    sep: str,
+    encoding: str,
+    columns: list[str] | None = None,
+    rows: int = TEXT_CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The whole file as text, `rows` rows at a time, '' for an empty cell in csv and parquet
+    alike, never whole in memory. `init` drafts from these chunks and `validate` re-counts its
+    claims over them, so the two read a file the same way. `columns`: only those the file has,
+    matched and named by their trimmed header (none of them: no chunks); None: every column."""
+    enc = "utf-8-sig" if encoding == "utf-8" else encoding  # a byte-order mark is no name
+    if file_kind(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        f = pq.ParquetFile(path)
+        cols = None if columns is None else [c for c in columns if c in f.schema_arrow.names]
+        for batch in f.iter_batches(batch_size=rows, columns=cols) if cols != [] else ():
+            yield batch.to_pandas().astype("string").fillna("")
+        return
+    usecols = None
+    if columns is not None:
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding=enc, encoding_errors="replace")
+        names = {str(c).lstrip("\ufeff").strip(): c for c in header.columns}
+        usecols = [names[c] for c in columns if c in names]
+        if not usecols:
+            return
+    read = {"dtype": str, "keep_default_na": False, "encoding_errors": "replace"}
+    for part in pd.read_csv(path, sep=sep, usecols=usecols, chunksize=rows, encoding=enc, **read):
+        yield part if columns is None else part.rename(columns=lambda c: str(c).strip())
 
 
 def file_kind(path: str | Path) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import DataError
-from pipeline.io.readers import SEPARATORS, file_kind
-from pipeline.onboarding.wholefile import FileFacts, chunks, scan
+from pipeline.io.readers import SEPARATORS, file_kind, text_chunks
+from pipeline.onboarding.wholefile import FileFacts, scan
 
 SAMPLE_ROWS = 20_000
 PLACEHOLDERS = [
@@ -83,7 +83,7 @@ def read_sample(path: str | Path) -> Table:
     parquet = file_kind(p) == "parquet"
     sep, enc, notes = (",", "utf-8", []) if parquet else _sniff(p)
     # the whole file, chunk by chunk: its facts, and the head plus a draw from the rest
-    df, facts = scan(chunks(p, sep, enc, parquet), SAMPLE_ROWS, ["", *PLACEHOLDERS])
+    df, facts = scan(text_chunks(p, sep, enc), SAMPLE_ROWS, ["", *PLACEHOLDERS])
     if df is None or df.empty:
         raise DataError(f"{p}: header only, no rows; export the data with its rows")
     df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]

@@ -18,9 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-CHUNK_ROWS = 100_000
 DISTINCT_CAP = 1_000  # past this many distinct values a column's values are no longer counted
 DATE_LIKE = r"^\s*\d{4}-\d{2}|^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"
 SEED = 20
@@ -38,23 +36,6 @@ class FileFacts:
         """Distinct filled values in the whole file, None when more than `DISTINCT_CAP`."""
         c = self.counts.get(column)
         return None if c is None else len(c)
-
-
-def chunks(path: Path, sep: str, encoding: str, parquet: bool) -> Iterator[pd.DataFrame]:
-    """The file as string chunks ('' for empty cells), never whole in memory."""
-    if parquet:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
-            yield batch.to_pandas().astype("string").fillna("")
-        return
-    yield from pd.read_csv(
-        path,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        chunksize=CHUNK_ROWS,
-        encoding="utf-8-sig" if encoding == "utf-8" else encoding,
-        encoding_errors="replace",
-    )
 
 
 def scan(parts: Iterator[pd.DataFrame], sample_rows: int, missing: list[str]) -> tuple:

@@ -11,17 +11,12 @@ chunk by chunk with just those columns, so memory is bounded by the chunk and th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
-import pyarrow.parquet as pq
-
 from pipeline.config import Config
-from pipeline.io.readers import file_encoding, file_kind
+from pipeline.io.readers import file_encoding, text_chunks
 from pipeline.validation.findings import Report
 
-CHUNK_ROWS = 100_000
 DISTINCT_CAP = 1_000  # past this many distinct values a column stops being counted
 # init's comment for a dropped constant: "constant: one value ('No') in every filled row ...";
 # an older init wrote the same words without the tag
@@ -89,7 +84,10 @@ def whole_file_values(
     data.missing_values are not values); a column's count stops growing past `DISTINCT_CAP`."""
     missing = {"", *(str(v).strip() for v in cfg.data.missing_values)}
     out: dict[str, dict[str, int]] = {}
-    for part in _chunks(path, cfg, what, columns):
+    if not path.exists():
+        return out
+    enc = file_encoding(path, cfg, what)
+    for part in text_chunks(path, cfg.data.sep, enc, columns):
         for c in part.columns:
             counts = out.setdefault(c, {})
             if len(counts) > DISTINCT_CAP:
@@ -98,32 +96,3 @@ def whole_file_values(
             for v, k in vc[~vc.index.isin(missing)].items():
                 counts[v] = counts.get(v, 0) + int(k)
     return out
-
-
-def _chunks(path: Path, cfg: Config, what: str, columns: list[str]) -> Iterator[pd.DataFrame]:
-    """Only `columns` (those present) of the file, a chunk at a time, as text."""
-    if not path.exists():
-        return
-    if file_kind(path) == "parquet":
-        f = pq.ParquetFile(path)
-        cols = [c for c in columns if c in f.schema_arrow.names]
-        for batch in f.iter_batches(batch_size=CHUNK_ROWS, columns=cols) if cols else ():
-            yield batch.to_pandas().astype("string")
-        return
-    enc = file_encoding(path, cfg, what)
-    header = pd.read_csv(path, sep=cfg.data.sep, nrows=0, encoding=enc, encoding_errors="replace")
-    names = {str(c).lstrip("\ufeff").strip(): c for c in header.columns}
-    cols = [names[c] for c in columns if c in names]
-    if not cols:
-        return
-    for part in pd.read_csv(
-        path,
-        sep=cfg.data.sep,
-        dtype=str,
-        keep_default_na=False,
-        usecols=cols,
-        chunksize=CHUNK_ROWS,
-        encoding=enc,
-        encoding_errors="replace",
-    ):
-        yield part.rename(columns=lambda c: str(c).lstrip("\ufeff").strip())
