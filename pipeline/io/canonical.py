@@ -55,11 +55,15 @@ def empty_events() -> pd.DataFrame:
 
 
 def load_leads(
-    cfg: Config, path: str | Path | None = None, with_outcome: bool = True
+    cfg: Config,
+    path: str | Path | None = None,
+    with_outcome: bool = True,
+    raw: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Leads in canonical form. With `with_outcome`, `_label` is 1 won, 0 lost, NaN open."""
+    """Leads in canonical form. With `with_outcome`, `_label` is 1 won, 0 lost, NaN open. `raw`:
+    the file `path` already read (a caller that also scores it reads it once)."""
     path = Path(path or cfg.data.leads)
-    raw = read_table(path, cfg, "leads file")
+    raw = read_table(path, cfg, "leads file") if raw is None else raw
     if raw.empty:
         raise DataError(f"{path}: header only, no rows; export the leads with their data")
     out = canonical_leads(

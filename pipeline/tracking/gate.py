@@ -134,7 +134,7 @@ def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFram
             "the same export or review and promote by hand"
         )
     events = load_events(cfg, cfg.data.activities, lead_ids=pd.Index(ids.unique()))
-    labels = load_leads(cfg)["_label"]
+    labels = load_leads(cfg, raw=raw)["_label"]  # the file read once for features and labels
     labels.index = labels.index.astype(str)
     return leads, events.assign(lead_id=events["lead_id"].astype(str)), labels
 

@@ -5,10 +5,14 @@ stays, and each comparison that is made is a paired test printed with its interv
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from pipeline.io import canonical
+from pipeline.tracking import gate
 from tests.conftest import run, write_config
 
 pytestmark = pytest.mark.slow  # every test here trains a model
@@ -64,3 +68,26 @@ def test_swapped_labels_challenger_is_not_promoted(
     assert m3["gate_champion_auc_diff"] == pytest.approx(0.0, abs=1e-9)  # deterministic retrain
     assert m3["gate_champion_auc_p"] == 1.0 and m3["gate_label_disagreement"] == 0.0
     assert 0 <= m3["gate_champion_age_days"] < 1
+
+
+def test_champion_inputs_read_its_leads_file_once(trained, sample_config, monkeypatch):
+    """Features and labels of the champion's test leads come from one read of its leads file."""
+    result, leads, _ = trained
+    champion = copy.copy(result.scorer)
+    champion.meta = {**result.scorer.meta, "data": gate.data_meta(sample_config)}
+    reads: list[str] = []
+
+    def counting(path, *args, **kwargs):
+        reads.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    real = gate.read_table
+    monkeypatch.setattr(gate, "read_table", counting)
+    monkeypatch.setattr(canonical, "read_table", counting)
+    ids = pd.Series(leads.index[:40].astype(str))
+    got, _, labels = gate.champion_inputs(champion, ids)
+    leads_file = Path(sample_config.data.leads).name
+    assert reads.count(leads_file) == 1
+    assert set(ids) <= set(got.index)
+    expected = leads["_label"].set_axis(leads.index.astype(str))
+    pd.testing.assert_series_equal(labels, expected, check_names=False)
