@@ -47,16 +47,18 @@ def predict_frame(
     sc = model_schema(scorer)
     ids = raw[sc.lead_id].astype("string")
     raw[sc.lead_id] = ids.where(~is_blank(ids))  # a blank id is no id
-    _, rejected = reject_bad_rows(raw, scorer, request.as_of)
+    good, rejected = reject_bad_rows(raw, scorer, request.as_of)
     errors = [None] * len(raw)
     for row, reason in zip(rejected["row"].tolist(), rejected["reason"].tolist(), strict=True):
         errors[row - 2] = reason
     events, record, ev_errors = record_events(raw, sc.lead_id)
+    bad_acts = [i for i, e in enumerate(ev_errors) if e is not None and errors[i] is None]
     errors = [e if e is not None else v for e, v in zip(errors, ev_errors, strict=True)]
     failed = [i for i, e in enumerate(errors) if e is not None]
     if request.on_error == "raise" and failed:
         raise DataError(f"record {failed[0]} (0-based): {errors[failed[0]]}")
-    good = raw.drop(index=failed) if failed else raw
+    # the rows reject_bad_rows hands on (whatever it already parsed), less bad activities
+    good = good.drop(index=bad_acts) if bad_acts else good
     if failed and len(events):  # a failed record's activities are not its namesake's
         events = events.loc[~np.isin(record, failed)].reset_index(drop=True)
     out = _score(scorer, good, events, request, sc)
