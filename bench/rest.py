@@ -3,7 +3,9 @@
 Why a real server: what a CRM webhook waits for is MLflow's request handling plus our per-request
 work, not the scorer alone. Sequential requests (one at a time, as a webhook sends them): one lead
 with its activities and 3 reasons, and a 100-lead batch; p50/p95 in milliseconds after a few
-warm-up requests. Run alone: `python bench/rest.py CONFIG LEADS_CSV ACTIVITIES_CSV`.
+warm-up requests. Wall times on a shared machine move with its load, so the server's own CPU time
+per request (its process tree, over the measured requests) and the 1-minute load average are
+reported beside them. Run alone: `python bench/rest.py LEADS_CSV ACTIVITIES_CSV`.
 """
 
 from __future__ import annotations
@@ -69,12 +71,38 @@ def post(url: str, body: bytes) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def latencies(url: str, rows: list[dict], n: int) -> np.ndarray:
+def server_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) the server's process tree has used so far: `mlflow models
+    serve` runs uvicorn as a child process."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return float("nan")
+    total = 0.0
+    for p in tree:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def latencies(
+    url: str, rows: list[dict], n: int, proc: subprocess.Popen
+) -> tuple[np.ndarray, float]:
+    """Milliseconds of n sequential requests after the warm-up, and the server's mean CPU
+    milliseconds per request over them."""
     params = {"explain": True, "n_reasons": 3, "as_of": "2026-11-01T00:00:00"}
     body = json.dumps({"dataframe_records": rows, "params": params}).encode()
     for _ in range(WARM_UP):
         post(url, body)
-    return np.array([post(url, body) for _ in range(n)])
+    cpu = server_cpu(proc)
+    ms = np.array([post(url, body) for _ in range(n)])
+    return ms, (server_cpu(proc) - cpu) * 1000 / n
 
 
 def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -92,7 +120,8 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def measure(leads_csv: Path, activities_csv: Path, columns: list[str], env: dict[str, str]) -> dict:
-    """rest_one_lead_p50_ms/p95_ms and rest_batch100_p50_ms/p95_ms against a served champion."""
+    """rest_one_lead_p50_ms/p95_ms and rest_batch100_p50_ms/p95_ms against a served champion,
+    the server's CPU milliseconds per request of each, and the load average at the end."""
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
     env = {**env, "PATH": f"{mlflow.parent}{os.pathsep}{env.get('PATH', '')}"}  # its uvicorn
@@ -106,8 +135,9 @@ def measure(leads_csv: Path, activities_csv: Path, columns: list[str], env: dict
         wait_ready(base, proc)
         doubles = {c for c, t in columns.items() if t == "double"}
         rows = records(leads_csv, activities_csv, list(columns), doubles, BATCH_SIZE)
-        one = latencies(base + "/invocations", rows[:1], ONE_LEAD_REQUESTS)
-        batch = latencies(base + "/invocations", rows, BATCH_REQUESTS)
+        one, one_cpu = latencies(base + "/invocations", rows[:1], ONE_LEAD_REQUESTS, proc)
+        batch, batch_cpu = latencies(base + "/invocations", rows, BATCH_REQUESTS, proc)
+        load = os.getloadavg()[0]
     finally:
         proc.terminate()
         try:
@@ -120,6 +150,9 @@ def measure(leads_csv: Path, activities_csv: Path, columns: list[str], env: dict
         "rest_one_lead_p95_ms": round(float(np.percentile(one, 95)), 1),
         "rest_batch100_p50_ms": round(float(np.percentile(batch, 50)), 1),
         "rest_batch100_p95_ms": round(float(np.percentile(batch, 95)), 1),
+        "rest_one_lead_server_cpu_ms": round(one_cpu, 1),
+        "rest_batch100_server_cpu_ms": round(batch_cpu, 1),
+        "rest_load_1min": round(load, 2),
     }
 
 
