@@ -299,13 +299,15 @@ def phrase(
     flags: set[str] | None = None,
     categories: dict[str, set[str]] | None = None,
     labels: dict | None = None,
+    memo: dict | None = None,
 ) -> np.ndarray:
     """Plain words (no sign) for one field on the rows of X; `c` = its features' SHAP values.
 
     `flags`: columns that read yes/no; `categories`: per categorical column the values the model
     tells apart (any other value reads "other <column>", as the model treats it); `labels`:
-    `schema.labels` (column and value -> words). None where nothing is worth saying (an absence
-    that raises the score)."""
+    `schema.labels` (column and value -> words); `memo`: a category's words already phrased with
+    these flags, categories and labels (a scorer keeps one). None where nothing is worth saying
+    (an absence that raises the score)."""
     if field == AGE_FIELD:
         d = X["lead_age_days"].to_numpy(float)
         return np.where(
@@ -324,7 +326,32 @@ def phrase(
     if f"{prefix}_count" in X.columns:
         return _activity(field, X, c, total, has_time)
     known = (categories or {}).get(field)
-    return _value(field, X[field], field in (flags or set()), known, labels, total)
+    v, flag = X[field], field in (flags or set())
+    if memo is not None and not pd.api.types.is_numeric_dtype(v):
+        return _remembered(memo, field, v, lambda u: _value(field, u, flag, known, labels))
+    return _value(field, v, flag, known, labels, total)
+
+
+MEMO_CAP = 100_000  # category phrases kept per scorer; past it the memo starts again
+_MISSING = object()
+
+
+def _remembered(memo: dict, field: str, v: pd.Series, words) -> np.ndarray:
+    """A category's words, each distinct value phrased once per scorer: they depend on the value
+    and the model's words only, and a one-lead request would otherwise pay pandas for each.
+    `words` phrases a Series of values; reads and writes of `memo` are single dict operations, so
+    server threads sharing a scorer at worst phrase a value twice."""
+    codes, uniq = pd.factorize(v)
+    keys = [(field, u) for u in uniq.tolist()] + [(field, None)]  # the last: missing (code -1)
+    got = [memo.get(k, _MISSING) for k in keys]
+    todo = [i for i, g in enumerate(got) if g is _MISSING]
+    if todo:
+        fresh = words(pd.Series([keys[i][1] for i in todo], dtype=v.dtype))
+        if len(memo) > MEMO_CAP:
+            memo.clear()
+        for i, w in zip(todo, fresh, strict=True):
+            got[i] = memo[keys[i]] = w
+    return np.array(got, dtype=object)[codes]
 
 
 def reason_table(
@@ -336,6 +363,7 @@ def reason_table(
     flags: set[str] | None = None,
     categories: dict[str, set[str]] | None = None,
     labels: dict | None = None,
+    memo: dict | None = None,
 ) -> pd.DataFrame:
     """reason_1..reason_k: the k fields that moved each lead most, as "[+] ..." / "[-] ..." phrases
     (a sign no spreadsheet reads as a formula).
@@ -358,7 +386,7 @@ def reason_table(
         total = fc[rows, j]
         c = contrib[np.ix_(rows, cols)]
         Xf = _field_columns(X, field, [names[i] for i in cols]).iloc[rows]
-        text = phrase(field, Xf, c, total, has_time, flags, categories, labels)
+        text = phrase(field, Xf, c, total, has_time, flags, categories, labels, memo)
         sign = np.where(total >= 0, "[+] ", "[-] ").astype(object)
         said = text != None  # noqa: E711 - elementwise: None is a reason left out
         signed = np.full(len(text), None, dtype=object)

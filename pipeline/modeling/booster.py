@@ -8,6 +8,7 @@ probabilities must stay honest, and ranking does not need it.
 from __future__ import annotations
 
 import re
+import weakref
 
 import lightgbm as lgb
 import numpy as np
@@ -62,7 +63,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         """Category codes of one column: rare or unseen -> `__other__`, missing -> -1."""
         cats = self.categories_[c]
         s = values.astype("string")
-        code = index_positions(pd.Index(cats[:-1], dtype="string"), s)
+        code = index_positions(_known(self, c, cats), s)
         code = np.where(code >= 0, code, len(cats) - 1)  # rare or unseen: __other__
         code[s.isna().to_numpy()] = -1
         return code
@@ -75,12 +76,15 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         # column-major: each column is written in one contiguous pass, and the SHAP walk reads
         # the transpose (a feature's rows together) without copying the matrix
         out = np.empty((len(X), len(cols)), dtype=np.float64, order="F")
+        num = []
         for j, c in enumerate(cols):
             if c in self.categories_:
                 code = self._codes(c, X[c]).astype(np.float64)
                 out[:, j] = np.where(code < 0, np.nan, code)
             else:
-                out[:, j] = X[c].to_numpy(dtype=dtype, na_value=np.nan)
+                num.append(j)
+        if num:  # the numbers in one conversion, not one column lookup each
+            out[:, num] = X[[cols[j] for j in num]].to_numpy(dtype=dtype, na_value=np.nan)
         return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -98,6 +102,19 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_in_
+
+
+_KNOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _known(encoder: CategoryEncoder, c: str, cats: list) -> pd.Index:
+    """The categories of column `c` the encoder tells apart, as an Index built once per fitted
+    list (a one-lead request would otherwise build one and its hash table per column)."""
+    per_column = _KNOWN.setdefault(encoder, {})
+    hit = per_column.get(c)
+    if hit is None or hit[0] is not cats:
+        hit = per_column[c] = (cats, pd.Index(cats[:-1], dtype="string"))
+    return hit[1]
 
 
 def fit_booster(

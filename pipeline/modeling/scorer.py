@@ -138,13 +138,25 @@ class LeadScorer:
         fastshap.compiled.available()
 
     def reason_words(self) -> dict:
-        """What phrasing needs from training: yes/no columns and the categories the model knows."""
-        labels = (self.meta.get("schema") or {}).get("labels") or {}
-        return {
-            "flags": set(self.flag_columns),
-            "categories": self.known_categories(),
-            "labels": labels,
-        }
+        """What phrasing needs from training: yes/no columns and the categories the model knows
+        (built once per scorer: nothing in them depends on the leads)."""
+        words = self.__dict__.get("_words")
+        if words is None:
+            labels = (self.meta.get("schema") or {}).get("labels") or {}
+            words = self.__dict__["_words"] = {
+                "flags": set(self.flag_columns),
+                "categories": self.known_categories(),
+                "labels": labels,
+            }
+        return words
+
+    def phrase_memo(self) -> dict:
+        """The category words this scorer has phrased (see `reasons.phrase`), kept across calls."""
+        return self.__dict__.setdefault("_phrases", {})
+
+    def __getstate__(self) -> dict:
+        """A pickle keeps the fitted parts, not this process's caches."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_words", "_phrases")}
 
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
@@ -154,19 +166,15 @@ class LeadScorer:
             e = encoded.encode(self.booster, X, explain=n_reasons > 0)
             p = encoded.calibrated(self.calibrator, e.raw)[:, 1]
             c = None if e.contributions is None else e.contributions[:, :-1]
-        out = pd.DataFrame(index=X.index)
-        out["probability"] = p
-        out["score"] = self.to_score(p)
-        out["stage"] = self.cutoffs.stage(p)
+        cols = {"probability": p, "score": self.to_score(p), "stage": self.cutoffs.stage(p)}
         if n_reasons > 0:
             c = self.contributions(X)[0] if c is None else c
-            ff = self.builder.feature_fields
-            words = self.reason_words()
-            out = out.join(reason_table(c, ff, X, n_reasons, self.builder.has_time_, **words))
-            sub = self.subscores(c)
-            sub.index = X.index
-            out = out.join(sub)
-        return out
+            ff, has_time = self.builder.feature_fields, self.builder.has_time_
+            words = {**self.reason_words(), "memo": self.phrase_memo()}
+            reasons = reason_table(c, ff, X, n_reasons, has_time, **words)
+            cols.update((k, reasons[k].to_numpy()) for k in reasons.columns)
+            cols.update((k, v.to_numpy()) for k, v in self.subscores(c).items())
+        return pd.DataFrame(cols, index=X.index)  # one frame: each join costs ~1 ms a request
 
 
 def model_contributions(model: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:

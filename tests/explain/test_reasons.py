@@ -380,3 +380,30 @@ def test_an_absence_that_raises_the_score_is_left_out():
     r = reason_table(c, ff, X, 2, False)
     assert r.loc["A", "reason_1"] == "[+] Lead Source: Google" and pd.isna(r.loc["A", "reason_2"])
     assert r.loc["B"].tolist() == ["[-] no page views", "[+] Lead Source: Bing"]
+
+
+def test_remembered_category_words_are_the_words_phrased_afresh():
+    """A scorer's memo of category words gives what phrasing each chunk afresh gives: known,
+    unseen ('other'), labelled, formula-like and missing values, over calls that share it."""
+    rng = np.random.default_rng(4)
+    values = np.array(["Google", "Bing", "=SUM(A1)", "basic.6y", None], dtype=object)
+    ff = {"Do Not Email": "Do Not Email", "Lead Source": "Lead Source", "education": "education"}
+    words = {
+        "flags": {"Do Not Email"},
+        "categories": {"Lead Source": {"Google", "=SUM(A1)", "__other__"}},
+        "labels": {"education": {"name": "schooling", "values": {"basic.6y": "six years"}}},
+    }
+    memo: dict = {}
+    for n in (200, 1, 37):  # a batch chunk, one lead, another chunk: the memo carries over
+        X = pd.DataFrame(
+            {
+                "Do Not Email": rng.choice([0.0, 1.0, np.nan], n),
+                "Lead Source": rng.choice(values, n),
+                "education": rng.choice(values, n),
+            }
+        )
+        c = rng.normal(size=(n, 3))
+        fresh = reason_table(c, ff, X, 3, False, **words)
+        pd.testing.assert_frame_equal(reason_table(c, ff, X, 3, False, **words, memo=memo), fresh)
+    assert ("Lead Source", "Bing") in memo and ("education", None) in memo
+    assert memo[("Lead Source", "Bing")] == "other Lead Source"

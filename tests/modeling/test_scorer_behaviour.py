@@ -168,3 +168,18 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(trained, sample_config
     sv = shap.TreeExplainer(booster.named_steps["lgbm"].booster_).shap_values(enc)
     sv = sv[1] if isinstance(sv, list) else sv
     assert np.allclose(sv, model_contributions(booster, X)[0], atol=1e-6)
+
+
+def test_word_caches_stay_out_of_the_pickle_and_change_no_score(trained, training_rows):
+    """The scorer caches its reason words and category phrases per process; a pickled (registered)
+    model carries neither, and scores with them equal scores without them."""
+    import pickle
+
+    result = trained[0]
+    X = training_rows.X.iloc[:300]
+    first = result.scorer.score_features(X, 3)
+    assert "_phrases" in result.scorer.__dict__ and "_words" in result.scorer.__dict__
+    clone = pickle.loads(pickle.dumps(result.scorer))
+    assert "_phrases" not in clone.__dict__ and "_words" not in clone.__dict__
+    pd.testing.assert_frame_equal(clone.score_features(X, 3), first)
+    pd.testing.assert_frame_equal(result.scorer.score_features(X, 3), first)
