@@ -21,8 +21,10 @@ from pipeline.io.rules import activity_filter, clean_value, date_problem, to_dat
 from pipeline.serving.outputs import REASON_CAP
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import (
+    as_missing,
     check_columns,
     is_blank,
+    missing_markers,
     model_schema,
     reject_bad_rows,
     trained_decimals,
@@ -42,7 +44,8 @@ def predict_frame(
     operation whatever their length; the rules themselves are the shared ones."""
     most = len(set(scorer.builder.feature_fields.values()))
     request = ScoreRequest.from_params(params, most)
-    raw = model_input.reset_index(drop=True)
+    # "Select", "NA": missing, as the batch reader reads the training config's markers
+    raw = as_missing(model_input.reset_index(drop=True), missing_markers(scorer), "activities")
     check_columns(raw, scorer, "request")
     sc = model_schema(scorer)
     ids = raw[sc.lead_id].astype("string")

@@ -41,12 +41,13 @@ def export(sample_dir, tmp_path_factory):
 
 
 def _request(leads: pd.DataFrame, acts: pd.DataFrame, missing: list[str]) -> pd.DataFrame:
-    """The leads as a REST request: a placeholder the batch reader reads as missing
-    (data.missing_values) sent as null, numbers as numbers, activities as a JSON list per
-    lead."""
-    req = leads.mask(leads.isin(missing))
+    """The leads as a REST request: text cells as the export has them (placeholders such as
+    "Select" included: the model reads them as missing, as the batch reader does), numbers as
+    numbers (a placeholder there is null: JSON has no "Select" number), activities as a JSON
+    list per lead."""
+    req = leads.copy()
     for c in ("employees", "annual_ad_budget"):
-        req[c] = pd.to_numeric(req[c])
+        req[c] = pd.to_numeric(req[c].mask(req[c].isin(missing)))
     by_lead = {
         k: [
             {"type": t, "occurred_at": o}
@@ -70,6 +71,8 @@ def test_rest_answer_is_the_batch_scorers_lead_by_lead(trained, sample_config, e
 
     params = {"as_of": AS_OF.isoformat(), "explain": True, "n_reasons": 3}
     req = _request(leads, acts, sample_config.data.missing_values)
+    text = req.drop(columns=["employees", "annual_ad_budget", "activities"])
+    assert text.isin(["Select", ""]).any().any()  # placeholders travel as text
     got = predict_frame(scorer, req, params, "7")
     assert len(got) == len(leads) and list(got.index) == list(range(len(leads)))
     failed = got["error"].notna()
