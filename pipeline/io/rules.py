@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.config import DataConfig
 from pipeline.errors import DataError
 
 EARLIEST = pd.Timestamp("1970-01-01")
@@ -318,3 +319,33 @@ def activity_warning(counts: dict[str, int], path: object) -> str | None:
         f"rejected-activities file), {counts.get('before_created', 0)} dated "
         f"before the lead was created, {counts.get('after_as_of', 0)} at or after --as-of"
     )
+
+
+def missing_markers(data: dict | None) -> frozenset[str]:
+    """The cells a model's training read as missing (`data.missing_values` of the data config it
+    keeps; the default markers for a model that kept none): a REST record reads them as the batch
+    reader does, not as a category."""
+    values = (data or {}).get("missing_values")
+    return frozenset(str(v) for v in (DataConfig().missing_values if values is None else values))
+
+
+def as_missing(raw: pd.DataFrame, markers: frozenset[str], skip: str = "") -> pd.DataFrame:
+    """Text cells equal to a missing-value marker become missing, in place (column `skip` is
+    left alone: a REST request's activities list); numbers typed as numbers stay numbers."""
+    for c in raw.columns:
+        s = raw[c]
+        if c != skip and (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            hit = s.isin(markers).to_numpy()
+            if hit.any():
+                raw[c] = s.where(~hit)
+    return raw
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
+
+
+def neutralise(s: pd.Series) -> pd.Series:
+    """Stop a spreadsheet from reading an echoed input value as a formula."""
+    s = s.astype("string")
+    risky = s.str.startswith(FORMULA_START).fillna(False)
+    return s.where(~risky, "'" + s) if risky.any() else s  # most files have none to quote

@@ -27,10 +27,11 @@ from pipeline.io.rules import (
     ECHO_CAP,
     activity_warning,
     clean_text,
+    neutralise,
     nonfinite_warning,
     number_convention,
 )
-from pipeline.serving.outputs import ScoreSummary, format_scores, neutralise, output_columns
+from pipeline.serving.outputs import ScoreSummary, format_scores, output_columns
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,

@@ -35,7 +35,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import ConfigError, DataError
-from pipeline.serving.outputs import FORMULA_START, SEGMENT, SUBSCORES, ScoreSummary
+from pipeline.io.rules import FORMULA_START
+from pipeline.serving.outputs import SEGMENT, SUBSCORES, ScoreSummary
 
 log = logging.getLogger(__name__)
 

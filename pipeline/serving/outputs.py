@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.io.rules import ECHO_CAP, clean_text
+from pipeline.io.rules import ECHO_CAP, clean_text, neutralise
 
 SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
 SEGMENT = "model_segment"  # with segment models: the segment whose model scored the lead, or pooled
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 REASON_CAP = 2 * ECHO_CAP
 
 
@@ -37,13 +36,6 @@ class ScoreSummary:
         from pipeline.monitoring.drift import enough_rows
 
         return enough_rows(self.n_scored)
-
-
-def neutralise(s: pd.Series) -> pd.Series:
-    """Stop a spreadsheet from reading an echoed input value as a formula."""
-    s = s.astype("string")
-    risky = s.str.startswith(FORMULA_START).fillna(False)
-    return s.where(~risky, "'" + s) if risky.any() else s  # most files have none to quote
 
 
 def clean_cells(out: pd.DataFrame) -> pd.DataFrame:

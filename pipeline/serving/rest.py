@@ -17,14 +17,19 @@ import pandas as pd
 
 from pipeline.errors import DataError
 from pipeline.io.canonical import canonical_leads, empty_events, normalise_types
-from pipeline.io.rules import activity_filter, clean_value, date_problem, to_datetimes
+from pipeline.io.rules import (
+    activity_filter,
+    as_missing,
+    clean_value,
+    date_problem,
+    missing_markers,
+    to_datetimes,
+)
 from pipeline.serving.outputs import REASON_CAP
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import (
-    as_missing,
     check_columns,
     is_blank,
-    missing_markers,
     model_schema,
     reject_bad_rows,
     trained_decimals,
@@ -45,7 +50,8 @@ def predict_frame(
     most = len(set(scorer.builder.feature_fields.values()))
     request = ScoreRequest.from_params(params, most)
     # "Select", "NA": missing, as the batch reader reads the training config's markers
-    raw = as_missing(model_input.reset_index(drop=True), missing_markers(scorer), "activities")
+    markers = missing_markers(scorer.meta.get("data"))
+    raw = as_missing(model_input.reset_index(drop=True), markers, "activities")
     check_columns(raw, scorer, "request")
     sc = model_schema(scorer)
     ids = raw[sc.lead_id].astype("string")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.config import DataConfig, SchemaConfig
+from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.canonical import LeadValues, canonical_leads
 from pipeline.io.rules import DECIMAL_WORDS, HAS_INVISIBLE, clean_text, clean_value, date_problem
@@ -40,26 +40,6 @@ def trained_decimals(scorer: LeadScorer) -> dict[str, str]:
     only ambiguous values (`1.234`) as training did, unless the scoring config sets data.decimal.
     A model trained before this was kept has none: each column is decided over its own values."""
     return dict(scorer.meta.get("decimals") or {})
-
-
-def missing_markers(scorer: LeadScorer) -> frozenset[str]:
-    """The cells training read as missing (`data.missing_values` of the model's config, "Select",
-    "NA", ""): a REST record must read them as the batch reader does, not as a category. A model
-    trained without its data config kept reads the default markers."""
-    values = (getattr(scorer, "meta", {}).get("data") or {}).get("missing_values")
-    return frozenset(str(v) for v in (DataConfig().missing_values if values is None else values))
-
-
-def as_missing(raw: pd.DataFrame, markers: frozenset[str], skip: str = "") -> pd.DataFrame:
-    """Text cells equal to a missing-value marker become missing, in place (column `skip` is
-    left alone: a REST request's activities list); numbers typed as numbers stay numbers."""
-    for c in raw.columns:
-        s = raw[c]
-        if c != skip and (s.dtype == object or pd.api.types.is_string_dtype(s)):
-            hit = s.isin(markers).to_numpy()
-            if hit.any():
-                raw[c] = s.where(~hit)
-    return raw
 
 
 def required_columns(scorer: LeadScorer) -> list[str]:

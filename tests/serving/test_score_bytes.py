@@ -15,10 +15,9 @@ import pytest
 
 from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.csvwrite import csv_lines
-from pipeline.io.rules import clean_text
+from pipeline.io.rules import FORMULA_START, clean_text
 from pipeline.serving.batch import ChunkScorer
 from pipeline.serving.outputs import (
-    FORMULA_START,
     REASON_CAP,
     SEGMENT,
     SUBSCORES,
