@@ -55,8 +55,8 @@ def test_ids_with_invisible_characters_are_rejected_with_the_reason(monkeypatch)
 
 
 def test_database_rows_keep_ids_as_given():
-    from pipeline.serving.database import _records
     from pipeline.io.rules import neutralise
+    from pipeline.serving.database import _records
 
     given = ["=SUM(A1)", "+1", "-x", "@a", "plain", "'quoted"]
     staged = neutralise(pd.Series(given)).tolist()  # what the staged CSV holds
