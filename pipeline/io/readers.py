@@ -21,6 +21,7 @@ from pipeline.errors import DataError
 from pipeline.io.rules import (
     DATE_RANGE,
     DECIMAL_WORDS,
+    as_missing,
     clean_value,
     date_problem,
     nonfinite_warning,
@@ -131,10 +132,7 @@ def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
             f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
             "export it again or use csv"
         ) from None
-    na = set(cfg.data.missing_values)
-    for c in df.columns:
-        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-            df[c] = df[c].where(~df[c].isin(na))
+    df = as_missing(df, frozenset(str(v) for v in cfg.data.missing_values))
     df.columns = [str(c).strip() for c in df.columns]
     return df
 
