@@ -144,8 +144,8 @@ def probe_rates(cfg_path: Path, d1m: Path, env: dict[str, str]) -> dict:
     import pyarrow as pa
 
     from pipeline.config import load_config
+    from pipeline.io.fastcsv import compact_events
     from pipeline.serving.rows import prepare_leads
-    from pipeline.stream.fastcsv import compact_events
     from pipeline.tracking import pyfunc, store
 
     cfg = load_config(cfg_path)

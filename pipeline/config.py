@@ -264,7 +264,7 @@ class ValidationConfig(_Strict):
 
 class SegmentsConfig(_Strict):
     """A model per segment of one categorical column, each kept only where it beats the pooled
-    model on that segment's validation leads (pipeline.segments). Off when `column` is None.
+    model on that segment's validation leads (pipeline.modeling.segments). Off when `column` is None.
 
     40 won and 40 lost training leads by default: the floor Dynamics 365 sets per model, and about
     the fewest with which a segment's validation slice still holds enough of each outcome for

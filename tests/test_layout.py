@@ -1,5 +1,6 @@
 """The package's shape, checked from the source: which layer may import which, where mlflow lives,
-what each subpackage says it owns, and how long a function, a module and a subpackage may grow.
+what each subpackage says it owns, and how long a function may grow. No line count decides
+where a module or a package ends: a rule lives where a reader looking for it would look.
 
 Layers, lowest first; a module may import from its own layer or a lower one. Imports under
 `if TYPE_CHECKING:` are for annotations only and do not count.
@@ -22,18 +23,14 @@ LAYERS = {
     "pipeline.progress": 0,
     "pipeline.words": 0,
     "pipeline.io": 1,
-    "pipeline.stream": 1.5,  # the scorer's pyarrow readers, on top of io's rules
     "pipeline.synthetic": 2,
     "pipeline.validation": 3,
     "pipeline.onboarding": 4,
     "pipeline.features": 5,
     "pipeline.explain": 6,
     "pipeline.evaluation": 7,
-    "pipeline.linear": 7,
     "pipeline.monitoring": 8,
     "pipeline.modeling": 9,
-    "pipeline.candidates": 10,
-    "pipeline.segments": 10.5,  # fits scorers the way training hands it, below training
     "pipeline.training": 11,
     "pipeline.serving": 12,
     "pipeline.report": 13,
@@ -46,8 +43,6 @@ LAYERS = {
 }
 MLFLOW_HOME = "pipeline.tracking"
 MAX_FUNCTION_LINES = 60
-MAX_MODULE_LINES = 450
-MAX_SUBPACKAGE_LINES = 1_500
 
 
 def module_name(path: Path) -> str:
@@ -208,28 +203,6 @@ def test_functions_stay_short():
     assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines: {too_long}"
 
 
-def line_count(path: Path) -> int:
-    return len(path.read_text(encoding="utf-8").splitlines())
-
-
-def test_modules_stay_short():
-    too_long = [
-        f"{p.relative_to(ROOT)} ({n} lines)"
-        for p in MODULES.values()
-        if (n := line_count(p)) > MAX_MODULE_LINES
-    ]
-    assert not too_long, f"modules over {MAX_MODULE_LINES} lines (split them): {too_long}"
-
-
-def test_subpackages_stay_small():
-    too_big = [
-        f"pipeline/{pkg.name}/ ({n} lines)"
-        for pkg in SUBPACKAGES
-        if (n := sum(line_count(p) for p in pkg.rglob("*.py"))) > MAX_SUBPACKAGE_LINES
-    ]
-    assert not too_big, f"subpackages over {MAX_SUBPACKAGE_LINES} lines: {too_big}"
-
-
 def test_no_formatter_opt_outs():
     """`ruff format` decides the layout everywhere; a `fmt: skip` or `fmt: off` hides a line
     that does not fit (usually one doing too much)."""
@@ -242,10 +215,8 @@ def test_no_formatter_opt_outs():
     assert not found, f"formatter opt-outs in pipeline/: {found}"
 
 
-def test_the_size_rules_see_what_they_measure(tmp_path: Path):
-    """The counts above are of real lines of real files: a 451-line module is over the limit."""
-    p = tmp_path / "m.py"
-    p.write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
-    assert line_count(p) == MAX_MODULE_LINES + 1
-    assert sum(line_count(m) for m in (PKG / "synthetic").rglob("*.py")) > 0
+def test_the_rules_see_what_they_measure():
+    """The function rule reads real functions of real files, and the package is all there."""
+    lengths = function_lengths()
+    assert lengths and max(lengths.values()) > 10
     assert len(MODULES) > 40 and len(SUBPACKAGES) >= 10

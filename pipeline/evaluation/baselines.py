@@ -1,13 +1,10 @@
-"""The baselines a model must beat: the hand-made points rule it replaces and a logistic regression
-on the same features ("is the booster worth it")."""
+"""The hand-made points rule a model must beat, and the rank scaling that lets AUC read it. The
+logistic baseline is the logistic candidate itself (`pipeline.modeling.candidates`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
-
-from pipeline.linear.logistic import fit_logistic
 
 
 def points_score(X: pd.DataFrame, points: dict[str, float]) -> np.ndarray:
@@ -18,16 +15,6 @@ def points_score(X: pd.DataFrame, points: dict[str, float]) -> np.ndarray:
         if col in X.columns:
             s += pts * X[col].fillna(0).to_numpy()
     return s
-
-
-def fit_logreg(X: pd.DataFrame, y: np.ndarray, categorical: list[str], seed: int) -> Pipeline:
-    """A plain logistic regression on the same features: the 'is the booster worth it' baseline
-    (the same model as the logistic candidate, `pipeline.linear`)."""
-    return fit_logistic(X, y, categorical, seed)
-
-
-def logreg_predict(model: Pipeline, X: pd.DataFrame, categorical: list[str]) -> np.ndarray:
-    return model.predict_proba(X)[:, 1]
 
 
 def rank01(s: np.ndarray) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Reading and writing a CRM export, and nothing else: everything that knows the user's file formats.
 
-Owns: readers (csv/parquet, encodings, delimiters), the one rule for dates, numbers, yes/no flags,
-missing values and echoed text (`rules`), the canonical leads and events frames, id lookups
-(`keys`), the one atomic writer and the scores csv writer (`csvwrite`); the pyarrow streaming
-readers of large files are in `pipeline.stream`. May import: pipeline.config
-and pipeline.errors only. Every stage above reads data through here, so the user's column names
-end at this package; checks, drafting and the sample generator live in their own packages.
+Owns: readers (csv/parquet, encodings, delimiters), the pyarrow streaming readers of large files
+(`fastcsv`: the leads file in record batches, activities compacted to the file's leads), the one
+rule for dates, numbers, yes/no flags, missing values and echoed text (`rules`), the canonical
+leads and events frames, id lookups (`keys`), the one atomic writer and the scores csv writer
+(`csvwrite`). May import: pipeline.config and pipeline.errors only. Every stage above reads data
+through here, so the user's column names end at this package; checks, drafting and the sample
+generator live in their own packages.
 """

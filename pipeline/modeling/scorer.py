@@ -25,10 +25,10 @@ from pipeline.explain.fields import field_matrix
 from pipeline.explain.reasons import reason_table
 from pipeline.explain.subscores import group_logodds, percentile
 from pipeline.features.builder import FeatureBuilder
-from pipeline.linear.logistic import is_logistic, linear_contributions
-from pipeline.linear.logistic import known_categories as linear_known_categories
 from pipeline.modeling import encoded
 from pipeline.modeling.cutoffs import Cutoffs
+from pipeline.modeling.logistic import is_logistic, linear_contributions
+from pipeline.modeling.logistic import known_categories as linear_known_categories
 
 # 1: before the scikit-learn conventions (no attribute; the builder's learned state had no `_`)
 # 2: FeatureBuilder.activity_types_/has_time_/use_age_, two-column predict_proba
@@ -39,7 +39,7 @@ FORMAT_VERSION = 3
 @dataclass
 class LeadScorer:
     builder: FeatureBuilder
-    booster: Pipeline  # the candidate that won: encoder + LGBMClassifier, or pipeline.linear's
+    booster: Pipeline  # the candidate that won: encoder + LGBMClassifier, or modeling.logistic's
     calibrator: CalibratedClassifierCV
     cutoffs: Cutoffs
     score_reference: np.ndarray  # sorted calibrated probabilities of reference leads

@@ -50,7 +50,7 @@ SEGMENT_NOTE = (
 
 
 def segment_rows(t) -> list[dict]:
-    """The segment table (pipeline.segments) as rows for the report; [] when segments are off."""
+    """The segment table (pipeline.modeling.segments) as rows for the report; [] when segments are off."""
     return [] if t is None else t.to_dict("records")
 
 

@@ -46,11 +46,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from pipeline.io.canonical import LeadValues
+    from pipeline.io.fastcsv import CompactEvents
     from pipeline.modeling.scorer import LeadScorer
     from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress
     from pipeline.serving.request import ScoreRequest
-    from pipeline.stream.fastcsv import CompactEvents
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def score_files(request: ScoreRequest, scorer: LeadScorer, model_version: str) -
     pyarrow reads both files when it can read them exactly as `read_table` would; otherwise (an
     unusual date format, encoding or quoting) the pandas reader does, with its precise errors.
     """
-    from pipeline.stream.fastcsv import FastPathUnavailable
+    from pipeline.io.fastcsv import FastPathUnavailable
 
     try:
         return _score_chunked(request, scorer, model_version, fast=True)
@@ -147,7 +147,7 @@ def _open_fast(
 ) -> LeadsInput:
     """Reads only the header and the id column now; a file pyarrow cannot read as pandas would
     raises FastPathUnavailable here or when its chunks are read."""
-    from pipeline.stream import fastcsv
+    from pipeline.io import fastcsv
 
     if not path.exists() or path.stat().st_size == 0:
         read_table(path, cfg, "leads file")  # raises the usual error
@@ -380,7 +380,7 @@ def _compact_events(
     bar: Progress,
 ) -> CompactEvents:
     """Events of the file's leads before as_of, compact and sorted by lead row."""
-    from pipeline.stream import fastcsv
+    from pipeline.io import fastcsv
 
     first_ids, first_rows = ids.first_ids, ids.first_rows
     if not activities_path:

@@ -83,6 +83,15 @@ def load_artifact(path: str | Path, version: str) -> Any:
             f"model v{version} was registered by an older leadscore (format {e.found}); "
             "retrain it with `leadscore train`"
         ) from None
+    except (ModuleNotFoundError, AttributeError) as e:
+        # a class the pickle names has moved or gone: a layout this code does not read
+        missing = e.name if isinstance(e, ModuleNotFoundError) else str(e)
+        if "pipeline" not in (missing or ""):
+            raise
+        raise RegistryError(
+            f"model v{version} was registered by an older leadscore (its classes have moved); "
+            "retrain it with `leadscore train`"
+        ) from None
 
 
 def registered_version(model_dir: Path) -> str:

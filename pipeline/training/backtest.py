@@ -34,9 +34,9 @@ from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.features.known import outcome_known_at
 from pipeline.io.keys import index_positions
-from pipeline.linear.logistic import fit_logistic
 from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import calibrated_probabilities
+from pipeline.modeling.logistic import fit_logistic
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 

@@ -18,12 +18,6 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from pipeline.candidates.choose import (
-    CandidateChoice,
-    candidate_info,
-    choose_candidate,
-    fit_logistic_candidate,
-)
 from pipeline.config import Config
 from pipeline.errors import TrainingError
 from pipeline.evaluation.baselines import points_score, rank01
@@ -31,11 +25,17 @@ from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
+from pipeline.modeling.candidates import (
+    CandidateChoice,
+    candidate_info,
+    choose_candidate,
+    fit_logistic_candidate,
+)
 from pipeline.modeling.cutoffs import choose_cutoffs
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
 from pipeline.modeling.scorer import LeadScorer, subscore_references
+from pipeline.modeling.segments import fit_segments, segment_info
 from pipeline.monitoring.drift import DriftReference
-from pipeline.segments.fit import fit_segments, segment_info
 from pipeline.training import backtest
 from pipeline.validation.leakage import suspects_in_features
 
@@ -263,7 +263,7 @@ def logreg_baseline(
 ) -> np.ndarray:
     """Test probabilities of a logistic regression on the same features, per lead (the gate's
     paired test reads them): the logistic candidate when it was fit (the same model), else fit
-    here the same way (`pipeline.candidates`)."""
+    here the same way (`pipeline.modeling.candidates`)."""
     model = fitted if fitted is not None else fit_logistic_candidate(cfg, rows)
     return model.predict_proba(rows.X[test])[:, 1]
 

@@ -161,7 +161,7 @@ def test_events_matched_by_file_row_give_the_features_of_the_events_frame():
     import pyarrow as pa
 
     from pipeline.io.canonical import drop_before_created
-    from pipeline.stream.fastcsv import compact_from_frame
+    from pipeline.io.fastcsv import compact_from_frame
 
     leads = leads_frame(_created_at=pd.to_datetime(["2026-01-01 00:00", "2026-01-30 12:00"]))
     as_of = np.datetime64("2026-02-01", "ns")

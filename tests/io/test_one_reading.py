@@ -12,10 +12,10 @@ import yaml
 
 from pipeline.config import Config, load_config
 from pipeline.errors import DataError
+from pipeline.io import fastcsv
 from pipeline.io.canonical import load_events, load_leads
 from pipeline.io.readers import parse_dates, parse_numbers, read_table
 from pipeline.io.rules import date_problem, number_convention, to_datetimes, to_numbers
-from pipeline.stream import fastcsv
 from tests.conftest import run, write_config
 
 

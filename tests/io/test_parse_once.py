@@ -206,7 +206,7 @@ def test_activity_rows_and_order_are_those_of_index_in_and_a_stable_argsort():
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from pipeline.stream.fastcsv import lead_rows, stable_order
+    from pipeline.io.fastcsv import lead_rows, stable_order
 
     rng = np.random.default_rng(6)
     first_ids = pa.array([f"L{i}" for i in range(0, 3000, 3)])

@@ -152,7 +152,7 @@ def test_reason_values_add_up_to_the_raw_log_odds(trained):
 def test_lightgbm_contributions_equal_shap_tree_explainer(trained, sample_config, training_rows):
     import shap
 
-    from pipeline.candidates.choose import fit_lightgbm_candidate
+    from pipeline.modeling.candidates import fit_lightgbm_candidate
     from pipeline.modeling.scorer import model_contributions
 
     result, leads, events = trained

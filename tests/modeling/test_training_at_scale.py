@@ -11,7 +11,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 
-import pipeline.candidates.choose as choose_mod
+import pipeline.modeling.candidates as choose_mod
 import pipeline.training.backtest as backtest
 import pipeline.training.train as train_mod
 from pipeline.config import Config, LightGBMParams, load_config

@@ -25,7 +25,7 @@ AS_OF = pd.Timestamp("2026-11-01")
 
 @pytest.mark.slow
 def test_fast_shap_equals_lightgbm_pred_contrib(trained, sample_config, training_rows):
-    from pipeline.candidates.choose import fit_lightgbm_candidate
+    from pipeline.modeling.candidates import fit_lightgbm_candidate
 
     result, leads, events = trained
     scorer = result.scorer

@@ -19,8 +19,8 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.config import Config
 from pipeline.evaluation.metrics import classification_metrics
-from pipeline.linear.logistic import fit_logistic
 from pipeline.modeling.booster import fit_booster
+from pipeline.modeling.logistic import fit_logistic
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 

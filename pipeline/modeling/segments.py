@@ -25,7 +25,7 @@ from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.paired import PairedAuc, delong
 from pipeline.modeling.prepare import TrainingRows
 from pipeline.modeling.scorer import LeadScorer
-from pipeline.segments.scorer import POOLED, SegmentedScorer
+from pipeline.modeling.segmented import POOLED, SegmentedScorer
 
 ALPHA = 0.05
 
@@ -103,7 +103,7 @@ def _fit_one_segment(
         f.why = "no won or no lost validation leads"
         return f
     own = fit_one(subset(rows, mask))
-    # shared score reference and cutoffs (see pipeline.segments.scorer)
+    # shared score reference and cutoffs (see pipeline.modeling.segmented)
     f.scorer = dataclasses.replace(
         own, cutoffs=pooled.cutoffs, score_reference=pooled.score_reference
     )

@@ -15,7 +15,7 @@ import yaml
 
 from pipeline.config import Config
 from pipeline.jobs import load_training_data
-from pipeline.linear.logistic import fit_logistic, known_categories, linear_contributions
+from pipeline.modeling.logistic import fit_logistic, known_categories, linear_contributions
 from pipeline.modeling.prepare import prepare_training_rows
 from pipeline.training import backtest
 from pipeline.training.train import train
