@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help all setup data train score test test-fast test-serving lint format bench bench-large bench-shortcuts lab ui clean
+.PHONY: help all setup data train score test test-fast test-serving lint format docs bench bench-large bench-shortcuts lab ui clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ lint: setup ## ruff lint and format check
 format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: setup ## Build the docs site into site/ (mkdocs build --strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: setup ## Benchmarks at 100k and 1M leads; writes bench/results.json
 	$(BIN)/python bench/run.py
