@@ -69,7 +69,7 @@ format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 docs: setup ## Build the docs site into site/ (mkdocs build --strict: a broken link fails)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: setup ## Benchmarks at 100k and 1M leads; writes bench/results.json
 	$(BIN)/python bench/run.py
