@@ -155,7 +155,7 @@ def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Check the data before training; report problems and leakage suspects (exit 2: refused)."""
     from pipeline.jobs import validate_data
 
-    report = validate_data(load_config(config), config)
+    report = validate_data(load_config(config))
     for line in report.lines():
         typer.echo(line)
     suspects = report.suspects()
