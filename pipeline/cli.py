@@ -6,22 +6,60 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click copy
+from typer.core import TyperGroup
 
 from pipeline import console
 from pipeline.config import CHAMPION_URI, DEFAULT_CONFIG, load_config
-from pipeline.errors import ConfigError, ExpectedError
+from pipeline.errors import ConfigError, DataError, ExpectedError
+
+
+def fail(message: str) -> NoReturn:
+    """The one way every command ends on an expected mistake: one line on stderr, exit 2."""
+    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def usage_errors() -> Iterator[None]:
+    """Click's own usage errors (an option that does not parse or is out of range, an unknown
+    command) through `fail`, instead of Click's boxed usage text; asking for help stays help."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as e:
+        where = f"{e.ctx.command_path}: " if e.ctx is not None else ""
+        fail(where + e.format_message())
+
+
+class OneLineErrors(TyperGroup):
+    """The command group whose argument parsing (its own and every subcommand's) fails in one
+    line: parsing happens before a command's body, so `command` cannot see these errors."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with usage_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx):
+        with usage_errors():
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Predictive lead scoring: train a calibrated conversion model on won/lost leads, "
     "score new leads with reasons.",
     no_args_is_help=True,
@@ -59,12 +97,10 @@ def command(fn):
         try:
             return fn(*args, **kwargs)
         except ExpectedError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
+            fail(str(e))
         except OSError as e:  # the machine, not the code: a full disk, a path that cannot be used
             where = f"{e.filename}: " if e.filename else ""
-            typer.echo(f"error: {where}{e.strerror or e}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"{where}{e.strerror or e}")
 
     return wrapper
 
@@ -119,7 +155,7 @@ def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Check the data before training; report problems and leakage suspects (exit 2: refused)."""
     from pipeline.jobs import validate_data
 
-    report = validate_data(load_config(config), config)
+    report = validate_data(load_config(config))
     for line in report.lines():
         typer.echo(line)
     suspects = report.suspects()
@@ -128,8 +164,7 @@ def validate(config: ConfigOpt = DEFAULT_CONFIG) -> None:
             f"leakage suspects: {', '.join(suspects)} (add the after-the-fact ones to schema.drop)"
         )
     if report.errors:
-        typer.echo(f"error: {report.errors[0].message}", err=True)
-        raise typer.Exit(2)
+        raise DataError(report.errors[0].message)
     typer.echo(f"ok: {len(report.warnings)} warning(s) to review; train with this config")
 
 

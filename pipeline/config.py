@@ -104,6 +104,9 @@ class ColumnLabel(_Strict):
         return v
 
 
+CONSTANT_REASON = "constant:"  # the `schema.drop_reasons` kind `validate` re-checks
+
+
 class SchemaConfig(_Strict):
     lead_id: str = "lead_id"
     created_at: str | None = "created_at"
@@ -111,6 +114,10 @@ class SchemaConfig(_Strict):
     categorical: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
     drop: list[str] = Field(default_factory=list)
+    # why each `drop` column is dropped, as `init` decided it (column -> reason); a reason that
+    # starts with CONSTANT_REASON claims one value in every filled row, which `validate` checks
+    # against the whole file. Optional: a hand-written config may leave it out.
+    drop_reasons: dict[str, str] = Field(default_factory=dict)
     email: str | None = None  # read only to derive business-vs-personal domain, never a feature
     flags: list[str] = Field(default_factory=list)  # Yes/No, Y/N, true/false -> 1/0 features
     # feature columns that are behaviour (visits, time on site): with the activity features they

@@ -8,8 +8,11 @@ Kept in one module with no imports so that every stage can raise them without de
 from __future__ import annotations
 
 
-class ExpectedError(ValueError):
-    """A user-facing problem whose message is the whole story (no traceback needed)."""
+class ExpectedError(Exception):
+    """A user-facing problem whose message is the whole story (no traceback needed).
+
+    Not a `ValueError`: an `except ValueError` meant for a parser must never catch a user
+    mistake, nor this handler a bug that happens to raise ValueError."""
 
 
 class ConfigError(ExpectedError):

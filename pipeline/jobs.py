@@ -29,7 +29,6 @@ from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
 from pipeline.report.training import training_report
-from pipeline.report.truth import drop_comments
 from pipeline.serving import database
 from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
@@ -85,12 +84,12 @@ def command_inputs(cfg: Config | None, config_path: str | Path | None = None, **
     return store.protect_store(inputs)
 
 
-def validate_data(cfg: Config, config_path: str | Path | None = None) -> Report:
-    """Every check `leadscore validate` prints (train runs the same ones first), and with the
-    config file the claims its comments make about the whole file (a dropped 'constant')."""
+def validate_data(cfg: Config) -> Report:
+    """Every check `leadscore validate` prints (train runs the same ones first), and the claims
+    `init` recorded about the whole file (a column dropped as constant, `schema.drop_reasons`)."""
     leads, events = load_training_data(cfg)
     report = check_training_data(cfg, leads, events)
-    check_constant_claims(cfg, config_path, report)
+    check_constant_claims(cfg, report)
     return report
 
 
@@ -146,7 +145,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
             version, _ = pyfunc.log_model_version(result.scorer, example, tags)
             registry.set_alias(client, store.CHALLENGER, version)
             final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
-            html = training_report(cfg, result, final, version, drop_comments(config_path))
+            html = training_report(cfg, result, final, version, cfg.schema.drop_reasons)
             runs.log_report(html)
     aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
     page = write_report(html, version, folder, inputs)

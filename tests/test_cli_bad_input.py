@@ -180,6 +180,52 @@ def test_non_utf8_falls_back_to_cp1252_and_says_so(tmp_path, mlflow_uri):
     assert len(warn) == 1 and "w.csv" in warn[0] and "not valid utf-8" in warn[0]
 
 
+BOX = set("╭╮╰╯│─")  # Click's boxed usage text, which an expected mistake never prints
+
+
+def no_box(r) -> None:
+    assert not BOX & set(r.output), r.output
+    assert "Usage:" not in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    ("write", "needles"),
+    [REFUSED["only-one-class"], REFUSED["outcome-values-match-neither"]],
+    ids=["only-one-class", "outcome-values-match-neither"],
+)
+def test_validate_refuses_through_the_one_line_path(tmp_path, write, needles):
+    r = run("validate", "--config", write(tmp_path))
+    one_error_line(r, "error: ", *needles)
+    no_box(r)
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("--leads", "-5"), ("generate: ", "'--leads'", "greater than or equal to 1")),
+        (("--leads", "abc"), ("generate: ", "'--leads'", "valid integer")),
+        (("--shape", "nope"), ("--shape 'nope'", "use one of event-log")),
+        (("--activity-scale", "0"), ("'--activity-scale'",)),
+        (("--no-such-option",), ("No such option: --no-such-option",)),
+    ],
+)
+def test_generate_bad_option_is_one_line_not_a_box(tmp_path, args, needles):
+    r = run("generate", "--out", tmp_path / "raw", *args)
+    one_error_line(r, "error: ", *needles)
+    no_box(r)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_unknown_command_and_gate_option_are_one_line():
+    for args, needle in (
+        (("bogus",), "No such command 'bogus'"),
+        (("gate", "set", "--max-ece", "x"), "'--max-ece'"),
+    ):
+        r = run(*args)
+        one_error_line(r, "error: ", needle)
+        no_box(r)
+
+
 # ---------------------------------------------------------------- score ---------------------
 
 

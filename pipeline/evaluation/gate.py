@@ -20,6 +20,7 @@ for its own run, never loosen them (`effective_gate`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,20 +33,23 @@ from pipeline.evaluation.paired import PairedAuc, delong, worse
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class GateResult:
+    """The gate's decision as a value: whether it passed, every failing criterion, the paired
+    comparisons that passed (`notes`), the figures it measured (`checks`, logged as metrics)."""
+
     passed: bool
-    failures: list[str] = field(default_factory=list)
-    checks: dict[str, float] = field(default_factory=dict)
+    failures: tuple[str, ...] = ()
+    checks: Mapping[str, float] = field(default_factory=dict)
     champion_version: str | None = None
-    notes: list[str] = field(default_factory=list)  # the paired comparisons that passed
+    notes: tuple[str, ...] = ()  # the paired comparisons that passed
 
     @property
     def reason(self) -> str:
         """One line: every failure, or (passed) each comparison with difference, 95% CI and p."""
         if self.passed:
             first = [] if self.champion_version else ["no champion yet"]
-            return f"gate passed ({'; '.join(first + self.notes)})"
+            return f"gate passed ({'; '.join([*first, *self.notes])})"
         return "gate failed: " + "; ".join(self.failures)
 
     def metrics(self) -> dict[str, float]:
@@ -98,6 +102,22 @@ def champion_probabilities(
 LABEL_TOLERANCE = 0.05  # share of shared test leads the two outcome definitions may label apart
 
 
+@dataclass(frozen=True)
+class Findings:
+    """What one part of the gate found: failing criteria, passed comparisons, measured figures."""
+
+    failures: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    checks: Mapping[str, float] = field(default_factory=dict)
+
+    def __add__(self, other: Findings) -> Findings:
+        return Findings(
+            self.failures + other.failures,
+            self.notes + other.notes,
+            {**self.checks, **other.checks},
+        )
+
+
 @dataclass
 class Champion:
     """What the gate knows about the champion, for the challenger's test leads (row-aligned with
@@ -115,9 +135,6 @@ def evaluate_gate(
     gate: GateConfig,
     metrics: dict[str, float],
     preds: pd.DataFrame,
-    champion_p: np.ndarray | None = None,
-    champion_version: str | None = None,
-    champion_error: str | None = None,
     points_rule: bool = False,
     champion: Champion | None = None,
 ) -> GateResult:
@@ -125,15 +142,12 @@ def evaluate_gate(
 
     The baselines count even without a champion: a first model below logistic regression (or
     below the configured points rule) would otherwise start serving unchallenged. A model whose
-    ranking is upside down (test or oracle AUC below 0.5) never passes. `champion` (or the older
-    `champion_p`/`champion_version`/`champion_error`) is the registry's champion, if any.
+    ranking is upside down (test or oracle AUC below 0.5) never passes. `champion` is the
+    registry's champion, if any.
     """
-    if champion is None and champion_version is not None:
-        champion = Champion(champion_version, champion_p, error=champion_error)
     y = preds["label"].to_numpy(int)
     won, lost = int(y.sum()), int((1 - y).sum())
-    failures, notes = [], []
-    checks = {"gate_test_won": float(won), "gate_test_lost": float(lost)}
+    failures = []
     if won < gate.min_won or lost < gate.min_lost:
         failures.append(
             f"too little evidence: {won} won / {lost} lost test leads, need at least "
@@ -144,16 +158,20 @@ def evaluate_gate(
         failures.append(f"test ECE {ece:.4f} above gate.max_ece {gate.max_ece}")
     both = 0 < won < len(y)
     new_auc = float(roc_auc_score(y, preds["probability"])) if both else float("nan")
-    checks["gate_new_roc_auc"] = new_auc
     failures += inverted_failures(new_auc, metrics)
+    checks = {"gate_test_won": float(won), "gate_test_lost": float(lost)}
+    found = Findings(tuple(failures), (), {**checks, "gate_new_roc_auc": new_auc})
     if both:
-        baseline_checks(preds, metrics, points_rule, gate, failures, notes, checks)
+        found += baseline_checks(preds, metrics, points_rule, gate)
     else:
-        failures += baseline_failures(metrics, points_rule, gate.max_baseline_drop)
+        found += Findings(tuple(baseline_failures(metrics, points_rule, gate.max_baseline_drop)))
     if champion is not None:
-        champion_checks(gate, preds, champion, failures, notes, checks)
+        champ = champion_checks(gate, preds, champion)
+        # the champion's comparison is the first note a reader sees
+        found = Findings(found.failures + champ.failures, champ.notes + found.notes, found.checks)
+        found += Findings(checks=champ.checks)
     version = champion.version if champion else None
-    return GateResult(not failures, failures, checks, version, notes)
+    return GateResult(not found.failures, found.failures, found.checks, version, found.notes)
 
 
 def inverted_failures(new_auc: float, metrics: dict[str, float]) -> list[str]:
@@ -180,14 +198,12 @@ def baseline_checks(
     metrics: dict[str, float],
     points_rule: bool,
     gate: GateConfig,
-    failures: list[str],
-    notes: list[str],
-    checks: dict[str, float],
-) -> None:
+) -> Findings:
     """Paired tests against each baseline on the same test leads (DeLong): the new version fails
     when it is significantly worse or worse by more than `max_baseline_drop`. A baseline whose
     per-lead scores were not kept falls back to comparing the logged AUCs."""
     y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
+    failures, notes, checks = [], [], {}
     for key, label, col in baselines(metrics, points_rule):
         if col not in preds.columns:
             failures += auc_failure(metrics, key, label, gate.max_baseline_drop)
@@ -205,6 +221,7 @@ def baseline_checks(
             notes.append(
                 f"vs {label} baseline: AUC {test.auc_a:.4f} vs {test.auc_b:.4f}, {test.text()}"
             )
+    return Findings(tuple(failures), tuple(notes), checks)
 
 
 BASELINES = (
@@ -237,25 +254,22 @@ def champion_checks(
     gate: GateConfig,
     preds: pd.DataFrame,
     champ: Champion,
-    failures: list[str],
-    notes: list[str],
-    checks: dict[str, float],
-) -> None:
+) -> Findings:
     """Champion and challenger must agree on what the outcome is before their AUCs are compared;
     then the challenger fails if significantly worse, or worse by more than `max_auc_drop` unless
     the champion is older than `max_champion_age_days` (then only a significant loss refuses)."""
     v = champ.version
     if champ.error:
-        failures.append(f"champion v{v} could not be scored: {champ.error}")
-        return
+        return Findings((f"champion v{v} could not be scored: {champ.error}",))
     y = preds["label"].to_numpy(int)
     if champ.probabilities is None or not 0 < y.sum() < len(y):
-        return
+        return Findings()
+    checks = {}
     if champ.labels is not None:
-        disagree = label_disagreement(y, champ.labels, v, checks)
-        if disagree:
-            failures.append(disagree)
-            return
+        labels = label_disagreement(y, champ.labels, v)
+        if labels.failures:
+            return labels
+        checks |= labels.checks
     test = delong(y, preds["probability"].to_numpy(float), champ.probabilities)
     checks |= paired_checks("gate_champion", test)
     # both AUCs from the one paired computation, so equal scores read as equal AUCs to the last bit
@@ -275,49 +289,52 @@ def champion_checks(
         else ""
     )
     if why:
-        failures.append(
-            f"test AUC {test.auc_a:.4f} is below champion v{v} ({test.auc_b:.4f}) on the same "
-            f"test rows, {why}: {test.text()} (gate.max_auc_drop {gate.max_auc_drop}){aged}"
+        return Findings(
+            (
+                f"test AUC {test.auc_a:.4f} is below champion v{v} ({test.auc_b:.4f}) on the same "
+                f"test rows, {why}: {test.text()} (gate.max_auc_drop {gate.max_auc_drop}){aged}",
+            ),
+            checks=checks,
         )
-    else:
-        notes.insert(
-            0,
-            f"vs champion v{v}: AUC {test.auc_a:.4f} vs {test.auc_b:.4f} on the same test rows, "
-            f"{test.text()}{aged}",
-        )
+    note = (
+        f"vs champion v{v}: AUC {test.auc_a:.4f} vs {test.auc_b:.4f} on the same test rows, "
+        f"{test.text()}{aged}"
+    )
+    return Findings(notes=(note,), checks=checks)
 
 
-def label_disagreement(y: np.ndarray, champ: np.ndarray, version: str, checks: dict) -> str | None:
+def label_disagreement(y: np.ndarray, champ: np.ndarray, version: str) -> Findings:
     """Why the champion's outcome definition differs from the challenger's on the shared test
-    leads, or None. Each side labels the leads through its own config (outcome column, won/lost
+    leads (a failure), with the shares measured (checks). Each side labels the leads through its own config (outcome column, won/lost
     values, outcomes table); more than LABEL_TOLERANCE of them apart, or labels that correlate
     negatively, means the two AUCs answer different questions and must not be compared."""
     champ = np.asarray(champ, float)
     known = ~np.isnan(champ)
     shared = int(known.sum())
-    checks["gate_label_shared"] = float(shared)
+    checks = {"gate_label_shared": float(shared)}
     fix = (
         "check schema.outcome (won/lost values, outcome column); if the new definition is "
         "intended, review this version and promote it by hand with 'leadscore promote VERSION'"
     )
     if shared == 0:
-        return (
+        why = (
             f"champion v{version}'s outcome mapping labels none of the {len(y)} test leads won or "
             f"lost, so the two models cannot be compared; {fix}"
         )
+        return Findings((why,), checks=checks)
     a, b = y[known].astype(float), champ[known]
     share = float((a != b).mean())
     corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
-    checks["gate_label_disagreement"] = share
-    checks["gate_champion_won_share"] = float(b.mean())
+    checks |= {"gate_label_disagreement": share, "gate_champion_won_share": float(b.mean())}
     if share > LABEL_TOLERANCE or corr < 0:
-        return (
+        why = (
             f"champion v{version} and this version disagree on what 'won' means: "
             f"{share:.1%} of {shared} shared test leads are labelled differently under the "
             f"champion's outcome mapping (won share {b.mean():.1%} vs {a.mean():.1%}), so their "
             f"AUCs are not comparable; {fix}"
         )
-    return None
+        return Findings((why,), checks=checks)
+    return Findings(checks=checks)
 
 
 def baseline_failures(metrics: dict[str, float], points_rule: bool, slack: float) -> list[str]:
@@ -366,4 +383,4 @@ def with_leakage_rule(
     why = leakage_failure(suspects, accepted)
     if why is None:
         return result
-    return replace(result, passed=False, failures=[*result.failures, why])
+    return replace(result, passed=False, failures=(*result.failures, why))

@@ -118,7 +118,7 @@ def _compile():
             fn = numba.njit(nogil=True, cache=cache)(_walk_py)
             _smoke(fn)
             return fn
-        except Exception as e:  # noqa: BLE001 - any numba failure means: use the numpy walk
+        except (numba.core.errors.NumbaError, OSError, RuntimeError) as e:  # no compiler, no cache
             log.debug("numba walk (cache=%s) not usable: %s", cache, e)
     return None
 

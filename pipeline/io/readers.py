@@ -125,9 +125,11 @@ def _check_file(p: Path, what: str) -> None:
 
 def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
     """Parquet keeps its types; only text cells get the missing-value markers, as in a csv."""
+    import pyarrow as pa
+
     try:
         df = pd.read_parquet(p)
-    except Exception as e:  # pyarrow raises several types for a bad file
+    except (pa.ArrowException, OSError) as e:  # ArrowInvalid for a file that is not parquet
         raise DataError(
             f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
             "export it again or use csv"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pipeline.config import CONSTANT_REASON
 from pipeline.io.rules import NO, YES, number_convention, to_datetimes, to_flags, to_numbers
 from pipeline.validation.vocabulary import (
     ID_NAME_RE,
@@ -88,8 +89,8 @@ def _classify_column(c: str, s: pd.Series, n: int, whole_nun: int | None = -1) -
     nun = s.nunique()
     if (nun if whole_nun == -1 else whole_nun) == 1 and len(s) >= 20:
         where = "in the whole file" if whole_nun == 1 else ""
-        # 'constant:' tags the claim `validate` checks against the whole file (validation.claims)
-        why = f"constant: one value ({s.iloc[0][:25]!r}) in every filled row {where}"
+        # the reason's kind tags the claim `validate` checks against the whole file
+        why = f"{CONSTANT_REASON} one value ({s.iloc[0][:25]!r}) in every filled row {where}"
         return Col(c, "empty", why.strip())
     if s.str.match(EMAIL_RE).mean() > 0.5:
         return Col(c, "email", "PII: holds email addresses")

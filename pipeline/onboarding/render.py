@@ -129,6 +129,8 @@ def _column_lines(draft: Draft) -> list[str]:
     if draft.drop:
         lines.append("  drop:  # never used: PII, ids, dates, free text, leakage suspects")
         lines += [f"    - {q(d.column)}  # {d.why}" for d in draft.drop]
+        lines.append("  drop_reasons:  # what init decided for each dropped column")
+        lines += [f"    {q(d.column)}: {q(d.why)}" for d in draft.drop]
     else:
         lines.append("  drop: []")
     if draft.email:

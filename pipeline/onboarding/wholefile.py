@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DISTINCT_CAP = 1_000  # past this many distinct values a column's values are no longer counted
+from pipeline.validation.claims import DISTINCT_CAP, add_counts
+
 DATE_LIKE = r"^\s*\d{4}-\d{2}|^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"
 SEED = 20
 
@@ -29,13 +30,13 @@ class FileFacts:
     """What the whole file says, beyond the sample."""
 
     rows: int = 0
-    counts: dict[str, Counter] = field(default_factory=dict)  # filled values, None past the cap
+    counts: dict[str, Counter] = field(default_factory=dict)  # filled values (capped)
     months: dict[str, set] = field(default_factory=dict)  # date-shaped column -> 'YYYY-MM' seen
 
     def distinct(self, column: str) -> int | None:
         """Distinct filled values in the whole file, None when more than `DISTINCT_CAP`."""
         c = self.counts.get(column)
-        return None if c is None else len(c)
+        return None if c is None or len(c) > DISTINCT_CAP else len(c)
 
 
 def scan(parts: Iterator[pd.DataFrame], sample_rows: int, missing: list[str]) -> tuple:
@@ -48,7 +49,7 @@ def scan(parts: Iterator[pd.DataFrame], sample_rows: int, missing: list[str]) ->
     for part in parts:
         part.index = pd.RangeIndex(facts.rows, facts.rows + len(part))
         facts.rows += len(part)
-        _count(part, facts, set(missing))
+        add_counts(part, facts.counts, set(missing))
         if date_cols is None:
             date_cols = [c for c in part.columns if part[c].str.match(DATE_LIKE).mean() > 0.9]
         _months(part, date_cols, facts)
@@ -61,18 +62,6 @@ def scan(parts: Iterator[pd.DataFrame], sample_rows: int, missing: list[str]) ->
     return sample, facts
 
 
-def _count(part: pd.DataFrame, facts: FileFacts, missing: set[str]) -> None:
-    for c in part.columns:
-        if c in facts.counts and facts.counts[c] is None:
-            continue
-        vc = part[c].astype(str).str.strip().value_counts()
-        vc = vc[~vc.index.isin(missing)]
-        counter = facts.counts.setdefault(c, Counter())
-        counter.update(vc.to_dict())
-        if len(counter) > DISTINCT_CAP:
-            facts.counts[c] = None
-
-
 def _months(part: pd.DataFrame, date_cols: list[str], facts: FileFacts) -> None:
     for c in date_cols:
         d = pd.to_datetime(part[c], errors="coerce", format="mixed")
@@ -82,7 +71,7 @@ def _months(part: pd.DataFrame, date_cols: list[str], facts: FileFacts) -> None:
 def won_share(facts: FileFacts, column: str, won: list[str], lost: list[str]) -> float | None:
     """The whole file's share of won among won + lost values of `column`, None when uncounted."""
     counts = facts.counts.get(column)
-    if not counts:
+    if not counts or facts.distinct(column) is None:
         return None
     n_won, n_lost = sum(counts[v] for v in won), sum(counts[v] for v in lost)
     return n_won / (n_won + n_lost) if n_won + n_lost else None

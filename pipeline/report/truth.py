@@ -15,7 +15,6 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.report.fmt import pct
 from pipeline.report.glossary import FOLD_BACKTEST, GLOSSARY, RANDOM_TEST
-from pipeline.validation.claims import drop_comments  # noqa: F401 (the report's reader)
 from pipeline.validation.vocabulary import PII_NAME_RE, after_fact_role, is_snapshot
 
 MIN_SQL_LEADS = 20  # a precision over fewer test leads than this is noise, not a reachable target

@@ -154,7 +154,7 @@ def _activities(acts: object) -> tuple[list | tuple | np.ndarray, str | None]:
     if isinstance(acts, str):
         try:
             acts = json.loads(acts) if acts.strip() else []
-        except ValueError:
+        except json.JSONDecodeError:
             return [], "activities: not a JSON list"
     if acts is None or (isinstance(acts, float) and np.isnan(acts)):
         return [], None

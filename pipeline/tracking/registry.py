@@ -48,15 +48,39 @@ def actor() -> str:
         return "unknown"
 
 
-def champion_history(client: object, model_name: str) -> list[dict]:
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+UNSET_ALIAS = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # what stores answer for it
+
+
+def read_failed(what: str, err: MlflowException) -> RegistryError:
+    """A registry read that failed for another reason than "not there": one line, and nothing
+    that depends on the read may go on (a guess would rewrite the record from nothing)."""
+    text = str(err).strip()
+    cause = text.splitlines()[0][:300] if text else err.error_code
+    return RegistryError(f"{MODEL_NAME}: cannot read {what} from the registry ({cause}); try again")
+
+
+def champion_history(client: MlflowClient, model_name: str) -> list[dict]:
+    """Every recorded move of `champion`, oldest first; empty only when no model is registered
+    yet or none was ever recorded. A read that fails, or a record that does not parse, raises a
+    RegistryError: `move_champion` rewrites the history from this list, so guessing "empty"
+    would erase the rollback record."""
     try:
-        tags = client.get_registered_model(model_name).tags
-    except Exception:  # noqa: BLE001 - no model yet means no history
-        return []
+        tags = client.get_registered_model(model_name).tags or {}
+    except MlflowException as e:
+        if e.error_code == NOT_FOUND:
+            return []
+        raise read_failed("the champion history", e) from None
     try:
-        return json.loads(tags.get(HISTORY_TAG, "[]"))
+        hist = json.loads(tags.get(HISTORY_TAG, "[]"))
     except json.JSONDecodeError:
-        return []
+        hist = None
+    if not isinstance(hist, list):
+        raise RegistryError(
+            f"{model_name}: the registered model's tag {HISTORY_TAG} does not parse; restore or "
+            "delete it in the MLflow UI ('make ui'), then try again"
+        )
+    return hist
 
 
 def move_champion(
@@ -68,10 +92,7 @@ def move_champion(
     the alias, then `previous-champion`. Returns the previous champion version (None if none).
     """
     by = by or actor()
-    try:
-        prev = str(client.get_model_version_by_alias(model_name, CHAMPION).version)
-    except Exception:  # noqa: BLE001 - MlflowException when the alias is unset
-        prev = None
+    prev = get_alias_version(client, CHAMPION, model_name)
     at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     hist = champion_history(client, model_name)
     hist.append({"at": at, "by": by, "from": prev, "to": version, "reason": reason[:300]})
@@ -100,11 +121,15 @@ def rollback_target(client: MlflowClient) -> tuple[str | None, str | None]:
     return cur, (prev if prev != cur else None)
 
 
-def get_alias_version(client: MlflowClient, alias: str) -> str | None:
+def get_alias_version(client: MlflowClient, alias: str, model_name: str = MODEL_NAME) -> str | None:
+    """The version `alias` points at; None when it is unset (or no model is registered). Any
+    other failure raises: "no champion" read from a failed call would let anything pass."""
     try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
-    except MlflowException:
-        return None
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as e:
+        if e.error_code in UNSET_ALIAS:
+            return None
+        raise read_failed(f"the alias {alias}", e) from None
 
 
 def set_alias(client: MlflowClient, alias: str, version: str) -> None:
@@ -130,12 +155,14 @@ def gate_policy(client: MlflowClient) -> GateConfig:
     """
     try:
         tags = client.get_registered_model(MODEL_NAME).tags or {}
-    except MlflowException:
-        return DEFAULT_POLICY
+    except MlflowException as e:
+        if e.error_code == NOT_FOUND:
+            return DEFAULT_POLICY
+        raise read_failed("the gate thresholds", e) from None
     values = {k: tags[t] for k, t in POLICY_TAGS.items() if t in tags}
     try:
         return GateConfig.model_validate({**DEFAULT_POLICY.model_dump(), **values})
-    except ValueError:
+    except ValidationError:
         raise RegistryError(
             f"{MODEL_NAME}: the gate thresholds stored in the registry do not parse ({values}); "
             "set them again with 'leadscore gate set'"
@@ -153,7 +180,9 @@ def set_gate_policy(client: MlflowClient, changes: dict[str, float | int]) -> Ga
         raise RegistryError(f"gate set: {opt} {err['input']}: {err['msg']}") from None
     try:
         client.get_registered_model(MODEL_NAME)
-    except MlflowException:
+    except MlflowException as e:
+        if e.error_code != NOT_FOUND:
+            raise read_failed("the registered model", e) from None
         client.create_registered_model(MODEL_NAME)
     for k, tag in POLICY_TAGS.items():
         client.set_registered_model_tag(MODEL_NAME, tag, str(getattr(policy, k)))

@@ -119,7 +119,7 @@ def error_line(content: bytes, parsed: dict | None) -> str:
     try:
         answer = json.loads(content)
         message, ours = str(answer.get("message", "")), answer.get("source") == SOURCE
-    except (ValueError, AttributeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         message, ours = content.decode("utf-8", "replace"), False
     if not ours:
         message = _cause(message)

@@ -1,59 +1,49 @@
 """The config's claims about the whole file, checked again against the whole file by `validate`.
 
-`init` drops a column as "constant: one value in every filled row" and writes that reason as a
-comment beside the `schema.drop` entry. A config drafted from a sample (an older `init`), or an
-export that has grown since, can make that claim falsely: on a file sorted by time three varying
-columns were dropped that way, and putting them back raised PR-AUC 0.435 -> 0.481. The comment is
-the claim's record (`drop_comments` reads it back); here only the columns it names are read again,
-chunk by chunk with just those columns, so memory is bounded by the chunk and the capped values.
+`init` drops a column as "constant: one value in every filled row" and records that reason in
+`schema.drop_reasons`. A config drafted from a sample, or an export that has grown since, can make
+that claim falsely: on a file sorted by time a column that is one value in the first rows varies
+further down, and dropping it loses a real feature. Here only the columns the claim names are read
+again, chunk by chunk with just those columns, so memory is bounded by the chunk and the capped
+value counts (`add_counts`, the one whole-file value counter `init` uses too).
 """
 
 from __future__ import annotations
 
-import re
+from collections import Counter
 from pathlib import Path
 
-from pipeline.config import Config
+import pandas as pd
+
+from pipeline.config import CONSTANT_REASON, Config
 from pipeline.io.readers import file_encoding, text_chunks
 from pipeline.validation.findings import Report
 
 DISTINCT_CAP = 1_000  # past this many distinct values a column stops being counted
-# init's comment for a dropped constant: "constant: one value ('No') in every filled row ...";
-# an older init wrote the same words without the tag
-CONSTANT_RE = re.compile(r"^(constant:\s*)?one value\b")
 
 
-def drop_comments(config_path: str | Path | None) -> dict[str, str]:
-    """The comment `init` wrote beside each `schema.drop` entry ("- Tags  # leakage suspect:
-    ..."), read from the config file; empty when there is none."""
-    try:
-        text = Path(config_path).read_text(encoding="utf-8") if config_path else ""
-    except OSError:
-        return {}
-    out, inside = {}, False
-    for line in text.splitlines():
-        if re.match(r"^\s*drop:\s*(#.*)?$", line):
-            inside = True
+def add_counts(part: pd.DataFrame, counts: dict[str, Counter], missing: set[str]) -> None:
+    """Add one chunk's filled values (trimmed; the `missing` markers are not values) to the
+    running `counts` of each of its columns. A column past `DISTINCT_CAP` distinct values stops
+    growing: its counts then say "more than the cap", and memory stays bounded."""
+    for c in part.columns:
+        counter = counts.setdefault(c, Counter())
+        if len(counter) > DISTINCT_CAP:
             continue
-        m = re.match(r"^\s*-\s*(['\"]?)(.*?)\1\s*#\s*(.+)$", line) if inside else None
-        if m:
-            out[m.group(2)] = m.group(3).strip()
-        elif inside and not re.match(r"^\s*(-|#)", line):
-            inside = False
-    return out
+        vc = part[c].dropna().astype(str).str.strip().value_counts()
+        counter.update(vc[~vc.index.isin(missing)].to_dict())
 
 
-def claimed_constant(cfg: Config, comments: dict[str, str]) -> list[str]:
-    """The `schema.drop` columns whose comment says they hold one value."""
-    return [c for c in cfg.schema.drop if CONSTANT_RE.match(comments.get(c, ""))]
+def claimed_constant(cfg: Config) -> list[str]:
+    """The `schema.drop` columns `init` dropped as holding one value (`schema.drop_reasons`)."""
+    reasons = cfg.schema.drop_reasons
+    return [c for c in cfg.schema.drop if reasons.get(c, "").startswith(CONSTANT_REASON)]
 
 
-def check_constant_claims(cfg: Config, config_path: str | Path | None, report: Report) -> None:
+def check_constant_claims(cfg: Config, report: Report) -> None:
     """A warning for each column dropped as constant that varies in the whole file (leads file,
     else the outcomes file), with what to change."""
-    claimed = claimed_constant(cfg, drop_comments(config_path))
-    if not claimed:
-        return
+    claimed = claimed_constant(cfg)
     files = [(cfg.data.leads, "leads file"), (cfg.data.outcomes, "outcomes file")]
     for path, what in files:
         if not path or not claimed:
@@ -83,16 +73,10 @@ def whole_file_values(
     """Filled values and their row counts of those `columns` the file has (placeholders in
     data.missing_values are not values); a column's count stops growing past `DISTINCT_CAP`."""
     missing = {"", *(str(v).strip() for v in cfg.data.missing_values)}
-    out: dict[str, dict[str, int]] = {}
+    out: dict[str, Counter] = {}
     if not path.exists():
-        return out
+        return {}
     enc = file_encoding(path, cfg, what)
     for part in text_chunks(path, cfg.data.sep, enc, columns):
-        for c in part.columns:
-            counts = out.setdefault(c, {})
-            if len(counts) > DISTINCT_CAP:
-                continue
-            vc = part[c].dropna().astype(str).str.strip().value_counts()
-            for v, k in vc[~vc.index.isin(missing)].items():
-                counts[v] = counts.get(v, 0) + int(k)
-    return out
+        add_counts(part, out, missing)
+    return {c: dict(v) for c, v in out.items()}

@@ -12,7 +12,6 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 
 log = logging.getLogger(__name__)
-LEVELS = ("error", "warning", "info")
 
 
 @dataclass

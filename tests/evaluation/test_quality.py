@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import CostsConfig, GateConfig, LightGBMParams, load_config
 from pipeline.evaluation.funnel import funnel_table, slice_metrics
-from pipeline.evaluation.gate import evaluate_gate
+from pipeline.evaluation.gate import Champion, evaluate_gate
 from pipeline.modeling.cutoffs import Cutoffs
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.split import time_split
@@ -149,14 +149,13 @@ def _preds(seed: int, n: int = 600):
 def test_gate_names_every_failed_criterion():
     preds, good, y = _preds(1)
     metrics = {"test_ece": 0.01, "test_roc_auc": 0.9, "baseline_logreg_roc_auc": 0.8}
-    ok = evaluate_gate(GateConfig(), metrics, preds, champion_p=good, champion_version="1")
+    champion = Champion("1", good)
+    ok = evaluate_gate(GateConfig(), metrics, preds, champion=champion)
     assert ok.passed and ok.checks["gate_auc_drop"] == pytest.approx(0.0)
     worse = preds.assign(
         probability=np.clip(good + np.random.default_rng(2).normal(0, 0.3, len(y)), 0, 1)
     )
-    bad = evaluate_gate(
-        GateConfig(), {**metrics, "test_ece": 0.2}, worse, champion_p=good, champion_version="1"
-    )
+    bad = evaluate_gate(GateConfig(), {**metrics, "test_ece": 0.2}, worse, champion=champion)
     assert not bad.passed
     assert any("below champion v1" in f for f in bad.failures)
     assert any("ECE" in f for f in bad.failures)

@@ -14,7 +14,7 @@ from pipeline.config import Config, LeakageConfig, TargetsConfig
 from pipeline.evaluation.gate import GateResult
 from pipeline.modeling.cutoffs import Cutoffs
 from pipeline.report.training import training_context, training_report
-from pipeline.report.truth import best_reachable_precision, drop_comments
+from pipeline.report.truth import best_reachable_precision
 from tests.report.test_training_report import visible_text
 
 FAILED_NO_CHAMPION = GateResult(False, ["test ECE 0.0700 above gate.max_ece 0.05"], {}, None)
@@ -118,15 +118,8 @@ def test_no_champion_means_nothing_serves(sample_config):
     assert "No version serves scores" not in one
 
 
-def test_leakage_section_lists_what_was_dropped_and_what_was_kept(sample_config, tmp_path):
-    cfg_file = tmp_path / "c.yaml"
-    cfg_file.write_text(
-        "schema:\n  drop:  # never used\n    - Tags  # leakage suspect: alone AUC 0.99\n"
-        '    - "Lead Quality"  # a rating set by sales\n  numeric: []\n',
-        encoding="utf-8",
-    )
-    notes = drop_comments(cfg_file)
-    assert notes == {
+def test_leakage_section_lists_what_was_dropped_and_what_was_kept(sample_config):
+    notes = {  # schema.drop_reasons, as init writes it
         "Tags": "leakage suspect: alone AUC 0.99",
         "Lead Quality": "a rating set by sales",
     }

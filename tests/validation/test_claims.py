@@ -10,12 +10,7 @@ import pandas as pd
 import yaml
 
 from pipeline.config import load_config
-from pipeline.report.truth import drop_comments as report_drop_comments
-from pipeline.validation.claims import (
-    claimed_constant,
-    drop_comments,
-    whole_file_values,
-)
+from pipeline.validation.claims import claimed_constant, whole_file_values
 from tests.conftest import run
 
 HEAD = 20_000  # what an init that read only the first rows saw
@@ -56,7 +51,7 @@ def test_validate_reports_a_dropped_constant_that_varies_in_the_whole_file(tmp_p
     drafted = tmp_path / "config.yaml"
     r = run("init", "--leads", head, "--out", drafted)
     assert r.exit_code == 0, r.output
-    note = drop_comments(drafted).get("Campaign", "")
+    note = load_config(drafted).schema.drop_reasons.get("Campaign", "")
     assert note.startswith("constant: one value ('Spring')"), note
 
     ok = run("validate", "--config", drafted)  # the file init read: the claim holds
@@ -74,22 +69,33 @@ def test_validate_reports_a_dropped_constant_that_varies_in_the_whole_file(tmp_p
     # init reading the whole file does not make the claim at all
     r = run("init", "--leads", whole, "--out", tmp_path / "whole.yaml")
     assert r.exit_code == 0, r.output
-    assert "Campaign" not in drop_comments(tmp_path / "whole.yaml")
+    assert "Campaign" not in load_config(tmp_path / "whole.yaml").schema.drop_reasons
 
 
-def test_only_columns_whose_comment_says_constant_are_claimed(tmp_path):
+def test_only_columns_whose_recorded_reason_says_constant_are_claimed(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
-        "data:\n  leads: leads.csv\nschema:\n  lead_id: id\n  drop:  # never used\n"
-        "    - A  # constant: one value ('x') in every filled row in the whole file\n"
-        "    - 'B c'  # one value ('y') in every filled row\n"
-        "    - D  # leakage suspect: alone AUC 0.99\n"
-        "    - E\n",
+        "data:\n  leads: leads.csv\nschema:\n  lead_id: id\n  drop:\n"
+        "    - A\n    - 'B c'\n    - D\n"
+        "    - E  # constant: a comment is for people, no claim\n"
+        "  drop_reasons:\n"
+        "    A: \"constant: one value ('x') in every filled row in the whole file\"\n"
+        "    'B c': \"constant: one value ('y') in every filled row\"\n"
+        "    D: 'leakage suspect: alone AUC 0.99'\n"
+        "    Z: 'constant: not in schema.drop, so no claim'\n",
         encoding="utf-8",
     )
-    notes = drop_comments(cfg)
-    assert notes == report_drop_comments(cfg)  # the report reads the same comments
-    assert claimed_constant(load_config(cfg), notes) == ["A", "B c"]
+    assert claimed_constant(load_config(cfg)) == ["A", "B c"]
+
+
+def test_a_config_without_drop_reasons_stays_valid_and_claims_nothing(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "data:\n  leads: leads.csv\nschema:\n  lead_id: id\n  drop:\n"
+        "    - A  # constant: one value ('x') in every filled row\n",
+        encoding="utf-8",
+    )
+    assert claimed_constant(load_config(cfg)) == []
 
 
 def test_whole_file_values_reads_parquet_columns_and_skips_placeholders(tmp_path):
