@@ -93,9 +93,7 @@ def canonical_leads(
     `values`: the cells parsed already (`LeadValues.parse` of a frame holding `raw`'s rows, as
     scoring does to find its bad rows); a bad one is still an error here."""
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
-    require_columns(
-        raw, [*sc.categorical, *sc.numeric, *sc.flags], path, "schema.categorical/numeric/flags"
-    )
+    require_columns(raw, sc.feature_columns(), path, "schema.categorical/numeric/flags")
     index = _lead_index(raw[sc.lead_id], path, sc.lead_id)
     has_created = bool(sc.created_at) and sc.created_at in raw.columns
     if sc.created_at and require_created and not has_created:
