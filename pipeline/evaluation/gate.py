@@ -115,9 +115,6 @@ def evaluate_gate(
     gate: GateConfig,
     metrics: dict[str, float],
     preds: pd.DataFrame,
-    champion_p: np.ndarray | None = None,
-    champion_version: str | None = None,
-    champion_error: str | None = None,
     points_rule: bool = False,
     champion: Champion | None = None,
 ) -> GateResult:
@@ -125,11 +122,9 @@ def evaluate_gate(
 
     The baselines count even without a champion: a first model below logistic regression (or
     below the configured points rule) would otherwise start serving unchallenged. A model whose
-    ranking is upside down (test or oracle AUC below 0.5) never passes. `champion` (or the older
-    `champion_p`/`champion_version`/`champion_error`) is the registry's champion, if any.
+    ranking is upside down (test or oracle AUC below 0.5) never passes. `champion` is the
+    registry's champion, if any.
     """
-    if champion is None and champion_version is not None:
-        champion = Champion(champion_version, champion_p, error=champion_error)
     y = preds["label"].to_numpy(int)
     won, lost = int(y.sum()), int((1 - y).sum())
     failures, notes = [], []
