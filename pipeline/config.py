@@ -129,6 +129,13 @@ class SchemaConfig(_Strict):
     labels: dict[str, str | ColumnLabel] = Field(default_factory=dict)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
+    def feature_columns(self) -> list[str]:
+        """The export's columns the model learns from: categorical, then numeric, then flags.
+
+        The one list that the checks, the reader, the feature builder and the MLflow dataset all
+        take, so that none of them leaves a kind out (flags are read as 0/1 numbers)."""
+        return [*self.categorical, *self.numeric, *self.flags]
+
 
 class SqlTarget(_Strict):
     precision: float | None = Field(default=None, gt=0, lt=1)

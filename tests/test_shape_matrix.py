@@ -108,6 +108,27 @@ def test_sub_scores_vary_or_are_empty(shape_run: ShapeRun) -> None:
         assert s.isna().all() or s.nunique() > 1, f"{col} is a constant on {shape_run.shape}"
 
 
+def test_scores_are_percentiles_ordered_like_probabilities(shape_run: ShapeRun) -> None:
+    """Every row's score is a whole number in 0-100 and never below that of a lead with a lower
+    probability; the sub-scores, where present, are whole numbers in 0-100, and fit_score is
+    present on every row (each shape has firmographic columns). A percentile that returned NaN,
+    or scores out of order with the probabilities, would fail here."""
+    s = shape_run.scores
+    p, score = s["probability"].to_numpy(float), s["score"].to_numpy(float)
+    assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all(), shape_run.shape
+    assert np.isfinite(score).all(), f"empty or NaN score on {shape_run.shape}"
+    assert ((score >= 0) & (score <= 100) & (score == np.round(score))).all()
+    assert score.min() < score.max(), f"score is a constant on {shape_run.shape}"
+    # rounded probabilities keep their order; equal ones may hold either score
+    ranked = s.sort_values(["probability", "score"])["score"].to_numpy(float)
+    assert (np.diff(ranked) >= 0).all(), f"score out of order with probability on {shape_run.shape}"
+    for col in ("fit_score", "engagement_score"):
+        v = s[col].to_numpy(float)
+        v = v[~np.isnan(v)]
+        assert ((v >= 0) & (v <= 100) & (v == np.round(v))).all(), (col, shape_run.shape)
+    assert s["fit_score"].notna().all(), f"fit_score empty on {shape_run.shape}"
+
+
 def test_backtests_promise_what_happens(shape_run: ShapeRun) -> None:
     """Pooled over the periods, the leads the backtests promised to win (sum of probabilities)
     and those that won agree within noise (binomial z < 4): a period trained on under-counted

@@ -74,7 +74,8 @@ def funnel_table(
 
 
 def funnel_metrics(t: pd.DataFrame) -> dict[str, float]:
-    """Scalar KPIs from the funnel table for MLflow."""
+    """Scalar KPIs from the funnel table for MLflow: the cutoffs' own figures (`stage_metrics`)
+    and the funnel's, the latter only where defined."""
     by = t.set_index("stage")
     out = {
         "test_mql_to_sql_rate": float(by.loc["SQL", "mql_to_sql_rate"]),
@@ -86,7 +87,22 @@ def funnel_metrics(t: pd.DataFrame) -> dict[str, float]:
     for k in ("cost_per_mql", "cost_per_sql", "cost_per_customer"):
         if k in t.columns:
             out[f"test_{k}"] = float(t[k].iloc[0])
-    return {k: v for k, v in out.items() if pd.notna(v)}
+    return {**stage_metrics(t), **{k: v for k, v in out.items() if pd.notna(v)}}
+
+
+def stage_metrics(t: pd.DataFrame) -> dict[str, float]:
+    """What the SQL and MQL cutoffs do on the test leads, read off the funnel table so that each
+    figure has one computation: SQL precision is the SQL stage's realised conversion, MQL recall
+    the share of wins at MQL or better. NaN where undefined (no SQL lead, no win): the summary
+    shows it as such rather than leaving the line out."""
+    by = t.set_index("stage")
+    leads, won = int(by.loc["all", "leads"]), int(by.loc["all", "won"])
+    return {
+        "test_sql_precision": float(by.loc["SQL", "realised_conversion"]),
+        "test_sql_share": float(by.loc["SQL", "share"]),
+        "test_mql_recall": float(by.loc["MQL", "cum_wins_captured"]) if won else float("nan"),
+        "test_mql_share": float(by.loc["MQL", "cum_leads"] / leads) if leads else float("nan"),
+    }
 
 
 def slice_metrics(

@@ -93,9 +93,7 @@ def canonical_leads(
     `values`: the cells parsed already (`LeadValues.parse` of a frame holding `raw`'s rows, as
     scoring does to find its bad rows); a bad one is still an error here."""
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
-    require_columns(
-        raw, [*sc.categorical, *sc.numeric, *sc.flags], path, "schema.categorical/numeric/flags"
-    )
+    require_columns(raw, sc.feature_columns(), path, "schema.categorical/numeric/flags")
     index = _lead_index(raw[sc.lead_id], path, sc.lead_id)
     has_created = bool(sc.created_at) and sc.created_at in raw.columns
     if sc.created_at and require_created and not has_created:
@@ -222,21 +220,12 @@ def _outcomes_table(
 ) -> tuple[pd.DataFrame, Path, np.ndarray]:
     """The outcomes table aligned to the leads, and which leads it lists. A table whose ids match
     no lead is an error (usually the wrong id column or a prefix), not a run with no wins."""
-    oc = cfg.schema.outcome
     src_path = Path(cfg.data.outcomes)
-    table = read_table(src_path, cfg, "outcomes file")
-    if table.empty and oc.column is not None:
-        raise DataError(f"{src_path}: header only, no rows; export the outcomes with data")
-    id_col = oc.lead_id or cfg.schema.lead_id
-    key = (
-        "schema.outcome.lead_id" if oc.lead_id else "schema.lead_id (or set schema.outcome.lead_id)"
-    )
-    require_columns(table, [id_col], src_path, key)
-    ids = table[id_col].astype("string").str.strip()
-    src = table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col)
-    src = src.reindex(out.index)
+    table, ids = read_outcomes(cfg, src_path)
+    id_col, key = _outcome_id(cfg)
+    src = table.reindex(out.index)
     present = present_in(out.index, ids.dropna())
-    if not present.any() and len(table):
+    if not present.any() and len(ids):
         raise DataError(
             f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
             f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
@@ -245,6 +234,41 @@ def _outcomes_table(
     if unmatched:
         log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
     return src, src_path, present
+
+
+def _outcome_id(cfg: Config) -> tuple[str, str]:
+    """The outcomes table's lead-id column and the config key that names it."""
+    oc = cfg.schema.outcome
+    if oc.lead_id:
+        return oc.lead_id, "schema.outcome.lead_id"
+    return cfg.schema.lead_id, "schema.lead_id (or set schema.outcome.lead_id)"
+
+
+def read_outcomes(cfg: Config, path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
+    """An outcomes table indexed by lead id, one row per id, and the ids as the file lists them.
+
+    The rule training and monitoring both read outcomes by: ids are stripped (exports pad them)
+    and the first row of a repeated id is the one that counts."""
+    table = read_table(path, cfg, "outcomes file")
+    if table.empty and cfg.schema.outcome.column is not None:
+        raise DataError(f"{path}: header only, no rows; export the outcomes with data")
+    id_col, key = _outcome_id(cfg)
+    require_columns(table, [id_col], path, key)
+    ids = table[id_col].astype("string").str.strip()
+    return table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col), ids
+
+
+def outcome_labels(cfg: Config, path: str | Path) -> pd.Series:
+    """1 won / 0 lost per lead id of an outcomes file (open leads left out), by the rules training
+    labels its leads with: `read_outcomes`, then won/lost values (`_labels_from_column`), or won
+    by presence when the config has no outcome column."""
+    table, _ = read_outcomes(cfg, path)
+    table = table[table.index.notna()]
+    if cfg.schema.outcome.column is None:
+        labels = np.ones(len(table))
+    else:
+        labels = _labels_from_column(table, Path(path), cfg)
+    return pd.Series(labels, index=pd.Index(table.index, name="lead_id")).dropna()
 
 
 def _labels_by_presence(present: np.ndarray, cfg: Config) -> np.ndarray:

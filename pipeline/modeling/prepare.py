@@ -76,7 +76,7 @@ def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
     sc = cfg.schema
     return FeatureBuilder(
         categorical=list(sc.categorical),
-        numeric=[*sc.numeric, *sc.flags],
+        numeric=[c for c in sc.feature_columns() if c not in sc.categorical],  # flags are 0/1
         use_email=bool(sc.email) and leads["_email"].notna().any(),
         max_activity_types=cfg.training.max_activity_types,
     )

@@ -4,7 +4,9 @@ A scoring run is logged as an MLflow run (experiment `lead-scoring-scoring`, run
 with its row counts and the PSI of every feature against the training reference. `leadscore
 monitor` joins the scores (a scores file, or the latest score of each lead in a database the
 scoring runs append to) with outcomes that arrived later and compares, per stage, the conversion
-the model promised (mean calibrated probability) with the conversion that happened.
+the model promised (mean calibrated probability) with the conversion that happened. Outcomes are
+read by the rule training reads them by (`pipeline.io.canonical.outcome_labels`), so a lead counts
+as won here exactly when it would be labelled won in training.
 """
 
 from __future__ import annotations
@@ -16,26 +18,8 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.readers import read_table, require_columns
-
-
-def outcome_labels(cfg: Config, path: Path) -> pd.Series:
-    """1 won / 0 lost per lead id, from an outcomes file in the config's terms (open leads left out)."""
-    raw = read_table(path, cfg, "outcomes file")
-    sc = cfg.schema
-    oc = sc.outcome
-    require_columns(raw, [sc.lead_id], path, "schema.lead_id")
-    ids = raw[sc.lead_id].astype("string")
-    if oc.column is None:
-        return pd.Series(1.0, index=pd.Index(ids.dropna().unique(), name="lead_id"))
-    require_columns(raw, [oc.column], path, "schema.outcome.column")
-    vals = raw[oc.column].astype("string").str.strip()
-    won = vals.isin(oc.won if isinstance(oc.won, list) else []).to_numpy()
-    lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).to_numpy()
-    lab = pd.Series(np.where(won, 1.0, np.where(lost, 0.0, np.nan)), index=ids.to_numpy())
-    lab = lab[~lab.index.duplicated(keep="last")].dropna()
-    lab.index.name = "lead_id"
-    return lab
+from pipeline.io.canonical import outcome_labels
+from pipeline.io.readers import require_columns
 
 
 def realised_vs_promised(

@@ -62,9 +62,9 @@ def input_fingerprint(cfg: Config) -> str:
 
 def log_training_data(cfg: Config, leads: pd.DataFrame) -> None:
     """The training leads as an MLflow dataset (schema and profile only, no rows are uploaded):
-    the model's own columns plus outcome, never the PII columns; digest = the input fingerprint."""
-    sc = cfg.schema
-    cols = [c for c in [*sc.categorical, *sc.numeric] if c in leads.columns]
+    the configured feature columns (flags included) plus outcome, never the PII columns; digest =
+    the input fingerprint."""
+    cols = [c for c in cfg.schema.feature_columns() if c in leads.columns]
     frame = (
         leads[cols]
         .assign(converted=leads["_label"], created_at=leads["_created_at"])

@@ -226,7 +226,7 @@ def evaluate(
     raw = classification_metrics(yt, scorer.booster.predict_proba(Xt)[:, 1])
     metrics["test_roc_auc_uncalibrated"] = raw["test_roc_auc"]
     metrics["test_ece_uncalibrated"] = raw["test_ece"]
-    metrics.update(cutoff_metrics(scorer, yt, p_test))
+    metrics.update(cutoff_metrics(scorer))
     if "lgbm" in scorer.booster.named_steps:
         metrics["best_iteration"] = float(scorer.booster.named_steps["lgbm"].best_iteration_ or 0)
     pts = points_score(Xt, cfg.baseline_points) if cfg.baseline_points else np.zeros(len(Xt))
@@ -244,18 +244,11 @@ def add_lift(metrics: dict[str, float], baseline: str, auc: float) -> None:
     metrics[f"test_auc_lift_over_{baseline}"] = metrics["test_roc_auc"] - auc
 
 
-def cutoff_metrics(scorer: LeadScorer, y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """What the MQL and SQL cutoffs do on the test leads: precision, recall and stage shares."""
+def cutoff_metrics(scorer: LeadScorer) -> dict[str, float]:
+    """The MQL and SQL cutoffs; what they do on the test leads (precision, recall, shares) is
+    read off the funnel (`pipeline.evaluation.funnel.stage_metrics`), computed once there."""
     cut = scorer.cutoffs
-    sql_hit = p >= cut.sql
-    return {
-        "mql_threshold": cut.mql,
-        "sql_threshold": cut.sql,
-        "test_sql_precision": float(y[sql_hit].mean()) if sql_hit.any() else float("nan"),
-        "test_sql_share": float(sql_hit.mean()),
-        "test_mql_recall": float((p[y == 1] >= cut.mql).mean()),
-        "test_mql_share": float((p >= cut.mql).mean()),
-    }
+    return {"mql_threshold": cut.mql, "sql_threshold": cut.sql}
 
 
 def logreg_baseline(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.io.keys import present_in
-from pipeline.validation.findings import Report, feature_columns
+from pipeline.validation.findings import Report
 from pipeline.validation.leakage import leakage_suspects
 from pipeline.validation.targets import check_targets
 
@@ -24,7 +24,7 @@ from pipeline.validation.targets import check_targets
 def check_config_columns(cfg: Config, report: Report) -> None:
     """A column cannot be both a feature and the id, the outcome, a date, PII or dropped."""
     sc = cfg.schema
-    feats = feature_columns(cfg)
+    feats = sc.feature_columns()
     seen: set[str] = set()
     for c in feats:
         if c in seen:
@@ -165,7 +165,7 @@ def _dates(
 def _columns(cfg: Config, leads: pd.DataFrame, report: Report) -> None:
     v = cfg.validation
     n = len(leads)
-    for c in feature_columns(cfg):
+    for c in cfg.schema.feature_columns():
         s = leads[c]
         miss = float(s.isna().mean())
         if miss == 1.0:

@@ -1,6 +1,6 @@
 """What a check found: one `Finding` per problem, gathered in a `Report` that train, score and
 validate print or raise from. Shared by the data checks (`checks`) and the leakage rules
-(`leakage`), which both judge a config's feature columns (`feature_columns`).
+(`leakage`), which both judge a config's feature columns (`SchemaConfig.feature_columns`).
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from pipeline.config import Config
 from pipeline.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -55,9 +54,3 @@ class Report:
             raise DataError(self.errors[0].message)
         for f in self.warnings:
             log.warning("warning: %s", f.message)
-
-
-def feature_columns(cfg: Config) -> list[str]:
-    """The configured feature columns: categorical, then numeric, then flags."""
-    sc = cfg.schema
-    return [*sc.categorical, *sc.numeric, *sc.flags]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.validation.findings import Finding, feature_columns
+from pipeline.validation.findings import Finding
 from pipeline.validation.probe import quick_cv_auc, quick_frame, single_column_auc
 from pipeline.validation.vocabulary import after_fact_role, is_snapshot
 
@@ -125,7 +125,7 @@ def leakage_suspects(leads: pd.DataFrame, cfg: Config, flat: bool | None = None)
     activity table configured".
     """
     flat = cfg.data.activities is None if flat is None else flat
-    cols = feature_columns(cfg)
+    cols = cfg.schema.feature_columns()
     out = [*name_suspects(cols, flat)]
     lab = leads[leads["_label"].notna()]
     y = lab["_label"].to_numpy().astype(int)
@@ -170,7 +170,7 @@ def _data_suspects(
     won, lost = y == 1, y == 0
     out: list[Finding] = []
     aucs: dict[str, float] = {}
-    for c in feature_columns(cfg):
+    for c in cfg.schema.feature_columns():
         s = lab[c]
         filled = s.notna().to_numpy()
         fw, fl = filled[won].mean(), filled[lost].mean()

@@ -11,7 +11,6 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import Config
-from pipeline.validation.findings import feature_columns
 
 # small and fast: enough to compare columns with each other, not to score leads
 QUICK_MODEL = {
@@ -54,7 +53,7 @@ def single_column_auc(s: pd.Series, y: np.ndarray, categorical: bool, seed: int 
 def quick_frame(lab: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """The feature columns as LightGBM takes them: categories, else floats."""
     X = pd.DataFrame(index=lab.index)
-    for c in feature_columns(cfg):
+    for c in cfg.schema.feature_columns():
         if c in cfg.schema.categorical:
             X[c] = lab[c].astype("string").astype("category")
         else:

@@ -19,6 +19,22 @@ def test_lift_of_perfect_ranking():
     assert lift_at(y, -np.arange(100.0), 0.1) == 10.0
 
 
+def test_lift_follows_the_scores_not_the_row_order():
+    """The top share is chosen by score: the same rows give lift 10, 5 or 0 as the scores put
+    all, half or none of the wins on top, wherever the wins sit in the file."""
+    rng = np.random.default_rng(3)
+    order = rng.permutation(100)
+    y = np.zeros(100)
+    y[order[:10]] = 1  # ten wins scattered over the rows
+    perfect = np.where(y == 1, 0.9, 0.1) + rng.random(100) * 0.01
+    assert lift_at(y, perfect, 0.1) == 10.0
+    assert lift_at(y, 1 - perfect, 0.1) == 0.0
+    half = perfect.copy()
+    half[order[:5]] = 0.0  # five of the wins drop to the bottom
+    assert lift_at(y, half, 0.1) == 5.0
+    assert lift_at(y[::-1], perfect[::-1], 0.1) == 10.0
+
+
 def test_points_score_uses_lifetime_counts():
     X = pd.DataFrame({"email_open_count": [2, 0], "demo_request_count": [0, 1]})
     assert list(points_score(X, {"email_open": 5, "demo_request": 25, "absent": 9})) == [10, 25]

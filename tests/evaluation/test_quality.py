@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import CostsConfig, GateConfig, LightGBMParams, load_config
+from pipeline.config import Config, CostsConfig, GateConfig, LightGBMParams, load_config
 from pipeline.evaluation.funnel import funnel_table, slice_metrics
 from pipeline.evaluation.gate import Champion, evaluate_gate
+from pipeline.evaluation.quality import funnel_and_slices
 from pipeline.modeling.cutoffs import Cutoffs
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.split import time_split
@@ -36,6 +37,43 @@ def test_funnel_counts_add_up_and_costs_follow_channels():
     assert t["cost_per_sql"].iloc[0] == pytest.approx(spend / 2)
     assert t["cost_per_customer"].iloc[0] == pytest.approx(spend / 4)
     assert "cost_per_mql" not in funnel_table(y, p, cut).columns
+
+
+def test_training_funnel_follows_lead_ids_and_reads_the_cutoff_metrics_off_it():
+    """The path training takes (`funnel_and_slices`): test predictions in their own order, the
+    channel and slice columns looked up by lead id in the leads, and the cutoffs' precision, recall
+    and shares read off the same funnel table."""
+    ids = [f"L{i}" for i in range(8)]
+    leads = pd.DataFrame(
+        {"source_channel": ["a", "a", "b", "b", "b", "c", "c", "c"], "region": ["N", "S"] * 4},
+        index=pd.Index(ids, name="lead_id"),
+    )
+    p = np.array([0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.01])
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 0])
+    order = [7, 2, 5, 0, 3, 6, 1, 4]  # the predictions' rows are not the leads' order
+    preds = pd.DataFrame(
+        {"lead_id": np.array(ids)[order], "label": y[order], "probability": p[order]}
+    )
+    cfg = Config.model_validate(
+        {
+            "costs": {"per_lead": {"a": 10, "b": 4}, "default": 1},
+            "training": {"slice_columns": ["region"]},
+        }
+    )
+    cut = Cutoffs(mql=0.3, sql=0.8, sql_rule="x", mql_rule="y")
+    tables, metrics = funnel_and_slices(cfg, leads, preds, cut)
+    funnel = tables["funnel"].set_index("stage")
+    assert funnel.loc["SQL", "spend"] == 20 and funnel.loc["MQL", "spend"] == 8
+    assert metrics["test_cost_per_sql"] == pytest.approx(35 / 2)
+    assert metrics["test_sql_precision"] == 1.0 and metrics["test_sql_share"] == 2 / 8
+    assert metrics["test_mql_recall"] == 3 / 4 and metrics["test_mql_share"] == 4 / 8
+    assert metrics["test_sql_precision"] == metrics["test_sql_realised_conversion"]
+    assert metrics["test_mql_recall"] == metrics["test_mql_or_sql_wins_captured"]
+    s = tables["slices"].set_index("value")
+    assert s.loc["N", "won"] == 2 and s.loc["S", "won"] == 2
+    empty_sql = Cutoffs(mql=0.3, sql=0.95, sql_rule="x", mql_rule="y")
+    _, none = funnel_and_slices(cfg, leads, preds, empty_sql)
+    assert np.isnan(none["test_sql_precision"]) and none["test_sql_share"] == 0.0
 
 
 def test_slice_metrics_withhold_auc_for_tiny_slices():
@@ -149,13 +187,13 @@ def _preds(seed: int, n: int = 600):
 def test_gate_names_every_failed_criterion():
     preds, good, y = _preds(1)
     metrics = {"test_ece": 0.01, "test_roc_auc": 0.9, "baseline_logreg_roc_auc": 0.8}
-    champion = Champion("1", good)
-    ok = evaluate_gate(GateConfig(), metrics, preds, champion=champion)
+    champ = Champion("1", good, y.astype(float), age_days=10.0)  # as the registry hands it over
+    ok = evaluate_gate(GateConfig(), metrics, preds, champion=champ)
     assert ok.passed and ok.checks["gate_auc_drop"] == pytest.approx(0.0)
     worse = preds.assign(
         probability=np.clip(good + np.random.default_rng(2).normal(0, 0.3, len(y)), 0, 1)
     )
-    bad = evaluate_gate(GateConfig(), {**metrics, "test_ece": 0.2}, worse, champion=champion)
+    bad = evaluate_gate(GateConfig(), {**metrics, "test_ece": 0.2}, worse, champion=champ)
     assert not bad.passed
     assert any("below champion v1" in f for f in bad.failures)
     assert any("ECE" in f for f in bad.failures)
