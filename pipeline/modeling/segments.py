@@ -73,7 +73,7 @@ def fit_segments(
             "(the scorer routes each lead by that feature)"
         )
     seg = segment_values(rows, sc.column)
-    fit_leads = rows.part("fit") & rows.last
+    fit_leads = rows.part("fit") & rows.one_per_lead
     counts = pd.Series(seg[fit_leads]).dropna().value_counts(sort=True)
     names = sorted(counts.index, key=lambda n: (-counts[n], n))[: sc.max_segments]
     fits = [_fit_one_segment(cfg, rows, seg == name, name, pooled, fit_one) for name in names]
@@ -92,13 +92,13 @@ def _fit_one_segment(
     fit_one: Callable[[TrainingRows], LeadScorer],
 ) -> SegmentFit:
     sc = cfg.segments
-    y_fit = rows.y[mask & rows.part("fit") & rows.last]
+    y_fit = rows.y[mask & rows.part("fit") & rows.one_per_lead]
     f = SegmentFit(name, int((y_fit == 1).sum()), int((y_fit == 0).sum()))
     if f.fit_won < sc.min_won or f.fit_lost < sc.min_lost:
         f.why = f"too few training leads ({f.fit_won} won, {f.fit_lost} lost; needs "
         f.why += f"{sc.min_won} and {sc.min_lost})"
         return f
-    vl = mask & rows.part("val") & rows.last
+    vl = mask & rows.part("val") & rows.one_per_lead
     if len(np.unique(rows.y[mask & rows.part("val")])) < 2 or len(np.unique(rows.y[vl])) < 2:
         f.why = "no won or no lost validation leads"
         return f
@@ -128,7 +128,7 @@ def subset(rows: TrainingRows, mask: np.ndarray) -> TrainingRows:
         snaps=rows.snaps[mask].reset_index(drop=True),
         X=rows.X[mask],
         y=rows.y[mask],
-        last=rows.last[mask],
+        one_per_lead=rows.one_per_lead[mask],
         candidate_snapshots=int(mask.sum()),
         fit_candidates=0,
         censored_snapshots=0,

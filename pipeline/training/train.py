@@ -83,7 +83,7 @@ def train(
     require_outcomes(leads)
     rows = prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
-    test = rows.part("test") & rows.last
+    test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
         # a segment model uses the recipe that won on all validation leads: a segment's own
@@ -157,7 +157,7 @@ def fit_scorer(
     calibrator, choice = choose_and_fit_calibrator(
         booster, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
     )
-    vl = val_m & rows.last
+    vl = val_m & rows.one_per_lead
     p_val = calibrator.predict_proba(X[vl])[:, 1]
     engagement = tuple(cfg.schema.engagement)
     # fit/engagement sub-scores: the same reference leads as the 0-100 score
@@ -186,7 +186,7 @@ def scorer_meta(
     the schema it reads and the drift reference of its fit rows."""
     created = leads["_created_at"]
     has_dates = created.notna().any()
-    test_ids = rows.lead_ids[rows.part("test") & rows.last]
+    test_ids = rows.lead_ids[rows.part("test") & rows.one_per_lead]
     return {
         "split": "time" if rows.by_time else "stratified_random",
         "horizon_days": cfg.targets.horizon_days,  # probabilities: won within N days (None: ever)

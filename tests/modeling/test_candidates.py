@@ -161,6 +161,8 @@ def test_backtests_refit_the_candidate_that_serves(tmp_path: Path, served: str) 
     assert len(bt) >= 2 and set(bt["candidate"]) == {served}
     other = "lightgbm" if served == "logistic" else "logistic"
     rows = prepare_training_rows(cfg, leads, events)
-    theirs, _ = backtest.run_backtests(cfg, leads, rows, bt["calibration"].iloc[0], other)
+    with backtest.worker_pool() as pool:
+        method = bt["calibration"].iloc[0]
+        theirs, _ = backtest.start_backtests(cfg, leads, rows, method, pool, other)()
     assert set(theirs["candidate"]) == {other}
     assert not np.allclose(theirs["roc_auc"].to_numpy(), bt["roc_auc"].to_numpy())

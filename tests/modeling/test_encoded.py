@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config import LightGBMParams
 from pipeline.modeling import encoded
-from pipeline.modeling.booster import fit_booster
+from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.calibration import _calibrate
 from pipeline.modeling.scorer import booster_contributions
 

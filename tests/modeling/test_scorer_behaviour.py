@@ -117,7 +117,7 @@ def test_score_is_monotone_in_probability_and_a_percentile_of_recent_leads(train
     # the reference leads (the validation leads' last snapshots) are spread over 0-100: the score
     # ranks a lead among recent leads, it is not the probability times 100
     rows = training_rows
-    ref = s.score_features(rows.X[rows.part("val") & rows.last], 0)["score"]
+    ref = s.score_features(rows.X[rows.part("val") & rows.one_per_lead], 0)["score"]
     assert 40 <= ref.median() <= 60 and ref.quantile(0.9) >= 85
     pd.testing.assert_frame_equal(out, _scored(trained)[1])  # scoring twice: the same frame
 
