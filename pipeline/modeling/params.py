@@ -25,9 +25,7 @@ def size_aware(params: LightGBMParams, n_fit_rows: int) -> LightGBMParams:
     min_child_samples, n_estimators: None) taken from `SIZE_TABLE`; set ones stay as set."""
     _, lr, mcs, n_est = next(row for row in SIZE_TABLE if n_fit_rows <= row[0])
     sized = {"learning_rate": lr, "min_child_samples": mcs, "n_estimators": n_est}
-    return params.model_copy(
-        update={k: v for k, v in sized.items() if getattr(params, k) is None}
-    )
+    return params.model_copy(update={k: v for k, v in sized.items() if getattr(params, k) is None})
 
 
 def shap_cost(n_trees: int, num_leaves: int, max_depth: int) -> float:

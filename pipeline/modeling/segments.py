@@ -3,9 +3,9 @@
 A segment (one of the `max_segments` most frequent values of `segments.column` among the fit
 leads) gets a model when its fit slice holds at least `min_won` won and `min_lost` lost leads. The
 model is made by the same function as the pooled one, on the segment's rows only (same features,
-the recipe that won the pooled choice, calibrated on the segment's validation rows). It serves only if it beats the
-pooled model on the segment's validation leads with DeLong's paired test (higher AUC, p < 0.05):
-a segment model must earn its place, since every one is one more thing to monitor and explain.
+the recipe that won the pooled choice, calibrated on the segment's validation rows). It serves
+only if it beats the pooled model on the segment's validation leads with DeLong's paired test
+(higher AUC, p < 0.05): a segment model must earn its place, since every one is one more thing to monitor and explain.
 Both models early-stop and calibrate on the validation slice, so that flattering is shared. The
 test leads are read only for the table the report shows.
 """
@@ -118,7 +118,7 @@ def ranking(scorer: LeadScorer, X: pd.DataFrame) -> np.ndarray:
     """The model's own ranking of `X`, before calibration: an isotonic calibrator fit on a
     segment's few hundred validation leads has coarser steps (more ties) than the pooled one fit
     on all of them, and those ties would count against the segment for no fault of its model."""
-    return scorer.booster.predict_proba(X)[:, 1]
+    return scorer.uncalibrated_probability(X)
 
 
 def subset(rows: TrainingRows, mask: np.ndarray) -> TrainingRows:
@@ -176,18 +176,16 @@ def segment_info(
     pooled: LeadScorer,
     rows: TrainingRows,
     test: np.ndarray,
-    tables: dict[str, pd.DataFrame],
-) -> dict[str, object]:
-    """The segment table joins `tables` (report, card, run artifacts); the run records which
-    segments keep their own model. Nothing when segments are off."""
+) -> tuple[dict[str, object], dict[str, pd.DataFrame]]:
+    """Which segments keep their own model (run params) and the segment table (report, card,
+    run artifacts) when there is one. Nothing when segments are off."""
     if cfg.segments.column is None:
-        return {}
+        return {}, {}
     table = segment_table(fits, cfg.segments.column, pooled, rows, test)
-    if len(table):
-        tables["segments"] = table
     own = [f.name for f in fits if f.kept]
-    return {
+    info = {
         "segments_column": cfg.segments.column,
         "segments_own": own,  # served by their own model; every other lead by the pooled one
         "segments_pooled": [f.name for f in fits if not f.kept],
     }
+    return info, ({"segments": table} if len(table) else {})

@@ -153,7 +153,7 @@ def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
     X = scorer.features(sub, events, as_of)
     c, base = scorer.contributions(X)
     g = group_logodds(c, scorer.builder.feature_fields, scorer.builder.activity_types_)
-    raw = scorer.booster.predict_proba(X)[:, 1]
+    raw = scorer.estimator.predict_proba(X)[:, 1]
     assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
 
 

@@ -139,7 +139,7 @@ def test_candidates_config_restricts_the_list(tmp_path: Path) -> None:
     cfg = Config.model_validate(raw)
     leads, events = load_training_data(cfg)
     r = train(cfg, leads, events)
-    assert r.scorer.candidate == "lightgbm" and "lgbm" in r.scorer.booster.named_steps
+    assert r.scorer.candidate == "lightgbm" and "lgbm" in r.scorer.estimator.named_steps
     assert "candidate_logistic_val_roc_auc" not in r.metrics
     assert r.info["candidate"] == "lightgbm" and r.metrics["baseline_logreg_is_served"] == 0.0
     assert r.metrics["baseline_logreg_roc_auc"] > 0.5  # the baseline is still fit and measured

@@ -143,7 +143,7 @@ def test_reason_values_add_up_to_the_raw_log_odds(trained):
     s = result.scorer
     X = s.features(leads.iloc[:200], events, np.full(200, np.datetime64("2026-11-01")))
     contrib, base = s.contributions(X)
-    raw = s.booster.predict_proba(X)[:, 1]
+    raw = s.estimator.predict_proba(X)[:, 1]
     assert np.allclose(contrib.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
     fields, fc = s.field_contributions(X)
     assert np.allclose(fc.sum(1), contrib.sum(1))
@@ -160,7 +160,7 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(trained, sample_config
     X = s.features(leads.iloc[:100], events, np.full(100, np.datetime64("2026-11-01")))
     # the booster that served, or the one the logistic candidate beat on validation
     booster = (
-        s.booster
+        s.estimator
         if s.candidate == "lightgbm"
         else fit_lightgbm_candidate(sample_config, training_rows)
     )

@@ -18,11 +18,11 @@ from pipeline.config import Config, LightGBMParams, load_config
 from pipeline.features.snapshots import last_snapshot, snapshot_times
 from pipeline.jobs import load_training_data
 from pipeline.modeling.booster import OTHER, CategoryEncoder
-from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.calibration import (
     calibrated_probabilities,
     choose_and_fit_calibrator,
 )
+from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import prepare_training_rows
 from pipeline.synthetic.sample import generate, write_sample
@@ -72,8 +72,16 @@ def test_at_scale_rows_keep_every_lead_and_its_last_snapshot(exact_rows, scale_r
     assert scale_rows.candidate_snapshots == len(exact_rows.snaps)
     # the last snapshots (test metrics, cutoffs, score reference) are the same rows
     cols = ["lead_id", "as_of", "split"]
-    a = exact_rows.snaps.loc[exact_rows.one_per_lead, cols].sort_values("lead_id").reset_index(drop=True)
-    b = scale_rows.snaps.loc[scale_rows.one_per_lead, cols].sort_values("lead_id").reset_index(drop=True)
+    a = (
+        exact_rows.snaps.loc[exact_rows.one_per_lead, cols]
+        .sort_values("lead_id")
+        .reset_index(drop=True)
+    )
+    b = (
+        scale_rows.snaps.loc[scale_rows.one_per_lead, cols]
+        .sort_values("lead_id")
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(a, b)
     # each kept row has the features it has without sampling, rounded to float32
     key = exact_rows.snaps[["lead_id", "as_of"]].astype(str).agg("|".join, axis=1)
