@@ -164,7 +164,7 @@ class LightGBMParams(_Strict):
 class ScaleConfig(_Strict):
     """Shortcuts for large exports. They apply only from `min_snapshots` candidate snapshots up
     (every configured age of every labelled lead, before sampling); below that, training is exact
-    and none of them changes anything. Their measured cost is in the README ("Training at scale")."""
+    and none of them changes anything, except `logreg_rows`: one cap at every size. Their measured cost is in the README ("Training at scale")."""
 
     min_snapshots: int = Field(default=300_000, ge=0)  # 0: always; a huge number: never
     snapshots_per_lead: int = Field(default=4, ge=0)  # last snapshot + seeded other ages (0: all)

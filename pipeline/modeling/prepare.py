@@ -1,9 +1,7 @@
 """Training rows, prepared once: split, snapshots, features and labels.
 
 `train`, `tune`, the backtests and the notebooks all learn from the same rows, so they are made in
-one place. A second copy drifted before (tune built features without `schema.flags` and kept every
-snapshot of an export without activities), and then tuning searched a different problem from the
-one training solved.
+one place: tuning must search the problem training solves.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One out-of-time test slice is a single draw; sales trust a score that held up on each of the last
 months. For each of the last N creation months: fit on the leads whose outcome was known before the
 month began (`pipeline.features.known`), early-stop and calibrate on the most recent of those, test
-on the month's leads (one row each, their last snapshot). The snapshot features of the main run are
+on the month's leads (one row each, `TrainingRows.one_per_lead`). The snapshot features of the main run are
 reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so. Each period refits the candidate that serves (`training.candidates` chose it on

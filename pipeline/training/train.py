@@ -4,7 +4,7 @@ beside evaluation and explanation (LightGBM computes outside the GIL), with the 
 
 A pure function of data frames and config: no file is read or written and MLflow is not touched
 (`pipeline.jobs` does the I/O, `pipeline.tracking` the logging), so notebooks and tests call it as
-it is. Every number is computed on one row per test lead, its last snapshot before the outcome.
+it is. Every number is computed on one row per test lead (`TrainingRows.one_per_lead`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The out-of-time test slice is never looked at, so the training run that follows still reports an
 honest test score. The validation leads are split in two halves by lead: one half early-stops each
-trial, the other scores it (ROC AUC of each lead's last snapshot), so the tree count is not chosen
+trial, the other scores it (ROC AUC on one row per lead), so the tree count is not chosen
 on the rows that judge it. The sampler is seeded: same data, config and seed give the same
 trials. Deeper and bushier trees can win a little AUC but cost scoring time for exact TreeSHAP
 reasons, so every result reports that cost relative to the default shape.
