@@ -249,8 +249,6 @@ def test_category_encoder_codes_and_precision():
     assert scored["industry"].astype(object).tolist()[:3] == [OTHER, "a", np.nan]
     enc64 = CategoryEncoder(["industry"], min_count=2).fit(X.astype({"n": np.float64}))
     assert enc64.transform(X)["f1_n"].dtype == np.float64
-    del enc64.float_dtype_, enc64.safe_names_  # an encoder pickled before the attributes existed
-    assert enc64.transform(X)["n"].dtype == np.float64
 
 
 def test_last_snapshot_rows_unchanged_by_sampling_order(scale_rows):
