@@ -93,14 +93,9 @@ def train(
         # validation slice is too small to choose a recipe again, and each choice costs a fit
         seg_cfg = cfg.model_copy(deep=True)
         seg_cfg.training.candidates = [scorer.candidate]
-        pooled, (scorer, segments) = (
-            scorer,
-            fit_segments(  # segments: off unless configured
-                cfg,
-                rows,
-                scorer,
-                lambda sub: fit_scorer(seg_cfg, leads, sub, meta or {}, workers)[0],
-            ),
+        pooled = scorer  # segments: off unless configured
+        scorer, segments = fit_segments(
+            cfg, rows, pooled, lambda sub: fit_scorer(seg_cfg, leads, sub, meta or {}, workers)[0]
         )
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL)
