@@ -156,7 +156,7 @@ def fit_candidate(
         params if params is not None else size_aware(tc.lightgbm, rows.size_rows),
         tc.seed,
         tc.min_category_count,
-        threads,
+        threads=threads,
     )
 
 
