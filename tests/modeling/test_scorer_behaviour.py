@@ -167,7 +167,7 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(trained, sample_config
     enc = booster.named_steps["encode"].transform(X)
     sv = shap.TreeExplainer(booster.named_steps["lgbm"].booster_).shap_values(enc)
     sv = sv[1] if isinstance(sv, list) else sv
-    assert np.allclose(sv, model_contributions(booster, X)[0], atol=1e-6)
+    assert np.allclose(sv, model_contributions("lightgbm", booster, X)[0], atol=1e-6)
 
 
 def test_word_caches_stay_out_of_the_pickle_and_change_no_score(trained, training_rows):
