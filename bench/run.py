@@ -168,8 +168,8 @@ def probe_rates(cfg_path: Path, d1m: Path, env: dict[str, str]) -> dict:
     t = time.perf_counter()
     X = scorer.features(leads, ev, np.full(len(leads), as_of))
     features_s = time.perf_counter() - t
-    enc = scorer.booster.named_steps["encode"].transform(X)
-    lgbm = scorer.booster.named_steps["lgbm"]
+    enc = scorer.estimator.named_steps["encode"].transform(X)
+    lgbm = scorer.estimator.named_steps["lgbm"]
 
     def best(fn, reps: int = 3) -> float:
         times = []

@@ -160,11 +160,12 @@ class TargetsConfig(_Strict):
 
 
 class LightGBMParams(_Strict):
-    n_estimators: int = Field(default=400, gt=0)  # cap: 100k leads train in <60 s (see bench)
-    learning_rate: float = Field(default=0.05, gt=0)
+    # None (the default): chosen by the training size (pipeline.modeling.params.SIZE_TABLE)
+    n_estimators: int | None = Field(default=None, gt=0)  # the cap; early stopping picks fewer
+    learning_rate: float | None = Field(default=None, gt=0)
     num_leaves: int = Field(default=8, ge=2)
     max_depth: int = 3  # shallow trees keep exact TreeSHAP reasons fast (cost ~ leaves x depth^2)
-    min_child_samples: int = Field(default=40, ge=1)
+    min_child_samples: int | None = Field(default=None, ge=1)
     subsample: float = Field(default=0.8, gt=0, le=1)
     colsample_bytree: float = Field(default=0.8, gt=0, le=1)
     reg_lambda: float = Field(default=1.0, ge=0)
@@ -177,7 +178,8 @@ class LightGBMParams(_Strict):
 class ScaleConfig(_Strict):
     """Shortcuts for large exports. They apply only from `min_snapshots` candidate snapshots up
     (every configured age of every labelled lead, before sampling); below that, training is exact
-    and none of them changes anything. Their measured cost is in docs/benchmarks.md ("Training at scale")."""
+    and none of them changes anything, except `logreg_rows`: one cap at every size. Their measured
+    cost is in docs/benchmarks.md ("Training at scale")."""
 
     min_snapshots: int = Field(default=300_000, ge=0)  # 0: always; a huge number: never
     snapshots_per_lead: int = Field(default=4, ge=0)  # last snapshot + seeded other ages (0: all)
@@ -185,7 +187,8 @@ class ScaleConfig(_Strict):
     backtest_fit_rows: int = Field(default=50_000, gt=0)  # snapshots each backtest fits on, at most
     backtest_main_params: bool = True  # backtests refit with the main fit's LightGBM parameters
     backtest_early_stopping_rounds: int = Field(default=20, gt=0)  # backtests stop sooner
-    logreg_rows: int = Field(default=50_000, gt=0)  # snapshots the logistic baseline fits on
+    # snapshots the logistic model fits on, at most: one cap at every size, threshold or not
+    logreg_rows: int = Field(default=150_000, gt=0)
 
 
 class TrainingConfig(_Strict):

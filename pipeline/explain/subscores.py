@@ -43,14 +43,30 @@ def group_logodds(
     return np.round(contrib @ group_masks(feature_fields, engagement_fields), 9)
 
 
-def percentile(reference: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """0-100: share of the sorted reference at or below each value (integers; NaN when absent).
+def rank_percentile(reference: np.ndarray | None, v: np.ndarray) -> np.ndarray:
+    """0-100: the share of the sorted `reference` at or below each value, rounded to an integer.
 
-    A side the model cannot see (no engagement feature at all: no activity table, no behaviour
-    or contact-history column, no creation dates; or features it never used) is constant over
-    the reference leads: it is absent (empty), not a constant 50 that reads "average".
+    The one percentile rule, behind the 0-100 score and both sub-scores. Ties count as below (a
+    value equal to reference values ranks above all of them); values outside the reference clip
+    to 0 and 100. With no reference (None or empty) or for a NaN value there is no rank: NaN (the
+    result is then float, else integers).
     """
-    if reference is None or len(reference) == 0 or reference[0] == reference[-1]:
+    v = np.asarray(v, dtype=float)
+    if reference is None or len(reference) == 0:
         return np.full(len(v), np.nan)
     pos = np.searchsorted(reference, v, side="right") / len(reference)
-    return np.clip(np.round(100 * pos), 0, 100).astype(int)
+    ranks = np.clip(np.round(100 * pos), 0, 100)
+    missing = np.isnan(v)
+    return np.where(missing, np.nan, ranks) if missing.any() else ranks.astype(int)
+
+
+def percentile(reference: np.ndarray | None, v: np.ndarray) -> np.ndarray:
+    """A sub-score: `rank_percentile`, except that a side the model cannot see is absent (NaN).
+
+    Such a side (no engagement feature at all: no activity table, no behaviour or contact-history
+    column, no creation dates; or features it never used) is constant over the reference leads;
+    a constant 50 would read "average" where there is nothing to rank.
+    """
+    if reference is not None and len(reference) and reference[0] == reference[-1]:
+        return np.full(len(v), np.nan)
+    return rank_percentile(reference, v)

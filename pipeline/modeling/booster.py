@@ -1,8 +1,7 @@
-"""Preprocessing, the LightGBM booster and its calibration.
+"""What the LightGBM booster reads: categorical columns as fixed codes, names LightGBM accepts.
 
-The booster is fit on the oldest leads with early stopping on a later slice; probabilities are then
-calibrated on that later slice, which the booster never fit on. No class re-weighting: the
-probabilities must stay honest, and ranking does not need it.
+The booster itself is built and fitted in `pipeline.modeling.candidates`, beside the logistic
+model, so that every caller (training, backtests, tuning, segments) fits the same recipe.
 """
 
 from __future__ import annotations
@@ -10,13 +9,10 @@ from __future__ import annotations
 import re
 import weakref
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.pipeline import Pipeline
 
-from pipeline.config import LightGBMParams
 from pipeline.io.keys import index_positions
 
 OTHER = "__other__"
@@ -71,8 +67,8 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """What LightGBM reads of `transform(X)`, built without the frame: category codes
         (missing -> NaN) and numbers in the fitted precision, as float64, columns in order."""
-        cols = list(self.feature_names_in_) if hasattr(self, "safe_names_") else list(X.columns)
-        dtype = getattr(self, "float_dtype_", np.float64)
+        cols = list(self.feature_names_in_)
+        dtype = self.float_dtype_
         # column-major: each column is written in one contiguous pass, and the SHAP walk reads
         # the transpose (a feature's rows together) without copying the matrix
         out = np.empty((len(X), len(cols)), dtype=np.float64, order="F")
@@ -92,12 +88,10 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         for c, cats in self.categories_.items():
             X[c] = pd.Categorical.from_codes(self._codes(c, X[c]), categories=cats)
         num = [c for c in X.columns if c not in self.categories_]
-        # encoders pickled before float_dtype_ existed were all float64
-        X[num] = X[num].astype(getattr(self, "float_dtype_", np.float64))
-        if hasattr(self, "safe_names_"):  # encoders pickled before kept the export's names
-            if list(X.columns) != list(self.feature_names_in_):
-                X = X[list(self.feature_names_in_)]
-            X.columns = self.safe_names_
+        X[num] = X[num].astype(self.float_dtype_)
+        if list(X.columns) != list(self.feature_names_in_):
+            X = X[list(self.feature_names_in_)]
+        X.columns = self.safe_names_
         return X
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -115,54 +109,3 @@ def _known(encoder: CategoryEncoder, c: str, cats: list) -> pd.Index:
     if hit is None or hit[0] is not cats:
         hit = per_column[c] = (cats, pd.Index(cats[:-1], dtype="string"))
     return hit[1]
-
-
-def fit_booster(
-    X_fit: pd.DataFrame,
-    y_fit: np.ndarray,
-    X_val: pd.DataFrame,
-    y_val: np.ndarray,
-    categorical: list[str],
-    params: LightGBMParams,
-    seed: int,
-    min_category_count: int = 20,
-    threads: int = 2,
-) -> Pipeline:
-    """Encoder + LightGBM, early-stopped on the validation slice. `threads` changes the speed,
-    never the trees (`deterministic=True`)."""
-    enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
-    clf = lgb.LGBMClassifier(
-        n_estimators=params.n_estimators,
-        learning_rate=params.learning_rate,
-        num_leaves=params.num_leaves,
-        max_depth=params.max_depth,
-        min_child_samples=params.min_child_samples,
-        subsample=params.subsample,
-        subsample_freq=1,
-        colsample_bytree=params.colsample_bytree,
-        reg_lambda=params.reg_lambda,
-        **_imbalance(params),
-        random_state=seed,
-        n_jobs=threads,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
-    )
-    clf.fit(
-        enc.transform(X_fit),
-        y_fit,
-        eval_X=(enc.transform(X_val),),
-        eval_y=(y_val,),
-        eval_metric="binary_logloss",
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
-    )
-    return Pipeline([("encode", enc), ("lgbm", clf)])
-
-
-def _imbalance(params: LightGBMParams) -> dict:
-    """Class re-weighting if the user asks for it; it skews raw scores, calibration undoes that."""
-    if params.is_unbalance:
-        return {"is_unbalance": True}
-    if params.scale_pos_weight != 1.0:
-        return {"scale_pos_weight": params.scale_pos_weight}
-    return {}

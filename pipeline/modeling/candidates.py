@@ -1,9 +1,10 @@
-"""Fit every configured candidate on the fit slice and keep the best on the validation leads.
+"""The one place the models are built, fitted and capped: the LightGBM booster and the logistic
+regression, for training, backtests, tuning and segments alike; and the choice between them.
 
-The comparison reads only validation rows (one per validation lead, its last snapshot, as test
-metrics do), so the test leads stay an honest, untouched estimate of the model that serves. The
-booster early-stops on the same validation slice, which flatters it slightly; the logistic
-regression has nothing tuned there. Ties go to the earlier name in `training.candidates`.
+The comparison reads only validation rows (one per validation lead, as test metrics do), so the
+test leads stay an honest, untouched estimate of the model that serves. The booster early-stops on
+the same validation slice, which flatters it slightly; the logistic regression has nothing tuned
+there. Ties go to the earlier name in `training.candidates`.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import lightgbm as lgb
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from pipeline.config import Config
+from pipeline.config import Config, LightGBMParams
 from pipeline.evaluation.metrics import classification_metrics
-from pipeline.modeling.booster import fit_booster
+from pipeline.modeling.booster import CategoryEncoder
 from pipeline.modeling.logistic import fit_logistic
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 
-# The logistic model is fit on at most this many snapshots: lbfgs on one core is the slowest step
-# at 100k+ leads, and a linear model does not need more (smaller data uses every row).
-LOGREG_ROWS = 150_000
+LIGHTGBM, LOGISTIC = "lightgbm", "logistic"
 
 
 @dataclass
@@ -49,20 +50,80 @@ class CandidateChoice:
         return self.val_auc[self.name] - max(others) if others else float("nan")
 
 
-def logistic_fit_rows(cfg: Config, rows: TrainingRows) -> np.ndarray:
-    """Positions of the fit rows the logistic model learns from: all of them up to LOGREG_ROWS
-    (`training.scale.logreg_rows` at scale), else a seeded sample."""
-    cap = cfg.training.scale.logreg_rows if rows.at_scale else LOGREG_ROWS
-    fit_rows = np.flatnonzero(rows.part("fit"))
+def fit_booster(
+    X_fit: pd.DataFrame,
+    y_fit: np.ndarray,
+    X_val: pd.DataFrame,
+    y_val: np.ndarray,
+    categorical: list[str],
+    params: LightGBMParams,
+    seed: int,
+    min_category_count: int = 20,
+    threads: int = 2,
+) -> Pipeline:
+    """Encoder + LightGBM, early-stopped on the validation slice. `threads` changes the speed,
+    never the trees (`deterministic=True`). Fields `params` leaves to the data size and that the
+    caller did not size go by these fit rows."""
+    params = size_aware(params, len(X_fit))
+    enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
+    clf = lgb.LGBMClassifier(
+        n_estimators=params.n_estimators,
+        learning_rate=params.learning_rate,
+        num_leaves=params.num_leaves,
+        max_depth=params.max_depth,
+        min_child_samples=params.min_child_samples,
+        subsample=params.subsample,
+        subsample_freq=1,
+        colsample_bytree=params.colsample_bytree,
+        reg_lambda=params.reg_lambda,
+        **_imbalance(params),
+        random_state=seed,
+        n_jobs=threads,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
+    clf.fit(
+        enc.transform(X_fit),
+        y_fit,
+        eval_X=(enc.transform(X_val),),
+        eval_y=(y_val,),
+        eval_metric="binary_logloss",
+        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+    )
+    return Pipeline([("encode", enc), ("lgbm", clf)])
+
+
+def _imbalance(params: LightGBMParams) -> dict:
+    """Class re-weighting, only when the config asks for it (`is_unbalance`, `scale_pos_weight`):
+    it skews the raw scores, and calibration on unweighted validation rows undoes that."""
+    if params.is_unbalance:
+        return {"is_unbalance": True}
+    if params.scale_pos_weight != 1.0:
+        return {"scale_pos_weight": params.scale_pos_weight}
+    return {}
+
+
+def logistic_fit_rows(cfg: Config, rows: TrainingRows, fit_m: np.ndarray) -> np.ndarray:
+    """Positions of the rows of `fit_m` the logistic model learns from: all of them up to
+    `training.scale.logreg_rows`, else a seeded sample of that many.
+
+    One cap at every data size, so more data never means fewer rows. It bounds the single-core
+    lbfgs time (the slowest step at 100k+ leads). It is set high enough to keep a 20k-lead
+    export's ~90k fit snapshots whole: on the sample a 50k sample cost the logistic model 0.002
+    validation AUC, and the logistic model is both a candidate and the baseline the gate reads.
+    """
+    cap = cfg.training.scale.logreg_rows
+    fit_rows = np.flatnonzero(fit_m)
     if len(fit_rows) > cap:
         rng = np.random.default_rng(cfg.training.seed)
         fit_rows = np.sort(rng.choice(fit_rows, cap, False))
     return fit_rows
 
 
-def fit_logistic_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
-    """The logistic regression on (a capped sample of) the fit slice."""
-    fit_rows = logistic_fit_rows(cfg, rows)
+def fit_logistic_on(cfg: Config, rows: TrainingRows, fit_m: np.ndarray) -> Pipeline:
+    """The logistic regression on (a capped sample of) the rows of `fit_m`."""
+    fit_rows = logistic_fit_rows(cfg, rows, fit_m)
     # At scale, one BLAS thread: on ~150 columns two threads spend more time waiting for each
     # other than computing (4x slower measured on 2 cores). Not below the threshold: the thread
     # count changes the last digits of the coefficients, and small data keeps its metrics.
@@ -72,46 +133,71 @@ def fit_logistic_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
         )
 
 
-def fit_lightgbm_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
-    """The booster on the fit slice, early-stopped on the validation slice."""
+def fit_candidate(
+    name: str,
+    cfg: Config,
+    rows: TrainingRows,
+    fit_m: np.ndarray,
+    val_m: np.ndarray,
+    params: LightGBMParams | None = None,
+    threads: int = 2,
+) -> Pipeline:
+    """Candidate `name` fitted on the rows of `fit_m`: the logistic regression (capped; nothing
+    early-stops, `val_m` is for calibration), or the booster early-stopped on `val_m`, with
+    `params` (default: the config's, adapted to the training size)."""
+    if name == LOGISTIC:
+        return fit_logistic_on(cfg, rows, fit_m)
     tc = cfg.training
-    fit_m, val_m = rows.part("fit"), rows.part("val")
     return fit_booster(
         rows.X[fit_m],
         rows.y[fit_m],
         rows.X[val_m],
         rows.y[val_m],
         rows.builder.categorical,
-        size_aware(tc.lightgbm, rows.size_rows),
+        params if params is not None else size_aware(tc.lightgbm, rows.size_rows),
         tc.seed,
         tc.min_category_count,
+        threads=threads,
     )
+
+
+def fit_logistic_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
+    """The logistic regression on (a capped sample of) the fit slice."""
+    return fit_candidate(LOGISTIC, cfg, rows, rows.part("fit"), rows.part("val"))
+
+
+def fit_lightgbm_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
+    """The booster on the fit slice, early-stopped on the validation slice."""
+    return fit_candidate(LIGHTGBM, cfg, rows, rows.part("fit"), rows.part("val"))
 
 
 def choose_candidate(cfg: Config, rows: TrainingRows, workers: Executor) -> CandidateChoice:
     """Fit the configured candidates (the logistic one in `workers`, beside the booster) and pick
-    the highest AUC on the validation leads' last snapshots."""
+    the highest AUC on the validation leads (one row each)."""
     names = list(dict.fromkeys(cfg.training.candidates))
     pending = {}
-    if "logistic" in names:
-        pending["logistic"] = workers.submit(fit_logistic_candidate, cfg, rows)
+    if LOGISTIC in names:
+        pending[LOGISTIC] = workers.submit(fit_logistic_candidate, cfg, rows)
     models = {}
-    if "lightgbm" in names:
-        models["lightgbm"] = fit_lightgbm_candidate(cfg, rows)
+    if LIGHTGBM in names:
+        models[LIGHTGBM] = fit_lightgbm_candidate(cfg, rows)
     models.update({k: f.result() for k, f in pending.items()})
-    vl = rows.part("val") & rows.last
+    vl = rows.part("val") & rows.one_per_lead
     Xv, yv = rows.X[vl], rows.y[vl]
     val_auc = {n: float(roc_auc_score(yv, models[n].predict_proba(Xv)[:, 1])) for n in names}
     best = max(names, key=lambda n: (val_auc[n], -names.index(n)))
-    n_logistic = len(logistic_fit_rows(cfg, rows)) if "logistic" in names else 0
+    fit_m = rows.part("fit")
+    n_logistic = len(logistic_fit_rows(cfg, rows, fit_m)) if LOGISTIC in names else 0
     return CandidateChoice(best, val_auc, {n: models[n] for n in names}, n_logistic)
 
 
 def candidate_info(
-    cand: CandidateChoice, rows: TrainingRows, test: np.ndarray, metrics: dict[str, float]
-) -> dict[str, object]:
-    """Which candidate won on validation and by how much; every candidate's validation AUC (and,
-    for the record only, its uncalibrated test AUC) joins `metrics`. The choice never read test."""
+    cand: CandidateChoice, rows: TrainingRows, test: np.ndarray
+) -> tuple[dict[str, object], dict[str, float]]:
+    """Which candidate won on validation and by how much (run params), and the metrics: every
+    candidate's validation AUC and, for the record only, its uncalibrated test AUC. The choice
+    never read test."""
+    metrics: dict[str, float] = {}
     for name, model in cand.models.items():
         metrics[f"candidate_{name}_val_roc_auc"] = cand.val_auc[name]
         p = model.predict_proba(rows.X[test])[:, 1]
@@ -120,9 +206,10 @@ def candidate_info(
         ]
     metrics["candidate_val_auc_margin"] = cand.margin
     # the logistic baseline is the served model itself: "does it beat logistic" has no meaning
-    metrics["baseline_logreg_is_served"] = float(cand.name == "logistic")
-    return {
+    metrics["baseline_logreg_is_served"] = float(cand.name == LOGISTIC)
+    info = {
         "candidate": cand.name,
         "candidate_val_roc_auc": dict(cand.val_auc),
         "candidate_logistic_fit_rows": cand.logistic_rows,
     }
+    return info, metrics

@@ -7,7 +7,7 @@ cutoffs answer those questions on data the booster did not fit on.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,9 +23,6 @@ class Cutoffs:
 
     def stage(self, p: np.ndarray) -> np.ndarray:
         return np.where(p >= self.sql, "SQL", np.where(p >= self.mql, "MQL", "lead"))
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def threshold_for_precision(p: np.ndarray, y: np.ndarray, target: float) -> float:

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 MIN_FREQUENCY = 20  # rarer categories share one "infrequent" level, as the booster's __other__
-C = 0.5  # L2 strength (inverse): the baseline's since it was added, kept for comparable numbers
+C = 0.5  # L2 strength (inverse)
 
 
 class FrameCleaner(TransformerMixin, BaseEstimator):
@@ -49,7 +49,7 @@ class FrameCleaner(TransformerMixin, BaseEstimator):
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
     """log(1 + |x|) with x's sign: counts, days and amounts are skewed; negatives keep their side
-    (on non-negative columns it is log1p, which the baseline always used)."""
+    (on non-negative columns it is log1p)."""
     return np.sign(x) * np.log1p(np.abs(x))
 
 
@@ -85,11 +85,6 @@ def fit_logistic(X: pd.DataFrame, y: np.ndarray, categorical: list[str], seed: i
     t = model[:-1].transform(X)
     model.train_mean_ = np.asarray(t.mean(axis=0)).ravel()  # the contributions' reference point
     return model
-
-
-def is_logistic(model: object) -> bool:
-    """Whether `model` is a pipeline from `fit_logistic` (else: the booster)."""
-    return isinstance(model, Pipeline) and "lr" in model.named_steps
 
 
 def linear_contributions(model: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:

@@ -3,7 +3,7 @@
 One fixed setting does not suit 3,000 and 3,000,000 snapshot rows: small data needs smaller leaves
 (or trees split on noise) and large data needs a faster learning rate (or early stopping lets the
 tree count, and with it the cost of exact TreeSHAP reasons at scoring time, grow without bound).
-Only the fields the user did not set in the config are adapted; the tree shape (depth, leaves) is
+Only the fields the config leaves unset (None) are adapted; the tree shape (depth, leaves) is
 never deepened, because reasons for a million leads must stay within the scoring budget.
 """
 
@@ -21,20 +21,11 @@ SIZE_TABLE: list[tuple[float, float, int, int]] = [
 
 
 def size_aware(params: LightGBMParams, n_fit_rows: int) -> LightGBMParams:
-    """`params` with unset learning_rate / min_child_samples / n_estimators fitted to the data size."""
+    """`params` with the fields the config leaves to the data size (learning_rate,
+    min_child_samples, n_estimators: None) taken from `SIZE_TABLE`; set ones stay as set."""
     _, lr, mcs, n_est = next(row for row in SIZE_TABLE if n_fit_rows <= row[0])
-    given = params.model_fields_set
-    update: dict[str, float | int] = {}
-    if "learning_rate" not in given:
-        update["learning_rate"] = lr
-    if "min_child_samples" not in given:
-        update["min_child_samples"] = mcs
-    if "n_estimators" not in given:
-        update["n_estimators"] = n_est
-    new = params.model_copy(update=update)
-    # model_copy keeps fields_set of the original: record the adapted ones as still "defaulted"
-    object.__setattr__(new, "__pydantic_fields_set__", set(given))
-    return new
+    sized = {"learning_rate": lr, "min_child_samples": mcs, "n_estimators": n_est}
+    return params.model_copy(update={k: v for k, v in sized.items() if getattr(params, k) is None})
 
 
 def shap_cost(n_trees: int, num_leaves: int, max_depth: int) -> float:

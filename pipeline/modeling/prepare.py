@@ -1,9 +1,7 @@
 """Training rows, prepared once: split, snapshots, features and labels.
 
 `train`, `tune`, the backtests and the notebooks all learn from the same rows, so they are made in
-one place. A second copy drifted before (tune built features without `schema.flags` and kept every
-snapshot of an export without activities), and then tuning searched a different problem from the
-one training solved.
+one place: tuning must search the problem training solves.
 """
 
 from __future__ import annotations
@@ -43,7 +41,10 @@ class TrainingRows:
     snaps: pd.DataFrame  # lead_id, as_of, age, split
     X: pd.DataFrame
     y: np.ndarray
-    last: np.ndarray  # True on each lead's last snapshot (the lead as last seen before its outcome)
+    # True on the one row per lead that evaluation, cutoffs and score references read: its last
+    # snapshot before the outcome, or with `targets.horizon_days` its first (the lead as it
+    # arrived, whose horizon the label covers)
+    one_per_lead: np.ndarray
     by_time: bool  # the split is out-of-time (else stratified-random: no creation dates)
     at_scale: bool = False  # the size shortcuts of `training.scale` apply (see `at_scale`)
     candidate_snapshots: int = 0  # snapshots before sampling (every age of every lead)
@@ -129,8 +130,10 @@ def prepare_training_rows(
     y = leads["_label"].to_numpy()[index_positions(leads.index, snaps["lead_id"])].astype(int)
     if horizon:
         y = horizon_labels(leads, snaps, horizon)
-    last = np.zeros(len(snaps), bool)
-    last[(first_snapshot if horizon else last_snapshot)(snaps)] = True
-    rows = TrainingRows(builder, snaps, X, y, last, by_time, big, candidates, fit_candidates)
+    one_per_lead = np.zeros(len(snaps), bool)
+    one_per_lead[(first_snapshot if horizon else last_snapshot)(snaps)] = True
+    rows = TrainingRows(
+        builder, snaps, X, y, one_per_lead, by_time, big, candidates, fit_candidates
+    )
     rows.censored_snapshots = censored
     return rows

@@ -1,4 +1,4 @@
-"""The one fitted artifact: features + encoder + booster + calibrator + cutoffs + explainer.
+"""The one fitted artifact: features + estimator + calibrator + cutoffs + explainer.
 
 Training builds a `LeadScorer` once, from parts it has fitted (nothing is assigned to it
 afterwards); the registry packs it into the MLflow pyfunc model; the batch scorer, the REST server
@@ -13,6 +13,7 @@ carries `format_version`: a scorer pickled in another layout is refused when it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,23 +24,49 @@ from pipeline.errors import ModelFormatError
 from pipeline.explain import fastshap
 from pipeline.explain.fields import field_matrix
 from pipeline.explain.reasons import reason_table
-from pipeline.explain.subscores import group_logodds, percentile
+from pipeline.explain.subscores import group_logodds, percentile, rank_percentile
 from pipeline.features.builder import FeatureBuilder
 from pipeline.modeling import encoded
 from pipeline.modeling.cutoffs import Cutoffs
-from pipeline.modeling.logistic import is_logistic, linear_contributions
 from pipeline.modeling.logistic import known_categories as linear_known_categories
+from pipeline.modeling.logistic import linear_contributions
 
-# 1: before the scikit-learn conventions (no attribute; the builder's learned state had no `_`)
-# 2: FeatureBuilder.activity_types_/has_time_/use_age_, two-column predict_proba
-# 3: `candidate` (which model won on validation: "lightgbm" or "logistic", held in `booster`)
-FORMAT_VERSION = 3
+# the layout of the pickled scorer; any other is refused on unpickling (ModelFormatError).
+# 4: the fitted model is `estimator`, its kind is `candidate` ("lightgbm" or "logistic")
+FORMAT_VERSION = 4
+LOGISTIC = "logistic"  # the `candidate` whose estimator is modeling.logistic's pipeline
+
+
+class Scorer(Protocol):
+    """What scoring, reports and training read of a fitted scorer, pooled or segmented: the
+    model's own log-odds and probabilities before calibration, the calibrated probability, the
+    per-feature log-odds parts, and the scored frame."""
+
+    builder: FeatureBuilder
+    cutoffs: Cutoffs
+    meta: dict
+    candidate: str  # which candidate won on validation: "lightgbm" or "logistic"
+
+    def raw_scores(self, X: pd.DataFrame) -> np.ndarray: ...
+    def uncalibrated_probability(self, X: pd.DataFrame) -> np.ndarray: ...
+    def conversion_probability(self, X: pd.DataFrame) -> np.ndarray: ...
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]: ...
+    def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]: ...
+    def features(
+        self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
+    ) -> pd.DataFrame: ...
+    def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame: ...
+    def warm_up(self) -> None: ...
 
 
 @dataclass
 class LeadScorer:
+    """One model serving every lead: the LightGBM booster or the logistic regression, as
+    `candidate` says."""
+
     builder: FeatureBuilder
-    booster: Pipeline  # the candidate that won: encoder + LGBMClassifier, or modeling.logistic's
+    estimator: Pipeline  # the candidate that won: encoder + LGBMClassifier, or the logistic one
     calibrator: CalibratedClassifierCV
     cutoffs: Cutoffs
     score_reference: np.ndarray  # sorted calibrated probabilities of reference leads
@@ -51,9 +78,7 @@ class LeadScorer:
     engagement_columns: tuple[str, ...] = ()
     # columns whose reasons read yes/no: schema.flags and numeric columns holding only 0/1
     flag_columns: tuple[str, ...] = ()
-    candidate: str = (
-        "lightgbm"  # which candidate won on validation (see pipeline.modeling.candidates)
-    )
+    candidate: str = "lightgbm"  # which candidate won on validation: the kind of `estimator`
     format_version: int = FORMAT_VERSION  # layout of the pickled artifact, checked on unpickling
 
     def __setstate__(self, state: dict) -> None:
@@ -77,6 +102,20 @@ class LeadScorer:
     ) -> pd.DataFrame:
         return self.builder.transform(leads, events, as_of)
 
+    @property
+    def is_logistic(self) -> bool:
+        return self.candidate == LOGISTIC
+
+    def raw_scores(self, X: pd.DataFrame) -> np.ndarray:
+        """The estimator's log-odds of each row, before calibration."""
+        if self.is_logistic:
+            return self.estimator.decision_function(X)
+        return self.estimator[-1].predict(self.estimator[:-1].transform(X), raw_score=True)
+
+    def uncalibrated_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """The estimator's own probability of each row, before calibration."""
+        return self.estimator.predict_proba(X)[:, 1]
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 0 lost, column 1 won (see `classes_`)."""
         return self.calibrator.predict_proba(X)
@@ -89,7 +128,7 @@ class LeadScorer:
     def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, float]:
         """Per-feature log-odds parts and the base value: SHAP values of the booster, or the
         logistic model's exact linear contributions."""
-        return model_contributions(self.booster, X)
+        return model_contributions(self.candidate, self.estimator, X)
 
     def field_contributions(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
         fields, m = field_matrix(self.builder.feature_fields)
@@ -99,17 +138,15 @@ class LeadScorer:
     def known_categories(self) -> dict[str, set[str]]:
         """Per categorical column, the values the model tells apart; any other value it treats as
         one 'other' level, and its reason must say so rather than name the raw value."""
-        if is_logistic(self.booster):
-            return linear_known_categories(self.booster)
-        cats = getattr(self.booster.named_steps["encode"], "categories_", {}) or {}
+        if self.is_logistic:
+            return linear_known_categories(self.estimator)
+        cats = self.estimator.named_steps["encode"].categories_
         return {c: {str(v) for v in vals} for c, vals in cats.items()}
 
     def to_score(self, p: np.ndarray) -> np.ndarray:
-        """0-100: the share of reference leads (recent history) with a lower or equal probability."""
-        ref = self.score_reference
-        return np.clip(
-            np.round(100 * np.searchsorted(ref, p, side="right") / len(ref)), 0, 100
-        ).astype(int)
+        """0-100: the share of reference leads (recent history) with a lower or equal probability
+        (`pipeline.explain.subscores.rank_percentile`)."""
+        return rank_percentile(self.score_reference, p)
 
     def subscores(self, contrib: np.ndarray) -> pd.DataFrame:
         """fit_score and engagement_score (0-100 percentiles) from per-feature SHAP values."""
@@ -132,9 +169,9 @@ class LeadScorer:
         and the compiled walk (loaded from numba's cache, or compiled). A server calls this at
         load, so its first request costs what the others do. A logistic candidate has neither
         (its parts are exact linear ones)."""
-        if is_logistic(self.booster):
+        if self.is_logistic:
             return
-        fastshap.for_booster(self.booster.named_steps["lgbm"].booster_)
+        fastshap.for_booster(self.estimator.named_steps["lgbm"].booster_)
         fastshap.compiled.available()
 
     def reason_words(self) -> dict:
@@ -160,10 +197,10 @@ class LeadScorer:
 
     def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
         """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
-        if is_logistic(self.booster):
+        if self.is_logistic:
             p, c = self.conversion_probability(X), None
         else:  # one encoding of the chunk for the probability and the SHAP walk
-            e = encoded.encode(self.booster, X, explain=n_reasons > 0)
+            e = encoded.encode(self.estimator, X, explain=n_reasons > 0)
             p = encoded.calibrated(self.calibrator, e.raw)[:, 1]
             c = None if e.contributions is None else e.contributions[:, :-1]
         cols = {"probability": p, "score": self.to_score(p), "stage": self.cutoffs.stage(p)}
@@ -177,12 +214,14 @@ class LeadScorer:
         return pd.DataFrame(cols, index=X.index)  # one frame: each join costs ~1 ms a request
 
 
-def model_contributions(model: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Per-feature log-odds parts of whichever candidate `model` is (SHAP for the booster, exact
-    linear parts for the logistic regression) and the base value."""
-    if is_logistic(model):
-        return linear_contributions(model, X)
-    return booster_contributions(model, X)
+def model_contributions(
+    candidate: str, estimator: Pipeline, X: pd.DataFrame
+) -> tuple[np.ndarray, float]:
+    """Per-feature log-odds parts of `estimator`, a fitted `candidate` (SHAP for the booster,
+    exact linear parts for the logistic regression), and the base value."""
+    if candidate == LOGISTIC:
+        return linear_contributions(estimator, X)
+    return booster_contributions(estimator, X)
 
 
 def booster_contributions(booster: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, float]:
@@ -198,12 +237,13 @@ def engagement_fields(builder: FeatureBuilder, engagement_columns: tuple[str, ..
 
 def subscore_references(
     builder: FeatureBuilder,
-    booster: Pipeline,
+    candidate: str,
+    estimator: Pipeline,
     engagement_columns: tuple[str, ...],
     X: pd.DataFrame,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The sorted fit and engagement log-odds parts of the reference leads `X` (those behind
     `score`): what `fit_score` and `engagement_score` are percentiles of."""
-    c, _ = model_contributions(booster, X)
+    c, _ = model_contributions(candidate, estimator, X)
     g = group_logodds(c, builder.feature_fields, engagement_fields(builder, engagement_columns))
     return np.sort(g[:, 0]), np.sort(g[:, 1])

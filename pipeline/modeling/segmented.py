@@ -1,7 +1,7 @@
 """One artifact for a pooled model and per-segment models: each lead is scored by one of them.
 
-`SegmentedScorer` has the `LeadScorer` interface (features, predict_proba, score_features,
-contributions, sub-scores), so the batch scorer, Spark, REST and notebooks score through it
+`SegmentedScorer` implements the `Scorer` protocol (features, raw scores, probabilities,
+contributions, score_features), so the batch scorer, Spark, REST and notebooks score through it
 unchanged. Each lead's probability, reasons and sub-scores come from the model that serves its
 segment (the value of `column`, or the pooled model for every other value, a missing one
 included); `model_segment` in the output names it.
@@ -12,8 +12,10 @@ means the same thing everywhere ("at least p to convert"): an SQL in APAC is as 
 one in EMEA, and a capacity target per month stays one number. Per-segment cutoffs would be
 chosen on a few hundred validation leads each, noisier than the calibration they rest on.
 
-Anything not routed (builder, cutoffs, meta, the booster the report's calibration table reads) is
-the pooled scorer's. The pickle carries its own `format_version`; the scorers inside keep theirs.
+What every model shares is read from the pooled scorer, by name: the feature builder, cutoffs,
+score reference, meta and the candidate kind (segment models use the recipe that won pooled).
+Everything per lead (raw scores, probabilities, contributions) comes from the lead's own model.
+The pickle carries its own `format_version`; the scorers inside keep theirs.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import pandas as pd
 
 from pipeline.errors import ModelFormatError
 from pipeline.explain.fields import field_matrix
+from pipeline.features.builder import FeatureBuilder
+from pipeline.modeling.cutoffs import Cutoffs
 from pipeline.modeling.scorer import LeadScorer
 
 POOLED = "pooled"
-# 1: pooled LeadScorer + {segment value: LeadScorer} routed by one categorical column
-FORMAT_VERSION = 1
+# the layout of the pickle; any other is refused on unpickling (ModelFormatError).
+# 2: pooled LeadScorer + {segment value: LeadScorer}, scorers of LeadScorer's format 4
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -45,11 +50,41 @@ class SegmentedScorer:
             raise ModelFormatError(found, FORMAT_VERSION)
         self.__dict__.update(state)
 
-    def __getattr__(self, name: str):
-        # only reached for what this class does not define: the pooled scorer's parts
-        if name.startswith("__") or name in ("pooled", "models", "column"):
-            raise AttributeError(name)
-        return getattr(self.pooled, name)
+    @property
+    def builder(self) -> FeatureBuilder:
+        return self.pooled.builder
+
+    @property
+    def cutoffs(self) -> Cutoffs:
+        return self.pooled.cutoffs
+
+    @property
+    def score_reference(self) -> np.ndarray:
+        return self.pooled.score_reference
+
+    @property
+    def meta(self) -> dict:
+        return self.pooled.meta
+
+    @property
+    def candidate(self) -> str:
+        return self.pooled.candidate
+
+    @property
+    def calibrator(self) -> object:
+        """The pooled model's calibrator: it maps the pooled model's log-odds, not a segment
+        model's (the report's probability drivers read it on the pooled scale)."""
+        return self.pooled.calibrator
+
+    @property
+    def calibration_method(self) -> str:
+        """The pooled model's calibration (each segment model calibrates on its own leads)."""
+        return self.pooled.calibration_method
+
+    def features(
+        self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
+    ) -> pd.DataFrame:
+        return self.pooled.features(leads, events, as_of)
 
     def segment_of(self, X: pd.DataFrame) -> np.ndarray:
         """Per row, the segment whose model serves it, or 'pooled'."""
@@ -64,6 +99,21 @@ class SegmentedScorer:
             rows = np.flatnonzero(seg == name)
             if len(rows):
                 yield name, self.models.get(name, self.pooled), rows
+
+    def _per_row(self, X: pd.DataFrame, method: str) -> np.ndarray:
+        """`method` of each row's own model, in `X`'s order (one value per row)."""
+        out = np.zeros(len(X))
+        for _, s, rows in self._parts(X):
+            out[rows] = getattr(s, method)(X.iloc[rows])
+        return out
+
+    def raw_scores(self, X: pd.DataFrame) -> np.ndarray:
+        """Each row's log-odds before calibration, from the model serving its segment."""
+        return self._per_row(X, "raw_scores")
+
+    def uncalibrated_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """Each row's probability before calibration, from the model serving its segment."""
+        return self._per_row(X, "uncalibrated_probability")
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities (n, 2), each row from the model serving its segment."""
@@ -108,5 +158,4 @@ class SegmentedScorer:
 
     def warm_up(self) -> None:
         for s in [self.pooled, *self.models.values()]:
-            if "lgbm" in s.booster.named_steps:
-                s.warm_up()
+            s.warm_up()

@@ -3,9 +3,9 @@
 A segment (one of the `max_segments` most frequent values of `segments.column` among the fit
 leads) gets a model when its fit slice holds at least `min_won` won and `min_lost` lost leads. The
 model is made by the same function as the pooled one, on the segment's rows only (same features,
-the recipe that won the pooled choice, calibrated on the segment's validation rows). It serves only if it beats the
-pooled model on the segment's validation leads with DeLong's paired test (higher AUC, p < 0.05):
-a segment model must earn its place, since every one is one more thing to monitor and explain.
+the recipe that won the pooled choice, calibrated on the segment's validation rows). It serves
+only if it beats the pooled model on the segment's validation leads with DeLong's paired test
+(higher AUC, p < 0.05): a segment model must earn its place, since every one is one more thing to monitor and explain.
 Both models early-stop and calibrate on the validation slice, so that flattering is shared. The
 test leads are read only for the table the report shows.
 """
@@ -73,7 +73,7 @@ def fit_segments(
             "(the scorer routes each lead by that feature)"
         )
     seg = segment_values(rows, sc.column)
-    fit_leads = rows.part("fit") & rows.last
+    fit_leads = rows.part("fit") & rows.one_per_lead
     counts = pd.Series(seg[fit_leads]).dropna().value_counts(sort=True)
     names = sorted(counts.index, key=lambda n: (-counts[n], n))[: sc.max_segments]
     fits = [_fit_one_segment(cfg, rows, seg == name, name, pooled, fit_one) for name in names]
@@ -92,13 +92,13 @@ def _fit_one_segment(
     fit_one: Callable[[TrainingRows], LeadScorer],
 ) -> SegmentFit:
     sc = cfg.segments
-    y_fit = rows.y[mask & rows.part("fit") & rows.last]
+    y_fit = rows.y[mask & rows.part("fit") & rows.one_per_lead]
     f = SegmentFit(name, int((y_fit == 1).sum()), int((y_fit == 0).sum()))
     if f.fit_won < sc.min_won or f.fit_lost < sc.min_lost:
         f.why = f"too few training leads ({f.fit_won} won, {f.fit_lost} lost; needs "
         f.why += f"{sc.min_won} and {sc.min_lost})"
         return f
-    vl = mask & rows.part("val") & rows.last
+    vl = mask & rows.part("val") & rows.one_per_lead
     if len(np.unique(rows.y[mask & rows.part("val")])) < 2 or len(np.unique(rows.y[vl])) < 2:
         f.why = "no won or no lost validation leads"
         return f
@@ -118,7 +118,7 @@ def ranking(scorer: LeadScorer, X: pd.DataFrame) -> np.ndarray:
     """The model's own ranking of `X`, before calibration: an isotonic calibrator fit on a
     segment's few hundred validation leads has coarser steps (more ties) than the pooled one fit
     on all of them, and those ties would count against the segment for no fault of its model."""
-    return scorer.booster.predict_proba(X)[:, 1]
+    return scorer.uncalibrated_probability(X)
 
 
 def subset(rows: TrainingRows, mask: np.ndarray) -> TrainingRows:
@@ -128,7 +128,7 @@ def subset(rows: TrainingRows, mask: np.ndarray) -> TrainingRows:
         snaps=rows.snaps[mask].reset_index(drop=True),
         X=rows.X[mask],
         y=rows.y[mask],
-        last=rows.last[mask],
+        one_per_lead=rows.one_per_lead[mask],
         candidate_snapshots=int(mask.sum()),
         fit_candidates=0,
         censored_snapshots=0,
@@ -176,18 +176,16 @@ def segment_info(
     pooled: LeadScorer,
     rows: TrainingRows,
     test: np.ndarray,
-    tables: dict[str, pd.DataFrame],
-) -> dict[str, object]:
-    """The segment table joins `tables` (report, card, run artifacts); the run records which
-    segments keep their own model. Nothing when segments are off."""
+) -> tuple[dict[str, object], dict[str, pd.DataFrame]]:
+    """Which segments keep their own model (run params) and the segment table (report, card,
+    run artifacts) when there is one. Nothing when segments are off."""
     if cfg.segments.column is None:
-        return {}
+        return {}, {}
     table = segment_table(fits, cfg.segments.column, pooled, rows, test)
-    if len(table):
-        tables["segments"] = table
     own = [f.name for f in fits if f.kept]
-    return {
+    info = {
         "segments_column": cfg.segments.column,
         "segments_own": own,  # served by their own model; every other lead by the pooled one
         "segments_pooled": [f.name for f in fits if not f.kept],
     }
+    return info, ({"segments": table} if len(table) else {})

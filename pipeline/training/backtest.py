@@ -3,7 +3,7 @@
 One out-of-time test slice is a single draw; sales trust a score that held up on each of the last
 months. For each of the last N creation months: fit on the leads whose outcome was known before the
 month began (`pipeline.features.known`), early-stop and calibrate on the most recent of those, test
-on the month's leads (one row each, their last snapshot). The snapshot features of the main run are
+on the month's leads (one row each, `TrainingRows.one_per_lead`). The snapshot features of the main run are
 reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so. Each period refits the candidate that serves (`training.candidates` chose it on
@@ -34,9 +34,8 @@ from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.features.known import outcome_known_at
 from pipeline.io.keys import index_positions
-from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import calibrated_probabilities
-from pipeline.modeling.logistic import fit_logistic
+from pipeline.modeling.candidates import LIGHTGBM, LOGISTIC, fit_candidate
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 
@@ -95,7 +94,7 @@ def _fit_and_test(
     period: Period,
     method: str = "auto",
     refit: Refit = Refit(),
-    candidate: str = "lightgbm",
+    candidate: str = LIGHTGBM,
 ) -> dict[str, float | str] | None:
     """Refit the serving candidate on one period's rows and test it on its leads (None: a slice
     lacks a class). Runs in a worker thread: it reads `rows` and writes nothing shared."""
@@ -105,24 +104,13 @@ def _fit_and_test(
     if slices is None:
         return None
     fit_m, val_m, test_m = slices
-    if candidate == "logistic":  # nothing early-stops: the validation rows only calibrate
-        model = fit_logistic(X[fit_m], y[fit_m], rows.builder.categorical, tc.seed)
-    else:
+    params = None
+    if candidate != LOGISTIC:  # the logistic model early-stops on nothing
         params = refit.params or size_aware(tc.lightgbm, int(fit_m.sum()))
         if refit.early_stopping_rounds:
             update = {"early_stopping_rounds": refit.early_stopping_rounds}
             params = params.model_copy(update=update)
-        model = fit_booster(
-            X[fit_m],
-            y[fit_m],
-            X[val_m],
-            y[val_m],
-            rows.builder.categorical,
-            params,
-            tc.seed,
-            tc.min_category_count,
-            threads=1,
-        )
+    model = fit_candidate(candidate, cfg, rows, fit_m, val_m, params, threads=1)
     p, choice = calibrated_probabilities(
         model, X[val_m], y[val_m], lead_ids[val_m], method, tc.seed, X[test_m]
     )
@@ -172,19 +160,6 @@ def _period_metrics(
     }
 
 
-def run_backtests(
-    cfg: Config,
-    leads: pd.DataFrame,
-    rows: TrainingRows,
-    method: str | None = None,
-    candidate: str = "lightgbm",
-) -> tuple[pd.DataFrame, str]:
-    """Backtest table (one row per month or fold) and the mode: 'monthly', 'stratified_folds'
-    or 'off'; the refits run `WORKERS` at a time and this waits for them."""
-    with worker_pool() as pool:
-        return start_backtests(cfg, leads, rows, method, pool, candidate)()
-
-
 @contextmanager
 def worker_pool() -> Iterator[ThreadPoolExecutor]:
     """`WORKERS` threads for refits; leaving early (an error, Ctrl-C) cancels the refits not yet
@@ -202,10 +177,11 @@ def start_backtests(
     rows: TrainingRows,
     method: str | None,
     pool: Executor,
-    candidate: str = "lightgbm",
+    candidate: str = LIGHTGBM,
 ) -> Callable[[], tuple[pd.DataFrame, str]]:
     """Submit every period's refit to `pool` and return at once; calling the result waits for
-    them and gives the table and mode of `run_backtests` (a refit's error is raised there).
+    them and gives the backtest table (one row per month or fold) and the mode: 'monthly',
+    'stratified_folds' or 'off' (a refit's error is raised there).
 
     `method` is the calibration the main run chose; reusing it spares a held-out choice per
     period. The main run's snapshot features are reused as they are; `refit_plan` says how each
@@ -235,7 +211,7 @@ def backtest_periods(
     n = cfg.training.backtest_months
     if n <= 0:
         return [], "off"
-    last = rows.last
+    last = rows.one_per_lead
     pos = index_positions(leads.index, rows.snaps["lead_id"])
     created = leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos]
     known_at = outcome_known_at(leads, cfg.schema.outcome.lost_known_after_days)[pos]
@@ -278,7 +254,7 @@ def _fold_periods(cfg: Config, rows: TrainingRows, n: int) -> list[Period]:
         fold[tr] = 1
         fold[rng.permutation(tr)[: int(len(tr) * cfg.training.val_share)]] = 2
         f = fold[codes]
-        periods.append(Period(f"fold {i + 1}", f == 1, f == 2, (f == 0) & rows.last))
+        periods.append(Period(f"fold {i + 1}", f == 1, f == 2, (f == 0) & rows.one_per_lead))
     return periods
 
 

@@ -4,7 +4,7 @@ beside evaluation and explanation (LightGBM computes outside the GIL), with the 
 
 A pure function of data frames and config: no file is read or written and MLflow is not touched
 (`pipeline.jobs` does the I/O, `pipeline.tracking` the logging), so notebooks and tests call it as
-it is. Every number is computed on one row per test lead, its last snapshot before the outcome.
+it is. Every number is computed on one row per test lead (`TrainingRows.one_per_lead`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pipeline.evaluation.quality import backtest_metrics, calibration_table, fun
 from pipeline.explain.fields import global_importance
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.candidates import (
+    LOGISTIC,
     CandidateChoice,
     candidate_info,
     choose_candidate,
@@ -33,7 +34,7 @@ from pipeline.modeling.candidates import (
 )
 from pipeline.modeling.cutoffs import choose_cutoffs
 from pipeline.modeling.prepare import TrainingRows, prepare_training_rows
-from pipeline.modeling.scorer import LeadScorer, subscore_references
+from pipeline.modeling.scorer import LeadScorer, Scorer, subscore_references
 from pipeline.modeling.segments import fit_segments, segment_info
 from pipeline.monitoring.drift import DriftReference
 from pipeline.training import backtest
@@ -46,7 +47,7 @@ SHAP_SAMPLE = 5000
 class TrainResult:
     """What one training run produced: the fitted artifact and the evidence about it."""
 
-    scorer: LeadScorer
+    scorer: Scorer  # a LeadScorer, or a SegmentedScorer when segments keep their own models
     metrics: dict[str, float]
     info: dict[str, object]
     importance: pd.DataFrame
@@ -59,7 +60,9 @@ class TrainResult:
         """Wait for backtest refits left running by `train(..., pool=...)`; their table and
         headline numbers join the others. Does nothing the second time."""
         if self.pending is not None:
-            add_backtests(self.pending, self.extra_tables, self.metrics)
+            tables, metrics = backtest_results(self.pending)
+            self.extra_tables.update(tables)
+            self.metrics.update(metrics)
             self.pending = None
         return self
 
@@ -83,45 +86,66 @@ def train(
     require_outcomes(leads)
     rows = prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
-    test = rows.part("test") & rows.last
+    test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
         # a segment model uses the recipe that won on all validation leads: a segment's own
         # validation slice is too small to choose a recipe again, and each choice costs a fit
         seg_cfg = cfg.model_copy(deep=True)
         seg_cfg.training.candidates = [scorer.candidate]
-        pooled, (scorer, segments) = (
-            scorer,
-            fit_segments(  # segments: off unless configured
-                cfg,
-                rows,
-                scorer,
-                lambda sub: fit_scorer(seg_cfg, leads, sub, meta or {}, workers)[0],
-            ),
+        pooled = scorer  # segments: off unless configured
+        scorer, segments = fit_segments(
+            cfg, rows, pooled, lambda sub: fit_scorer(seg_cfg, leads, sub, meta or {}, workers)[0]
         )
         # the logistic baseline and the backtest refits run beside the steps below (they compute
         # in numpy and LightGBM, outside the GIL)
-        logreg = workers.submit(logreg_baseline, cfg, rows, test, cand.models.get("logistic"))
+        logreg = workers.submit(logreg_baseline, cfg, rows, test, cand.models.get(LOGISTIC))
         backtests = backtest.start_backtests(
             cfg, leads, rows, choice.method, workers, pooled.candidate
         )
-        preds, metrics = evaluate(cfg, scorer, rows, test)
-        tables = add_quality(cfg, leads, scorer, choice, rows, test, preds, metrics)
-        add_oracle(oracle, preds, metrics)
+        preds, metrics, tables = evaluation_evidence(
+            cfg, leads, oracle, rows, test, scorer, pooled, choice
+        )
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
         info = training_info(cfg, leads, events, rows, scorer, choice, preds)
-        info.update(candidate_info(cand, rows, test, metrics))
+        cand_info, cand_metrics = candidate_info(cand, rows, test)
+        info.update(cand_info)
+        metrics.update(cand_metrics)
         info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
         info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
-        info.update(segment_info(cfg, segments, pooled, rows, test, tables))
+        seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)
+        info.update(seg_info)
+        tables.update(seg_tables)
         preds["baseline_logreg"] = logreg.result()  # per lead: the gate's paired test reads it
         lr = classification_metrics(preds["label"].to_numpy(), preds["baseline_logreg"].to_numpy())
-        add_lift(metrics, "logreg", lr["test_roc_auc"])
+        metrics.update(lift(metrics["test_roc_auc"], "logreg", lr["test_roc_auc"]))
         result = TrainResult(
             scorer, metrics, info, importance, preds, shap_sample, tables, pending=backtests
         )
         return result if pool else result.finish()
+
+
+def evaluation_evidence(
+    cfg: Config,
+    leads: pd.DataFrame,
+    oracle: pd.DataFrame | None,
+    rows: TrainingRows,
+    test: np.ndarray,
+    scorer: Scorer,
+    pooled: LeadScorer,
+    choice: CalibrationChoice,
+) -> tuple[pd.DataFrame, dict[str, float], dict[str, pd.DataFrame]]:
+    """Test predictions, metrics and tables of the served scorer (pooled or segmented)."""
+    preds, metrics = evaluate(cfg, scorer, rows, test)
+    metrics.update(best_iteration(pooled))
+    tables, quality = quality_evidence(cfg, leads, scorer, choice, rows, test, preds)
+    metrics.update(quality)
+    oracle_p, oracle_metrics = oracle_evidence(oracle, preds, metrics["test_roc_auc"])
+    metrics.update(oracle_metrics)
+    if oracle_p is not None:
+        preds["oracle_probability"] = oracle_p
+    return preds, metrics, tables
 
 
 def require_outcomes(leads: pd.DataFrame) -> None:
@@ -153,18 +177,20 @@ def fit_scorer(
     X, y = rows.X, rows.y
     val_m = rows.part("val")
     cand = choose_candidate(cfg, rows, workers)
-    booster = cand.model
+    estimator = cand.model
     calibrator, choice = choose_and_fit_calibrator(
-        booster, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
+        estimator, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
     )
-    vl = val_m & rows.last
+    vl = val_m & rows.one_per_lead
     p_val = calibrator.predict_proba(X[vl])[:, 1]
     engagement = tuple(cfg.schema.engagement)
     # fit/engagement sub-scores: the same reference leads as the 0-100 score
-    fit_ref, engagement_ref = subscore_references(rows.builder, booster, engagement, X[vl])
+    fit_ref, engagement_ref = subscore_references(
+        rows.builder, cand.name, estimator, engagement, X[vl]
+    )
     scorer = LeadScorer(
         builder=rows.builder,
-        booster=booster,
+        estimator=estimator,
         calibrator=calibrator,
         cutoffs=choose_cutoffs(p_val, y[vl], cfg.targets, _months(leads, rows.lead_ids[vl])),
         score_reference=np.sort(p_val),
@@ -186,7 +212,7 @@ def scorer_meta(
     the schema it reads and the drift reference of its fit rows."""
     created = leads["_created_at"]
     has_dates = created.notna().any()
-    test_ids = rows.lead_ids[rows.part("test") & rows.last]
+    test_ids = rows.lead_ids[rows.part("test") & rows.one_per_lead]
     return {
         "split": "time" if rows.by_time else "stratified_random",
         "horizon_days": cfg.targets.horizon_days,  # probabilities: won within N days (None: ever)
@@ -216,21 +242,20 @@ def _months(leads: pd.DataFrame, ids: np.ndarray) -> float:
 
 
 def evaluate(
-    cfg: Config, scorer: LeadScorer, rows: TrainingRows, test: np.ndarray
+    cfg: Config, scorer: Scorer, rows: TrainingRows, test: np.ndarray
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Test predictions (one row per test lead) and the metrics against the cutoffs and the
     points baseline (the logistic one runs beside it: `logreg_baseline`)."""
     Xt, yt = rows.X[test], rows.y[test]
     p_test = scorer.conversion_probability(Xt)
     metrics = classification_metrics(yt, p_test, "test_")
-    raw = classification_metrics(yt, scorer.booster.predict_proba(Xt)[:, 1])
+    raw = classification_metrics(yt, scorer.uncalibrated_probability(Xt))
     metrics["test_roc_auc_uncalibrated"] = raw["test_roc_auc"]
     metrics["test_ece_uncalibrated"] = raw["test_ece"]
     metrics.update(cutoff_metrics(scorer))
-    if "lgbm" in scorer.booster.named_steps:
-        metrics["best_iteration"] = float(scorer.booster.named_steps["lgbm"].best_iteration_ or 0)
     pts = points_score(Xt, cfg.baseline_points) if cfg.baseline_points else np.zeros(len(Xt))
-    add_lift(metrics, "points", classification_metrics(yt, rank01(pts))["test_roc_auc"])
+    points_auc = classification_metrics(yt, rank01(pts))["test_roc_auc"]
+    metrics.update(lift(metrics["test_roc_auc"], "points", points_auc))
     preds = pd.DataFrame(
         {"lead_id": rows.lead_ids[test], "label": yt, "probability": p_test, "points": pts}
     )
@@ -238,13 +263,19 @@ def evaluate(
     return preds, metrics
 
 
-def add_lift(metrics: dict[str, float], baseline: str, auc: float) -> None:
+def best_iteration(pooled: LeadScorer) -> dict[str, float]:
+    """The pooled booster's tree count chosen by early stopping (nothing for a logistic model)."""
+    if pooled.is_logistic:
+        return {}
+    return {"best_iteration": float(pooled.estimator.named_steps["lgbm"].best_iteration_ or 0)}
+
+
+def lift(model_auc: float, baseline: str, auc: float) -> dict[str, float]:
     """A baseline's test AUC and the model's lift over it."""
-    metrics[f"baseline_{baseline}_roc_auc"] = auc
-    metrics[f"test_auc_lift_over_{baseline}"] = metrics["test_roc_auc"] - auc
+    return {f"baseline_{baseline}_roc_auc": auc, f"test_auc_lift_over_{baseline}": model_auc - auc}
 
 
-def cutoff_metrics(scorer: LeadScorer) -> dict[str, float]:
+def cutoff_metrics(scorer: Scorer) -> dict[str, float]:
     """The MQL and SQL cutoffs; what they do on the test leads (precision, recall, shares) is
     read off the funnel (`pipeline.evaluation.funnel.stage_metrics`), computed once there."""
     cut = scorer.cutoffs
@@ -261,58 +292,59 @@ def logreg_baseline(
     return model.predict_proba(rows.X[test])[:, 1]
 
 
-def add_quality(
+def quality_evidence(
     cfg: Config,
     leads: pd.DataFrame,
-    scorer: LeadScorer,
+    scorer: Scorer,
     choice: CalibrationChoice,
     rows: TrainingRows,
     test: np.ndarray,
     preds: pd.DataFrame,
-    metrics: dict[str, float],
-) -> dict[str, pd.DataFrame]:
-    """Calibration evidence, funnel and slices: tables, and their headline numbers added to
-    `metrics`."""
+) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Calibration evidence, funnel and slices: the tables and their headline numbers. The
+    calibration table's "before" is the same scorer's probabilities before calibration."""
     yt, pt = preds["label"].to_numpy(), preds["probability"].to_numpy()
-    raw = scorer.booster.predict_proba(rows.X[test])[:, 1]
+    raw = scorer.uncalibrated_probability(rows.X[test])
     cal, cal_metrics = calibration_table(
         yt, raw, pt, scorer.calibration_method, choice.heldout_log_loss
     )
     funnel, funnel_metrics = funnel_and_slices(cfg, leads, preds, scorer.cutoffs)
-    metrics.update({**cal_metrics, **funnel_metrics})
-    return {"calibration": cal, **funnel}
+    return {"calibration": cal, **funnel}, {**cal_metrics, **funnel_metrics}
 
 
-def add_backtests(
+def backtest_results(
     backtests: Callable[[], tuple[pd.DataFrame, str]],
-    tables: dict[str, pd.DataFrame],
-    metrics: dict[str, float],
-) -> None:
-    """Wait for the backtest refits; their table and headline numbers join the others."""
+) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Wait for the backtest refits: their table (when any period ran) and headline numbers."""
     bt, mode = backtests()
+    tables = {}
     if len(bt):
         bt.attrs["mode"] = mode
         tables["backtest"] = bt
-    metrics.update(backtest_metrics(bt))
+    return tables, backtest_metrics(bt)
 
 
-def add_oracle(oracle: pd.DataFrame | None, preds: pd.DataFrame, metrics: dict[str, float]) -> None:
-    """On the sample data: the AUC of the true probabilities for the same test leads."""
+def oracle_evidence(
+    oracle: pd.DataFrame | None, preds: pd.DataFrame, model_auc: float
+) -> tuple[np.ndarray | None, dict[str, float]]:
+    """On the sample data: the true probabilities of the test leads and their AUC (None and
+    nothing when there is no oracle or it misses a test lead)."""
     if oracle is None:
-        return
+        return None, {}
     ids = preds["lead_id"].to_numpy()
     o = oracle.set_index(oracle.columns[0])[oracle.columns[1]].reindex(ids).to_numpy(float)
     if np.isnan(o).any():
-        return
+        return None, {}
     m = classification_metrics(preds["label"].to_numpy(), o)
-    metrics["oracle_roc_auc"] = m["test_roc_auc"]
-    metrics["oracle_ece"] = m["test_ece"]
-    metrics["test_auc_over_oracle"] = metrics["test_roc_auc"] / metrics["oracle_roc_auc"]
-    preds["oracle_probability"] = o
+    return o, {
+        "oracle_roc_auc": m["test_roc_auc"],
+        "oracle_ece": m["test_ece"],
+        "test_auc_over_oracle": model_auc / m["test_roc_auc"],
+    }
 
 
 def explain_sample(
-    scorer: LeadScorer, Xt: pd.DataFrame, seed: int
+    scorer: Scorer, Xt: pd.DataFrame, seed: int
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, pd.DataFrame]]:
     """Global importance by business field and per-feature SHAP values of a test sample."""
     rng = np.random.default_rng(seed)
@@ -327,7 +359,7 @@ def training_info(
     leads: pd.DataFrame,
     events: pd.DataFrame,
     rows: TrainingRows,
-    scorer: LeadScorer,
+    scorer: Scorer,
     choice: CalibrationChoice,
     preds: pd.DataFrame,
 ) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 The out-of-time test slice is never looked at, so the training run that follows still reports an
 honest test score. The validation leads are split in two halves by lead: one half early-stops each
-trial, the other scores it (ROC AUC of each lead's last snapshot), so the tree count is not chosen
+trial, the other scores it (ROC AUC on one row per lead), so the tree count is not chosen
 on the rows that judge it. The sampler is seeded: same data, config and seed give the same
 trials. Deeper and bushier trees can win a little AUC but cost scoring time for exact TreeSHAP
 reasons, so every result reports that cost relative to the default shape.
@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 from pipeline.config import Config, LightGBMParams
 from pipeline.errors import TrainingError
-from pipeline.modeling.booster import fit_booster
+from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.params import shap_cost, size_aware
 from pipeline.modeling.prepare import prepare_training_rows
 
@@ -47,7 +47,7 @@ def _prepare(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> tuple:
     chosen = np.zeros(int(codes.max()) + 1, bool)
     chosen[rng.permutation(uval)[: len(uval) // 2]] = True
     half = chosen[codes]
-    fit_m, stop_m, judge_m = rows.part("fit"), val & half, val & ~half & rows.last
+    fit_m, stop_m, judge_m = rows.part("fit"), val & half, val & ~half & rows.one_per_lead
     for name, m in (("fit", fit_m), ("early-stopping", stop_m), ("judging", judge_m)):
         if len(np.unique(y[m])) < 2:
             raise TrainingError(f"the {name} part of tuning has one outcome class; add more leads")

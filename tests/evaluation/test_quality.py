@@ -158,7 +158,7 @@ def test_class_weighting_cannot_distort_final_probabilities(sample_dir, tmp_path
     )
     r = _train(path)
     p = r.test_predictions
-    raw_mean = r.scorer.booster.predict_proba(
+    raw_mean = r.scorer.estimator.predict_proba(
         r.scorer.features(
             *_leads_events(path, p["lead_id"]), p["as_of"].to_numpy(dtype="datetime64[ns]")
         )

@@ -153,7 +153,7 @@ def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
     X = scorer.features(sub, events, as_of)
     c, base = scorer.contributions(X)
     g = group_logodds(c, scorer.builder.feature_fields, scorer.builder.activity_types_)
-    raw = scorer.booster.predict_proba(X)[:, 1]
+    raw = scorer.estimator.predict_proba(X)[:, 1]
     assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
 
 
@@ -179,7 +179,7 @@ def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows
     eng = _engagement_features(names, scorer.builder.activity_types_)
     assert eng.any() and (~eng).any()
 
-    ref_X = rows.X[rows.part("val") & rows.last]
+    ref_X = rows.X[rows.part("val") & rows.one_per_lead]
     c_ref, _ = scorer.contributions(ref_X)
     fit_ref = np.sort(np.round(c_ref[:, ~eng].sum(axis=1), 9))  # ties kept ties (group_logodds)
     eng_ref = np.sort(np.round(c_ref[:, eng].sum(axis=1), 9))
@@ -189,7 +189,7 @@ def test_subscores_are_percentiles_of_the_reference_leads(trained, training_rows
     assert np.allclose(np.sort(scorer.conversion_probability(ref_X)), scorer.score_reference)
 
     # test leads at their last snapshot, and the reference leads themselves
-    X = pd.concat([rows.X[rows.part("test") & rows.last], ref_X])
+    X = pd.concat([rows.X[rows.part("test") & rows.one_per_lead], ref_X])
     c, _ = scorer.contributions(X)
     sub = scorer.subscores(c)
     for col, part, ref in (("fit_score", ~eng, fit_ref), ("engagement_score", eng, eng_ref)):

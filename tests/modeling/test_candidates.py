@@ -139,7 +139,7 @@ def test_candidates_config_restricts_the_list(tmp_path: Path) -> None:
     cfg = Config.model_validate(raw)
     leads, events = load_training_data(cfg)
     r = train(cfg, leads, events)
-    assert r.scorer.candidate == "lightgbm" and "lgbm" in r.scorer.booster.named_steps
+    assert r.scorer.candidate == "lightgbm" and "lgbm" in r.scorer.estimator.named_steps
     assert "candidate_logistic_val_roc_auc" not in r.metrics
     assert r.info["candidate"] == "lightgbm" and r.metrics["baseline_logreg_is_served"] == 0.0
     assert r.metrics["baseline_logreg_roc_auc"] > 0.5  # the baseline is still fit and measured
@@ -161,6 +161,8 @@ def test_backtests_refit_the_candidate_that_serves(tmp_path: Path, served: str) 
     assert len(bt) >= 2 and set(bt["candidate"]) == {served}
     other = "lightgbm" if served == "logistic" else "logistic"
     rows = prepare_training_rows(cfg, leads, events)
-    theirs, _ = backtest.run_backtests(cfg, leads, rows, bt["calibration"].iloc[0], other)
+    with backtest.worker_pool() as pool:
+        method = bt["calibration"].iloc[0]
+        theirs, _ = backtest.start_backtests(cfg, leads, rows, method, pool, other)()
     assert set(theirs["candidate"]) == {other}
     assert not np.allclose(theirs["roc_auc"].to_numpy(), bt["roc_auc"].to_numpy())

@@ -6,8 +6,8 @@ import pytest
 
 from pipeline.config import LightGBMParams
 from pipeline.modeling import encoded
-from pipeline.modeling.booster import fit_booster
 from pipeline.modeling.calibration import _calibrate
+from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.scorer import booster_contributions
 
 pytestmark = pytest.mark.slow  # fits a small booster

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.jobs import load_training_data
-from pipeline.modeling.booster import fit_booster
+from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import prepare_training_rows
 from pipeline.training.train import train
@@ -56,7 +56,7 @@ def test_tune_sees_the_feature_names_train_fits(shape):
     X, *_ = _prepare(cfg, leads, events)
     fitted = result.scorer.builder.feature_names
     assert list(X.columns) == list(rows.X.columns) == fitted == result.info["features"]
-    booster_in = result.scorer.booster.named_steps["encode"].feature_names_in_.tolist()
+    booster_in = result.scorer.estimator.named_steps["encode"].feature_names_in_.tolist()
     assert booster_in == fitted
     assert set(cfg.schema.flags) <= set(fitted)  # flags are features, in tune as in train
     if not cfg.data.activities:
@@ -75,15 +75,17 @@ def test_tune_rows_are_trains_fit_and_validation_rows(shape):
     pd.testing.assert_frame_equal(
         rows.X.reset_index(drop=True), full.X[keep].reset_index(drop=True)
     )
-    assert np.array_equal(rows.y, full.y[keep]) and np.array_equal(rows.last, full.last[keep])
+    assert np.array_equal(rows.y, full.y[keep]) and np.array_equal(
+        rows.one_per_lead, full.one_per_lead[keep]
+    )
     assert not rows.part("test").any()
     assert result.info["rows_fit"] == rows.part("fit").sum()
     assert result.info["rows_val"] == rows.part("val").sum()
     if not cfg.data.activities:  # nothing to replay: one row per lead
-        assert rows.snaps["lead_id"].is_unique and rows.last.all()
+        assert rows.snaps["lead_id"].is_unique and rows.one_per_lead.all()
 
     # the validation leads' last snapshots are the rows train calibrated its score reference on
-    vl = rows.part("val") & rows.last
+    vl = rows.part("val") & rows.one_per_lead
     assert np.array_equal(
         np.sort(result.scorer.conversion_probability(rows.X[vl])), result.scorer.score_reference
     )
@@ -95,7 +97,7 @@ def test_tune_rows_are_trains_fit_and_validation_rows(shape):
         size_aware(tc.lightgbm, int(fit.sum())), tc.seed, tc.min_category_count,
     )  # fmt: skip
     assert np.array_equal(
-        again.predict_proba(rows.X)[:, 1], result.scorer.booster.predict_proba(rows.X)[:, 1]
+        again.predict_proba(rows.X)[:, 1], result.scorer.estimator.predict_proba(rows.X)[:, 1]
     )
 
 

@@ -117,7 +117,7 @@ def test_score_is_monotone_in_probability_and_a_percentile_of_recent_leads(train
     # the reference leads (the validation leads' last snapshots) are spread over 0-100: the score
     # ranks a lead among recent leads, it is not the probability times 100
     rows = training_rows
-    ref = s.score_features(rows.X[rows.part("val") & rows.last], 0)["score"]
+    ref = s.score_features(rows.X[rows.part("val") & rows.one_per_lead], 0)["score"]
     assert 40 <= ref.median() <= 60 and ref.quantile(0.9) >= 85
     pd.testing.assert_frame_equal(out, _scored(trained)[1])  # scoring twice: the same frame
 
@@ -143,7 +143,7 @@ def test_reason_values_add_up_to_the_raw_log_odds(trained):
     s = result.scorer
     X = s.features(leads.iloc[:200], events, np.full(200, np.datetime64("2026-11-01")))
     contrib, base = s.contributions(X)
-    raw = s.booster.predict_proba(X)[:, 1]
+    raw = s.estimator.predict_proba(X)[:, 1]
     assert np.allclose(contrib.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
     fields, fc = s.field_contributions(X)
     assert np.allclose(fc.sum(1), contrib.sum(1))
@@ -160,14 +160,14 @@ def test_lightgbm_contributions_equal_shap_tree_explainer(trained, sample_config
     X = s.features(leads.iloc[:100], events, np.full(100, np.datetime64("2026-11-01")))
     # the booster that served, or the one the logistic candidate beat on validation
     booster = (
-        s.booster
+        s.estimator
         if s.candidate == "lightgbm"
         else fit_lightgbm_candidate(sample_config, training_rows)
     )
     enc = booster.named_steps["encode"].transform(X)
     sv = shap.TreeExplainer(booster.named_steps["lgbm"].booster_).shap_values(enc)
     sv = sv[1] if isinstance(sv, list) else sv
-    assert np.allclose(sv, model_contributions(booster, X)[0], atol=1e-6)
+    assert np.allclose(sv, model_contributions("lightgbm", booster, X)[0], atol=1e-6)
 
 
 def test_word_caches_stay_out_of_the_pickle_and_change_no_score(trained, training_rows):

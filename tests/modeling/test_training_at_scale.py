@@ -17,11 +17,12 @@ import pipeline.training.train as train_mod
 from pipeline.config import Config, LightGBMParams, load_config
 from pipeline.features.snapshots import last_snapshot, snapshot_times
 from pipeline.jobs import load_training_data
-from pipeline.modeling.booster import OTHER, CategoryEncoder, fit_booster
+from pipeline.modeling.booster import OTHER, CategoryEncoder
 from pipeline.modeling.calibration import (
     calibrated_probabilities,
     choose_and_fit_calibrator,
 )
+from pipeline.modeling.candidates import fit_booster
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import prepare_training_rows
 from pipeline.synthetic.sample import generate, write_sample
@@ -71,8 +72,16 @@ def test_at_scale_rows_keep_every_lead_and_its_last_snapshot(exact_rows, scale_r
     assert scale_rows.candidate_snapshots == len(exact_rows.snaps)
     # the last snapshots (test metrics, cutoffs, score reference) are the same rows
     cols = ["lead_id", "as_of", "split"]
-    a = exact_rows.snaps.loc[exact_rows.last, cols].sort_values("lead_id").reset_index(drop=True)
-    b = scale_rows.snaps.loc[scale_rows.last, cols].sort_values("lead_id").reset_index(drop=True)
+    a = (
+        exact_rows.snaps.loc[exact_rows.one_per_lead, cols]
+        .sort_values("lead_id")
+        .reset_index(drop=True)
+    )
+    b = (
+        scale_rows.snaps.loc[scale_rows.one_per_lead, cols]
+        .sort_values("lead_id")
+        .reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(a, b)
     # each kept row has the features it has without sampling, rounded to float32
     key = exact_rows.snaps[["lead_id", "as_of"]].astype(str).agg("|".join, axis=1)
@@ -119,14 +128,14 @@ def test_backtests_refit_exactly_below_the_threshold(sample_config, exact_rows, 
 
 def _recorded_backtests(monkeypatch, cfg, leads, rows):
     seen = []
-    real = backtest.fit_booster
+    real = choose_mod.fit_booster
 
     def spy(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc, **kw):
         seen.append((len(X_fit), params))
         return real(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc, **kw)
 
-    monkeypatch.setattr(backtest, "fit_booster", spy)
-    table, _ = backtest.run_backtests(cfg, leads, rows, "sigmoid")
+    monkeypatch.setattr(choose_mod, "fit_booster", spy)
+    table, _ = run_backtests(cfg, leads, rows, "sigmoid")
     return table, seen
 
 
@@ -157,43 +166,46 @@ def test_backtests_in_worker_threads_equal_one_after_another(monkeypatch, sample
     cfg = sample_config.model_copy(deep=True)
     cfg.training.backtest_months = 3
     rows = prepare_training_rows(cfg, *data)
-    threads, real = [], backtest.fit_booster
+    threads, real = [], choose_mod.fit_booster
 
     def fit(*a, **k):
         threads.append(k["threads"])
         return real(*a, **k)
 
-    monkeypatch.setattr(backtest, "fit_booster", fit)
-    together, mode = backtest.run_backtests(cfg, leads, rows, "sigmoid")
+    monkeypatch.setattr(choose_mod, "fit_booster", fit)
+    together, mode = run_backtests(cfg, leads, rows, "sigmoid")
     assert mode == "monthly" and len(together) == 3 and set(threads) == {1}
     monkeypatch.setattr(backtest, "WORKERS", 1)
-    monkeypatch.setattr(backtest, "fit_booster", lambda *a, **k: real(*a, **{**k, "threads": 2}))
-    alone, _ = backtest.run_backtests(cfg, leads, rows, "sigmoid")
+    monkeypatch.setattr(choose_mod, "fit_booster", lambda *a, **k: real(*a, **{**k, "threads": 2}))
+    alone, _ = run_backtests(cfg, leads, rows, "sigmoid")
     pd.testing.assert_frame_equal(together, alone, check_exact=True)
 
 
 @pytest.mark.slow
-def test_logistic_baseline_caps_its_rows_only_at_scale(monkeypatch, sample_config, exact_rows):
+def test_logistic_cap_is_one_cap_at_every_size(monkeypatch, sample_config, exact_rows):
+    """More data never means fewer logistic rows: the same cap below and above the threshold."""
     sizes = []
     real = choose_mod.fit_logistic
     monkeypatch.setattr(
         choose_mod, "fit_logistic", lambda X, y, c, s: sizes.append(len(X)) or real(X, y, c, s)
     )
-    test = exact_rows.part("test") & exact_rows.last
+    test = exact_rows.part("test") & exact_rows.one_per_lead
+    n_fit = int(exact_rows.part("fit").sum())
+    train_mod.logreg_baseline(scaled(sample_config, logreg_rows=n_fit + 1), exact_rows, test)
     cfg = scaled(sample_config, logreg_rows=2000)
-    train_mod.logreg_baseline(cfg, exact_rows, test)  # rows not at scale: every fit row
+    train_mod.logreg_baseline(cfg, exact_rows, test)  # rows not at scale: capped all the same
     exact_rows.at_scale = True
     try:
         train_mod.logreg_baseline(cfg, exact_rows, test)
     finally:
         exact_rows.at_scale = False
-    assert sizes == [int(exact_rows.part("fit").sum()), 2000]
+    assert sizes == [n_fit, 2000, 2000]
 
 
 @pytest.mark.slow
 def test_calibration_on_scores_equals_calibrating_the_model(exact_rows):
     rows = exact_rows
-    fit, val, test = rows.part("fit"), rows.part("val"), rows.part("test") & rows.last
+    fit, val, test = rows.part("fit"), rows.part("val"), rows.part("test") & rows.one_per_lead
     params = LightGBMParams(n_estimators=60)
     model = fit_booster(
         rows.X[fit], rows.y[fit], rows.X[val], rows.y[val], rows.builder.categorical, params, 0
@@ -237,14 +249,12 @@ def test_category_encoder_codes_and_precision():
     assert scored["industry"].astype(object).tolist()[:3] == [OTHER, "a", np.nan]
     enc64 = CategoryEncoder(["industry"], min_count=2).fit(X.astype({"n": np.float64}))
     assert enc64.transform(X)["f1_n"].dtype == np.float64
-    del enc64.float_dtype_, enc64.safe_names_  # an encoder pickled before the attributes existed
-    assert enc64.transform(X)["n"].dtype == np.float64
 
 
 def test_last_snapshot_rows_unchanged_by_sampling_order(scale_rows):
     last = np.zeros(len(scale_rows.snaps), bool)
     last[last_snapshot(scale_rows.snaps)] = True
-    np.testing.assert_array_equal(last, scale_rows.last)
+    np.testing.assert_array_equal(last, scale_rows.one_per_lead)
 
 
 def test_leaving_the_worker_pool_early_cancels_the_refits_not_started():
@@ -286,3 +296,9 @@ def test_train_with_a_pool_leaves_the_backtests_to_finish(tmp_path):
     pd.testing.assert_frame_equal(early.extra_tables["backtest"], plain.extra_tables["backtest"])
     assert list(early.metrics) == list(plain.metrics)
     np.testing.assert_array_equal(list(early.metrics.values()), list(plain.metrics.values()))
+
+
+def run_backtests(*args):
+    """Every backtest refit, waited for: the table and the mode."""
+    with backtest.worker_pool() as pool:
+        return backtest.start_backtests(*args[:4], pool, *args[4:])()

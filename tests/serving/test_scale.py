@@ -35,7 +35,7 @@ def test_fast_shap_equals_lightgbm_pred_contrib(trained, sample_config, training
     X = scorer.features(sub, events, np.full(len(sub), AS_OF.to_datetime64()))
     # the booster that served, or the one the logistic candidate beat on validation
     model = (
-        scorer.booster
+        scorer.estimator
         if scorer.candidate == "lightgbm"
         else fit_lightgbm_candidate(sample_config, training_rows)
     )
