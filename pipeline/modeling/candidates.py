@@ -9,8 +9,10 @@ there. Ties go to the earlier name in `training.candidates`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from concurrent.futures import Executor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
@@ -28,6 +30,54 @@ from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 
 LIGHTGBM, LOGISTIC = "lightgbm", "logistic"
+
+
+class ThreadCountGate:
+    """Lets LightGBM calls overlap only when they ask for the same number of threads.
+
+    LightGBM keeps its thread count in one process-wide setting that each fit and predict sets
+    (LightGBM issues #4705 and #6152). Two calls at once with different counts (the main fit on
+    two threads beside a one-thread backtest refit) can size per-thread buffers by one count and
+    run loops with the other: a rare segfault. Calls with the same count run together; a call with
+    another count waits until the running ones finish. Results never depend on it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._threads: int | None = None
+        self._active = 0
+
+    @contextmanager
+    def use(self, threads: int | None) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._active == 0 or self._threads == threads)
+            self._threads, self._active = threads, self._active + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+
+LIGHTGBM_THREADS = ThreadCountGate()
+
+
+class LGBMConversionClassifier(lgb.LGBMClassifier):
+    """LightGBM's classifier whose fit and predictions pass through `LIGHTGBM_THREADS`, so
+    training's worker threads and the main thread never run LightGBM with two thread counts."""
+
+    def fit(self, *args, **kwargs):
+        with LIGHTGBM_THREADS.use(self.n_jobs):
+            return super().fit(*args, **kwargs)
+
+    def predict_proba(self, *args, **kwargs):
+        with LIGHTGBM_THREADS.use(self.n_jobs):
+            return super().predict_proba(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        with LIGHTGBM_THREADS.use(self.n_jobs):
+            return super().predict(*args, **kwargs)
 
 
 @dataclass
@@ -66,7 +116,7 @@ def fit_booster(
     caller did not size go by these fit rows."""
     params = size_aware(params, len(X_fit))
     enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
-    clf = lgb.LGBMClassifier(
+    clf = LGBMConversionClassifier(
         n_estimators=params.n_estimators,
         learning_rate=params.learning_rate,
         num_leaves=params.num_leaves,
