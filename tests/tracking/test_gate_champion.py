@@ -93,9 +93,7 @@ def test_champion_is_judged_on_its_own_inputs_and_thresholds_and_rechecked_under
     assert client.get_run(v3.run_id).data.tags["gate_passed"] == "false"
 
 
-def test_first_model_below_its_baseline_is_not_champion(
-    raw: Path, tmp_path: Path, mlflow_uri: str, strict_gate: None
-):
+def test_first_model_below_its_baseline_is_not_champion(raw: Path, tmp_path: Path, mlflow_uri: str):
     import mlflow
 
     stump = {
