@@ -27,7 +27,6 @@ class ScoreSummary:
     stages: dict[str, int]
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
     rejected_activities: Path | None = None  # activity rows without a usable time
-    n_rejected_activities: int = 0
     run_id: str | None = None  # the run_id column of a database output
 
     @property
