@@ -60,9 +60,10 @@ test-serving: setup ## Spark (local[2]) and REST serving tests; installs the spa
 	$(UV) sync --frozen --python $(PYTHON) --extra spark
 	$(BIN)/pytest -m serving
 
-lint: setup ## ruff lint and format check
+lint: setup ## ruff lint and format check, then vulture (unused code; config in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m vulture
 
 format: setup ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -120,6 +120,8 @@ def score_lines(done, report: Path | None) -> list[str]:
         f"scored {s.n_scored:,} leads ({stages}){rej} with version {s.model_version} "
         f"in {done.seconds:.1f}s -> {s.output}"
     ]
+    if s.rejected_activities is not None:
+        lines.append(f"activity rows without a usable time -> {s.rejected_activities}")
     if report is not None:
         lines.append(f"scoring report -> {report}")
     return lines

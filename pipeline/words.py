@@ -45,8 +45,6 @@ ABBREVIATIONS = {
     "url": "URL",
     "cpc": "cost per click",
 }
-# cells that mean "nobody filled this in": init drafts them as data.missing_values
-MISSING_WORDS = ("unknown", "n/a", "none", "Select", "not specified", "not provided")
 _SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[._\-\s/]+")
 _YEARS = re.compile(r"^(\d+)y$")
 _HASH = re.compile(r"^(?=.*\d)(?=.*[a-zA-Z])[0-9a-zA-Z\-]{16,}$")

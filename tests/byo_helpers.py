@@ -18,8 +18,9 @@ def example_config(name: str, out_dir: Path, **overrides: dict) -> Path:
         if raw["data"].get(k):
             raw["data"][k] = str(ROOT / raw["data"][k])
     raw["scoring"]["output"] = str(out_dir / "scores.csv")
-    # the fixtures are tiny (about 100 test leads): the first version may serve because the test
-    # stores' gate policy is lenient (tests/conftest.py); a config's gate: cannot loosen it
+    # the fixtures are tiny (about 100 test leads): below the shipped gate's evidence floor, so a
+    # test that needs a champion waives it in its own store (`leadscore gate set`); a config's
+    # gate: section cannot loosen it
     for section, values in overrides.items():
         target = raw.setdefault(section, {})
         for k, v in values.items():

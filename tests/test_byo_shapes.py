@@ -65,6 +65,10 @@ def _check_scores(
 @pytest.mark.slow
 def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_uri):
     cfg = example_config("crm-export", tmp_path)
+    # the fixture's ~100 test leads are below the shipped gate's evidence floor (30 won / 100
+    # lost), and on so few leads the calibration error is mostly noise (0.06-0.07 here, shipped
+    # max 0.05); this test follows the champion to scoring, so its store waives both
+    assert run("gate", "set", "--min-won", 0, "--min-lost", 0, "--max-ece", 0.15).exit_code == 0
     r = run("train", "--config", cfg)
     assert r.exit_code == 0, r.output
     client, mrun = _champion_run()
@@ -105,6 +109,9 @@ def test_crm_shape_trains_scores_and_keeps_pii_out_of_mlflow(tmp_path, mlflow_ur
 @pytest.mark.slow
 def test_flat_shape_without_dates_is_stratified_random_tagged_and_warned(tmp_path, mlflow_uri):
     cfg = example_config("flat-export", tmp_path)
+    # the fixture's ~100 test leads are below the shipped gate's evidence floor (30 won / 100
+    # lost); this test follows the champion to scoring, so its store waives the evidence counts
+    assert run("gate", "set", "--min-won", 0, "--min-lost", 0).exit_code == 0
     r = run("train", "--config", cfg)
     assert r.exit_code == 0, r.output
     assert "stratified-random" in r.stderr and "not out-of-time" in r.stderr
@@ -126,6 +133,10 @@ def test_flat_shape_without_dates_is_stratified_random_tagged_and_warned(tmp_pat
 @pytest.mark.slow
 def test_funnel_shape_uses_only_the_mql_table(tmp_path, mlflow_uri):
     cfg = example_config("two-table-funnel", tmp_path)
+    # the fixture's ~100 test leads are below the shipped gate's evidence floor (30 won / 100
+    # lost), and on so few leads the calibration error is mostly noise (0.06-0.07 here, shipped
+    # max 0.05); this test follows the champion to scoring, so its store waives both
+    assert run("gate", "set", "--min-won", 0, "--min-lost", 0, "--max-ece", 0.15).exit_code == 0
     r = run("train", "--config", cfg)
     assert r.exit_code == 0, r.output
     _, mrun = _champion_run()

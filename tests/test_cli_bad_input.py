@@ -251,33 +251,28 @@ def _score_fails(flat_model, leads: Path, *needles: str, extra: tuple = ()) -> s
     return line
 
 
-@pytest.mark.slow
 def test_score_missing_file(flat_model):
     _score_fails(flat_model, flat_model[0] / "nope.csv", "nope.csv", "not found", "--leads")
 
 
-@pytest.mark.slow
 def test_score_empty_file(flat_model):
     p = flat_model[0] / "empty.csv"
     p.write_text("")
     _score_fails(flat_model, p, "empty.csv", "empty")
 
 
-@pytest.mark.slow
 def test_score_header_only(flat_model):
     p = flat_model[0] / "head.csv"
     p.write_text(FLAT.read_text().splitlines()[0] + "\n")
     _score_fails(flat_model, p, "head.csv", "header only", "nothing to score")
 
 
-@pytest.mark.slow
 def test_score_wrong_delimiter(flat_model):
     p = flat_model[0] / "semi.csv"
     flat_leads().to_csv(p, sep=";", index=False)
     _score_fails(flat_model, p, "semi.csv", "looks semicolon-delimited", "data.sep")
 
 
-@pytest.mark.slow
 def test_score_unknown_model_uri(flat_model):
     _score_fails(
         flat_model, FLAT, "lead-scoring@nope", extra=("--model-uri", "models:/lead-scoring@nope")
@@ -285,14 +280,12 @@ def test_score_unknown_model_uri(flat_model):
     _score_fails(flat_model, FLAT, "not found", extra=("--model-uri", "models:/no-such-model/1"))
 
 
-@pytest.mark.slow
 def test_score_missing_model_columns_are_listed(flat_model):
     p = flat_model[0] / "cols.csv"
     flat_leads().drop(columns=["Lead Origin", "TotalVisits"]).to_csv(p, index=False)
     _score_fails(flat_model, p, "cols.csv", "Lead Origin, TotalVisits", "retrain")
 
 
-@pytest.mark.slow
 def test_score_extra_columns_are_ignored_with_a_note(flat_model):
     tmp, cfg, _ = flat_model
     p = tmp / "extra.csv"
@@ -303,7 +296,6 @@ def test_score_extra_columns_are_ignored_with_a_note(flat_model):
     assert len(pd.read_csv(out)) == 700
 
 
-@pytest.mark.slow
 def test_score_bad_rows_go_to_rejected_file_rest_scored(flat_model):
     tmp, cfg, _ = flat_model
     df = flat_leads()
@@ -326,7 +318,6 @@ def test_score_bad_rows_go_to_rejected_file_rest_scored(flat_model):
     assert len(pd.read_csv(out)) == 700 - 3
 
 
-@pytest.mark.slow
 def test_no_output_cell_starts_a_formula(flat_model):
     tmp, cfg, _ = flat_model
     df = flat_leads()
@@ -378,14 +369,12 @@ def test_no_champion_after_a_failed_gate_says_how_to_serve(tmp_path, mlflow_uri)
 # ------------------------------------------------ one rule for dates, numbers, cells ----------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("when", ["3026-11-01", "1857-06-01", "next tuesday"])
 def test_score_as_of_outside_1970_2200_or_not_a_date_is_refused(flat_model, when):
     line = _score_fails(flat_model, FLAT, "--as-of", f"'{when}'", extra=("--as-of", when))
     assert "outside 1970-2200" in line or "not a date" in line
 
 
-@pytest.mark.slow
 def test_score_non_finite_numbers_are_missing_with_one_warning(flat_model):
     tmp, cfg, _ = flat_model
     df = flat_leads()
@@ -402,7 +391,6 @@ def test_score_non_finite_numbers_are_missing_with_one_warning(flat_model):
     assert not reasons.str.contains("inf", case=False).any()
 
 
-@pytest.mark.slow
 def test_score_ids_lose_control_characters_and_never_merge(flat_model):
     tmp, cfg, _ = flat_model
     df = flat_leads()

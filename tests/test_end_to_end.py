@@ -97,6 +97,12 @@ def trained_project(tmp_path_factory):
         r = run("generate", "--leads", "3000", "--seed", "9", "--out", str(tmp / "raw"))
         assert r.exit_code == 0, r.output
         cfg = write_config(tmp / "config.yaml", tmp / "raw")
+        # on 3,000 leads (~400 test leads) LightGBM lands within noise of the logistic baseline
+        # (about 0.02 AUC below it, p ~ 0.3), past the shipped 0.01 tolerance; these tests follow a
+        # champion through score, explain, promote and rollback, so this private store tolerates
+        # 0.05 below a baseline, as `leadscore gate set` would; every other threshold is shipped
+        r = run("gate", "set", "--max-baseline-drop", "0.05")
+        assert r.exit_code == 0, r.output
         r = run("train", "--config", str(cfg))
         assert r.exit_code == 0, r.output
         yield tmp, cfg, r.output

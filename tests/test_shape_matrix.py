@@ -77,6 +77,10 @@ def shape_run(request, tmp_path_factory) -> ShapeRun:
         assert r.exit_code == 0, r.output
         v = run("validate", "--config", cfg)
         assert v.exit_code == 0, v.output
+        # on these few leads LightGBM lands within noise of the logistic baseline on some shapes
+        # (up to ~0.03 AUC below it, p > 0.1), past the shipped 0.01 tolerance; these tests follow
+        # a shape to its scores, so each store tolerates 0.05 below a baseline, the rest shipped
+        assert run("gate", "set", "--max-baseline-drop", "0.05").exit_code == 0
         r = run("train", "--config", cfg)
         assert r.exit_code == 0, r.output
         out = d / "scores.csv"

@@ -5,7 +5,7 @@ or fixture of its module, or a shared fixture (tests/conftest.py, tests/*/confte
 training entry point, invokes the CLI's `train` or `tune`, or executes a notebook, directly or
 through another such helper or fixture. Such a test must carry `pytest.mark.slow`, on itself or as
 its module's `pytestmark`. A cheap check of the source (no import, no run), so a new training test
-cannot land in the fast tier unnoticed.
+cannot land in the fast tier unnoticed. The one exception is named: `FAST_TIER_MODELS`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ TRAINING_CALLS = {
     "NotebookClient",  # executes a notebook, which trains
 }
 TRAINING_COMMANDS = {"train", "tune"}  # `leadscore train ...` through the CLI runner
+# session fixtures that train one tiny model for the whole run (seconds, paid once): the tests
+# that use them stay fast, so the input rules of `score` are checked on every `make test-fast`
+FAST_TIER_MODELS = {"flat_model_store"}  # tests/conftest.py: the 700-lead flat fixture
 
 
 def _called_name(call: ast.Call) -> str | None:
@@ -90,12 +93,12 @@ def training_names(functions: dict[str, ast.FunctionDef], known: set[str]) -> se
     """Names of the functions (helpers and fixtures) that train, directly or through a training
     function they call or a training fixture they request; `known` are training fixtures from
     elsewhere (conftest files)."""
-    found = set(known)
+    found = set(known) - FAST_TIER_MODELS
     changed = True
     while changed:
         changed = False
         for name, fn in functions.items():
-            if name in found:
+            if name in found or name in FAST_TIER_MODELS:
                 continue
             if trains_directly(fn) or (_requested(fn) | _called_names(fn)) & found:
                 found.add(name)
@@ -162,11 +165,18 @@ def test_every_test_that_trains_is_marked_slow():
         ("pytestmark = [pytest.mark.slow]\ndef test_a(trained):\n    pass\n", []),
         ("def test_a(sample_config):\n    run('score', '--config', 'c')\n", []),
         ("def helper(trained):\n    return 1\ndef test_a():\n    helper(2)\n", []),
+        (
+            "@pytest.fixture\ndef flat_model_store():\n    run('train')\n"
+            "@pytest.fixture\ndef flat_model(flat_model_store):\n    return 1\n"
+            "def test_a(flat_model):\n    pass\ndef test_b(flat_model):\n    run('train')\n",
+            ["test_b"],
+        ),
     ],
     ids=[
         *("shared-fixture", "cli-train", "cli-tune", "train-call", "via-helper"),
         *("via-fixture-chain", "notebook", "subprocess", "marked", "module-marked", "no-training"),
         "helper-parameter-is-no-fixture",
+        "tiny-session-model-is-fast",
     ],
 )
 def test_the_check_finds_training_however_it_is_reached(tmp_path, source, flagged):

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
-import pandas as pd
 
 from pipeline.explain import compiled
 
@@ -146,20 +145,6 @@ def for_booster(booster) -> FastTreeShap | None:
         fast = None
     _CACHE[booster] = fast
     return fast
-
-
-def lightgbm_matrix(enc: pd.DataFrame) -> np.ndarray:
-    """The float matrix LightGBM predicts on: category codes (missing -> NaN) and numbers."""
-    cols = []
-    for c in enc.columns:
-        s = enc[c]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.float64)
-            codes[codes < 0] = np.nan
-            cols.append(codes)
-        else:
-            cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
-    return np.column_stack(cols) if cols else np.zeros((len(enc), 0))
 
 
 class _TooDeep(Exception):

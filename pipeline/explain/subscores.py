@@ -17,7 +17,6 @@ import numpy as np
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD
 
 FIT, ENGAGEMENT = "fit", "engagement"
-COLUMNS = ["fit_score", "engagement_score"]
 
 
 def field_group(field: str, engagement_fields: list[str]) -> str:

@@ -39,7 +39,6 @@ from pipeline.io.rules import (
 log = logging.getLogger(__name__)
 
 
-META = ["_created_at", "_closed_at", "_label", "_email"]
 TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # how the readers hand text columns over
 
 

@@ -25,10 +25,7 @@ from pipeline.io.rules import (
     clean_value,
     date_problem,
     nonfinite_warning,
-    number_convention,
     to_datetimes,
-    to_flags,
-    to_numbers,
 )
 
 log = logging.getLogger(__name__)
@@ -234,22 +231,6 @@ def refuse_bad_dates(
         )
 
 
-def parse_numbers(
-    s: pd.Series,
-    path: str | Path,
-    col: str,
-    counts: dict[str, int] | None = None,
-    decimal: str | None = None,
-) -> pd.Series:
-    """Numbers in one decimal convention (`decimal`, else decided over the column); `inf`,
-    `-inf`, `1e309` and `NaN` text are missing values, counted per column in `counts` (or in a
-    warning line here when no `counts` is given)."""
-    decimal = decimal or number_convention(s)
-    out, bad, n_nonfinite = to_numbers(s, decimal)
-    check_numbers(s, bad, n_nonfinite, path, col, counts, decimal)
-    return out
-
-
 def check_numbers(
     s: pd.Series,
     bad: pd.Series | np.ndarray,
@@ -259,8 +240,8 @@ def check_numbers(
     counts: dict[str, int] | None,
     decimal: str,
 ) -> None:
-    """`parse_numbers`' error at the first bad cell and its count (or warning) of non-finite
-    ones, for numbers parsed already."""
+    """The error at the first bad cell of a numeric column and its count (or warning) of
+    non-finite ones, for numbers parsed already (`rules.to_numbers`)."""
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
@@ -274,15 +255,9 @@ def check_numbers(
         log.warning(nonfinite_warning(path, {col: n_nonfinite}))
 
 
-def parse_flags(s: pd.Series, path: str | Path, col: str) -> pd.Series:
-    """Yes/No, Y/N, true/false, 1/0 (any case) -> 1.0/0.0; missing stays NaN."""
-    out, bad = to_flags(s)
-    refuse_bad_flags(s, bad, path, col)
-    return out
-
-
 def refuse_bad_flags(s: pd.Series, bad: pd.Series | np.ndarray, path: str | Path, col: str) -> None:
-    """`parse_flags`' error at the first bad cell of `s`, for flags parsed already."""
+    """The error at the first bad cell of a yes/no column, for flags parsed already
+    (`rules.to_flags`)."""
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(

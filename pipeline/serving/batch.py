@@ -118,7 +118,6 @@ def _score_chunked(
         stages=scoring.stages,
         drift=scoring.drift.table(),
         rejected_activities=ev_path,
-        n_rejected_activities=0 if events.rejected is None else len(events.rejected),
     )
 
 

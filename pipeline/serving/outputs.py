@@ -27,7 +27,6 @@ class ScoreSummary:
     stages: dict[str, int]
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
     rejected_activities: Path | None = None  # activity rows without a usable time
-    n_rejected_activities: int = 0
     run_id: str | None = None  # the run_id column of a database output
 
     @property
@@ -38,18 +37,11 @@ class ScoreSummary:
         return enough_rows(self.n_scored)
 
 
-def clean_cells(out: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that echo input (ids, reasons) without control characters and capped: an id at
-    `ECHO_CAP` characters, a reason at `REASON_CAP` (its words plus one echoed value), each with
-    an ellipsis when cut, so no cell breaks a spreadsheet (32,767 characters) or a CSV row.
-    Missing cells are None (the REST answer's JSON null)."""
-    for c, cleaned in _cleaned(out):
-        out[c] = cleaned.astype(object).where(out[c].notna(), None)
-    return out
-
-
 def _cleaned(out: pd.DataFrame) -> list[tuple[str, pd.Series]]:
-    """`clean_cells`' columns cleaned, as pandas strings (missing: NA)."""
+    """The text cells that echo input (ids, reasons), without control characters and capped: an
+    id at `ECHO_CAP` characters, a reason at `REASON_CAP` (its words plus one echoed value), each
+    with an ellipsis when cut, so no cell breaks a spreadsheet (32,767 characters) or a CSV row.
+    As pandas strings (missing: NA)."""
     ids = [("lead_id", clean_text(out["lead_id"]))] if "lead_id" in out.columns else []
     reasons = [c for c in out.columns if c.startswith("reason_")]
     return ids + [(c, _clean_repeated(out[c], REASON_CAP)) for c in reasons]
@@ -73,7 +65,7 @@ def output_columns(n_reasons: int) -> list[str]:
 
 
 def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.DataFrame:
-    """The scores file's frame: cells as `clean_cells` makes them (kept as pandas strings, which
+    """The scores file's frame: cells as `_cleaned` makes them (kept as pandas strings, which
     `write_csv` reads without a conversion), ids neutralised, probability to 6 decimals."""
     out = out.reset_index().rename(columns={"index": "lead_id"})
     for c, cleaned in _cleaned(out):

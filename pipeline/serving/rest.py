@@ -176,7 +176,7 @@ def _answer(
 
     Built cell by cell: a failed record's cells and every missing value are None (JSON null,
     never NaN), echoed text (the id, the reasons) is cleaned and capped as in the scores file
-    (`clean_value`, the one-value form of `outputs.clean_cells`)."""
+    (`clean_value`, the one-value form of the scores file's cell rule)."""
     errors = [None if _missing(e) else e for e in errors]
     ok = [e is None for e in errors]
     given = ids.tolist()

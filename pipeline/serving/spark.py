@@ -43,8 +43,6 @@ from pipeline.serving.rows import model_schema, prepare_leads, required_columns
 
 QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
 
-RESULT_FIELDS = ["lead_id", "probability", "score", "stage"]
-
 
 def spark_session(master: str | None = None, quiet: bool = False):
     """A session on `master`, $LEADSCORE_SPARK_MASTER, or local[2] (a running one is reused).

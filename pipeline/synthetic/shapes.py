@@ -28,7 +28,6 @@ from pipeline.synthetic.sample import DEFAULT_END, SampleData, generate, write_s
 
 SHAPES = ("event-log", "flat", "flat-nodates", "semicolon", "two-table")
 DATE_FMT = "%Y-%m-%d %H:%M:%S"
-PII = ["full_name", "email", "phone"]
 
 
 def activity_counts(data: SampleData) -> pd.DataFrame:

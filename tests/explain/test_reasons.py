@@ -147,14 +147,39 @@ def test_every_scored_lead_has_signed_plain_reasons_and_subscores(trained):
     assert out["fit_score"].corr(out["engagement_score"]) < 0.9
 
 
+def test_fit_is_who_the_lead_is_and_engagement_what_it_did_by_name(builder):
+    """Each feature on its side, named: activity of every type, overall activity and lead age are
+    engagement; firmographics, the email domain and a behaviour-free number are fit."""
+    from pipeline.modeling.scorer import engagement_fields
+
+    names = builder.feature_names
+    c = np.eye(len(names))  # one lead per feature, holding only that feature's part
+    g = group_logodds(c, builder.feature_fields, engagement_fields(builder, ()))
+    fit = {n for n, (f, e) in zip(names, g, strict=True) if (f, e) == (1.0, 0.0)}
+    eng = {n for n, (f, e) in zip(names, g, strict=True) if (f, e) == (0.0, 1.0)}
+    assert fit == {"seniority", "company_size", "industry", "annual_ad_budget", "personal_email"}
+    windows = ("count", "count_7d", "count_30d", "days_since_last")
+    activity = [*TYPES, "activity"]
+    assert eng == {f"{t}_{w}" for t in activity for w in windows} | {"lead_age_days"}
+    # a behaviour column of the export (schema.engagement) moves to the engagement side
+    g = group_logodds(c, builder.feature_fields, engagement_fields(builder, ("annual_ad_budget",)))
+    assert g[names.index("annual_ad_budget")].tolist() == [0.0, 1.0]
+
+
 @pytest.mark.slow
 def test_fit_and_engagement_parts_add_up_to_the_raw_log_odds(trained):
+    """The scorer's own split: engagement is the sum over the activity and age features by name,
+    fit the rest, and the two plus the base value are the booster's raw log-odds."""
     scorer, sub, events, as_of, _ = _score(trained)
     X = scorer.features(sub, events, as_of)
     c, base = scorer.contributions(X)
-    g = group_logodds(c, scorer.builder.feature_fields, scorer.builder.activity_types_)
+    g = group_logodds(c, scorer.builder.feature_fields, scorer.engagement_fields)
+    eng = _engagement_features(scorer.builder.feature_names, scorer.builder.activity_types_)
+    assert np.allclose(g[:, 1], c[:, eng].sum(1), atol=1e-8)
+    assert np.allclose(g[:, 0], c[:, ~eng].sum(1), atol=1e-8)
     raw = scorer.estimator.predict_proba(X)[:, 1]
     assert np.allclose(g.sum(1) + base, np.log(raw / (1 - raw)), atol=1e-6)
+    assert np.allclose(c.sum(1) + base, scorer.raw_scores(X), atol=1e-6)  # the protocol's log-odds
 
 
 def _engagement_features(names: list[str], activity_types: list[str]) -> np.ndarray:

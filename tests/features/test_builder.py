@@ -186,19 +186,36 @@ def test_events_matched_by_file_row_give_the_features_of_the_events_frame():
     assert compact.after_as_of == 2
 
 
-def test_feature_frame_columns_and_dtypes_are_those_set_one_by_one():
-    """One 2-D block of numbers plus the text columns as given: the frame the SHAP walk, drift,
-    reasons and the saved signature read, with the order and dtypes column-by-column gave."""
+# The features of `events_frame()` as of 2026-02-01 00:00, counted by hand from its rows. Windows
+# are (as_of - N days, as_of): A's web visit of 2 Jan is exactly 30 days old, so outside 30d. Per
+# type and for all activity: count, count_7d, count_30d, days_since_last (NaN: never).
+BY_HAND = {
+    #                 demo            pricing         web               activity
+    "A": [1, 1, 1, 4.0, 1, 1, 1, 1.0, 2, 0, 1, 12.0, 4, 2, 3, 1.0, 31.0, 0.0],
+    "B": [0, 0, 0, np.nan, 0, 0, 0, np.nan, 1, 1, 1, 2.0, 2, 2, 2, 2.0, 22.0, 1.0],
+}  # then lead_age_days (created 1 Jan / 10 Jan) and personal_email (acme.io / gmail.com)
+NUMBER_COLUMNS = [
+    f"{kind}_{what}"
+    for kind in ("demo_request", "pricing_page_visit", "web_visit", "activity")
+    for what in ("count", "count_7d", "count_30d", "days_since_last")
+] + ["lead_age_days", "personal_email"]
+
+
+def test_feature_frame_holds_the_values_counted_by_hand_in_their_order_and_dtypes():
+    """Activity features in type order, then age and e-mail, then the configured categorical
+    columns as their objects (pandas reads them as text when any is present; a column with none
+    stays object), then the numeric ones as floats."""
     text = pd.StringDtype("pyarrow", na_value=np.nan)
     leads = leads_frame(industry=pd.array(["Software", None], dtype=text))
     for lf in (leads, leads.assign(industry=pd.array([None, None], dtype=text))):
         b = builder()
         X = b.transform(lf, events_frame(), np.full(2, np.datetime64("2026-02-01", "ns")))
-        old = X.drop(columns=["industry"]).astype(float)
-        old["industry"] = lf["industry"].astype(object).to_numpy()  # as it used to be set
-        old = old[b.feature_names]
-        assert X.columns.tolist() == b.feature_names
-        pd.testing.assert_frame_equal(X, old, check_exact=True)
+        want = pd.DataFrame.from_dict(BY_HAND, orient="index", columns=NUMBER_COLUMNS, dtype=float)
+        want.index = pd.Index(["A", "B"], name="lead_id")
+        want["industry"] = lf["industry"].astype(object).to_numpy()
+        want["employees"] = [120.0, np.nan]
+        assert X.columns.tolist() == b.feature_names == want.columns.tolist()
+        pd.testing.assert_frame_equal(X, want, check_exact=True)
 
 
 def test_personal_email_is_pythons_strip_and_lower_on_any_text():

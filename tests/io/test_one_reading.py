@@ -14,9 +14,10 @@ from pipeline.config import Config, load_config
 from pipeline.errors import DataError
 from pipeline.io import fastcsv
 from pipeline.io.canonical import load_events, load_leads
-from pipeline.io.readers import parse_dates, parse_numbers, read_table
+from pipeline.io.readers import parse_dates, read_table
 from pipeline.io.rules import date_problem, number_convention, to_datetimes, to_numbers
 from tests.conftest import run, write_config
+from tests.parsing import parse_numbers
 
 
 def test_an_encoding_for_the_leads_is_not_forced_on_the_activities(tmp_path):

@@ -10,7 +10,8 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.readers import parse_flags, read_table
+from pipeline.io.readers import read_table
+from tests.parsing import parse_flags
 
 ROWS = [
     ["L1", "Retail; Consumer", "1,200", "Yes", "31.01.2026"],

@@ -15,8 +15,9 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io import fastcsv
 from pipeline.io.canonical import drop_before_created, load_events
-from pipeline.io.readers import parse_dates, parse_numbers
+from pipeline.io.readers import parse_dates
 from pipeline.io.rules import clean_text, parse_as_of, to_datetimes, to_numbers
+from tests.parsing import parse_numbers
 
 HOSTILE_DATES = ["9999-01-01", "0001-01-01", "1850-06-01", "2300-01-01", "garbage", "31.02.2026"]
 

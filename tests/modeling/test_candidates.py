@@ -72,9 +72,7 @@ def linear_export(folder: Path, n: int = 6000, n_open: int = 200, seed: int = 3)
     return path
 
 
-def test_logistic_wins_on_validation_serves_and_scores(
-    tmp_path: Path, mlflow_uri: str, strict_gate: None
-) -> None:
+def test_logistic_wins_on_validation_serves_and_scores(tmp_path: Path, mlflow_uri: str) -> None:
     cfg = linear_export(tmp_path / "export")
     out = run("train", "--config", cfg)
     assert out.exit_code == 0, out.output

@@ -68,13 +68,17 @@ def test_hostile_column_names_train_and_score(tmp_path: Path, monkeypatch: pytes
         tmp_path / "config.yaml",
         raw,
         schema={"categorical": cat, "numeric": num},
-        gate={"min_won": 0, "min_lost": 0, "max_ece": 1.0},
+        gate={"min_won": 0, "min_lost": 0},  # see the waiver below
         training={"backtest_months": 1},
         baseline_points={HOSTILE_TYPE["demo_request"]: 30},
         # "score" in a name reads as an after-the-fact column; this one is company size, kept
         leakage={"accept": [HOSTILE["company_size"]]},
     )
     assert run("validate", "--config", cfg).exit_code == 0
+    # ~25 won test leads, below the shipped gate's evidence floor (30 / 100); this test is about
+    # names surviving training and scoring, so its store and its config (which may tighten the
+    # store's thresholds, never loosen them) both waive the evidence counts
+    assert run("gate", "set", "--min-won", 0, "--min-lost", 0).exit_code == 0
     r = run("train", "--config", cfg, "--quiet")
     assert r.exit_code == 0, r.output
     out = tmp_path / "scores.csv"

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import DataError
-from pipeline.io.readers import parse_dates, parse_flags, parse_numbers
+from pipeline.io.readers import parse_dates
 from pipeline.onboarding.columns import classify, date_share, is_flag, number_share, outcome_word
+from tests.parsing import parse_flags, parse_numbers
 
 N = 30  # above the 20 rows a column needs before uniqueness or one value says anything
 

@@ -42,7 +42,7 @@ def test_fast_shap_equals_lightgbm_pred_contrib(trained, sample_config, training
     enc = model.named_steps["encode"].transform(X)
     booster = model.named_steps["lgbm"].booster_
     ref = booster.predict(enc, pred_contrib=True)
-    fast = fastshap.FastTreeShap(booster).contributions(fastshap.lightgbm_matrix(enc))
+    fast = fastshap.FastTreeShap(booster).contributions(lightgbm_matrix(enc))
     assert fast.shape == ref.shape
     np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-9)
     assert np.abs(ref[:, :-1]).sum() > 0
@@ -242,3 +242,17 @@ def test_activity_scale_knob():
     pd.testing.assert_frame_equal(base.activities, again.activities)
     more = generate(500, seed=3, activity_scale=2.5)
     assert len(more.activities) > 2 * len(base.activities)
+
+
+def lightgbm_matrix(enc: pd.DataFrame) -> np.ndarray:
+    """The float matrix LightGBM predicts on: category codes (missing -> NaN) and numbers."""
+    cols = []
+    for c in enc.columns:
+        s = enc[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            cols.append(codes)
+        else:
+            cols.append(s.to_numpy(dtype=np.float64, na_value=np.nan))
+    return np.column_stack(cols) if cols else np.zeros((len(enc), 0))

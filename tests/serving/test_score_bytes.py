@@ -21,7 +21,6 @@ from pipeline.serving.outputs import (
     REASON_CAP,
     SEGMENT,
     SUBSCORES,
-    clean_cells,
     format_scores,
     output_columns,
 )
@@ -113,15 +112,13 @@ def test_chunks_written_into_the_atomic_file_are_mains_bytes(tmp_path, segments,
 
 
 def test_format_scores_cells_are_clean_cells_cells():
-    """Kept as pandas strings, the cells hold what clean_cells' object cells hold, and the
+    """Kept as pandas strings, the cells hold what main's object cells hold, and the
     writer's fast path takes them."""
     res = scorer_output(400, 7, segments=False)
     new = format_scores(res, VERSION, AT)
     old = main_cells(res.reset_index().rename(columns={"index": "lead_id"}))
-    now = clean_cells(res.reset_index().rename(columns={"index": "lead_id"}))
     for c in ["reason_1", "reason_2", "reason_3"]:
         assert new[c].astype(object).where(new[c].notna(), None).tolist() == old[c].tolist()
-        assert now[c].tolist() == old[c].tolist()  # REST's cells: None where missing
     assert new["reason_1"].str.len().max() <= 120  # capped, control characters gone
     assert not new["reason_1"].str.contains("\x07|\u200b", regex=True).any()
     assert csv_lines(new) is not None  # the scores frame takes the fast path

@@ -41,6 +41,10 @@ def test_crippled_challenger_is_not_promoted_and_rollback_restores(
         training={**fast, "max_activity_types": 1},
         schema={"categorical": ["country"], "numeric": []},
     )
+    # on 3,000 leads LightGBM lands within noise of the logistic baseline (about 0.02 AUC below,
+    # p ~ 0.3), past the shipped 0.01 tolerance; this test is about a crippled challenger against
+    # a champion, so its store tolerates 0.05 below a baseline; every other threshold is shipped
+    assert run("gate", "set", "--max-baseline-drop", "0.05").exit_code == 0
     r = run("train", "--config", str(good))
     assert r.exit_code == 0, r.output
     assert "gate passed (no champion yet; vs logistic-regression baseline" in r.output

@@ -29,6 +29,10 @@ def test_swapped_labels_challenger_is_not_promoted(
     assert run("generate", "--leads", "3000", "--seed", "9", "--out", "raw").exit_code == 0
     raw = tmp_path / "raw"
     client = mlflow.MlflowClient(mlflow_uri, mlflow_uri)
+    # on 3,000 leads LightGBM lands within noise of the logistic baseline (about 0.02 AUC below,
+    # p ~ 0.3), past the shipped 0.01 tolerance; this test is about the labels of a challenger
+    # against a champion, so its store tolerates 0.05 below a baseline, the rest is shipped
+    assert run("gate", "set", "--max-baseline-drop", "0.05").exit_code == 0
 
     r = run("train", "--config", write_config(tmp_path / "good.yaml", raw, training=FAST))
     assert r.exit_code == 0, r.output

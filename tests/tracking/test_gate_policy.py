@@ -10,7 +10,7 @@ from tests.conftest import run
 pytestmark = pytest.mark.slow  # each test migrates a fresh MLflow store
 
 
-def test_age_limit_is_stored_shown_and_turned_off(mlflow_uri: str, strict_gate: None):
+def test_age_limit_is_stored_shown_and_turned_off(mlflow_uri: str):
     import mlflow
 
     from pipeline.tracking import registry

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # each test migrates a fresh MLflow store and reg
 
 
 @pytest.fixture()
-def client(mlflow_uri: str, strict_gate: None):
+def client(mlflow_uri: str):
     from pipeline.tracking import store
 
     return store.setup()
