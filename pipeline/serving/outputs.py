@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline.io.rules import ECHO_CAP, clean_text, neutralise
 
 SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
+GRADE = "grade"  # A-D from the registered model's probability floors (modeling.grades)
 SEGMENT = "model_segment"  # with segment models: the segment whose model scored the lead, or pooled
 
 
@@ -61,7 +62,7 @@ def _clean_repeated(s: pd.Series, cap: int) -> pd.Series:
 def output_columns(n_reasons: int) -> list[str]:
     reasons = [f"reason_{i + 1}" for i in range(n_reasons)]
     contract = ["lead_id", "probability", "score", "stage", *reasons, "model_version", "scored_at"]
-    return contract + (list(SUBSCORES) if n_reasons > 0 else [])
+    return contract + (list(SUBSCORES) if n_reasons > 0 else []) + [GRADE]
 
 
 def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.DataFrame:
@@ -74,5 +75,5 @@ def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.D
     out["probability"] = out["probability"].round(6)
     out["model_version"] = model_version
     out["scored_at"] = scored_at
-    extra = [c for c in (*SUBSCORES, SEGMENT) if c in out.columns]
+    extra = [c for c in (*SUBSCORES, GRADE, SEGMENT) if c in out.columns]
     return out[[c for c in out.columns if c not in extra] + extra]  # after the contract columns
