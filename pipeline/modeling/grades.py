@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from pipeline.config import GradeFloors
 from pipeline.modeling.cutoffs import Cutoffs
@@ -47,3 +48,24 @@ def draft_floors(cutoffs: Cutoffs, base_rate: float) -> GradeFloors:
         return GradeFloors(A=a, B=b, C=c)
     base = min(max(base_rate, 1e-4), 0.2)
     return GradeFloors(A=_round2(4 * base), B=_round2(2 * base), C=_round2(0.8 * base))
+
+
+def grade_table(y: np.ndarray, p: np.ndarray, floors: dict | GradeFloors | None) -> pd.DataFrame:
+    """Per grade (A-D, then 'all'): its floor, leads, share, expected conversion (mean
+    probability) and realised conversion of labelled leads `y` (1 won, 0 lost). Empty without
+    floors."""
+    cols = ["grade", "floor", "leads", "share", "expected_conversion", "realised_conversion"]
+    if floors is None or len(p) == 0:
+        return pd.DataFrame(columns=cols)
+    f = floors if isinstance(floors, GradeFloors) else GradeFloors.model_validate(floors)
+    g = grade_of(p, f)
+    frame = pd.DataFrame({"grade": g, "p": np.asarray(p, float), "y": np.asarray(y, float)})
+    rows = []
+    for name, floor in zip(GRADES, (f.A, f.B, f.C, 0.0), strict=True):
+        part = frame[frame["grade"] == name]
+        rows.append((name, floor, part))
+    rows.append(("all", None, frame))
+    return pd.DataFrame(
+        [(n, fl, len(d), len(d) / len(frame), d["p"].mean(), d["y"].mean()) for n, fl, d in rows],
+        columns=cols,
+    )

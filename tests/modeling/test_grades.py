@@ -36,9 +36,7 @@ def test_grades_fall_with_probability(ps):
     assert all(pi >= floor[gi] for pi, gi in zip(p, g, strict=True))
 
 
-@given(
-    st.floats(0.001, 0.99), st.floats(0.001, 0.99), st.floats(0.0005, 0.9), st.booleans()
-)
+@given(st.floats(0.001, 0.99), st.floats(0.001, 0.99), st.floats(0.0005, 0.9), st.booleans())
 def test_draft_is_always_ordered(sql, mql, base, swap):
     """Whatever cutoffs and base rate a model has, the draft is a valid set of floors."""
     if swap:
@@ -59,3 +57,14 @@ def test_draft_reads_cutoffs_and_base_rate():
 def test_floors_must_fall_from_a_to_c(bad):
     with pytest.raises(ValueError):
         GradeFloors.model_validate(bad)
+
+
+def test_grade_table_hand_written():
+    from pipeline.modeling.grades import grade_table
+
+    y = np.array([1, 0, 0, 1, 0])
+    t = grade_table(y, np.array([0.5, 0.3, 0.1, 0.05, 0.02]), FLOORS).set_index("grade")
+    assert t["leads"].tolist() == [1, 1, 1, 2, 5]
+    assert t.loc["D", "expected_conversion"] == pytest.approx(0.035)
+    assert t.loc["D", "realised_conversion"] == 0.5 and t.loc["all", "realised_conversion"] == 0.4
+    assert grade_table(y, np.full(5, 0.5), None).empty

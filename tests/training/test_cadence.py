@@ -35,7 +35,9 @@ def test_due_by_age_at_exactly_the_interval():
 
 def test_due_by_new_outcomes_default_ten_percent():
     d = decide(CHAMP, labelled(100), REGISTERED + pd.Timedelta(days=1), RULES)
-    assert d.due and d.why == ["by new outcomes: 100 labelled leads it never trained on (due at 100)"]
+    assert d.due and d.why == [
+        "by new outcomes: 100 labelled leads it never trained on (due at 100)"
+    ]
 
 
 def test_min_new_outcomes_from_config():
