@@ -18,6 +18,7 @@ from pipeline.io.csvwrite import csv_lines
 from pipeline.io.rules import FORMULA_START, clean_text
 from pipeline.serving.batch import ChunkScorer
 from pipeline.serving.outputs import (
+    GRADE,
     REASON_CAP,
     SEGMENT,
     SUBSCORES,
@@ -66,6 +67,7 @@ def scorer_output(n: int, seed: int, segments: bool) -> pd.DataFrame:
         res[f"reason_{i + 1}"] = pd.array([REASONS[j] for j in pick], dtype="str")
     for c in SUBSCORES:
         res[c] = rng.integers(0, 101, n)
+    res[GRADE] = rng.choice(np.array(["A", "B", "C", "D", None], dtype=object), n)
     if segments:
         res[SEGMENT] = pd.array(rng.choice(["EMEA", "pooled"], n), dtype="str")
     return res
@@ -89,7 +91,7 @@ def main_bytes(chunks: list[pd.DataFrame]) -> bytes:
         out["lead_id"] = s.where(~s.str.startswith(FORMULA_START).fillna(False), "'" + s)
         out["probability"] = out["probability"].round(6)
         out["model_version"], out["scored_at"] = VERSION, AT
-        extra = [c for c in (*SUBSCORES, SEGMENT) if c in out.columns]
+        extra = [c for c in (*SUBSCORES, GRADE, SEGMENT) if c in out.columns]
         out = out[[c for c in out.columns if c not in extra] + extra]
         out.to_csv(f, index=False, header=i == 0, float_format="%.6f")
     return f.getvalue()
