@@ -3,7 +3,7 @@ that a spreadsheet would read as a formula."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ class ScoreSummary:
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
     rejected_activities: Path | None = None  # activity rows without a usable time
     run_id: str | None = None  # the run_id column of a database output
+    grades: dict[str, tuple[int, float]] = field(default_factory=dict)  # leads, mean probability
 
     @property
     def drift_checked(self) -> bool:
