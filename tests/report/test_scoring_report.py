@@ -75,5 +75,5 @@ def test_grades_with_leads_share_and_expected_conversion():
     s.grades = {"B": (250, 0.21), "A": (50, 0.52), "D": (700, 0.03)}
     html = scoring_report(s, TOP, "2026-11-01", "m", 1.0)
     part = html[html.index('id="grades"') :]
-    assert part.index("<td class=\"text\">A</td>") < part.index("<td class=\"text\">B</td>")
+    assert part.index('<td class="text">A</td>') < part.index('<td class="text">B</td>')
     assert "<td>250</td><td>25%</td><td>21%</td>" in part

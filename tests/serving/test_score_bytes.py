@@ -102,13 +102,15 @@ def main_bytes(chunks: list[pd.DataFrame]) -> bytes:
 def test_chunks_written_into_the_atomic_file_are_mains_bytes(tmp_path, segments, sizes):
     chunks = [scorer_output(n, seed, segments) for seed, n in enumerate(sizes)]
     path = tmp_path / "scores.csv"
-    cs = SimpleNamespace(model_version=VERSION, scored_at=AT, n_scored=0, stages={})
+    cs = SimpleNamespace(model_version=VERSION, scored_at=AT, n_scored=0, stages={}, grades={})
     with atomic_open(path) as f:
         for res in chunks:
             ChunkScorer.write(cs, f, res)  # type: ignore[arg-type]
     assert path.read_bytes() == main_bytes(chunks)
     assert cs.n_scored == sum(sizes)
     assert sum(cs.stages.values()) == sum(sizes)
+    graded = pd.concat(chunks)["grade"].dropna()  # the leads each grade counted, its mean p
+    assert {g: n for g, (n, _) in cs.grades.items()} == graded.value_counts().to_dict()
     header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header == output_columns(3) + ([SEGMENT] if segments else [])
 
