@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help all setup data train score test test-fast test-serving lint format docs bench bench-large bench-shortcuts lab ui clean
+.PHONY: help all setup data train retrain score test test-fast test-serving lint format docs bench bench-large bench-shortcuts lab ui clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,9 @@ data/raw/leads.csv:
 
 train: setup data/raw/leads.csv ## Train, evaluate, log to MLflow, register (CONFIG=...)
 	$(BIN)/leadscore train --config $(CONFIG)
+
+retrain: setup data/raw/leads.csv ## Train only when due (champion age, new outcomes); else "not due:"
+	$(BIN)/leadscore retrain --config $(CONFIG)
 
 score: setup ## Score the sample's open leads into data/scored/scores.csv
 	$(BIN)/leadscore score --config $(CONFIG) --leads data/raw/open_leads.csv \

@@ -15,9 +15,12 @@ _ = (
     cli.validate,
     cli.gate_show,
     cli.gate_set,
+    cli.grades_show,
+    cli.grades_set,
     # pydantic runs the validators of the model they decorate and reads `model_config`
     config.SqlTarget._one,
     config.GateConfig._off,
+    config.GradeFloors._ordered,
     config.OutcomeConfig._listify,
     config.ColumnLabel._strings,
     config.Config.model_config,

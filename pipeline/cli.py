@@ -219,6 +219,31 @@ def train(
 
 @app.command()
 @command
+def retrain(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    now: Annotated[
+        str | None,
+        typer.Option(help="The clock for the champion's age (default: now; for tests, backfills)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Train even when not due.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Train only when due (champion age, new labelled leads, --force, no champion); else print
+    one line starting 'not due:' and write nothing. Exit 0 either way (docs/lifecycle.md)."""
+    from pipeline.jobs import retrain as run_retrain
+    from pipeline.progress import status
+
+    cfg = load_config(config)
+    t = time.perf_counter()
+    with status("checking whether a retrain is due, training if so ...", quiet):
+        done = run_retrain(cfg, config, now, force)
+    typer.echo(done.line)
+    if done.trained is not None:
+        echo(console.train_lines(done.trained, cfg, time.perf_counter() - t))
+
+
+@app.command()
+@command
 def tune(
     config: ConfigOpt = DEFAULT_CONFIG,
     trials: Annotated[int, typer.Option(min=1, help="Optuna trials (seeded sampler).")] = 20,
@@ -444,6 +469,36 @@ def gate_set(
             "--max-baseline-drop, --max-champion-age-days"
         )
     typer.echo(console.gate_line(gate_policy(changes)))
+
+
+grades_app = typer.Typer(
+    help="Probability floors of the A-D grades, stored with the registered model and kept "
+    "across retrains (a grade means the same conversion chance whichever version scored).",
+    no_args_is_help=True,
+)
+app.add_typer(grades_app, name="grades")
+
+
+@grades_app.command("show")
+@command
+def grades_show() -> None:
+    """Print the A-D floors every version grades with, and who set them when."""
+    from pipeline.jobs import grade_floors
+
+    typer.echo(console.grades_line(*grade_floors()))
+
+
+@grades_app.command("set")
+@command
+def grades_set(
+    floors: Annotated[
+        list[str], typer.Argument(help="New floors, e.g. A=0.40 B=0.20 C=0.08 (others kept).")
+    ],
+) -> None:
+    """Store new A-D probability floors with the registered model (who and when recorded)."""
+    from pipeline.jobs import grade_floors
+
+    typer.echo(console.grades_line(*grade_floors(floors)))
 
 
 def main() -> None:

@@ -261,11 +261,41 @@ class CostsConfig(_Strict):
     default: float = Field(default=0.0, ge=0)
 
 
+class GradeFloors(_Strict):
+    """Probability floors of the A-D grades (D: below C). Calibrated probabilities make a fixed
+    floor mean the same after a retrain (docs/outputs.md, grade)."""
+
+    A: float = Field(gt=0, lt=1)
+    B: float = Field(gt=0, lt=1)
+    C: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GradeFloors:
+        if not self.A > self.B > self.C:
+            raise ValueError(f"floors must fall from A to C (A > B > C); got {self.as_text()}")
+        return self
+
+    def as_text(self) -> str:
+        return f"A={self.A:g} B={self.B:g} C={self.C:g}"
+
+
 class ScoringConfig(_Strict):
     output: str = "data/scored/scores.csv"  # a file, or a database URL (postgresql://, sqlite:///)
     staging_dir: str = "data/scored"  # database output: staged scores, the rejected-rows file
     n_reasons: int = Field(default=3, ge=1, le=10)
     chunk_size: int = Field(default=100_000, gt=0)  # 3 in flight: ~1.5 GB at 1M leads
+    # A-D probability floors the first registered model stores (None: drafted from its cutoffs);
+    # later the registry's floors rule (`leadscore grades set`), as the gate's thresholds do
+    grades: GradeFloors | None = None
+
+
+class LifecycleConfig(_Strict):
+    """When `leadscore retrain` trains (docs/lifecycle.md)."""
+
+    retrain_every_days: float = Field(default=14, gt=0)  # champion at least this old: due
+    # labelled leads the champion never trained on that make a retrain due (None: 10% of its
+    # training outcomes)
+    min_new_outcomes: int | None = Field(default=None, ge=1)
 
 
 class ValidationConfig(_Strict):
@@ -312,6 +342,7 @@ class Config(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

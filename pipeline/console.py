@@ -138,7 +138,7 @@ def explain_lines(x) -> list[str]:
             sub = f", fit {row['fit_score']}, engagement {eng}"
         lines.append(
             f"{lid}: probability {row['probability']:.3f}, score {row['score']}, "
-            f"stage {row['stage']}{sub} (model version {x.version}, as of {x.as_of})"
+            f"stage {row['stage']}{_grade(row)}{sub} (model version {x.version}, as of {x.as_of})"
         )
         lines += [f"  {r}" for r in row.filter(like="reason_").dropna()]
     return lines
@@ -155,6 +155,22 @@ def monitor_lines(table) -> list[str]:
         f"{r.realised_conversion:>9.3f} {r.promised_conversion:>9.3f} {r.gap:>+7.3f}"
         for r in table.itertuples()
     ]
+
+
+def _grade(row) -> str:
+    """`, grade B` when the model grades (the registry holds floors)."""
+    g = row.get("grade")
+    return f", grade {g}" if isinstance(g, str) else ""
+
+
+def grades_line(floors, set_by: str | None) -> str:
+    """The registry's A-D probability floors in one line, with who set them and when."""
+    if floors is None:
+        return "grades: none stored yet; the first registered model drafts them (or 'grades set')"
+    return (
+        f"grades: A >= {floors.A:g}, B >= {floors.B:g}, C >= {floors.C:g}, D below "
+        f"(conversion probability); set by {set_by or 'unknown'}"
+    )
 
 
 def gate_line(policy) -> str:

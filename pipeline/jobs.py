@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline.config import CHAMPION_URI, Config, GateConfig, LightGBMParams
+from pipeline.config import CHAMPION_URI, Config, GateConfig, GradeFloors, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
@@ -34,8 +34,9 @@ from pipeline.serving.batch import score_files
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import prepare_leads
-from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
+from pipeline.tracking import gate, grades, lifecycle, pyfunc, recovery, registry, runs, store
 from pipeline.training.backtest import worker_pool
+from pipeline.training.cadence import Decision, decide, id_hashes
 from pipeline.training.train import TrainResult, train
 from pipeline.training.tune import TuneResult, tune
 from pipeline.validation.checks import Report, check_training_data
@@ -111,7 +112,9 @@ def reports_dir(cfg: Config | None = None, config_path: str | Path | None = None
     return Path(config_path).parent / "reports" if config_path else Path("reports")
 
 
-def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
+def train_and_register(
+    cfg: Config, config_path: str | Path, now: pd.Timestamp | None = None
+) -> Trained:
     """Train, log the run, register the model; it becomes champion only if it passes the gate.
 
     The data checks refuse before any MLflow output; from then on everything happens inside the
@@ -119,7 +122,8 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
     scored on its own inputs outside the lock (the slow part); the decision is taken again under
     the champion lock right before the alias moves (`gate.decide_and_move`). The version is
     registered with a pending `gate_reason`, so a kill before the decision is visible and repaired
-    at the next start (`recovery`). A store that cannot be written ends in one line.
+    at the next start (`recovery`). A store that cannot be written ends in one line. `now`
+    is the clock of the champion's age (`retrain --now`); the data's own dates are unchanged.
     """
     folder, inputs = reports_dir(cfg, config_path), command_inputs(cfg, config_path)
     write_report("", "", folder, inputs, dry=True)  # a report folder among the inputs: refused now
@@ -130,19 +134,27 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
         recovery.repair_interrupted(client)
         with runs.training_run(cfg) as run, worker_pool() as pool, TemporaryDirectory() as figs:
             runs.log_training_data(cfg, leads)
+            n_outcomes = lifecycle.log_trained_outcomes(leads)  # what `retrain` counts against
             # the backtest refits go on in `pool` while the gate scores the champion and the
             # figures are drawn; logging the run waits for them
             # the model keeps its data config: a later gate reads the champion's own inputs
             meta = {"data": gate.data_meta(cfg)}
             result = train(cfg, leads, events, load_oracle(cfg), pool, meta)
             accept = tuple(cfg.leakage.accept)
-            judge = gate.GateRun(cfg.gate, bool(cfg.baseline_points), leakage_accept=accept)
+            judge = gate.GateRun(
+                cfg.gate, bool(cfg.baseline_points), leakage_accept=accept, now=now
+            )
             first = gate.check_against_champion(client, result, judge)
             runs.draw_figures(result, Path(figs))
             runs.log_training_run(cfg, config_path, result, first, Path(figs))
             example = pyfunc.input_example(result.scorer, result.shap_sample[1])
             tags = {"run_id": run.info.run_id, "gate_reason": gate.PENDING}
+            tags[lifecycle.OUTCOMES_TAG] = str(n_outcomes)
+            floors, source = grades.floors_for_training(client, cfg, result.scorer)
+            result.scorer.meta["grades"] = floors.model_dump()  # the registry's, when it has any
             version, _ = pyfunc.log_model_version(result.scorer, example, tags)
+            if source:  # the first registered model's floors become the registry's
+                grades.store_floors(client, floors, f"{source}, train of version {version}")
             registry.set_alias(client, store.CHALLENGER, version)
             final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
             html = training_report(cfg, result, final, version, cfg.schema.drop_reasons)
@@ -381,3 +393,46 @@ def gate_policy(changes: dict[str, float | int] | None = None) -> GateConfig:
         if changes:
             return registry.set_gate_policy(client, changes)
         return registry.gate_policy(client)
+
+
+@dataclass
+class Retrained:
+    decision: Decision
+    line: str  # `not due: ...` or `due: ...`
+    trained: Trained | None = None
+
+
+def retrain(
+    cfg: Config, config_path: str | Path, now: str | None = None, force: bool = False
+) -> Retrained:
+    """Train only when due (`pipeline.training.cadence.decide`): then exactly `train`'s path, the
+    gate included, with `now` as the clock of the champion's age. Not due: nothing is written
+    to MLflow (the registry is read with a client that creates nothing)."""
+    when = parse_as_of(now, "--now")
+    with store.storage_errors("cannot read the tracking store"):
+        champion = lifecycle.serving_version(lifecycle.read_client())
+    if champion is not None and when < champion.registered_at:
+        raise DataError(
+            f"--now {when.isoformat()}: before champion version {champion.version} was "
+            f"registered ({champion.registered_at.isoformat(timespec='seconds')}); give a later time"
+        )
+    labelled = np.empty(0, dtype=np.uint64)
+    if champion is not None and champion.trained_ids is not None:
+        leads = load_leads(cfg)
+        labelled = id_hashes(leads.index[leads["_label"].notna()])
+    decision = decide(champion, labelled, when, cfg.lifecycle, force)
+    line = decision.line(champion, cfg.lifecycle.retrain_every_days)
+    if not decision.due:
+        return Retrained(decision, line)
+    return Retrained(decision, line, train_and_register(cfg, config_path, now=when))
+
+
+def grade_floors(pairs: list[str] | None = None) -> tuple[GradeFloors | None, str | None]:
+    """The registry's A-D floors and who set them; with `pairs` (A=0.4 ...), store them first
+    (`leadscore grades set`: the floors every version grades with from now on)."""
+    with store.storage_errors():
+        client = store.setup()
+        if pairs:
+            floors = grades.parse_assignments(pairs, grades.stored_floors(client)[0])
+            return floors, grades.store_floors(client, floors, "leadscore grades set")
+        return grades.stored_floors(client)

@@ -138,7 +138,7 @@ def test_train_register_score_explain(trained_project):
     assert r.exit_code == 0, r.output
     s = pd.read_csv(out)
     open_leads = pd.read_csv(tmp / "raw/open_leads.csv")
-    assert list(s.columns) == [*CONTRACT_COLUMNS, "fit_score", "engagement_score"]
+    assert list(s.columns) == [*CONTRACT_COLUMNS, "fit_score", "engagement_score", "grade"]
     assert s[["fit_score", "engagement_score"]].apply(lambda c: c.between(0, 100)).all().all()
     assert sorted(s["lead_id"]) == sorted(open_leads["lead_id"])
     check_scores(s, metrics["mql_threshold"], metrics["sql_threshold"])
@@ -161,16 +161,16 @@ def test_train_register_score_explain(trained_project):
     assert r.exit_code == 0, r.output
     # the lead explained is the lead scored: same probability, score, stage, sub-scores, reasons
     head = re.search(
-        rf"^{re.escape(lid)}: probability ([0-9.]+), score (\d+), stage (\w+), fit (\d+), "
-        rf"engagement (\d+) \(model version {champ.version}, ",
+        rf"^{re.escape(lid)}: probability ([0-9.]+), score (\d+), stage (\w+), grade ([A-D]), "
+        rf"fit (\d+), engagement (\d+) \(model version {champ.version}, ",
         r.output,
         re.M,
     )
     assert head, r.output
     row = s.set_index("lead_id").loc[lid]
     assert float(head[1]) == pytest.approx(row["probability"], abs=5.1e-4)
-    assert (int(head[2]), head[3]) == (row["score"], row["stage"])
-    assert (int(head[4]), int(head[5])) == (row["fit_score"], row["engagement_score"])
+    assert (int(head[2]), head[3], head[4]) == (row["score"], row["stage"], row["grade"])
+    assert (int(head[5]), int(head[6])) == (row["fit_score"], row["engagement_score"])
     said = [ln.strip() for ln in r.output.splitlines() if re.match(r"^  \[[+-]\] ", ln)]
     assert said[:3] == row[["reason_1", "reason_2", "reason_3"]].tolist()
     assert (tmp / "waterfall.png").read_bytes()[:4] == b"\x89PNG"

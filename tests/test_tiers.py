@@ -17,11 +17,11 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 TRAINING_CALLS = {
-    *("train", "train_and_register", "tune", "tune_and_write"),
+    *("train", "train_and_register", "tune", "tune_and_write", "retrain"),
     *("fit_booster", "fit_scorer", "run_backtests", "start_backtests"),
     "NotebookClient",  # executes a notebook, which trains
 }
-TRAINING_COMMANDS = {"train", "tune"}  # `leadscore train ...` through the CLI runner
+TRAINING_COMMANDS = {"train", "tune", "retrain"}  # `leadscore train ...` through the CLI runner
 # session fixtures that train one tiny model for the whole run (seconds, paid once): the tests
 # that use them stay fast, so the input rules of `score` are checked on every `make test-fast`
 FAST_TIER_MODELS = {"flat_model_store"}  # tests/conftest.py: the 700-lead flat fixture

@@ -28,6 +28,7 @@ from pipeline.explain.subscores import group_logodds, percentile, rank_percentil
 from pipeline.features.builder import FeatureBuilder
 from pipeline.modeling import encoded
 from pipeline.modeling.cutoffs import Cutoffs
+from pipeline.modeling.grades import grade_of
 from pipeline.modeling.logistic import known_categories as linear_known_categories
 from pipeline.modeling.logistic import linear_contributions
 
@@ -204,6 +205,7 @@ class LeadScorer:
             p = encoded.calibrated(self.calibrator, e.raw)[:, 1]
             c = None if e.contributions is None else e.contributions[:, :-1]
         cols = {"probability": p, "score": self.to_score(p), "stage": self.cutoffs.stage(p)}
+        cols["grade"] = grade_of(p, self.meta.get("grades"))  # the registry's floors (grades.py)
         if n_reasons > 0:
             c = self.contributions(X)[0] if c is None else c
             ff, has_time = self.builder.feature_fields, self.builder.has_time_

@@ -29,6 +29,7 @@ from pipeline.errors import ModelFormatError
 from pipeline.explain.fields import field_matrix
 from pipeline.features.builder import FeatureBuilder
 from pipeline.modeling.cutoffs import Cutoffs
+from pipeline.modeling.grades import grade_of
 from pipeline.modeling.scorer import LeadScorer
 
 POOLED = "pooled"
@@ -154,6 +155,8 @@ class SegmentedScorer:
             return self.pooled.score_features(X, n_reasons).assign(model_segment=pd.Series())
         pos = np.concatenate([rows for _, _, rows in self._parts(X)])
         out = pd.concat(parts)
+        # one set of floors whichever segment scored the lead: the registered model's
+        out["grade"] = grade_of(out["probability"].to_numpy(), self.meta.get("grades"))
         return out.iloc[np.argsort(pos, kind="stable")]
 
     def warm_up(self) -> None:

@@ -39,6 +39,10 @@ def scoring_context(
         {"stage": s, "leads": summary.stages.get(s, 0), "share": summary.stages.get(s, 0) / n}
         for s in STAGES
     ]
+    grades = [
+        {"grade": g, "leads": k, "share": k / n, "expected": p}
+        for g, (k, p) in sorted((getattr(summary, "grades", None) or {}).items())
+    ]
     drift_checked = summary.drift is not None and summary.n_scored >= MIN_DRIFT_LEADS
     return {
         "s": summary,
@@ -46,6 +50,7 @@ def scoring_context(
         "model_uri": model_uri,
         "seconds": seconds,
         "stages": stages,
+        "grades": grades,
         "top": top_rows(top),
         "top_available": top is not None,
         "drift": drift_rows(summary.drift) if drift_checked else [],

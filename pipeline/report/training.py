@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.modeling.grades import grade_table
 from pipeline.report import charts, truth
 from pipeline.report.candidates import (
     SEGMENT_NOTE,
@@ -68,6 +69,7 @@ def training_context(
         "cutoffs": cut,
         "flow": monthly_flow(info),
         "funnel": funnel,
+        "grades": grade_rows(result.scorer, y, p),
         "summary": summary_sentences(
             info, m, funnel, gate, monthly_flow(info), points_rule=points_rule, version=version
         ),
@@ -189,3 +191,10 @@ def slice_rows(t: pd.DataFrame | None) -> list[dict]:
         r["thin"] = int(r["won"]) < MIN_SLICE_WINS
         r["roc_auc"] = None if r["roc_auc"] is None or np.isnan(r["roc_auc"]) else r["roc_auc"]
     return rows
+
+
+def grade_rows(scorer: Any, y: np.ndarray, p: np.ndarray) -> list[dict]:
+    """Leads, promised and actual conversion per grade on the test leads, under the floors the
+    version grades with (none: no rows)."""
+    floors = (getattr(scorer, "meta", None) or {}).get("grades")
+    return grade_table(y, p, floors).to_dict("records")

@@ -31,7 +31,7 @@ from pipeline.io.rules import (
     nonfinite_warning,
     number_convention,
 )
-from pipeline.serving.outputs import ScoreSummary, format_scores, output_columns
+from pipeline.serving.outputs import GRADE, ScoreSummary, format_scores, output_columns
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,
@@ -116,6 +116,7 @@ def _score_chunked(
         n_rejected=len(rejected),
         model_version=model_version,
         stages=scoring.stages,
+        grades={k: (int(n), s / n) for k, (n, s) in scoring.grades.items()},
         drift=scoring.drift.table(),
         rejected_activities=ev_path,
     )
@@ -228,6 +229,7 @@ class ChunkScorer:
     n_reasons: int
     rejected_parts: list[pd.DataFrame] = field(default_factory=list)  # by prepare
     stages: dict[str, int] = field(default_factory=dict)  # by write
+    grades: dict[str, list[float]] = field(default_factory=dict)  # by write: [leads, sum of p]
     n_scored: int = 0  # by write
     nonfinite: dict[str, int] = field(default_factory=dict)  # by prepare, per column
     decimal: str | None = None  # data.decimal; None: the model's, else decided on the 1st chunk
@@ -286,6 +288,10 @@ class ChunkScorer:
         self.n_scored += len(out)
         for k, v in out["stage"].value_counts().items():
             self.stages[k] = self.stages.get(k, 0) + int(v)
+        if GRADE in out.columns:
+            for k, part in out.groupby(GRADE)["probability"]:
+                have = self.grades.setdefault(str(k), [0, 0.0])
+                have[0], have[1] = have[0] + len(part), have[1] + float(part.sum())
 
     def warn(self, activities: str | Path, events: CompactEvents) -> None:
         """One warning line per rule that left values out: non-finite numbers, unused events."""

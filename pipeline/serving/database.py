@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import ConfigError, DataError
 from pipeline.io.rules import FORMULA_START
-from pipeline.serving.outputs import SEGMENT, SUBSCORES, ScoreSummary
+from pipeline.serving.outputs import GRADE, SEGMENT, SUBSCORES, ScoreSummary
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ RUNS = "lead_score_runs"
 VIEW = "lead_scores_latest"
 INSERT_ROWS = 5_000  # rows per INSERT batch: bounded memory, few round trips
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_TEXT = {"lead_id", "stage", "model_version", SEGMENT}
+_TEXT = {"lead_id", "stage", "model_version", SEGMENT, GRADE}
 
 
 def is_database_url(target: str | Path | None) -> bool:
@@ -102,6 +102,7 @@ def _tables(reasons: int) -> tuple[sa.MetaData, sa.Table, sa.Table]:
         sa.Column("model_version", sa.Text),
         sa.Column("scored_at", sa.DateTime(timezone=True)),
         *[sa.Column(c, sa.Integer) for c in SUBSCORES],
+        sa.Column(GRADE, sa.Text),  # A-D; added to tables an earlier version created
         sa.Column(SEGMENT, sa.Text),  # NULL unless the model has segment models
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "lead_id", name=f"pk_{TABLE}"),

@@ -3,7 +3,7 @@ that a spreadsheet would read as a formula."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +11,7 @@ import pandas as pd
 from pipeline.io.rules import ECHO_CAP, clean_text, neutralise
 
 SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
+GRADE = "grade"  # A-D from the registered model's probability floors (modeling.grades)
 SEGMENT = "model_segment"  # with segment models: the segment whose model scored the lead, or pooled
 
 
@@ -28,6 +29,7 @@ class ScoreSummary:
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
     rejected_activities: Path | None = None  # activity rows without a usable time
     run_id: str | None = None  # the run_id column of a database output
+    grades: dict[str, tuple[int, float]] = field(default_factory=dict)  # leads, mean probability
 
     @property
     def drift_checked(self) -> bool:
@@ -61,7 +63,7 @@ def _clean_repeated(s: pd.Series, cap: int) -> pd.Series:
 def output_columns(n_reasons: int) -> list[str]:
     reasons = [f"reason_{i + 1}" for i in range(n_reasons)]
     contract = ["lead_id", "probability", "score", "stage", *reasons, "model_version", "scored_at"]
-    return contract + (list(SUBSCORES) if n_reasons > 0 else [])
+    return contract + (list(SUBSCORES) if n_reasons > 0 else []) + [GRADE]
 
 
 def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.DataFrame:
@@ -74,5 +76,5 @@ def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.D
     out["probability"] = out["probability"].round(6)
     out["model_version"] = model_version
     out["scored_at"] = scored_at
-    extra = [c for c in (*SUBSCORES, SEGMENT) if c in out.columns]
+    extra = [c for c in (*SUBSCORES, GRADE, SEGMENT) if c in out.columns]
     return out[[c for c in out.columns if c not in extra] + extra]  # after the contract columns

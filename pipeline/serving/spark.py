@@ -31,6 +31,7 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
 from pipeline.monitoring.drift import DriftCounter
 from pipeline.serving.outputs import (
+    GRADE,
     SEGMENT,
     SUBSCORES,
     ScoreSummary,
@@ -97,6 +98,7 @@ def result_type(n_reasons: int, segmented: bool = False):
             T.StructField("stage", T.StringType()),
             *[T.StructField(r, T.StringType()) for r in reasons],
             *[T.StructField(c, T.LongType()) for c in (SUBSCORES if n_reasons > 0 else ())],
+            T.StructField(GRADE, T.StringType()),
             *([T.StructField(SEGMENT, T.StringType())] if segmented else []),
         ]
     )

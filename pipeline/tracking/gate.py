@@ -50,6 +50,7 @@ class GateRun:
     scored: dict[str, Champion] = field(default_factory=dict)
     warned: bool = False
     leakage_accept: tuple[str, ...] = ()  # suspects kept on purpose (config leakage.accept)
+    now: pd.Timestamp | None = None  # the clock of the champion's age (retrain --now); None: now
 
 
 def data_meta(cfg: Config) -> dict:
@@ -81,7 +82,7 @@ def check_against_champion(client: MlflowClient, result: TrainResult, run: GateR
         if version not in run.scored:
             run.scored[version] = champion_scores(version, result.test_predictions)
         champ = run.scored[version]
-        champ.age_days = champion_age_days(client, version)  # the clock moves, the scores do not
+        champ.age_days = champion_age_days(client, version, run.now)  # the clock moves
     preds = result.test_predictions
     decided = evaluate_gate(
         gate, result.metrics, preds, points_rule=run.points_rule, champion=champ
@@ -103,14 +104,17 @@ def champion_scores(version: str, preds: pd.DataFrame) -> Champion:
         return Champion(version, error=text.splitlines()[0][:300] if text else type(e).__name__)
 
 
-def champion_age_days(client: MlflowClient, version: str) -> float | None:
-    """Days since the champion version was registered (None if the registry does not say)."""
+def champion_age_days(
+    client: MlflowClient, version: str, now: pd.Timestamp | None = None
+) -> float | None:
+    """Days since the champion version was registered, by the clock or `now` (naive UTC), None
+    if the registry does not say."""
     try:
         created = client.get_model_version(MODEL_NAME, version).creation_timestamp
     except MlflowException:
         return None
-    now = pd.Timestamp.now(tz="UTC").value // 1_000_000
-    return (now - created) / 86_400_000 if created else None
+    at = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    return (at.value // 1_000_000 - created) / 86_400_000 if created else None
 
 
 def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:

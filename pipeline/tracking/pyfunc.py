@@ -29,7 +29,7 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pipeline.errors import ModelFormatError, RegistryError
-from pipeline.tracking import serve
+from pipeline.tracking import grades, serve
 from pipeline.tracking.store import MODEL_NAME, PACKAGE_DIR, tracking_uri
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
@@ -65,6 +65,7 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
         self.version = registered_version(Path(context.artifacts["scorer"]).parents[1])
         self.scorer = load_artifact(context.artifacts["scorer"], self.version)
+        current_floors(self.scorer)
         self.scorer.warm_up()  # SHAP tables and compiled walk now, not in the first request
 
     def predict(
@@ -249,9 +250,29 @@ def _not_found_hint(client: MlflowClient, uri: str) -> str:
 
 
 def load_scorer(uri: str) -> tuple[Any, str]:
-    """Load the pyfunc model at `uri` and return its LeadScorer and the registry version."""
+    """Load the pyfunc model at `uri` and return its LeadScorer and the registry version, grading
+    with the registry's current floors (`leadscore grades set` reaches every version)."""
     version = resolve_model_version(uri)
-    return load_model(uri).unwrap_python_model().scorer, version
+    scorer = load_model(uri).unwrap_python_model().scorer
+    if uri.startswith("models:/"):
+        floors, _ = grades.stored_floors(MlflowClient())
+        if floors is not None:
+            scorer.meta["grades"] = floors.model_dump()
+    return scorer, version
+
+
+def current_floors(scorer: Any) -> None:
+    """A served model (REST, Spark workers) grades with the registry's floors when the registry
+    answers, else with those it was registered with (a copied model folder)."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return
+    try:
+        floors, _ = grades.stored_floors(MlflowClient(uri, uri))
+    except (MlflowException, RegistryError, OSError):
+        return
+    if floors is not None:
+        scorer.meta["grades"] = floors.model_dump()
 
 
 def load_model(uri: str) -> Any:

@@ -67,3 +67,13 @@ def test_output_that_cannot_be_read_back():
 def test_small_file_without_drift_table_says_why():
     html = scoring_report(summary(10, None), TOP, "t", "m", 1.0)
     assert "Drift was not checked: only 10 leads were scored" in html
+
+
+def test_grades_with_leads_share_and_expected_conversion():
+    s = summary(1000)
+    assert 'id="grades"' not in scoring_report(s, TOP, "2026-11-01", "m", 1.0)  # a model without
+    s.grades = {"B": (250, 0.21), "A": (50, 0.52), "D": (700, 0.03)}
+    html = scoring_report(s, TOP, "2026-11-01", "m", 1.0)
+    part = html[html.index('id="grades"') :]
+    assert part.index('<td class="text">A</td>') < part.index('<td class="text">B</td>')
+    assert "<td>250</td><td>25%</td><td>21%</td>" in part

@@ -239,3 +239,17 @@ def test_thin_slices_of_a_known_result_carry_a_caveat(sample_config, hand_result
         ["Source channel", "Referral", "305", "30", "9.8%", "10%", "77%", ""],
         ["Country", "Germany", "1,432", "31", "2.2%", "2.5%", "–", ""],
     ]
+
+
+def test_grades_table_of_a_known_result(sample_config, hand_result):
+    """Per grade: the floor, test leads, promised and actual conversion, under the version's
+    floors; a version without floors says it grades nothing."""
+    assert "This model grades no lead" in training_report(sample_config, hand_result, None)
+    hand_result.scorer.meta = {"grades": {"A": 0.4, "B": 0.2, "C": 0.08}}
+    p, y = hand_result.test_predictions["probability"], hand_result.test_predictions["label"]
+    rows = rows_of(training_report(sample_config, hand_result, None), "grades")
+    assert [r[0] for r in rows] == ["A", "B", "C", "D", "All leads"]
+    assert [r[1] for r in rows] == ["40%", "20%", "8.0%", "below C", ""]
+    a = p >= 0.4
+    assert rows[0][2] == str(int(a.sum()))
+    assert rows[0][5] == f"{100 * y[a].mean():.0f}%"

@@ -265,3 +265,21 @@ def test_sqlite_history_score_change_and_more_reason_columns(tmp_path):
     assert latest.loc["L0", "reason_4"] == "[+] reason 4" and pd.isna(latest.loc["L2", "reason_4"])
     assert latest.loc["L2", "run_id"] == "a"
     assert database.is_database_url(url) and not database.is_database_url("data/scored/x.csv")
+
+
+def test_grade_column_in_table_and_view_added_to_an_older_table(tmp_path):
+    """`grade` is stored and shown in the latest view; a table an earlier leadscore created
+    without it gets the column (earlier rows NULL) instead of failing."""
+    url = f"sqlite:///{tmp_path / 'scores.db'}"
+    database.write_scores(url, staged_file(tmp_path / "a.csv", [10, 20, 30]), "a")
+    db = sqlite3.connect(tmp_path / "scores.db")
+    db.execute(f"DROP VIEW {database.VIEW}")
+    db.execute(f"ALTER TABLE {database.TABLE} DROP COLUMN grade")  # as an older version made it
+    db.commit()
+    db.close()
+    b = staged_file(tmp_path / "b.csv", [15, 20])
+    pd.read_csv(b).assign(grade=["C", "B"]).to_csv(b, index=False)
+    database.write_scores(url, b, "b")
+    latest = database.read_latest(url).set_index("lead_id")
+    assert latest.loc["L0", "grade"] == "C" and latest.loc["L1", "grade"] == "B"
+    assert pd.isna(latest.loc["L2", "grade"])

@@ -18,6 +18,7 @@ from pipeline.io.csvwrite import csv_lines
 from pipeline.io.rules import FORMULA_START, clean_text
 from pipeline.serving.batch import ChunkScorer
 from pipeline.serving.outputs import (
+    GRADE,
     REASON_CAP,
     SEGMENT,
     SUBSCORES,
@@ -66,6 +67,7 @@ def scorer_output(n: int, seed: int, segments: bool) -> pd.DataFrame:
         res[f"reason_{i + 1}"] = pd.array([REASONS[j] for j in pick], dtype="str")
     for c in SUBSCORES:
         res[c] = rng.integers(0, 101, n)
+    res[GRADE] = rng.choice(np.array(["A", "B", "C", "D", None], dtype=object), n)
     if segments:
         res[SEGMENT] = pd.array(rng.choice(["EMEA", "pooled"], n), dtype="str")
     return res
@@ -89,7 +91,7 @@ def main_bytes(chunks: list[pd.DataFrame]) -> bytes:
         out["lead_id"] = s.where(~s.str.startswith(FORMULA_START).fillna(False), "'" + s)
         out["probability"] = out["probability"].round(6)
         out["model_version"], out["scored_at"] = VERSION, AT
-        extra = [c for c in (*SUBSCORES, SEGMENT) if c in out.columns]
+        extra = [c for c in (*SUBSCORES, GRADE, SEGMENT) if c in out.columns]
         out = out[[c for c in out.columns if c not in extra] + extra]
         out.to_csv(f, index=False, header=i == 0, float_format="%.6f")
     return f.getvalue()
@@ -100,13 +102,15 @@ def main_bytes(chunks: list[pd.DataFrame]) -> bytes:
 def test_chunks_written_into_the_atomic_file_are_mains_bytes(tmp_path, segments, sizes):
     chunks = [scorer_output(n, seed, segments) for seed, n in enumerate(sizes)]
     path = tmp_path / "scores.csv"
-    cs = SimpleNamespace(model_version=VERSION, scored_at=AT, n_scored=0, stages={})
+    cs = SimpleNamespace(model_version=VERSION, scored_at=AT, n_scored=0, stages={}, grades={})
     with atomic_open(path) as f:
         for res in chunks:
             ChunkScorer.write(cs, f, res)  # type: ignore[arg-type]
     assert path.read_bytes() == main_bytes(chunks)
     assert cs.n_scored == sum(sizes)
     assert sum(cs.stages.values()) == sum(sizes)
+    graded = pd.concat(chunks)["grade"].dropna()  # the leads each grade counted, its mean p
+    assert {g: n for g, (n, _) in cs.grades.items()} == graded.value_counts().to_dict()
     header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header == output_columns(3) + ([SEGMENT] if segments else [])
 
