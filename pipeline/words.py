@@ -79,6 +79,23 @@ def is_hash_like(value: object) -> bool:
     return isinstance(value, str) and bool(_HASH.match(value.strip()))
 
 
+ID_WORDS = {"id", "ids", "key", "hash", "code", "uuid", "guid"}
+
+
+def id_noun(column: str) -> str:
+    """'landing_page_id' -> 'landing page': what one of a column's ids is."""
+    words = readable_name(column).split()
+    while words and words[-1].lower() in ID_WORDS:
+        words.pop()
+    return " ".join(words) or "value"
+
+
+def unlisted_id(column: str) -> str:
+    """The words of a machine id that `schema.labels` does not list (one first seen after
+    `init`): never the id itself, which nobody can read aloud."""
+    return f"{id_noun(column)} (an id not in schema.labels)"
+
+
 def column_label(labels: dict[str, Any] | None, column: str) -> str:
     """The words of a column: its `schema.labels` entry (a string, or {name: ...}), else the guess."""
     entry = (labels or {}).get(column)
