@@ -69,7 +69,14 @@ def training_context(
         "flow": monthly_flow(info),
         "funnel": funnel,
         "summary": summary_sentences(
-            info, m, funnel, gate, monthly_flow(info), points_rule=points_rule, version=version
+            info,
+            m,
+            funnel,
+            gate,
+            monthly_flow(info),
+            points_rule=points_rule,
+            version=version,
+            stage_notes=truth.cutoff_notes(cfg, result),
         ),
         "points_rule": points_rule,
         "held_out": truth.held_out_words(info),
@@ -90,6 +97,9 @@ def training_context(
         "gate": gate,
         "leakage": truth.leakage_sections(cfg, info, drop_notes or {}),
         "glossary": truth.glossary_for(info, bt),
+        "labels": cfg.schema.labels,  # the words of columns and values in every table
+        "context": cfg.schema.context,
+        "segment_column": cfg.segments.column or "",
     }
     if bt is not None and len(bt):
         ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt, points_rule))
@@ -126,11 +136,16 @@ def summary_sentences(
     *,
     points_rule: bool = True,
     version: str | None = None,
+    stage_notes: list[str] | None = None,
 ) -> list[str]:
-    """The plain-language summary: the few sentences a manager reads before anything else."""
+    """The plain-language summary: the few sentences a manager reads before anything else. An
+    empty SQL stage is said with its note (why, the nearest reachable target, the key), never as
+    "SQLs are 0% of leads; – of them became customers"."""
     by = {r["stage"]: r for r in funnel}
     out = []
-    if "SQL" in by:
+    if "SQL" in by and by["SQL"]["leads"] == 0:
+        out.append(stage_notes[0] if stage_notes else "The SQL stage is empty on the test leads.")
+    elif "SQL" in by:
         s = by["SQL"]
         out.append(
             f"SQLs are {pct(s['share'])} of leads; {pct(s['realised_conversion'])} of them "
