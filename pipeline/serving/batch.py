@@ -118,6 +118,7 @@ def _score_chunked(
         stages=scoring.stages,
         drift=scoring.drift.table(),
         rejected_activities=ev_path,
+        cutoffs=scorer.cutoffs,
     )
 
 
