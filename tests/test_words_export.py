@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.synthetic.traits import INDICATORS, write_campaign_traits
+from pipeline.synthetic.traits import INDICATORS
 from pipeline.words import is_hash_like
 from tests.conftest import run
 
@@ -37,7 +37,9 @@ def done(tmp_path_factory) -> Done:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{d / 'models' / 'mlflow.db'}")
         mp.chdir(d)
-        leads = write_campaign_traits(3_000, 7, d / "raw")
+        args = ("-n", 3_000, "--seed", 7, "--shape", "campaign-traits", "--out", d / "raw")
+        assert run("generate", *args).exit_code == 0
+        leads = d / "raw" / "leads.csv"
         cfg = d / "config.yaml"
         assert run("init", "--leads", leads, "--out", cfg).exit_code == 0
         drafted = yaml.safe_load(cfg.read_text(encoding="utf-8"))

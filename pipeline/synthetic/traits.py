@@ -16,13 +16,11 @@ column), from the same seeded draw, with three more kinds of column:
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.synthetic.sample import DEFAULT_END, generate
-from pipeline.synthetic.shapes import bank_leads
+from pipeline.synthetic.sample import SampleData
 
 INDICATORS = ("emp.var.rate", "euribor3m", "nr.employed")
 
@@ -38,12 +36,12 @@ def _indicators(month: np.ndarray, won: np.ndarray, rng: np.random.Generator) ->
     rate = pd.Series(won).groupby(month).mean().reindex(range(n_months)).fillna(0).to_numpy()
     z = (rate - rate.mean()) / (rate.std() or 1.0)
     walk = np.cumsum(rng.normal(0, 0.3, n_months))
-    per_month = {
-        "emp.var.rate": np.round(-1.0 + 0.8 * z + 0.3 * walk, 1),
-        "euribor3m": np.round(2.5 - 0.9 * z + 0.2 * walk, 3),
-        "nr.employed": np.round(5100 + 60 * z + 10 * walk, 1),
-    }
-    return pd.DataFrame({k: v[month] for k, v in per_month.items()})
+    per_month = [
+        np.round(-1.0 + 0.8 * z + 0.3 * walk, 1),
+        np.round(2.5 - 0.9 * z + 0.2 * walk, 3),
+        np.round(5100 + 60 * z + 10 * walk, 1),
+    ]
+    return pd.DataFrame({k: v[month] for k, v in zip(INDICATORS, per_month, strict=True)})
 
 
 def _page_ids(n: int, won: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -57,28 +55,18 @@ def _page_ids(n: int, won: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(pages, dtype=object)[pick]
 
 
-def campaign_with_traits(n_leads: int, seed: int, end: str = DEFAULT_END) -> pd.DataFrame:
-    """The phone-campaign export with indicators, page ids and an origin that is missing more
-    often for won leads; rows in time order, no date column."""
-    data = generate(n_leads, seed=seed, end=end)
+def campaign_with_traits(data: SampleData, campaign: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """`campaign` (the phone-campaign export of `data`, `shapes.bank_leads`: its closed leads in
+    creation order) with indicators, page ids and an origin missing more often for won leads;
+    rows in time order, no date column."""
     rng = np.random.default_rng(seed + 104_729)
     leads = data.leads.sort_values("created_at", kind="stable")
     leads = leads[leads["outcome"].notna()].reset_index(drop=True)
-    out = bank_leads(data, seed)  # the same leads in the same order
-    won = (out["y"] == "yes").to_numpy()
-    n = len(out)
+    won = (campaign["y"] == "yes").to_numpy()
+    n = len(campaign)
     origin = rng.choice(np.array(["web", "trade fair", "partner"], dtype=object), n)
     origin = np.where(rng.random(n) < np.where(won, 0.5, 0.1), None, origin)
     extra = _indicators(_months(leads["created_at"]), won, rng).assign(
         landing_page_id=_page_ids(n, won, rng), origin=origin
     )
-    return pd.concat([out.drop(columns="y"), extra, out[["y"]]], axis=1)
-
-
-def write_campaign_traits(n_leads: int, seed: int, out: str | Path) -> Path:
-    """Write `campaign_with_traits` as `leads.csv` (`;`-separated) in `out`; its path."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "leads.csv"
-    campaign_with_traits(n_leads, seed).to_csv(path, index=False, sep=";")
-    return path
+    return pd.concat([campaign.drop(columns="y"), extra, campaign[["y"]]], axis=1)
