@@ -61,6 +61,8 @@ def training_context(
     points_rule = has_points_rules(cfg)
     pts = preds["points"].to_numpy(float) if "points" in preds and points_rule else None
     bt = result.extra_tables.get("backtest")
+    notes = truth.cutoff_notes(cfg, result)  # the summary says the first when SQL is empty
+    said = {"points_rule": points_rule, "version": version, "stage_notes": notes}
     ctx = {
         "version": version,
         "info": info,
@@ -68,21 +70,12 @@ def training_context(
         "cutoffs": cut,
         "flow": monthly_flow(info),
         "funnel": funnel,
-        "summary": summary_sentences(
-            info,
-            m,
-            funnel,
-            gate,
-            monthly_flow(info),
-            points_rule=points_rule,
-            version=version,
-            stage_notes=truth.cutoff_notes(cfg, result),
-        ),
+        "summary": summary_sentences(info, m, funnel, gate, monthly_flow(info), **said),
         "points_rule": points_rule,
         "held_out": truth.held_out_words(info),
         "time_split": truth.is_time_split(info),
         "period_header": truth.period_header(bt),
-        "cutoff_notes": truth.cutoff_notes(cfg, result),
+        "cutoff_notes": notes,
         "no_champion": truth.no_champion_words(version),
         "gain_chart": charts.data_uri(charts.gain_with_cutoffs(y, p, cut.sql, cut.mql, pts)),
         "calibration_chart": charts.data_uri(charts.calibration_chart(y, p)),
@@ -97,13 +90,18 @@ def training_context(
         "gate": gate,
         "leakage": truth.leakage_sections(cfg, info, drop_notes or {}),
         "glossary": truth.glossary_for(info, bt),
-        "labels": cfg.schema.labels,  # the words of columns and values in every table
-        "context": cfg.schema.context,
-        "segment_column": cfg.segments.column or "",
+        **table_words(cfg),
     }
     if bt is not None and len(bt):
         ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt, points_rule))
     return ctx
+
+
+def table_words(cfg: Config) -> dict[str, Any]:
+    """What the tables name fields and values with: `schema.labels`, the `schema.context` columns
+    (one driver, the market conditions) and the segment column (its values' words)."""
+    sc = cfg.schema
+    return {"labels": sc.labels, "context": sc.context, "segment_column": cfg.segments.column or ""}
 
 
 def monthly_flow(info: dict) -> dict[str, float] | None:
