@@ -17,6 +17,7 @@ from pipeline.monitoring.drift import MIN_ROWS
 from pipeline.report.fmt import pct, rule_words
 from pipeline.report.glossary import GLOSSARY
 from pipeline.report.render import render
+from pipeline.words import readable_name
 
 MIN_DRIFT_LEADS = MIN_ROWS  # one minimum sample for the drift warnings and this page
 PSI_MODERATE, PSI_DRIFTED = 0.1, 0.2
@@ -110,7 +111,7 @@ def drift_rows(drift: pd.DataFrame) -> list[dict]:
     for r in drift.to_dict("records"):
         psi = float(r["psi"])
         verdict = "drifted" if psi > PSI_DRIFTED else "moderate" if psi > PSI_MODERATE else "stable"
-        rows.append({**r, "verdict": verdict, "label": str(r["feature"]).replace("_", " ")})
+        rows.append({**r, "verdict": verdict, "label": readable_name(str(r["feature"]))})
     return rows
 
 
