@@ -47,6 +47,7 @@ ABBREVIATIONS = {
 }
 _SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[._\-\s/]+")
 _YEARS = re.compile(r"^(\d+)y$")
+_NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?$")
 _HASH = re.compile(r"^(?=.*\d)(?=.*[a-zA-Z])[0-9a-zA-Z\-]{16,}$")
 
 
@@ -68,8 +69,8 @@ def readable_value(value: str) -> str:
     """'basic.6y' -> 'basic 6 years', 'paid_search' -> 'paid search', 'admin.' -> 'admin'; other
     values as they are (a name such as 'Olark Chat' is already words)."""
     v = str(value).strip()
-    if not re.search(r"[a-z0-9][._][a-z0-9]|[a-z]\.$", v, re.I) or " " in v:
-        return v
+    if not re.search(r"[a-z0-9][._][a-z0-9]|[a-z]\.$", v, re.I) or " " in v or _NUMBER.match(v):
+        return v  # a number such as '5099.1' keeps its decimal point
     parts = [p for p in re.split(r"[._]+", v) if p]
     return " ".join(_YEARS.sub(r"\1 years", p) for p in parts)
 

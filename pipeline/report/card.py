@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.explain.fields import with_context
 from pipeline.report.candidates import candidate_sentence, horizon_sentence, segment_lines
-from pipeline.report.fmt import field_label
+from pipeline.report.fmt import field_label, value_label
 from pipeline.report.truth import leakage_banner, sql_note
 
 METRIC_ROWS = [
@@ -223,11 +223,26 @@ def _evidence(result: object, gate: object | None) -> list[str]:
             md_table(bt),
         ]
     if "slices" in t:
-        lines += ["## Slices (test leads)", md_table(t["slices"])]
+        lines += ["## Slices (test leads)", md_table(slices_in_words(t["slices"], result.scorer))]
     lines += segment_lines(t.get("segments"))
     if gate is not None:
         lines += ["## Promotion gate", f"{gate.reason}", ""]
     return lines
+
+
+def slices_in_words(slices: pd.DataFrame, scorer: object) -> pd.DataFrame:
+    """The slice table with columns and values in the words of the model's `schema.labels`, as
+    the report shows them (`Number employed`, `landing page #3 (of 495, by frequency)`)."""
+    labels = ((getattr(scorer, "meta", None) or {}).get("schema") or {}).get("labels") or {}
+    if not {"column", "value"} <= set(slices.columns):
+        return slices
+    return slices.assign(
+        value=[
+            value_label(v, c, labels)
+            for c, v in zip(slices["column"], slices["value"], strict=True)
+        ],
+        column=[field_label(c, labels) for c in slices["column"]],
+    )
 
 
 def known_limits(cfg: Config, result: object) -> list[str]:
