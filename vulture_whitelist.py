@@ -23,6 +23,7 @@ _ = (
     config.GradeFloors._ordered,
     config.OutcomeConfig._listify,
     config.ColumnLabel._strings,
+    config.SchemaConfig._context_is_features,
     config.Config.model_config,
     # scikit-learn calls `get_feature_names_out(input_features)` on the steps of a pipeline
     # (their `input_features` parameter is sklearn's signature; the names are the ones seen by fit)

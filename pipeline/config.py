@@ -127,7 +127,22 @@ class SchemaConfig(_Strict):
     created_at_unit: TIME_UNITS | None = None  # integer epoch created_at: s, ms, us or ns
     # words a salesperson reads: column -> "words", or column -> {name: words, values: {v: words}}
     labels: dict[str, str | ColumnLabel] = Field(default_factory=dict)
+    # feature columns (also listed in numeric or categorical) that describe the period, not the
+    # lead (an interest rate, an employment index): the model uses them; reports call them market
+    # conditions, and a lead's reasons say them once, as "market conditions at the time"
+    context: list[str] = Field(default_factory=list)
     activity: ActivityConfig = Field(default_factory=ActivityConfig)
+
+    @model_validator(mode="after")
+    def _context_is_features(self) -> SchemaConfig:
+        """A context column is a feature the reports name differently: it must be one."""
+        missing = [c for c in self.context if c not in self.feature_columns()]
+        if missing:
+            raise ValueError(
+                f"context: {', '.join(map(repr, missing))} not in schema.numeric, "
+                "schema.categorical or schema.flags; list each context column there too"
+            )
+        return self
 
     def feature_columns(self) -> list[str]:
         """The export's columns the model learns from: categorical, then numeric, then flags.

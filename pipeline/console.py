@@ -7,6 +7,7 @@ and tables are made here, from the jobs' results, so they can be read and tested
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def generate_line(data, out: Path, seconds: float) -> str:
@@ -95,8 +96,9 @@ def summary_lines(result, cfg=None) -> list[str]:
         f = result.extra_tables["funnel"]
         which = "out-of-time" if result.info.get("split") == "time" else "stratified-random"
         lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
-    lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result)]]
-    return lines
+    lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result, cfg)]]
+    seg = segment_line(result.info)
+    return lines + ([f"  {seg}"] if seg else [])
 
 
 def tune_lines(r, trials: int, seconds: float, out: Path) -> list[str]:
@@ -138,10 +140,38 @@ def explain_lines(x) -> list[str]:
             sub = f", fit {row['fit_score']}, engagement {eng}"
         lines.append(
             f"{lid}: probability {row['probability']:.3f}, score {row['score']}, "
-            f"stage {row['stage']}{_grade(row)}{sub} (model version {x.version}, as of {x.as_of})"
+            f"stage {row['stage']}{_grade(row)}{sub}{segment_words(row)} (model version {x.version}, "
+            f"as of {x.as_of})"
         )
         lines += [f"  {r}" for r in row.filter(like="reason_").dropna()]
     return lines
+
+
+def segment_words(row: Any) -> str:
+    """', scored by the model of segment X' (or 'by the pooled model') when segments are on."""
+    seg = row.get("model_segment")
+    if seg is None or seg != seg:
+        return ""
+    return (
+        ", scored by the pooled model" if seg == "pooled" else f", scored by segment {seg}'s model"
+    )
+
+
+def segment_line(info: dict) -> str | None:
+    """The train printout's word on segments: which serve their own model, which the pooled."""
+    column = info.get("segments_column")
+    if not column:
+        return None
+    own = info.get("segments_own") or []
+    if not own:
+        return (
+            f"segments ({column}): none beat the pooled model; the pooled model scores every lead "
+            "(model_segment: pooled)"
+        )
+    return (
+        f"segments ({column}): own model for {', '.join(map(str, own))}; the pooled model scores "
+        "every other lead"
+    )
 
 
 def monitor_lines(table) -> list[str]:

@@ -47,6 +47,7 @@ ABBREVIATIONS = {
 }
 _SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[._\-\s/]+")
 _YEARS = re.compile(r"^(\d+)y$")
+_NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?$")
 _HASH = re.compile(r"^(?=.*\d)(?=.*[a-zA-Z])[0-9a-zA-Z\-]{16,}$")
 
 
@@ -68,8 +69,8 @@ def readable_value(value: str) -> str:
     """'basic.6y' -> 'basic 6 years', 'paid_search' -> 'paid search', 'admin.' -> 'admin'; other
     values as they are (a name such as 'Olark Chat' is already words)."""
     v = str(value).strip()
-    if not re.search(r"[a-z0-9][._][a-z0-9]|[a-z]\.$", v, re.I) or " " in v:
-        return v
+    if not re.search(r"[a-z0-9][._][a-z0-9]|[a-z]\.$", v, re.I) or " " in v or _NUMBER.match(v):
+        return v  # a number such as '5099.1' keeps its decimal point
     parts = [p for p in re.split(r"[._]+", v) if p]
     return " ".join(_YEARS.sub(r"\1 years", p) for p in parts)
 
@@ -77,6 +78,23 @@ def readable_value(value: str) -> str:
 def is_hash_like(value: object) -> bool:
     """A long machine id (hex digest, uuid): 16+ letters and digits mixed, no spaces."""
     return isinstance(value, str) and bool(_HASH.match(value.strip()))
+
+
+ID_WORDS = {"id", "ids", "key", "hash", "code", "uuid", "guid"}
+
+
+def id_noun(column: str) -> str:
+    """'landing_page_id' -> 'landing page': what one of a column's ids is."""
+    words = readable_name(column).split()
+    while words and words[-1].lower() in ID_WORDS:
+        words.pop()
+    return " ".join(words) or "value"
+
+
+def unlisted_id(column: str) -> str:
+    """The words of a machine id that `schema.labels` does not list (one first seen after
+    `init`): never the id itself, which nobody can read aloud."""
+    return f"{id_noun(column)} (an id not in schema.labels)"
 
 
 def column_label(labels: dict[str, Any] | None, column: str) -> str:

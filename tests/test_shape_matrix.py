@@ -31,6 +31,7 @@ SHAPES = {
     "flat-nodates": ({}, "stratified_random"),
     "semicolon": ({}, "stratified_random"),
     "two-table": ({"--outcomes": "deals.csv"}, "time"),
+    "campaign-traits": ({}, "stratified_random"),
 }
 
 

@@ -12,6 +12,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+CONTEXT_FIELD = "market conditions"  # the one field all `schema.context` columns make up
+
+
+def with_context(feature_fields: dict[str, str], context: object = ()) -> dict[str, str]:
+    """feature -> field, with every feature of a `schema.context` column (one that describes the
+    period, such as an interest rate, not the lead) in the one field CONTEXT_FIELD: a salesperson
+    cannot act on three economy indicators, and their joint part is what the period did."""
+    ctx = set(context or ())
+    if not ctx:
+        return feature_fields
+    return {f: CONTEXT_FIELD if field in ctx else field for f, field in feature_fields.items()}
+
 
 def field_matrix(feature_fields: dict[str, str]) -> tuple[list[str], np.ndarray]:
     """Fields in first-seen order and the 0/1 matrix (features x fields) that sums into them."""

@@ -16,9 +16,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from pipeline.explain.fields import field_matrix
+from pipeline.explain.fields import CONTEXT_FIELD, field_matrix, with_context
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD, EMAIL_FIELD, WINDOWS
-from pipeline.words import column_label, readable_value, value_labels
+from pipeline.words import column_label, is_hash_like, readable_value, unlisted_id, value_labels
 
 # activity type -> (one event as a deed, noun, plural noun, what it reads when absent)
 ACTIVITY_PHRASES = {
@@ -75,6 +75,8 @@ VALUE_PHRASES = {
     "annual_ad_budget": "annual ad budget {}",
     "employees": "{} employees",
 }
+CONTEXT_WORDS = "market conditions at the time"  # the period's columns, said once
+SPARE_FIELDS = 3  # fields phrased beyond k, so a reason left out has a next-best to take its place
 STALE_DAYS = 14  # recency this old that lowers the score reads "no X for N days"
 NEGATIVE_EVENT_WORDS = ("unsub", "opt_out", "optout", "bounce", "spam", "complaint")
 
@@ -227,11 +229,16 @@ def _plain_number(
 
 
 def _value_words(column: str, s: pd.Series, labels: dict | None) -> pd.Series:
-    """A category's words: its `schema.labels` value, else 'basic.6y' read as 'basic 6 years'."""
-    named = value_labels(labels, column)
+    """A category's words: its `schema.labels` value, else 'basic.6y' read as 'basic 6 years', and
+    a machine id without a label as what it is an id of, never the id itself."""
+    named, name = value_labels(labels, column), column_label(labels, column)
+
+    def said(t: str) -> str:
+        return named.get(t) or (unlisted_id(name) if is_hash_like(t) else readable_value(t))
+
     # each distinct value phrased once, then spread over the rows (a chunk has few distinct ones)
     codes, uniq = pd.factorize(s)
-    words = np.array([named.get(t) or readable_value(t) for t in uniq] + [None], dtype=object)
+    words = np.array([said(t) for t in uniq] + [None], dtype=object)
     return pd.Series(words[codes], index=s.index, dtype="string")
 
 
@@ -307,7 +314,39 @@ def phrase(
     tells apart (any other value reads "other <column>", as the model treats it); `labels`:
     `schema.labels` (column and value -> words); `memo`: a category's words already phrased with
     these flags, categories and labels (a scorer keeps one). None where nothing is worth saying
-    (an absence that raises the score)."""
+    (an absence that raises the score). The `schema.context` columns, one field, read as the
+    market conditions at the time."""
+    if field == CONTEXT_FIELD:
+        return np.full(len(X), CONTEXT_WORDS, dtype=object)
+    text = _field_words(field, X, c, total, has_time, flags, categories, labels, memo)
+    return _without_absences(field, X, text, total)
+
+
+def _without_absences(
+    field: str, X: pd.DataFrame, text: np.ndarray, total: np.ndarray
+) -> np.ndarray:
+    """None where a missing value raised the score: "[+] origin not given" tells nobody what to
+    do, categorical or numeric alike (an activity's "no demo request yet" is decided in
+    `_activity`, which knows bad-news events)."""
+    column = {AGE_FIELD: "lead_age_days", EMAIL_FIELD: "personal_email"}.get(field, field)
+    if column not in X.columns:
+        return text
+    gone = X[column].isna().to_numpy() & (np.asarray(total, dtype=float) >= 0)  # sign "+"
+    return np.where(gone, None, text).astype(object) if gone.any() else text
+
+
+def _field_words(
+    field: str,
+    X: pd.DataFrame,
+    c: np.ndarray,
+    total: np.ndarray,
+    has_time: bool,
+    flags: set[str] | None,
+    categories: dict[str, set[str]] | None,
+    labels: dict | None,
+    memo: dict | None,
+) -> np.ndarray:
+    """`phrase` of one field other than the market conditions, absences included."""
     if field == AGE_FIELD:
         d = X["lead_age_days"].to_numpy(float)
         return np.where(
@@ -364,19 +403,24 @@ def reason_table(
     categories: dict[str, set[str]] | None = None,
     labels: dict | None = None,
     memo: dict | None = None,
+    context: object = (),
 ) -> pd.DataFrame:
     """reason_1..reason_k: the k fields that moved each lead most, as "[+] ..." / "[-] ..." phrases
     (a sign no spreadsheet reads as a formula).
 
     `contrib` holds per-feature SHAP values in the order of `feature_fields` (the columns of X).
-    Slots beyond the number of fields stay empty, and so do those of reasons left out (an
-    absence that raised the score): the reasons after them move up.
+    Slots beyond the number of fields stay empty. A reason left out (an absence that raised the
+    score) gives its slot to the next field by size: SPARE_FIELDS more fields are phrased, so
+    the k slots are filled whenever that many fields have something to say. `context`: the
+    `schema.context` columns, one field said once as the market conditions at the time.
     """
+    feature_fields = with_context(feature_fields, context)
     fields, m = field_matrix(feature_fields)
     fc = contrib @ m
     names = list(feature_fields)
-    order = top_fields(fc, min(k, len(fields)))
-    out = np.full((len(X), k), None, dtype=object)
+    width = min(k + SPARE_FIELDS, len(fields))
+    order = top_fields(fc, width)
+    out = np.full((len(X), max(width, k)), None, dtype=object)
     for j, field in enumerate(fields):
         hit = order == j
         rows = np.flatnonzero(hit.any(axis=1))
@@ -394,6 +438,7 @@ def reason_table(
         slot = hit[rows].argmax(axis=1)
         out[rows, slot] = signed
     out = np.take_along_axis(out, np.argsort(out == None, axis=1, kind="stable"), axis=1)  # noqa: E711
+    out = out[:, :k]
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])
 
 

@@ -185,6 +185,7 @@ class LeadScorer:
                 "flags": set(self.flag_columns),
                 "categories": self.known_categories(),
                 "labels": labels,
+                "context": set((self.meta.get("schema") or {}).get("context") or ()),
             }
         return words
 

@@ -62,8 +62,9 @@ def fit_segments(
     pooled: LeadScorer,
     fit_one: Callable[[TrainingRows], LeadScorer],
 ) -> tuple[LeadScorer | SegmentedScorer, list[SegmentFit]]:
-    """The pooled scorer alone (segments off, or none kept) or a `SegmentedScorer` routing the
-    kept segments to their own models; and every candidate segment's story."""
+    """The pooled scorer alone (segments off) or a `SegmentedScorer` routing the kept segments to
+    their own models (none kept: every lead to the pooled one); and every candidate segment's
+    story."""
     sc = cfg.segments
     if sc.column is None:
         return pooled, []
@@ -78,8 +79,8 @@ def fit_segments(
     names = sorted(counts.index, key=lambda n: (-counts[n], n))[: sc.max_segments]
     fits = [_fit_one_segment(cfg, rows, seg == name, name, pooled, fit_one) for name in names]
     kept = {f.name: f.scorer for f in fits if f.kept}
-    if not kept:
-        return pooled, fits
+    # with none kept, still a SegmentedScorer: every output says `model_segment` = pooled, so a
+    # configured segmentation is never silently absent from the scores
     return SegmentedScorer(pooled, sc.column, kept), fits
 
 

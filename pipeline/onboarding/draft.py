@@ -24,6 +24,7 @@ from pipeline.errors import DataError
 from pipeline.io.readers import file_kind
 from pipeline.io.rules import to_flags, to_numbers
 from pipeline.onboarding.columns import Col, classify, decimal_comma, examples, outcome_word
+from pipeline.onboarding.context import context_columns
 from pipeline.onboarding.guesses import (
     ActivityGuess,
     Choice,
@@ -418,6 +419,9 @@ def guess_config(
         scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
     )
     draft.labels = labels_for(leads_table.df, draft)
+    numeric = [c.column for c in draft.numeric]
+    found = context_columns(leads_table.df, numeric, created, dayfirst)
+    draft.context = [Choice(c, why) for c, why in found.items()]
     draft.notes = _draft_notes(
         draft, (leads_table, activities_table, outcomes_table), activity_notes + data_notes
     )

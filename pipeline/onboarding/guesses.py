@@ -86,3 +86,4 @@ class Draft:
     scores_output: str
     notes: list[str] = field(default_factory=list)
     labels: dict = field(default_factory=dict)  # schema.labels: column/value -> words
+    context: list[Choice] = field(default_factory=list)  # schema.context: the period's columns

@@ -4,7 +4,7 @@ An export's names are written for databases: `nr.employed`, `TotalVisits`, `educ
 a landing page id `58326e62...`. The draft guesses readable words for each feature column whose
 name is not already words (the rule of `pipeline.words`), reads the values of a categorical column
 the same way, and turns long machine ids into "landing page #1", "#2", ... ranked by how often
-they occur. Every guess is written into the config, where the user can correct it.
+they occur (all of them: a rare id is as unreadable as a frequent one). Every guess is written into the config, where the user can correct it.
 """
 
 from __future__ import annotations
@@ -14,30 +14,23 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.words import is_hash_like, readable_name, readable_value
+from pipeline.words import id_noun, is_hash_like, readable_name, readable_value
 
 MAX_VALUES = 60  # values labelled per column, most frequent first: the rest read as guessed
 
 
-def _id_base(column: str) -> str:
-    """'landing_page_id' -> 'landing page': what one of the ids is."""
-    words = readable_name(column).split()
-    while words and words[-1].lower() in {"id", "ids", "key", "hash", "code"}:
-        words.pop()
-    return " ".join(words) or "value"
-
-
 def value_words(column: str, values: pd.Series) -> dict[str, str]:
-    """value -> words for one categorical column: ids as "<thing> #k" by frequency, dotted or
-    snake values as words; values that already read well are left out."""
+    """value -> words for one categorical column: every machine id as "<thing> #k (of n, by
+    frequency)", however rare (an id is unreadable however seldom it occurs); the MAX_VALUES most
+    frequent dotted or snake values as words; values that already read well are left out."""
     counts = values.dropna().astype(str).value_counts(sort=True)
-    counts = counts.iloc[:MAX_VALUES]
-    out, rank, base = {}, 0, _id_base(column)
-    for v in sorted(counts.index, key=lambda k: (-counts[k], k)):
-        if is_hash_like(v):
-            rank += 1
-            out[v] = f"{base} #{rank}"
-        elif readable_value(v) != v:
+    ranked = sorted(counts.index, key=lambda k: (-counts[k], k))
+    ids = [v for v in ranked if is_hash_like(v)]
+    base, out = id_noun(column), {}
+    for rank, v in enumerate(ids, start=1):
+        out[v] = f"{base} #{rank} (of {len(ids):,}, by frequency)"
+    for v in [v for v in ranked if not is_hash_like(v)][:MAX_VALUES]:
+        if readable_value(v) != v:
             out[v] = readable_value(v)
     return out
 

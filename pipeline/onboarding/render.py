@@ -125,6 +125,11 @@ def _column_lines(draft: Draft) -> list[str]:
             draft.engagement,
             "# guess: behaviour columns: they make up engagement_score, the rest fit_score",
         ),
+        *_block(
+            "context",
+            draft.context,
+            "# guess: the period's columns (market conditions), said once in a lead's reasons",
+        ),
     ]
     if draft.drop:
         lines.append("  drop:  # never used: PII, ids, dates, free text, leakage suspects")

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import Config
+from pipeline.explain.fields import with_context
 from pipeline.report.candidates import candidate_sentence, horizon_sentence, segment_lines
-from pipeline.report.truth import leakage_banner
+from pipeline.report.fmt import field_label, value_label
+from pipeline.report.truth import leakage_banner, sql_note
 
 METRIC_ROWS = [
     ("test_roc_auc", "ROC AUC (model)"),
@@ -90,8 +92,9 @@ def target_misses(cfg: Config | None, m: dict) -> list[str]:
     return out
 
 
-def empty_stage_notes(result: object) -> list[str]:
-    """Why a funnel stage holds no test lead, so an empty row is not read as a bug."""
+def empty_stage_notes(result: object, cfg: Config | None = None) -> list[str]:
+    """Why a funnel stage holds no test lead, so an empty row is not read as a bug; an empty SQL
+    stage with the nearest reachable target and the key (`truth.sql_note`, as the report says)."""
     f, cut = result.extra_tables.get("funnel"), result.scorer.cutoffs
     if f is None:
         return []
@@ -103,6 +106,10 @@ def empty_stage_notes(result: object) -> list[str]:
                 f"MQL stage is empty: the MQL cutoff equals the SQL cutoff ({cut.sql:.4f}): the SQLs "
                 f"alone already reach the MQL target ({cut.mql_rule}), so every MQL is an SQL"
             )
+        elif stage == "SQL" and getattr(result, "test_predictions", None) is not None:
+            t = result.test_predictions
+            y, p = t["label"].to_numpy(int), t["probability"].to_numpy(float)
+            out.append(sql_note(cfg, cut, y, p, True))
         else:
             out.append(f"{stage} stage is empty: no test lead scored in its probability range")
     return out
@@ -134,7 +141,8 @@ def model_card(cfg: Config, result: object, gate: object | None = None) -> str:
 
 def _data_and_features(cfg: Config, result: object) -> list[str]:
     m, info, sc = result.metrics, result.info, cfg.schema
-    fields = sorted(set(result.scorer.builder.feature_fields.values()))
+    grouped = with_context(result.scorer.builder.feature_fields, sc.context)
+    fields = sorted({field_label(f, sc.labels, sc.context) for f in grouped.values()})
     return [
         "## Data",
         f"- Leads: {info['rows_leads']:,} ({info['leads_won']:,} won, {info['leads_lost']:,} lost,"
@@ -192,7 +200,7 @@ def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
         f"- MQL: probability >= {cut.mql:.4f} ({cut.mql_rule}); test recall "
         f"{m.get('test_mql_recall', float('nan')):.3f}",
         "",
-        *(f"- {x}" for x in [*target_misses(cfg, m), *empty_stage_notes(result)]),
+        *(f"- {x}" for x in [*target_misses(cfg, m), *empty_stage_notes(result, cfg)]),
         "",
         "## Funnel on the test leads",
         md_table(t.get("funnel")),
@@ -215,11 +223,26 @@ def _evidence(result: object, gate: object | None) -> list[str]:
             md_table(bt),
         ]
     if "slices" in t:
-        lines += ["## Slices (test leads)", md_table(t["slices"])]
+        lines += ["## Slices (test leads)", md_table(slices_in_words(t["slices"], result.scorer))]
     lines += segment_lines(t.get("segments"))
     if gate is not None:
         lines += ["## Promotion gate", f"{gate.reason}", ""]
     return lines
+
+
+def slices_in_words(slices: pd.DataFrame, scorer: object) -> pd.DataFrame:
+    """The slice table with columns and values in the words of the model's `schema.labels`, as
+    the report shows them (`Number employed`, `landing page #3 (of 495, by frequency)`)."""
+    labels = ((getattr(scorer, "meta", None) or {}).get("schema") or {}).get("labels") or {}
+    if not {"column", "value"} <= set(slices.columns):
+        return slices
+    return slices.assign(
+        value=[
+            value_label(v, c, labels)
+            for c, v in zip(slices["column"], slices["value"], strict=True)
+        ],
+        column=[field_label(c, labels) for c in slices["column"]],
+    )
 
 
 def known_limits(cfg: Config, result: object) -> list[str]:

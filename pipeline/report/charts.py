@@ -21,6 +21,31 @@ from pipeline.evaluation.plots import BLUE, GREY, ORANGE  # noqa: E402
 GREEN = "#2e7d32"
 
 
+class DistinctPercent(matplotlib.ticker.Formatter):
+    """Percent ticks with the fewest decimals that keep the drawn ticks distinct: an AUC axis
+    from 80% to 81% reads 80.0%, 80.2%, ..., never "80%, 80%, 80%, 81%". Decided when the axis
+    is drawn (`set_locs` gives the ticks), so a later resize or limit change is taken into
+    account."""
+
+    decimals = 0
+
+    def set_locs(self, locs: list[float]) -> None:
+        super().set_locs(locs)
+        ticks = [float(t) for t in locs if np.isfinite(t)]
+        for d in range(5):
+            self.decimals = d
+            if len({self(t) for t in ticks}) == len(ticks):
+                break
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{100 * x:.{self.decimals}f}%"
+
+
+def percent_axis(axis: matplotlib.axis.Axis) -> None:
+    """Percent ticks, distinct whatever the range (see DistinctPercent)."""
+    axis.set_major_formatter(DistinctPercent())
+
+
 def data_uri(fig: Figure, dpi: int = 96) -> str:
     """A figure as `data:image/png;base64,...`; the figure is closed."""
     buf = io.BytesIO()
@@ -58,10 +83,10 @@ def gain_with_cutoffs(
             bbox={"boxstyle": "round", "fc": "white", "ec": col, "alpha": 0.9},
         )
     ax.set(xlabel="share of leads called, highest probability first", ylabel="share of wins")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
+    percent_axis(ax.xaxis)
+    percent_axis(ax.yaxis)
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
@@ -79,8 +104,8 @@ def calibration_chart(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> Figure:
     ax.plot([0, lim], [0, lim], "--", color=GREY, label="promise kept")
     ax.plot(promised, realised, "o-", color=BLUE, label="test leads, 10 equal groups")
     ax.set(xlabel="predicted conversion", ylabel="actual conversion", xlim=(0, lim), ylim=(0, lim))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    percent_axis(ax.xaxis)
+    percent_axis(ax.yaxis)
     ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
@@ -101,7 +126,7 @@ def backtest_months(bt: pd.DataFrame, points_rule: bool = True) -> Figure:
     b.set_ylim(0, max(float(bt[["mean_probability", "observed_rate"]].max().max()) * 1.3, 0.05))
     for ax in (a, b):
         ax.set_xticks(x, bt["period"], rotation=30, fontsize=8)
-        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        percent_axis(ax.yaxis)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.explain.fields import field_matrix
+from pipeline.explain.fields import field_matrix, with_context
 
 DEFINITION = (
     "For every lead in a sample of recent test leads, the model's probability is computed twice: "
@@ -49,7 +49,8 @@ def probability_drivers(scorer: object, X: pd.DataFrame, top: int = 10) -> pd.Da
     Columns: field, average_move, share_raised, raises, lowers (changes as probability shares).
     """
     contrib, base = scorer.contributions(X)
-    fields, m = field_matrix(scorer.builder.feature_fields)
+    context = (scorer.meta.get("schema") or {}).get("context")  # one field, as in the reasons
+    fields, m = field_matrix(with_context(scorer.builder.feature_fields, context))
     by_field = contrib @ m
     logit = contrib.sum(axis=1) + base
     now = calibrate_logodds(scorer.calibrator, logit)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 import re
 
+from pipeline.explain.fields import CONTEXT_FIELD
 from pipeline.explain.reasons import activity_phrases
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD, EMAIL_FIELD
+from pipeline.words import column_label, is_hash_like, readable_value, unlisted_id, value_labels
 
 FIELD_WORDS = {
     ACTIVITY_FIELD: "Activity of any kind",
@@ -64,15 +66,30 @@ def times(x: object) -> str:
     return "–" if _missing(x) else f"{float(x):.1f}×"
 
 
-def field_label(field: str) -> str:
-    """A business field in words: 'demo_request' -> 'Demo requests', 'job_role' -> 'Job role'."""
+def field_label(field: str, labels: dict | None = None, context: object = ()) -> str:
+    """A business field in words: 'demo_request' -> 'Demo requests', 'job_role' -> 'Job role',
+    'nr.employed' -> its `schema.labels` name or the readable guess ('Number employed'); the
+    `schema.context` columns, one field, as the market conditions with their names."""
+    if field == CONTEXT_FIELD:
+        names = ", ".join(column_label(labels, c) for c in context or ())
+        return "Market conditions at the time" + (f" ({names})" if names else "")
     if field in FIELD_WORDS:
         return FIELD_WORDS[field]
     plural = activity_phrases(field)[2]
     if field.replace("_", " ") + " events" != plural:  # a known activity type
         return plural[0].upper() + plural[1:]
-    words = field.replace("_", " ").strip()
+    words = column_label(labels, field).strip()
     return words[:1].upper() + words[1:]
+
+
+def value_label(value: object, column: str, labels: dict | None = None) -> str:
+    """A column's value as the reasons say it: its `schema.labels` words, a machine id without one
+    as what it is an id of, else 'basic.6y' read as 'basic 6 years'."""
+    v = str(value)
+    named = value_labels(labels, column).get(v)
+    if named:
+        return named
+    return unlisted_id(column_label(labels, column)) if is_hash_like(v) else readable_value(v)
 
 
 def rule_words(rule: str) -> str:
@@ -107,4 +124,5 @@ FILTERS = {
     "num": num,
     "times": times,
     "field_label": field_label,
+    "value_label": value_label,
 }

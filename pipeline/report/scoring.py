@@ -14,8 +14,10 @@ import pandas as pd
 
 from pipeline.evaluation.funnel import STAGES
 from pipeline.monitoring.drift import MIN_ROWS
+from pipeline.report.fmt import pct, rule_words
 from pipeline.report.glossary import GLOSSARY
 from pipeline.report.render import render
+from pipeline.words import readable_name
 
 MIN_DRIFT_LEADS = MIN_ROWS  # one minimum sample for the drift warnings and this page
 PSI_MODERATE, PSI_DRIFTED = 0.1, 0.2
@@ -58,7 +60,38 @@ def scoring_context(
         "drift_reason": drift_reason(summary),
         "min_drift_leads": MIN_DRIFT_LEADS,
         "glossary": [g for g in GLOSSARY if g[0].startswith(GLOSSARY_TERMS)],
+        "stage_notes": stage_notes(summary, top),
     }
+
+
+def stage_notes(summary: Any, top: pd.DataFrame | None) -> list[str]:
+    """Why a stage of this run holds no lead: the cutoff it takes, the rule training chose it by,
+    the run's highest probability, and the key to change (then train again)."""
+    cut = getattr(summary, "cutoffs", None)
+    if cut is None or summary.n_scored == 0:
+        return []
+    high = ""
+    if top is not None and len(top) and "probability" in top:
+        high = f"; the highest probability in this run is {pct(float(top['probability'].max()))}"
+    out = []
+    if not summary.stages.get("SQL", 0):
+        out.append(
+            f"No lead of this run is an SQL: none reached the SQL cutoff of {pct(cut.sql)} "
+            f"({rule_words(cut.sql_rule)}){high}. The training report names the nearest target "
+            "this model reaches; set targets.sql.precision to it (or use "
+            "targets.sql.capacity_per_month) and train again."
+        )
+    if not summary.stages.get("MQL", 0):
+        why = (
+            "the MQL cutoff equals the SQL cutoff, so every marketing-qualified lead is an SQL"
+            if cut.mql >= cut.sql
+            else f"no lead scored between the MQL cutoff ({pct(cut.mql)}) and the SQL cutoff"
+        )
+        out.append(
+            f"No lead of this run is an MQL: {why} ({rule_words(cut.mql_rule)}). For a wider MQL "
+            "stage raise targets.mql.recall and train again."
+        )
+    return out
 
 
 def top_rows(top: pd.DataFrame | None) -> list[dict]:
@@ -83,7 +116,7 @@ def drift_rows(drift: pd.DataFrame) -> list[dict]:
     for r in drift.to_dict("records"):
         psi = float(r["psi"])
         verdict = "drifted" if psi > PSI_DRIFTED else "moderate" if psi > PSI_MODERATE else "stable"
-        rows.append({**r, "verdict": verdict, "label": str(r["feature"]).replace("_", " ")})
+        rows.append({**r, "verdict": verdict, "label": readable_name(str(r["feature"]))})
     return rows
 
 

@@ -62,6 +62,8 @@ def training_context(
     points_rule = has_points_rules(cfg)
     pts = preds["points"].to_numpy(float) if "points" in preds and points_rule else None
     bt = result.extra_tables.get("backtest")
+    notes = truth.cutoff_notes(cfg, result)  # the summary says the first when SQL is empty
+    said = {"points_rule": points_rule, "version": version, "stage_notes": notes}
     ctx = {
         "version": version,
         "info": info,
@@ -70,14 +72,12 @@ def training_context(
         "flow": monthly_flow(info),
         "funnel": funnel,
         "grades": grade_rows(result.scorer, y, p),
-        "summary": summary_sentences(
-            info, m, funnel, gate, monthly_flow(info), points_rule=points_rule, version=version
-        ),
+        "summary": summary_sentences(info, m, funnel, gate, monthly_flow(info), **said),
         "points_rule": points_rule,
         "held_out": truth.held_out_words(info),
         "time_split": truth.is_time_split(info),
         "period_header": truth.period_header(bt),
-        "cutoff_notes": truth.cutoff_notes(cfg, result),
+        "cutoff_notes": notes,
         "no_champion": truth.no_champion_words(version),
         "gain_chart": charts.data_uri(charts.gain_with_cutoffs(y, p, cut.sql, cut.mql, pts)),
         "calibration_chart": charts.data_uri(charts.calibration_chart(y, p)),
@@ -92,10 +92,18 @@ def training_context(
         "gate": gate,
         "leakage": truth.leakage_sections(cfg, info, drop_notes or {}),
         "glossary": truth.glossary_for(info, bt),
+        **table_words(cfg),
     }
     if bt is not None and len(bt):
         ctx["backtest_chart"] = charts.data_uri(charts.backtest_months(bt, points_rule))
     return ctx
+
+
+def table_words(cfg: Config) -> dict[str, Any]:
+    """What the tables name fields and values with: `schema.labels`, the `schema.context` columns
+    (one driver, the market conditions) and the segment column (its values' words)."""
+    sc = cfg.schema
+    return {"labels": sc.labels, "context": sc.context, "segment_column": cfg.segments.column or ""}
 
 
 def monthly_flow(info: dict) -> dict[str, float] | None:
@@ -128,11 +136,16 @@ def summary_sentences(
     *,
     points_rule: bool = True,
     version: str | None = None,
+    stage_notes: list[str] | None = None,
 ) -> list[str]:
-    """The plain-language summary: the few sentences a manager reads before anything else."""
+    """The plain-language summary: the few sentences a manager reads before anything else. An
+    empty SQL stage is said with its note (why, the nearest reachable target, the key), never as
+    "SQLs are 0% of leads; – of them became customers"."""
     by = {r["stage"]: r for r in funnel}
     out = []
-    if "SQL" in by:
+    if "SQL" in by and by["SQL"]["leads"] == 0:
+        out.append(stage_notes[0] if stage_notes else "The SQL stage is empty on the test leads.")
+    elif "SQL" in by:
         s = by["SQL"]
         out.append(
             f"SQLs are {pct(s['share'])} of leads; {pct(s['realised_conversion'])} of them "

@@ -88,22 +88,12 @@ def best_reachable_precision(y: np.ndarray, p: np.ndarray) -> tuple[float, int]:
 
 
 def cutoff_notes(cfg: Config | None, result: Any) -> list[str]:
-    """Why a stage is empty or a target is out of reach, in words, with the nearest target that
-    the model does reach."""
+    """Why a stage is empty or a target is out of reach, in words: the cause, the nearest target
+    the model does reach and the config key to change. Every empty stage gets a note."""
     cut, preds = result.scorer.cutoffs, result.test_predictions
     y, p = preds["label"].to_numpy(int), preds["probability"].to_numpy(float)
-    out = []
-    want = cfg.targets.sql.precision if cfg is not None else None
-    best, n = best_reachable_precision(y, p)
-    if want is not None and np.isfinite(best) and best < want:
-        near = np.floor(best * 20) / 20  # nearest 5-point step at or below what is reached
-        out.append(
-            f"The SQL target (at least {pct(want)} of SQLs convert, targets.sql.precision "
-            f"{want}) is above what this model reaches: at best {pct(best)} of the top {n:,} test "
-            f"leads converted. The nearest reachable target is about {near:.2f}: set "
-            f"targets.sql.precision to {near:.2f} or lower, or use "
-            "targets.sql.capacity_per_month."
-        )
+    sql_empty = not bool((p >= cut.sql).any())
+    out = [n for n in [sql_note(cfg, cut, y, p, sql_empty)] if n]
     if cut.mql >= cut.sql:
         sql_wins = float((y[p >= cut.sql]).sum() / max(int(y.sum()), 1))
         out.append(
@@ -113,7 +103,52 @@ def cutoff_notes(cfg: Config | None, result: Any) -> list[str]:
             f"For a separate MQL stage raise targets.mql.recall above the SQLs' share of wins "
             f"(about {pct(sql_wins)} on the test leads)."
         )
+    elif not bool(((p >= cut.mql) & (p < cut.sql)).any()):
+        out.append(
+            f"The MQL stage is empty (0% of the test leads): no test lead scored between the MQL "
+            f"cutoff ({pct(cut.mql)}, {cut.mql_rule}) and the SQL cutoff ({pct(cut.sql)}). "
+            "Raise targets.mql.recall for a wider MQL stage."
+        )
     return out
+
+
+def sql_note(cfg: Config | None, cut: Any, y: np.ndarray, p: np.ndarray, empty: bool) -> str | None:
+    """The note on the SQL stage: a precision target above what the model reaches, or an empty
+    stage, with the nearest reachable target (a 5-point step at or below the best precision any
+    cutoff reaches over MIN_SQL_LEADS test leads) and the key to change; None when neither."""
+    want = cfg.targets.sql.precision if cfg is not None else None
+    best, n = best_reachable_precision(y, p)
+    head = "The SQL stage is empty (0% of the test leads). " if empty else ""
+    if not np.isfinite(best):
+        return f"{head}Too few test leads to tell which SQL target is reachable." if empty else None
+    near = np.floor(best * 20) / 20
+    advice = (
+        f"The nearest reachable target is about {near:.2f}: set targets.sql.precision to "
+        f"{near:.2f} or lower, or use targets.sql.capacity_per_month."
+    )
+    if want is not None and best < want:
+        return (
+            f"{head}The SQL target (at least {pct(want)} of SQLs convert, targets.sql.precision "
+            f"{want}) is above what this model reaches: at best {pct(best)} of the top {n:,} test "
+            f"leads converted. {advice}"
+        )
+    if not empty:
+        return None
+    high = f"{pct(float(p.max()) if len(p) else 0.0)}"
+    if want is None:
+        return (
+            f"{head}Its cutoff ({pct(cut.sql)}, {cut.sql_rule}) is above the probability of every "
+            f"test lead (the highest is {high}); raise targets.sql.capacity_per_month."
+        )
+    step = max(np.floor(want * 20) / 20 - 0.05, 0.05)
+    return (
+        f"{head}Its cutoff ({pct(cut.sql)}) is above the probability of every test lead (the "
+        f"highest is {high}): the validation leads it was chosen on never reached the target "
+        f"(targets.sql.precision {want}), so it fell to their highest probability. The test leads "
+        f"do reach it (at best {pct(best)} of the top {n:,} converted), so the target is at the "
+        f"edge of what this model reaches: set targets.sql.precision to {step:.2f} or lower, or "
+        "use targets.sql.capacity_per_month."
+    )
 
 
 def _why_dropped(column: str) -> str:

@@ -119,6 +119,7 @@ def _score_chunked(
         grades={k: (int(n), s / n) for k, (n, s) in scoring.grades.items()},
         drift=scoring.drift.table(),
         rejected_activities=ev_path,
+        cutoffs=scorer.cutoffs,
     )
 
 

@@ -30,6 +30,7 @@ class ScoreSummary:
     rejected_activities: Path | None = None  # activity rows without a usable time
     run_id: str | None = None  # the run_id column of a database output
     grades: dict[str, tuple[int, float]] = field(default_factory=dict)  # leads, mean probability
+    cutoffs: object | None = None  # the model's Cutoffs: the scoring report explains empty stages
 
     @property
     def drift_checked(self) -> bool:

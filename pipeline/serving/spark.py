@@ -213,4 +213,4 @@ def score_with_spark(request: ScoreRequest, spark, udf, scorer, version: str) ->
         n = sum(stages.values())
     drift = drift_counts(leads, scorer, request.as_of).table()
     leads.unpersist()
-    return ScoreSummary(output, None, n, 0, version, stages, drift=drift)
+    return ScoreSummary(output, None, n, 0, version, stages, drift=drift, cutoffs=scorer.cutoffs)

@@ -14,6 +14,9 @@ probabilities (oracle.csv) and outcomes are the same across shapes; only the exp
   those columns are constant in its first rows.
 - `two-table`: leads.csv without outcome + deals.csv listing only the won leads with their close
   date (losses are absent).
+- `campaign-traits`: the `semicolon` export with economy indicators (one value per month), 32-hex
+  landing page ids (hundreds seen once or twice) and an origin left empty more often for won
+  leads (`pipeline.synthetic.traits`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import pandas as pd
 from pipeline.synthetic.population import ACTIVITIES
 from pipeline.synthetic.sample import DEFAULT_END, SampleData, generate, write_sample
 
-SHAPES = ("event-log", "flat", "flat-nodates", "semicolon", "two-table")
+SHAPES = ("event-log", "flat", "flat-nodates", "semicolon", "two-table", "campaign-traits")
 DATE_FMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -118,6 +121,11 @@ def write_shape(
     data.oracle.to_csv(paths["oracle"], index=False, float_format="%.6f")
     if shape == "semicolon":
         bank_leads(data, seed).to_csv(paths["leads"], index=False, sep=";")
+    elif shape == "campaign-traits":
+        from pipeline.synthetic.traits import campaign_with_traits  # it builds on bank_leads
+
+        traits = campaign_with_traits(data, bank_leads(data, seed), seed)
+        traits.to_csv(paths["leads"], index=False, sep=";")
     elif shape == "two-table":
         leads, deals = two_tables(data)
         paths["deals"] = out / "deals.csv"

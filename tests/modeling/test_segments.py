@@ -77,4 +77,4 @@ def test_regions_that_behave_alike_all_fall_back_to_pooled(tmp_path: Path, mlflo
     info = mlflow.artifacts.load_dict(f"runs:/{r['run_id']}/training_info.json")
     assert info["segments_own"] == [] and len(info["segments_pooled"]) == 4
     s = _score(tmp_path, cfg)
-    assert "model_segment" not in s.columns  # a pooled model alone: the contract columns only
+    assert (s["model_segment"] == "pooled").all()  # configured segments are never silent

@@ -27,12 +27,27 @@ def test_names_and_values_read_as_words():
 def test_hash_ids_become_numbered_by_frequency():
     s = pd.Series([HASHES[1]] * 5 + [HASHES[0]] * 9 + [HASHES[2]] * 2 + ["organic"])
     words = value_words("landing_page_id", s)
-    assert words == {HASHES[0]: "landing page #1", HASHES[1]: "landing page #2"}
+    assert words == {
+        HASHES[0]: "landing page #1 (of 2, by frequency)",
+        HASHES[1]: "landing page #2 (of 2, by frequency)",
+    }
     # 'e4b1c2d3a5f6' is only 12 characters: not taken for a machine id, and already one word
     labels = draft_labels(
         pd.DataFrame({"landing_page_id": s}), ["landing_page_id"], ["landing_page_id"]
     )
     assert labels["landing_page_id"]["name"] == "landing page id"
+
+
+def test_every_hash_id_gets_a_label_however_rare():
+    """495 page ids, most seen once: each gets its rank, none is left to read as hex."""
+    rng = np.random.default_rng(3)
+    ids = [f"{rng.integers(0, 2**63):016x}{i:016x}" for i in range(495)]
+    s = pd.Series(ids[:5] * 40 + ids)
+    words = value_words("landing_page_id", s)
+    assert set(words) == set(ids)
+    assert len(set(words.values())) == 495
+    assert words[ids[0]] == "landing page #1 (of 495, by frequency)"
+    assert all(w.startswith("landing page #") for w in words.values())
 
 
 def test_contact_history_is_engagement_but_call_duration_is_not():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from pipeline.report.fmt import count, field_label, num, pct, points, rule_words, tidy, times
 
 
@@ -39,3 +41,27 @@ def test_cutoff_rules_in_words():
     assert rule_words("precision >= 0.5") == "chosen so that at least 50% of SQLs convert"
     assert "80% of the wins" in rule_words("recall >= 0.8")
     assert rule_words("capacity 1200/month") == "chosen to send sales about 1,200 leads a month"
+
+
+def test_fields_and_values_read_in_the_words_of_the_labels():
+    import pandas as pd
+
+    from pipeline.explain.fields import CONTEXT_FIELD
+    from pipeline.report.card import slices_in_words
+    from pipeline.report.fmt import value_label
+
+    labels = {"nr.employed": "employed nationally", "page": {"name": "landing page", "values": {}}}
+    assert field_label("nr.employed", labels) == "Employed nationally"
+    assert field_label("Euribor3m") == "3-month Euribor rate"  # no label: the readable guess
+    assert field_label(CONTEXT_FIELD, labels, ["nr.employed", "euribor3m"]) == (
+        "Market conditions at the time (employed nationally, 3-month Euribor rate)"
+    )
+    hexid = "dfc3b656bac13de62e4efca322b3f2c1"
+    assert value_label(hexid, "page", labels) == "landing page (an id not in schema.labels)"
+    assert value_label("basic.6y", "education") == "basic 6 years"
+    scorer = SimpleNamespace(meta={"schema": {"labels": labels}})
+    t = slices_in_words(
+        pd.DataFrame({"column": ["nr.employed", "page"], "value": [5099.1, hexid]}), scorer
+    )
+    assert t["column"].tolist() == ["Employed nationally", "Landing page"]
+    assert t["value"].tolist() == ["5099.1", "landing page (an id not in schema.labels)"]

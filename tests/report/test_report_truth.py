@@ -194,3 +194,30 @@ def test_card_and_cli_say_leakage_at_the_top(sample_config):
     assert lines[1].startswith("WARNING leakage") and "stage_reached" in lines[1]
     accepted = _cfg(sample_config, leakage=LeakageConfig(accept=["stage_reached"]))
     assert "kept on purpose" in train_lines(done, accepted, 1.0)[1]
+
+
+def _empty_sql(sample_config: Config, precision: float) -> str:
+    """The page of a run whose SQL cutoff is above every test lead's probability."""
+    from pipeline.evaluation.funnel import funnel_table
+
+    r = _result(mql=0.12, sql=0.95)
+    y, p = r.test_predictions["label"].to_numpy(), r.test_predictions["probability"].to_numpy()
+    r.extra_tables["funnel"] = funnel_table(y, p, r.scorer.cutoffs)
+    cfg = _cfg(sample_config, targets=TargetsConfig(sql={"precision": precision}))
+    return _text(training_report(cfg, r, None))
+
+
+@pytest.mark.parametrize("precision", [0.3, 0.95])
+def test_an_empty_sql_stage_says_why_the_nearest_target_and_the_key(sample_config, precision):
+    """Reachable on test or not, an empty SQL stage is explained in the summary and beside the
+    cutoffs, with the nearest target the model reaches and the key; never '– of them'."""
+    page = _empty_sql(sample_config, precision)
+    summary = page.split("In short", 1)[1].split("The funnel", 1)[0]
+    assert "The SQL stage is empty (0% of the test leads)" in summary
+    assert re.search(r"set targets\.sql\.precision to 0\.\d\d or lower", summary)
+    assert page.count("The SQL stage is empty") >= 2  # the summary and the cutoffs section
+    assert "– of them" not in page and "(the model promised –)" not in page
+    if precision == 0.3:  # reachable on test: the cutoff is too strict, not the target
+        assert "is above the probability of every test lead" in summary
+    else:
+        assert "is above what this model reaches" in summary

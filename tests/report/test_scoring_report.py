@@ -77,3 +77,18 @@ def test_grades_with_leads_share_and_expected_conversion():
     part = html[html.index('id="grades"') :]
     assert part.index('<td class="text">A</td>') < part.index('<td class="text">B</td>')
     assert "<td>250</td><td>25%</td><td>21%</td>" in part
+
+
+def test_an_empty_stage_of_a_scoring_run_says_why_and_the_key():
+    from pipeline.modeling.cutoffs import Cutoffs
+
+    cut = Cutoffs(mql=0.2, sql=0.9, sql_rule="precision >= 0.6", mql_rule="recall >= 0.8")
+    s = ScoreSummary(Path("scores.csv"), None, 500, 0, "3", {"SQL": 0, "MQL": 0, "lead": 500})
+    s.cutoffs = cut
+    html = scoring_report(s, TOP.assign(stage="lead"), "2026-11-01", "models:/x@champion", 1.0)
+    assert "No lead of this run is an SQL: none reached the SQL cutoff of 90%" in html
+    assert "the highest probability in this run is 72%" in html
+    assert "targets.sql.precision" in html and "targets.mql.recall" in html
+    assert "no lead scored between the MQL cutoff (20%) and the SQL cutoff" in html
+    full = scoring_report(summary(1000), TOP, "2026-11-01", "models:/x@champion", 1.0)
+    assert "No lead of this run is" not in full
