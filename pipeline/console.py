@@ -35,7 +35,8 @@ def train_lines(done, cfg, seconds: float) -> list[str]:
     lines += summary_lines(done.result, cfg)
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
-    lines.append(f"{gate.reason}{stays}")
+    # the gate names no version number; the printout knows it, so a hand promotion is one line
+    lines.append(f"{gate.reason.replace('promote VERSION', f'promote {done.version}')}{stays}")
     if done.report is not None:
         lines.append(f"report -> {done.report} (open it in a browser)")
     lines.append(suspects_line(done.result))
@@ -86,6 +87,7 @@ def summary_lines(result, cfg=None) -> list[str]:
     points = card.has_points_rules(cfg)
     skip = set() if points else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
     lines = [f"  split: {card.split_sentence(result.info)}"]
+    lines += [f"  leads: {card.leads_accounted(result.info)}"]
     lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
     if not points:
         lines.append(f"  {'points baseline':<26} no points rules configured")
@@ -93,7 +95,7 @@ def summary_lines(result, cfg=None) -> list[str]:
         cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
         cols += ["wins_captured", "mql_to_sql_rate"]
         f = result.extra_tables["funnel"]
-        which = "out-of-time" if result.info.get("split") == "time" else "stratified-random"
+        which = card.test_kind(result.info)
         lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
     lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result)]]
     return lines
