@@ -118,7 +118,8 @@ def generate(
     shape: Annotated[
         str,
         typer.Option(
-            help="Export shape: event-log (default), flat, flat-nodates, semicolon, two-table."
+            help="Export shape: event-log (default), flat, flat-nodates, semicolon, two-table, "
+            "two-table-recent, ordered-nodates."
         ),
     ] = "event-log",
     segment_shift: Annotated[

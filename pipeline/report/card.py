@@ -61,7 +61,7 @@ def split_sentence(info: dict) -> str:
     if info.get("split") == "position":
         return (
             f"out-of-time by position (data.rows_in_time_order, no creation dates): test = the "
-            f"newest {info.get('test_rows_newest') or 0:,} rows of the file"
+            f"newest {info.get('test_rows_newest') or 0:,} labelled rows of the file"
         )
     return (
         "stratified-random (no creation dates): the test leads are a random slice, not later "

@@ -33,7 +33,7 @@ def held_out_words(info: dict) -> str:
         return f"{n} recent leads it never saw"
     if info.get("split") == "position":
         return (
-            f"the newest {n} rows of the file, which it never saw (no creation dates; the rows "
+            f"the newest {n} labelled rows of the file, which it never saw (no creation dates; the rows "
             "are in time order: data.rows_in_time_order)"
         )
     return f"{n} leads held out at random (no creation dates, so not later leads)"

@@ -124,7 +124,14 @@ def _dates(
 ) -> None:
     sc = cfg.schema
     created = leads["_created_at"]
-    if created.isna().all():
+    if created.isna().all() and cfg.data.rows_in_time_order:
+        report.add(
+            "info",
+            "no_dates",
+            f"{cfg.data.leads}: no creation date; data.rows_in_time_order: the split is "
+            "out-of-time by position (the newest rows are the test)",
+        )
+    elif created.isna().all():
         report.add(
             "warning",
             "no_dates",
