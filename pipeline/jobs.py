@@ -100,7 +100,7 @@ def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> st
     left = split_for_training(cfg, leads, events)[1].left_out  # the rule training applies
     if not left.leads:
         return ""
-    return f"{left.leads:,} labelled leads will be left out as too recent: {left.rule()}"
+    return f"{left.leads:,} labelled leads will be left out as too recent (rule: {left.rule()})"
 
 
 @dataclass

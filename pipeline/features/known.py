@@ -35,15 +35,14 @@ class LeftOut:
         """The rule in words, with its number of days ('' when nothing is left out)."""
         if self.horizon_days:
             return (
-                f"their {self.horizon_days}-day window (targets.horizon_days) had not ended by "
-                "the export date"
+                f"a lead's {self.horizon_days}-day window (targets.horizon_days) must end by the "
+                "export date"
             )
         if self.days is None:
             return ""
         return (
             f"an outcome counts as known {self.days:.0f} days after creation "
-            "(schema.outcome.lost_known_after_days, or when 95% of the wins had closed), later "
-            "than the export date"
+            "(schema.outcome.lost_known_after_days, or when 95% of the wins had closed)"
         )
 
 

@@ -95,7 +95,7 @@ def leads_accounted(info: dict) -> str:
         return said + "; every labelled lead was trained on or tested"
     return (
         f"{said}; {recent:,} of the labelled leads ({recent / max(won + lost, 1):.0%}) were left "
-        f"out as too recent to know their outcome: {info.get('left_out_rule')}"
+        f"out as too recent to know their outcome (rule: {info.get('left_out_rule')})"
     )
 
 

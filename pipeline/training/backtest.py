@@ -283,7 +283,7 @@ def backtest_periods(
             skipped.append(skip_row(str(mo), why, p, rows))
         else:
             periods.append(p)
-    return periods[::-1], "monthly", skipped
+    return periods[::-1], "monthly", skipped[::-1]
 
 
 def _row_known_at(
@@ -331,9 +331,10 @@ def _why_untestable(rows: TrainingRows, p: Period) -> str:
         return "its test leads are all won or all lost"
     for name, m in (("fit", p.fit), ("validation", p.val)):
         if not m.any() or y[m].min() == y[m].max():
+            rule = rows.left_out.rule()
             return (
-                f"too few outcomes known before it began to train on: the {name} leads need "
-                "wins and losses"
+                f"too few outcomes known before it began to train on: its {name} leads need "
+                f"wins and losses{f' ({rule})' if rule else ''}"
             )
     return ""
 
