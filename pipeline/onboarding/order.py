@@ -57,5 +57,6 @@ def time_order_evidence(df: pd.DataFrame, lead_id: str, skip: set[str]) -> str |
     runs = period_runs(df, skip | {lead_id})
     if runs:
         shown = ", ".join(f"'{c}'" for c in runs[:3])
-        said.append(f"{shown} hold the same value over long runs of rows")
+        verb = "holds" if len(runs) == 1 else "hold"
+        said.append(f"{shown} {verb} the same value over long runs of rows")
     return "; ".join(said) or None
