@@ -78,19 +78,6 @@ def split_leads(
     return Split(pd.Series(split, index=lab.index, name="split"), kind, left)
 
 
-def time_split(
-    leads: pd.DataFrame,
-    val_share: float,
-    test_share: float,
-    seed: int,
-    test_start: str | None = None,
-    lost_known_after_days: float | None = None,
-) -> tuple[pd.Series, bool]:
-    """`split_leads` as the assignment and whether it was by creation time."""
-    s = split_leads(leads, val_share, test_share, seed, test_start, lost_known_after_days)
-    return s.assignment, s.kind == TIME
-
-
 def _stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
     """A random order that interleaves classes by rank, so every slice keeps the class balance."""
     rng = np.random.default_rng(seed)
