@@ -87,7 +87,8 @@ def summary_lines(result, cfg=None) -> list[str]:
     points = card.has_points_rules(cfg)
     skip = set() if points else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
     lines = [f"  split: {card.split_sentence(result.info)}"]
-    lines += [f"  {card.leads_accounted(result.info)}"]
+    if "leads_won" in result.info:  # every lead read: labelled, open, left out as too recent
+        lines += [f"  {card.leads_accounted(result.info)}"]
     lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
     if not points:
         lines.append(f"  {'points baseline':<26} no points rules configured")

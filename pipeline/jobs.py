@@ -97,7 +97,11 @@ def validate_data(cfg: Config) -> Report:
 
 def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> str:
     """The labelled leads training will leave out as too recent, with the rule ('' if none)."""
-    left = split_for_training(cfg, leads, events)[1].left_out  # the rule training applies
+    logging.disable(logging.INFO)  # validate says it once, in its own report line
+    try:
+        left = split_for_training(cfg, leads, events)[1].left_out  # the rule training applies
+    finally:
+        logging.disable(logging.NOTSET)
     if not left.leads:
         return ""
     return f"{left.leads:,} labelled leads will be left out as too recent (rule: {left.rule()})"

@@ -108,8 +108,6 @@ def split_for_training(
     )
     if horizon:
         s = Split(s.assignment, s.kind, left_out)
-    if s.kind == RANDOM:
-        log.warning("no creation dates: split is stratified-random, not out-of-time")
     return leads, s, export
 
 
@@ -124,6 +122,8 @@ def prepare_training_rows(
     tc = cfg.training
     horizon, censored = cfg.targets.horizon_days, 0
     leads, s, export = split_for_training(cfg, leads, events)
+    if s.kind == RANDOM:
+        log.warning("no creation dates: split is stratified-random, not out-of-time")
     split, by_time = s.assignment, s.kind == "time"
     fit_leads = leads.loc[split.index[split == "fit"]]  # what the features may learn from
     builder = feature_builder(cfg, fit_leads).fit(fit_leads, events)

@@ -83,7 +83,7 @@ def training_context(
         "drivers_definition": DEFINITION,
         "backtests": backtest_rows(result.extra_tables.get("backtest")),
         "backtests_skipped": backtest_rows(result.extra_tables.get("backtest_skipped")),
-        "leads_accounted": leads_accounted(info),
+        "leads_accounted": leads_accounted(info) if "leads_won" in info else "",
         "backtest_chart": None,
         "slices": slice_rows(result.extra_tables.get("slices")),
         "min_slice_wins": MIN_SLICE_WINS,
