@@ -92,6 +92,7 @@ def summary_lines(result, cfg=None) -> list[str]:
     lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
     if not points:
         lines.append(f"  {'points baseline':<26} no points rules configured")
+    lines += backtest_line(result)
     if "funnel" in result.extra_tables:
         cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
         cols += ["wins_captured", "mql_to_sql_rate"]
@@ -100,6 +101,20 @@ def summary_lines(result, cfg=None) -> list[str]:
         lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
     lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result)]]
     return lines
+
+
+def backtest_line(result) -> list[str]:
+    """How many backtest periods ran and were skipped, with each skipped period's reason; or why
+    none ran."""
+    tested = int(result.metrics.get("backtest_periods", 0))
+    sk = result.extra_tables.get("backtest_skipped")
+    if not tested and "backtest_mode" in result.info:
+        return [f"  backtests: none ({result.info.get('backtest_none_reason')})"]
+    if sk is None or not len(sk):
+        return []
+    said = "; ".join(f"{r.period}: {r.reason}" for r in sk.head(3).itertuples())
+    more = f"; {len(sk) - 3} more in the report" if len(sk) > 3 else ""
+    return [f"  backtests: {tested} period(s) tested, {len(sk)} skipped ({said}{more})"]
 
 
 def tune_lines(r, trials: int, seconds: float, out: Path) -> list[str]:

@@ -268,6 +268,7 @@ def test_backtests_are_present_and_skips_are_said(shape_run: ShapeRun) -> None:
     if len(sk):
         assert {"period", "reason", "test_leads", "train_won", "train_lost"} <= set(sk.columns)
         assert f"Periods skipped ({len(sk)})" in text
+        assert f"period(s) tested, {len(sk)} skipped" in shape_run.train_output
         for _, row in sk.iterrows():
             assert f"{row['period']} {row['reason']}" in text, row.to_dict()
     if shape_run.shape == "two-table-recent":  # the slow recent months cannot be trained for
