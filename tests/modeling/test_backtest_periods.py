@@ -10,7 +10,7 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.features.known import LeftOut
 from pipeline.modeling.prepare import TrainingRows
-from pipeline.training.backtest import MIN_TEST_LEADS, backtest_periods
+from pipeline.training.backtest import MIN_TEST_LEADS, Backtests, backtest_periods
 
 T0 = pd.Timestamp("2025-01-01")
 
@@ -96,3 +96,13 @@ def test_backtest_months_zero_is_the_only_off() -> None:
     rows, codes = _rows(leads)
     cfg = Config.model_validate({"training": {"backtest_months": 0}})
     assert backtest_periods(cfg, leads, rows, codes) == ([], "off", [])
+
+
+def test_no_backtest_gives_the_reason_that_applied() -> None:
+    empty = pd.DataFrame()
+    skipped = pd.DataFrame([{"period": "2025-03", "reason": "x"}])
+    assert Backtests(empty, "off", empty).reason_none() == "training.backtest_months is 0"
+    said = Backtests(empty, "monthly", skipped).reason_none()
+    assert said == "every period checked was skipped (1): see the table below"
+    assert "backtest_months" not in said
+    assert Backtests(pd.DataFrame([{"roc_auc": 0.8}]), "monthly", skipped).reason_none() == ""
