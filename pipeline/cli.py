@@ -119,7 +119,7 @@ def generate(
         str,
         typer.Option(
             help="Export shape: event-log (default), flat, flat-nodates, semicolon, two-table, "
-            "campaign-traits."
+            "two-table-recent, ordered-nodates, campaign-traits."
         ),
     ] = "event-log",
     segment_shift: Annotated[

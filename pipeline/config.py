@@ -52,6 +52,9 @@ class DataConfig(_Strict):
     # one encoding for every file, or per table: {leads: utf-16, activities: utf-8} (others utf-8)
     encoding: str | dict[str, str] = "utf-8"
     decimal: Literal[".", ","] | None = None  # None: decided per numeric column over its values
+    # true: the rows are in time order (oldest first) though no column dates them; the split and
+    # the backtests go by position (the newest rows are the test), see pipeline/modeling/split.py
+    rows_in_time_order: bool = False
 
     _sep = field_validator("sep")(check_sep)
     _encoding = field_validator("encoding", mode="before")(check_encoding)

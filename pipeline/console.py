@@ -36,7 +36,8 @@ def train_lines(done, cfg, seconds: float) -> list[str]:
     lines += summary_lines(done.result, cfg)
     gate = done.gate
     stays = "" if gate.passed else f" -> version {done.version} stays challenger"
-    lines.append(f"{gate.reason}{stays}")
+    # the gate names no version number; the printout knows it, so a hand promotion is one line
+    lines.append(f"{gate.reason.replace('promote VERSION', f'promote {done.version}')}{stays}")
     if done.report is not None:
         lines.append(f"report -> {done.report} (open it in a browser)")
     lines.append(suspects_line(done.result))
@@ -87,18 +88,35 @@ def summary_lines(result, cfg=None) -> list[str]:
     points = card.has_points_rules(cfg)
     skip = set() if points else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
     lines = [f"  split: {card.split_sentence(result.info)}"]
+    if "leads_won" in result.info:  # every lead read: labelled, open, left out as too recent
+        lines += [f"  {card.leads_accounted(result.info)}"]
     lines += [f"  {k:<26} {m[k]:.4f}" for k in SUMMARY_METRICS if k in m and k not in skip]
     if not points:
         lines.append(f"  {'points baseline':<26} no points rules configured")
+    lines += backtest_line(result)
     if "funnel" in result.extra_tables:
         cols = ["stage", "leads", "share", "expected_conversion", "realised_conversion", "won"]
         cols += ["wins_captured", "mql_to_sql_rate"]
         f = result.extra_tables["funnel"]
-        which = "out-of-time" if result.info.get("split") == "time" else "stratified-random"
+        which = card.test_kind(result.info)
         lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
     lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result, cfg)]]
     seg = segment_line(result.info)
     return lines + ([f"  {seg}"] if seg else [])
+
+
+def backtest_line(result) -> list[str]:
+    """How many backtest periods ran and were skipped, with each skipped period's reason; or why
+    none ran."""
+    tested = int(result.metrics.get("backtest_periods", 0))
+    sk = result.extra_tables.get("backtest_skipped")
+    if not tested and "backtest_mode" in result.info:
+        return [f"  backtests: none ({result.info.get('backtest_none_reason')})"]
+    if sk is None or not len(sk):
+        return []
+    said = "; ".join(f"{r.period}: {r.reason}" for r in sk.head(3).itertuples())
+    more = f"; {len(sk) - 3} more in the report" if len(sk) > 3 else ""
+    return [f"  backtests: {tested} period(s) tested, {len(sk)} skipped ({said}{more})"]
 
 
 def tune_lines(r, trials: int, seconds: float, out: Path) -> list[str]:

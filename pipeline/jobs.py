@@ -21,10 +21,12 @@ import yaml
 
 from pipeline.config import CHAMPION_URI, Config, GateConfig, GradeFloors, LightGBMParams
 from pipeline.errors import DataError, StorageError
+from pipeline.evaluation.gate import target_definition
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
+from pipeline.modeling.prepare import split_for_training
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
@@ -89,9 +91,21 @@ def validate_data(cfg: Config) -> Report:
     """Every check `leadscore validate` prints (train runs the same ones first), and the claims
     `init` recorded about the whole file (a column dropped as constant, `schema.drop_reasons`)."""
     leads, events = load_training_data(cfg)
-    report = check_training_data(cfg, leads, events)
+    report = check_training_data(cfg, leads, events, left_out=left_out_words(cfg, leads, events))
     check_constant_claims(cfg, report)
     return report
+
+
+def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> str:
+    """The labelled leads training will leave out as too recent, with the rule ('' if none)."""
+    logging.disable(logging.INFO)  # validate says it once, in its own report line
+    try:
+        left = split_for_training(cfg, leads, events)[1].left_out  # the rule training applies
+    finally:
+        logging.disable(logging.NOTSET)
+    if not left.leads:
+        return ""
+    return f"{left.leads:,} labelled leads will be left out as too recent (rule: {left.rule()})"
 
 
 @dataclass
@@ -152,6 +166,7 @@ def train_and_register(
             tags[lifecycle.OUTCOMES_TAG] = str(n_outcomes)
             floors, source = grades.floors_for_training(client, cfg, result.scorer)
             result.scorer.meta["grades"] = floors.model_dump()  # the registry's, when it has any
+            tags["target"] = target_definition(result.info.get("horizon_days"))
             version, _ = pyfunc.log_model_version(result.scorer, example, tags)
             if source:  # the first registered model's floors become the registry's
                 grades.store_floors(client, floors, f"{source}, train of version {version}")

@@ -129,6 +129,28 @@ class Champion:
     labels: np.ndarray | None = None
     age_days: float | None = None
     error: str | None = None
+    target: str | None = None  # what its probabilities mean (`target_definition`); None: unknown
+
+
+def target_definition(horizon_days: int | None) -> str:
+    """What a model's probabilities mean, in the words the gate, the run and the version use:
+    'ever won', or 'won within N days' with `targets.horizon_days`."""
+    return f"won within {horizon_days} days" if horizon_days else "ever won"
+
+
+def target_change(champ: Champion, target: str | None) -> Findings:
+    """A new target definition is a new question, not a better answer: the gate never promotes
+    it by itself (a 1% label disagreement between "ever won" and "won within 90 days" would
+    otherwise let it replace the champion unnoticed); promoting it is a person's decision."""
+    if target is None or champ.target is None or champ.target == target:
+        return Findings()
+    why = (
+        f"the target changed: champion v{champ.version} predicts '{champ.target}', this version "
+        f"'{target}' (targets.horizon_days), so it is never promoted automatically; to serve "
+        "the new target, review this version and promote it by hand with 'leadscore promote "
+        "VERSION'"
+    )
+    return Findings((why,))
 
 
 def evaluate_gate(
@@ -137,13 +159,15 @@ def evaluate_gate(
     preds: pd.DataFrame,
     points_rule: bool = False,
     champion: Champion | None = None,
+    target: str | None = None,
 ) -> GateResult:
     """Check the new version against the gate's thresholds; every failing criterion is named.
 
     The baselines count even without a champion: a first model below logistic regression (or
     below the configured points rule) would otherwise start serving unchallenged. A model whose
     ranking is upside down (test or oracle AUC below 0.5) never passes. `champion` is the
-    registry's champion, if any.
+    registry's champion, if any; `target` what the new version predicts (`target_definition`):
+    a champion that predicts something else is never replaced by the gate (`target_change`).
     """
     y = preds["label"].to_numpy(int)
     won, lost = int(y.sum()), int((1 - y).sum())
@@ -166,7 +190,9 @@ def evaluate_gate(
     else:
         found += Findings(tuple(baseline_failures(metrics, points_rule, gate.max_baseline_drop)))
     if champion is not None:
-        champ = champion_checks(gate, preds, champion)
+        champ = target_change(champion, target)
+        if not champ.failures:
+            champ = champion_checks(gate, preds, champion)
         # the champion's comparison is the first note a reader sees
         found = Findings(found.failures + champ.failures, champ.notes + found.notes, found.checks)
         found += Findings(checks=champ.checks)

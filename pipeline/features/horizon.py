@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ConfigError
+from pipeline.features.known import LeftOut
 from pipeline.io.keys import index_positions
 
 DAY = np.timedelta64(86400, "s")
@@ -32,10 +33,11 @@ def export_date(leads: pd.DataFrame, events: pd.DataFrame) -> np.datetime64:
 
 def horizon_leads(
     leads: pd.DataFrame, horizon_days: int, first_age: float, as_of: np.datetime64
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, LeftOut]:
     """The leads that can be labelled "won within N days": created early enough for their first
     snapshot's horizon to have passed by `as_of`, and not won without a win date. Open leads are
-    among them (label 0: not won so far); `_label` stays 1 for won leads."""
+    among them (label 0: not won so far); `_label` stays 1 for won leads. Also: how many labelled
+    leads were left out because their window had not ended."""
     if not leads["_created_at"].notna().any():
         raise ConfigError(
             "targets.horizon_days needs creation dates (schema.created_at): without them no "
@@ -52,7 +54,9 @@ def horizon_leads(
     ok = ~np.isnat(created) & (ends <= as_of) & ~(won & leads["_closed_at"].isna()).to_numpy()
     out = leads[ok].copy()
     out["_label"] = out["_label"].fillna(0.0)
-    return out
+    # labelled leads whose first window had not ended: too recent, counted (modeling.split)
+    recent = int((~np.isnat(created) & (ends > as_of) & leads["_label"].notna().to_numpy()).sum())
+    return out, LeftOut(recent, horizon_days=horizon_days)
 
 
 def censor_snapshots(

@@ -14,12 +14,36 @@ Without any close date nothing is known about timing: NaT, known from the start 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
 WIN_QUANTILE = 0.95
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Labelled leads left out as too recent to know their outcome, and the rule that did it."""
+
+    leads: int = 0
+    days: float | None = None  # outcomes count as known this many days after creation
+    horizon_days: int | None = None  # or: the N-day window of the first snapshot had not ended
+
+    def rule(self) -> str:
+        """The rule in words, with its number of days ('' when nothing is left out)."""
+        if self.horizon_days:
+            return (
+                f"a lead's {self.horizon_days}-day window (targets.horizon_days) must end by the "
+                "export date"
+            )
+        if self.days is None:
+            return ""
+        return (
+            f"an outcome counts as known {self.days:.0f} days after creation "
+            "(schema.outcome.lost_known_after_days, or when 95% of the wins had closed)"
+        )
 
 
 def loss_lag_days(leads: pd.DataFrame, configured: float | None = None) -> float | None:

@@ -21,6 +21,7 @@ from pipeline.features.horizon import (
     horizon_labels,
     horizon_leads,
 )
+from pipeline.features.known import LeftOut
 from pipeline.features.snapshots import (
     build_snapshot_features,
     last_snapshot,
@@ -28,7 +29,7 @@ from pipeline.features.snapshots import (
     snapshot_times,
 )
 from pipeline.io.keys import index_positions
-from pipeline.modeling.split import time_split
+from pipeline.modeling.split import RANDOM, Split, split_leads
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class TrainingRows:
     candidate_snapshots: int = 0  # snapshots before sampling (every age of every lead)
     fit_candidates: int = 0  # fit-slice snapshots before sampling
     censored_snapshots: int = 0  # targets.horizon_days: snapshots whose horizon is not over yet
+    split_kind: str = RANDOM  # 'time', 'position' or 'stratified_random' (modeling.split)
+    left_out: LeftOut = LeftOut()  # labelled leads too recent to know their outcome
 
     @property
     def lead_ids(self) -> np.ndarray:
@@ -83,6 +86,31 @@ def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
     )
 
 
+def split_for_training(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame
+) -> tuple[pd.DataFrame, Split, np.datetime64 | None]:
+    """The leads training may use, their split (with who was left out as too recent and why),
+    and with `targets.horizon_days` the export date that censors snapshots (else None)."""
+    tc, horizon = cfg.training, cfg.targets.horizon_days
+    export, left_out = None, LeftOut()
+    if horizon:  # leads whose "won within N days" is known; open ones too (see features.horizon)
+        export = export_date(leads, events)
+        leads, left_out = horizon_leads(leads, horizon, min(tc.snapshot_days), export)
+    s = split_leads(
+        leads,
+        tc.val_share,
+        tc.test_share,
+        tc.seed,
+        tc.test_start,
+        cfg.schema.outcome.lost_known_after_days,
+        in_order=cfg.data.rows_in_time_order,
+        known_rule=not horizon,  # a horizon's windows decide instead (features.horizon)
+    )
+    if horizon:
+        s = Split(s.assignment, s.kind, left_out)
+    return leads, s, export
+
+
 def prepare_training_rows(
     cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, with_test: bool = True
 ) -> TrainingRows:
@@ -93,13 +121,10 @@ def prepare_training_rows(
     """
     tc = cfg.training
     horizon, censored = cfg.targets.horizon_days, 0
-    if horizon:  # leads whose "won within N days" is known; open ones too (see features.horizon)
-        export = export_date(leads, events)
-        leads = horizon_leads(leads, horizon, min(tc.snapshot_days), export)
-    lag = cfg.schema.outcome.lost_known_after_days
-    split, by_time = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start, lag)
-    if not by_time:
+    leads, s, export = split_for_training(cfg, leads, events)
+    if s.kind == RANDOM:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
+    split, by_time = s.assignment, s.kind == "time"
     fit_leads = leads.loc[split.index[split == "fit"]]  # what the features may learn from
     builder = feature_builder(cfg, fit_leads).fit(fit_leads, events)
     # every lead's snapshots, test leads too, so that tuning (with_test=False) takes the same
@@ -136,4 +161,5 @@ def prepare_training_rows(
         builder, snaps, X, y, one_per_lead, by_time, big, candidates, fit_candidates
     )
     rows.censored_snapshots = censored
+    rows.split_kind, rows.left_out = s.kind, s.left_out
     return rows

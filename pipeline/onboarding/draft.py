@@ -34,6 +34,7 @@ from pipeline.onboarding.guesses import (
     SqlGuess,
 )
 from pipeline.onboarding.labels import labels_for
+from pipeline.onboarding.order import time_order_evidence
 from pipeline.onboarding.render import render_yaml
 from pipeline.onboarding.sample import Table, read_sample
 from pipeline.onboarding.wholefile import rows_note, whole_base_rate
@@ -422,6 +423,9 @@ def guess_config(
     numeric = [c.column for c in draft.numeric]
     found = context_columns(leads_table.df, numeric, created, dayfirst)
     draft.context = [Choice(c, why) for c, why in found.items()]
+    if created is None:  # an export without dates may still run oldest to newest
+        skip = {outcome.column or "", *(d.column for d in draft.drop)}
+        data.time_order = time_order_evidence(leads_table.df, lead_id, skip)
     draft.notes = _draft_notes(
         draft, (leads_table, activities_table, outcomes_table), activity_notes + data_notes
     )

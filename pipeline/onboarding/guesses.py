@@ -31,6 +31,7 @@ class DataGuess:
     missing_values: list[str]  # placeholders found in any file, plus "" and "NA"
     placeholders: dict[str, int]  # found in the leads sample, with their counts
     decimal: str | None = None  # "," when the leads' numbers are written with a decimal comma
+    time_order: str | None = None  # no dates: why the rows look oldest first (onboarding.order)
 
 
 @dataclass

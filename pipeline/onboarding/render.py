@@ -50,6 +50,13 @@ def _data_lines(data: DataGuess) -> list[str]:
         f"{GUESS}placeholders found in the sample: {seen}" if seen else "# strings meaning unknown"
     )
     lines.append(f"  missing_values: [{', '.join(q(v) for v in data.missing_values)}]  {comment}")
+    if data.time_order:
+        lines += [
+            f"  {GUESS}the rows look oldest first: {data.time_order}.",
+            "  # If the file really runs oldest to newest, uncomment the next line: the split is",
+            "  # then out-of-time by position (the newest rows are the test), not random.",
+            "  # rows_in_time_order: true",
+        ]
     return lines
 
 

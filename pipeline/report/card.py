@@ -60,6 +60,11 @@ def split_sentence(info: dict) -> str:
     """Which split the test metrics come from: out-of-time only when it was."""
     if info.get("split") == "time":
         return f"out-of-time: test = leads created from {info.get('test_start')}"
+    if info.get("split") == "position":
+        return (
+            f"out-of-time by position (data.rows_in_time_order, no creation dates): test = the "
+            f"newest {info.get('test_rows_newest') or 0:,} labelled rows of the file"
+        )
     return (
         "stratified-random (no creation dates): the test leads are a random slice, not later "
         "ones, so the metrics may be optimistic"
@@ -69,6 +74,31 @@ def split_sentence(info: dict) -> str:
 def has_points_rules(cfg: Config | None) -> bool:
     """Without `baseline_points` there is no points baseline: its 0.5 AUC is no baseline at all."""
     return cfg is None or bool(cfg.baseline_points)
+
+
+def test_kind(info: dict) -> str:
+    """The test slice's kind in a few words: 'out-of-time', 'out-of-time by position' or
+    'stratified-random'."""
+    return {"time": "out-of-time", "position": "out-of-time by position"}.get(
+        str(info.get("split")), "stratified-random"
+    )
+
+
+def leads_accounted(info: dict) -> str:
+    """Every lead of the export in one sentence: trained on, left out as too recent (with the
+    rule and its days), open. The counts add up to the leads read."""
+    won, lost, open_ = info["leads_won"], info["leads_lost"], info["leads_open"]
+    recent = int(info.get("leads_left_out_recent") or 0)
+    said = (
+        f"{info['rows_leads']:,} leads: {won + lost:,} labelled ({won:,} won, {lost:,} lost), "
+        f"{open_:,} still open"
+    )
+    if not recent:
+        return said + "; every labelled lead was trained on or tested"
+    return (
+        f"{said}; {recent:,} of the labelled leads ({recent / max(won + lost, 1):.0%}) were left "
+        f"out as too recent to know their outcome (rule: {info.get('left_out_rule')})"
+    )
 
 
 def target_misses(cfg: Config | None, m: dict) -> list[str]:
@@ -145,8 +175,8 @@ def _data_and_features(cfg: Config, result: object) -> list[str]:
     fields = sorted({field_label(f, sc.labels, sc.context) for f in grouped.values()})
     return [
         "## Data",
-        f"- Leads: {info['rows_leads']:,} ({info['leads_won']:,} won, {info['leads_lost']:,} lost,"
-        f" {info['leads_open']:,} open, not trained on); activity events: {info['rows_events']:,}",
+        f"- Leads: {leads_accounted(info)} (open leads are not trained on); activity events: "
+        f"{info['rows_events']:,}",
         f"- Created between {info['data_start']} and {info['data_end']}",
         f"- Split: {split_sentence(info)}"
         f" ({info['rows_test_leads']:,} test leads, {int(m.get('test_won', 0))} won); "
@@ -178,7 +208,7 @@ def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
         set() if has_points_rules(cfg) else {"baseline_points_roc_auc", "test_auc_lift_over_points"}
     )
     rows = [{"metric": lb, "value": m[k]} for k, lb in METRIC_ROWS if k in m and k not in skip]
-    test = "out-of-time test" if info["split"] == "time" else "stratified-random test"
+    test = f"{test_kind(info)} test"
     return [
         f"## Metrics ({test}, one row per lead at its last snapshot before the outcome)",
         md_table(pd.DataFrame(rows)),
@@ -210,18 +240,7 @@ def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
 def _evidence(result: object, gate: object | None) -> list[str]:
     t = result.extra_tables
     lines: list[str] = []
-    bt = t.get("backtest")
-    if bt is not None and len(bt):
-        mode = bt.attrs.get("mode", "monthly")
-        lines += [
-            f"## Backtests ({mode})",
-            "Each period: fit on leads whose outcome was known before it began, test on the"
-            " period's leads."
-            if mode == "monthly"
-            else "No creation dates: stratified folds by lead stand in for months.",
-            "",
-            md_table(bt),
-        ]
+    lines += backtest_lines(result)
     if "slices" in t:
         lines += ["## Slices (test leads)", md_table(slices_in_words(t["slices"], result.scorer))]
     lines += segment_lines(t.get("segments"))
@@ -245,6 +264,31 @@ def slices_in_words(slices: pd.DataFrame, scorer: object) -> pd.DataFrame:
     )
 
 
+BACKTEST_WORDS = {
+    "monthly": "Each period: fit on leads whose outcome was known before it began, test on the"
+    " period's leads.",
+    "positional": "No creation dates, rows in time order (data.rows_in_time_order): each block"
+    " of newer rows is tested on a refit of every row before it.",
+    "stratified_folds": "No creation dates: stratified folds by lead stand in for months.",
+}
+
+
+def backtest_lines(result: object) -> list[str]:
+    """The backtests, the periods skipped with their reasons and counts, or why none ran."""
+    t, info = result.extra_tables, result.info
+    bt, skipped = t.get("backtest"), t.get("backtest_skipped")
+    lines = []
+    if bt is not None and len(bt):
+        mode = bt.attrs.get("mode", "monthly")
+        lines += [f"## Backtests ({mode})", BACKTEST_WORDS.get(mode, ""), "", md_table(bt)]
+    else:
+        why = info.get("backtest_none_reason") or "none ran"
+        lines += ["## Backtests", f"No backtests in this run: {why}.", ""]
+    if skipped is not None and len(skipped):
+        lines += [f"Periods skipped ({len(skipped)}):", "", md_table(skipped)]
+    return lines
+
+
 def known_limits(cfg: Config, result: object) -> list[str]:
     m, info, t = result.metrics, result.info, result.extra_tables
     out = [
@@ -255,7 +299,13 @@ def known_limits(cfg: Config, result: object) -> list[str]:
         "Correlation, not cause: the reasons say what moved the score, not what will make a lead"
         " buy.",
     ]
-    if info["split"] != "time":
+    if info["split"] == "position":
+        out.insert(
+            0,
+            "No creation dates: the test is the newest rows of the file, out-of-time "
+            "only as far as the file really runs oldest to newest (data.rows_in_time_order).",
+        )
+    elif info["split"] != "time":
         out.insert(0, "No creation dates: the test is a random slice, not out-of-time.")
     small = t.get("slices")
     if small is not None and len(small):

@@ -76,3 +76,14 @@ FOLD_BACKTEST = (
     "Without creation dates: the leads are split at random into folds; the recipe is trained on "
     "all folds but one and checked on that one, for each fold.",
 )
+POSITION_TEST = (
+    "Out-of-time test (by position)",
+    "The newest rows of the file, held back from training: the export has no creation dates, "
+    "but its rows run oldest to newest (data.rows_in_time_order), so the test leads come after "
+    "the leads the model learned from.",
+)
+POSITION_BACKTEST = (
+    "Backtest",
+    "By position: the recipe is trained on every row before a block of newer rows and checked "
+    "on that block, for each block of the newest half of the file.",
+)

@@ -23,7 +23,7 @@ from pipeline.report.candidates import (
     horizon_sentence,
     segment_rows,
 )
-from pipeline.report.card import has_points_rules
+from pipeline.report.card import has_points_rules, leads_accounted
 from pipeline.report.drivers import DEFINITION, probability_drivers
 from pipeline.report.fmt import pct, times
 from pipeline.report.render import render
@@ -84,6 +84,8 @@ def training_context(
         "drivers": driver_rows(result),
         "drivers_definition": DEFINITION,
         "backtests": backtest_rows(result.extra_tables.get("backtest")),
+        "backtests_skipped": backtest_rows(result.extra_tables.get("backtest_skipped")),
+        "leads_accounted": leads_accounted(info) if "leads_won" in info else "",
         "backtest_chart": None,
         "slices": slice_rows(result.extra_tables.get("slices")),
         "min_slice_wins": MIN_SLICE_WINS,

@@ -14,7 +14,13 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.report.fmt import pct
-from pipeline.report.glossary import FOLD_BACKTEST, GLOSSARY, RANDOM_TEST
+from pipeline.report.glossary import (
+    FOLD_BACKTEST,
+    GLOSSARY,
+    POSITION_BACKTEST,
+    POSITION_TEST,
+    RANDOM_TEST,
+)
 from pipeline.validation.vocabulary import PII_NAME_RE, after_fact_role, is_snapshot
 
 MIN_SQL_LEADS = 20  # a precision over fewer test leads than this is noise, not a reachable target
@@ -25,6 +31,11 @@ def held_out_words(info: dict) -> str:
     n = f"{info.get('rows_test_leads', 0):,}"
     if info.get("split") == "time":
         return f"{n} recent leads it never saw"
+    if info.get("split") == "position":
+        return (
+            f"the newest {n} labelled rows of the file, which it never saw (no creation dates; the rows "
+            "are in time order: data.rows_in_time_order)"
+        )
     return f"{n} leads held out at random (no creation dates, so not later leads)"
 
 
@@ -33,19 +44,23 @@ def is_time_split(info: dict) -> bool:
 
 
 def period_header(bt: Any) -> str:
-    """'Month' over monthly backtests, 'Fold' over the stratified folds that stand in for them."""
+    """'Month' over monthly backtests, 'Rows' over blocks by file position, 'Fold' over the
+    stratified folds that stand in for them."""
     mode = getattr(bt, "attrs", {}).get("mode", "monthly") if bt is not None else "monthly"
-    return "Month" if mode == "monthly" else "Fold"
+    return {"monthly": "Month", "positional": "Rows"}.get(mode, "Fold")
 
 
 def glossary_for(info: dict, bt: Any) -> list[tuple[str, str]]:
     """The glossary with the entries of what this run did: a random test and fold backtests
     replace "out-of-time test" and monthly backtests when there were no creation dates."""
     swap = {}
-    if not is_time_split(info):
+    if info.get("split") == "position":
+        swap["Out-of-time test"] = POSITION_TEST
+    elif not is_time_split(info):
         swap["Out-of-time test"] = RANDOM_TEST
-    if period_header(bt) != "Month":
-        swap["Backtest"] = FOLD_BACKTEST
+    header = period_header(bt)
+    if header != "Month":
+        swap["Backtest"] = POSITION_BACKTEST if header == "Rows" else FOLD_BACKTEST
     return [swap.get(term, (term, text)) for term, text in GLOSSARY]
 
 

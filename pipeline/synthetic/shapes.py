@@ -14,6 +14,13 @@ probabilities (oracle.csv) and outcomes are the same across shapes; only the exp
   those columns are constant in its first rows.
 - `two-table`: leads.csv without outcome + deals.csv listing only the won leads with their close
   date (losses are absent).
+- `two-table-recent`: the same two tables where deals take about three times as long to close
+  (like an MQL list beside a closed-deals table): wins not closed by the export date are not in
+  deals.csv yet, so a recent tail of leads has no knowable outcome and the time wins take to close
+  is long against the history (the known-outcome rule leaves many recent months untestable).
+- `ordered-nodates`: one row per lead without any date, rows in creation order, the id increasing
+  down the file and two columns describing the period rather than the lead (`market_rate`, a
+  monthly rate; `campaign_wave`, a quarter's campaign), constant over long runs of rows.
 - `campaign-traits`: the `semicolon` export with economy indicators (one value per month), 32-hex
   landing page ids (hundreds seen once or twice) and an origin left empty more often for won
   leads (`pipeline.synthetic.traits`).
@@ -29,7 +36,18 @@ import pandas as pd
 from pipeline.synthetic.population import ACTIVITIES
 from pipeline.synthetic.sample import DEFAULT_END, SampleData, generate, write_sample
 
-SHAPES = ("event-log", "flat", "flat-nodates", "semicolon", "two-table", "campaign-traits")
+SHAPES = (
+    "event-log",
+    "flat",
+    "flat-nodates",
+    "semicolon",
+    "two-table",
+    "two-table-recent",
+    "ordered-nodates",
+    "campaign-traits",
+)
+SLOW_CLOSE = 3.0  # two-table-recent: deals take this many times as long to close
+CLOSE_DELAY_DAYS = 45  # and this many days more
 DATE_FMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -106,6 +124,37 @@ def two_tables(data: SampleData) -> tuple[pd.DataFrame, pd.DataFrame]:
     return leads, deals
 
 
+def two_tables_recent(data: SampleData, end: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`two_tables` with slow deals: each win closes SLOW_CLOSE times later plus
+    CLOSE_DELAY_DAYS; a win that would close after the export date `end` is not listed yet."""
+    leads, deals = two_tables(data)
+    created = pd.to_datetime(data.leads.set_index("lead_id")["created_at"]).reindex(
+        deals["lead_id"]
+    )
+    took = pd.to_datetime(deals["closed_at"]).to_numpy() - created.to_numpy()
+    closed = created.to_numpy() + took * SLOW_CLOSE + np.timedelta64(CLOSE_DELAY_DAYS, "D")
+    deals = deals.assign(closed_at=closed)
+    deals = deals[deals["closed_at"] <= pd.Timestamp(end)].sort_values("closed_at", kind="stable")
+    return leads, deals.reset_index(drop=True)
+
+
+def ordered_leads(data: SampleData, seed: int) -> pd.DataFrame:
+    """`flat_leads` without dates, oldest first, with two period columns: a monthly rate and a
+    quarterly campaign wave, the same for every lead of the same month or quarter."""
+    flat = flat_leads(data, dates=False)
+    created = pd.to_datetime(data.leads.set_index("lead_id")["created_at"]).reindex(flat["lead_id"])
+    month = created.dt.to_period("M").astype(str).to_numpy()
+    months = np.unique(month)
+    rate = np.round(
+        2.5 + np.cumsum(np.random.default_rng(seed + 11).normal(0, 0.3, len(months))), 2
+    )
+    flat.insert(1, "market_rate", pd.Series(rate, index=months).reindex(month).to_numpy())
+    quarter = created.dt.to_period("Q").astype(str).to_numpy()
+    waves = {q: f"wave {i + 1}" for i, q in enumerate(np.unique(quarter))}
+    flat.insert(2, "campaign_wave", [waves[q] for q in quarter])
+    return flat
+
+
 def write_shape(
     shape: str, n_leads: int, seed: int, out: str | Path, end: str = DEFAULT_END
 ) -> tuple[SampleData, dict[str, Path]]:
@@ -126,11 +175,13 @@ def write_shape(
 
         traits = campaign_with_traits(data, bank_leads(data, seed), seed)
         traits.to_csv(paths["leads"], index=False, sep=";")
-    elif shape == "two-table":
-        leads, deals = two_tables(data)
+    elif shape in ("two-table", "two-table-recent"):
+        leads, deals = two_tables(data) if shape == "two-table" else two_tables_recent(data, end)
         paths["deals"] = out / "deals.csv"
         leads.to_csv(paths["leads"], index=False, date_format=DATE_FMT)
         deals.to_csv(paths["deals"], index=False, date_format=DATE_FMT)
+    elif shape == "ordered-nodates":
+        ordered_leads(data, seed).to_csv(paths["leads"], index=False)
     else:
         flat = flat_leads(data, dates=shape == "flat")
         flat.to_csv(paths["leads"], index=False, date_format=DATE_FMT)

@@ -27,6 +27,7 @@ from pipeline.evaluation.gate import (
     champion_probabilities,
     effective_gate,
     evaluate_gate,
+    target_definition,
     with_leakage_rule,
 )
 from pipeline.io.canonical import load_events, load_leads
@@ -84,8 +85,9 @@ def check_against_champion(client: MlflowClient, result: TrainResult, run: GateR
         champ = run.scored[version]
         champ.age_days = champion_age_days(client, version, run.now)  # the clock moves
     preds = result.test_predictions
+    target = target_definition(result.info.get("horizon_days"))
     decided = evaluate_gate(
-        gate, result.metrics, preds, points_rule=run.points_rule, champion=champ
+        gate, result.metrics, preds, points_rule=run.points_rule, champion=champ, target=target
     )
     return with_leakage_rule(decided, result.info.get("leakage_suspects"), run.leakage_accept)
 
@@ -98,7 +100,8 @@ def champion_scores(version: str, preds: pd.DataFrame) -> Champion:
         ids = preds["lead_id"].astype(str)
         leads, events, labels = champion_inputs(champion, ids)
         p = champion_probabilities(champion, preds.assign(lead_id=ids), leads, events)
-        return Champion(version, p, labels.reindex(ids.to_numpy()).to_numpy(float))
+        target = target_definition(champion.meta.get("horizon_days"))
+        return Champion(version, p, labels.reindex(ids.to_numpy()).to_numpy(float), target=target)
     except (ExpectedError, KeyError, ValueError, OSError, MlflowException) as e:
         text = str(e).strip()
         return Champion(version, error=text.splitlines()[0][:300] if text else type(e).__name__)

@@ -26,9 +26,9 @@ from mlflow.data.pandas_dataset import PandasDataset
 
 from pipeline.config import EXPERIMENT, Config
 from pipeline.evaluation import plots as qp
-from pipeline.evaluation.gate import GateResult
+from pipeline.evaluation.gate import GateResult, target_definition
 from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
-from pipeline.report.card import model_card
+from pipeline.report.card import model_card, split_sentence
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.tracking.recovery import process_tags
 from pipeline.tracking.store import (
@@ -42,9 +42,15 @@ from pipeline.training.train import TrainResult
 
 TRAINING_DESCRIPTION = (
     "Training run of lead-scoring: features as of each snapshot, LightGBM, calibration, MQL/SQL "
-    "cutoffs, out-of-time evaluation against baselines, promotion gate, registration. "
+    "cutoffs, evaluation against baselines on held-out leads, promotion gate, registration. "
     "Open report.html for the plain-language summary."
 )
+
+
+def training_description(cfg: Config, info: dict) -> str:
+    """The run's description once the split is known: it names the split it used (a random
+    split is never called out-of-time)."""
+    return f"{TRAINING_DESCRIPTION} Data: {cfg.data.leads}. Test split: {split_sentence(info)}."
 
 
 def training_run(cfg: Config) -> mlflow.ActiveRun:
@@ -125,6 +131,8 @@ def log_training_run(
             "data_fingerprint": input_fingerprint(cfg),
             "split": info["split"],
             "calibration": info["calibration"],
+            "mlflow.note.content": training_description(cfg, info),  # the run's description
+            "target": target_definition(info.get("horizon_days")),
         }
     )
     mlflow.set_tag(

@@ -2,8 +2,11 @@
 
 One out-of-time test slice is a single draw; sales trust a score that held up on each of the last
 months. For each of the last N creation months: fit on the leads whose outcome was known before the
-month began (`pipeline.features.known`), early-stop and calibrate on the most recent of those, test
-on the month's leads (one row each, `TrainingRows.one_per_lead`). The snapshot features of the main run are
+month began (`pipeline.features.known`; with `targets.horizon_days`, whose N-day window had ended), early-stop
+and calibrate on the most recent of those, test on the month's leads (one row each,
+`TrainingRows.one_per_lead`). A month that cannot be tested is skipped with its reason and counts,
+and an older month that can takes its place. With `data.rows_in_time_order` and no dates the
+periods are blocks of the newest rows by file position. The snapshot features of the main run are
 reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so. Each period refits the candidate that serves (`training.candidates` chose it on
@@ -171,6 +174,29 @@ def worker_pool() -> Iterator[ThreadPoolExecutor]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class Backtests:
+    """The refits' table (one row per tested period), the mode ('monthly', 'positional',
+    'stratified_folds' or 'off') and the periods skipped, each with its reason and counts."""
+
+    table: pd.DataFrame
+    mode: str
+    skipped: pd.DataFrame
+
+    def reason_none(self) -> str:
+        """Why no period was tested, in the words of what applied (empty when some were)."""
+        if len(self.table):
+            return ""
+        if self.mode == "off":
+            return "training.backtest_months is 0"
+        if not len(self.skipped):
+            return "no period holds labelled leads to test"
+        return f"every period checked was skipped ({len(self.skipped)}): see the table below"
+
+
+SKIP_COLUMNS = ["period", "reason", "test_leads", "train_won", "train_lost"]
+
+
 def start_backtests(
     cfg: Config,
     leads: pd.DataFrame,
@@ -178,62 +204,160 @@ def start_backtests(
     method: str | None,
     pool: Executor,
     candidate: str = LIGHTGBM,
-) -> Callable[[], tuple[pd.DataFrame, str]]:
+) -> Callable[[], Backtests]:
     """Submit every period's refit to `pool` and return at once; calling the result waits for
-    them and gives the backtest table (one row per month or fold) and the mode: 'monthly',
-    'stratified_folds' or 'off' (a refit's error is raised there).
+    them and gives the `Backtests` (a refit's error is raised there).
 
     `method` is the calibration the main run chose; reusing it spares a held-out choice per
     period. The main run's snapshot features are reused as they are; `refit_plan` says how each
     period refits (exact, or the shortcuts of `training.scale` on large data).
     """
     codes, _ = pd.factorize(rows.lead_ids)  # whole leads are sampled: hash the ids once
-    periods, mode = backtest_periods(cfg, leads, rows, codes)
+    periods, mode, skipped = backtest_periods(cfg, leads, rows, codes)
     refit = refit_plan(cfg, rows)
     method = method or cfg.training.calibration
-    jobs: list[tuple[str, Future]] = [
-        (p.name, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit, candidate))
+    jobs: list[tuple[Period, Future]] = [
+        (p, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit, candidate))
         for p in periods
     ]
 
-    def table() -> tuple[pd.DataFrame, str]:
-        done = [(name, f.result()) for name, f in jobs]
-        return pd.DataFrame([{"period": name, **r} for name, r in done if r is not None]), mode
+    def table() -> Backtests:
+        done = [(p, f.result()) for p, f in jobs]
+        tested = [{"period": p.name, **r} for p, r in done if r is not None]
+        # a slice that lost a class to sampling (`Refit`) is skipped too, and said
+        skipped.extend(
+            skip_row(p.name, "a slice held one class after sampling", p, rows)
+            for p, r in done
+            if r is None
+        )
+        return Backtests(pd.DataFrame(tested), mode, pd.DataFrame(skipped, columns=SKIP_COLUMNS))
 
     return table
 
 
+def skip_row(name: str, reason: str, p: Period, rows: TrainingRows) -> dict:
+    """One skipped period: its reason and counts (test leads, wins and losses it would train on,
+    one row per lead)."""
+    train = (p.fit | p.val) & rows.one_per_lead
+    won = int(rows.y[train].sum())
+    return {
+        "period": name,
+        "reason": reason,
+        "test_leads": int(p.test.sum()),
+        "train_won": won,
+        "train_lost": int(train.sum()) - won,
+    }
+
+
 def backtest_periods(
     cfg: Config, leads: pd.DataFrame, rows: TrainingRows, codes: np.ndarray
-) -> tuple[list[Period], str]:
-    """The last `backtest_months` creation months with enough test leads (or, without creation
-    dates, stratified folds by lead), and the mode. `codes`: the rows' lead ids factorized."""
+) -> tuple[list[Period], str, list[dict]]:
+    """The periods to test, the mode and the periods skipped (with reason and counts).
+
+    Monthly with creation dates: the newest `backtest_months` creation months that can be tested
+    (enough test leads; wins and losses known before the month began in both the fit and the
+    validation leads), walking back from the newest month, so months that cannot be tested are
+    listed and older ones that can take their place. By position with `data.rows_in_time_order`
+    and no dates; else stratified folds by lead. `codes`: the rows' lead ids factorized."""
     n = cfg.training.backtest_months
     if n <= 0:
-        return [], "off"
-    last = rows.one_per_lead
+        return [], "off", []
     pos = index_positions(leads.index, rows.snaps["lead_id"])
     created = leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos]
-    known_at = outcome_known_at(leads, cfg.schema.outcome.lost_known_after_days)[pos]
+    if rows.split_kind == "position":
+        return _position_periods(cfg, rows, pos, n), "positional", []
     if np.isnat(created).any():
-        return _fold_periods(cfg, rows, n), "stratified_folds"
-    periods = []
+        return _fold_periods(cfg, rows, n), "stratified_folds", []
+    known_at = _row_known_at(cfg, leads, rows, pos)
     month = created.astype("datetime64[M]")
     lead_created = np.empty(codes.max() + 1, "datetime64[ns]")
     lead_created[codes] = created
-    for mo in np.unique(month[last])[-n:]:
-        start = mo.astype("datetime64[ns]")
-        known = np.isnat(known_at) | (known_at < start)  # wins and losses alike (known.py)
-        before = (created < start) & known
-        test_m = (month == mo) & last
-        if test_m.sum() < MIN_TEST_LEADS or before.sum() == 0:
-            continue
-        # the most recent val_share of the training leads: early stopping + calibration
+    periods: list[Period] = []
+    skipped: list[dict] = []
+    for mo in np.unique(month[rows.one_per_lead])[::-1]:
+        if len(periods) == n:
+            break
+        p = _month_period(cfg, rows, codes, mo, month, created, known_at, lead_created)
+        why = _why_untestable(rows, p)
+        if why:
+            skipped.append(skip_row(str(mo), why, p, rows))
+        else:
+            periods.append(p)
+    return periods[::-1], "monthly", skipped[::-1]
+
+
+def _row_known_at(
+    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, pos: np.ndarray
+) -> np.ndarray:
+    """When each row's label was known: with `targets.horizon_days`, the end of the snapshot's
+    N-day window (its label is decided then); else when the lead's outcome was (`known.py`)."""
+    horizon = cfg.targets.horizon_days
+    if horizon:
+        t = rows.snaps["as_of"].to_numpy("datetime64[ns]")
+        return t + np.timedelta64(int(horizon) * 86400, "s")
+    return outcome_known_at(leads, cfg.schema.outcome.lost_known_after_days)[pos]
+
+
+def _month_period(
+    cfg: Config,
+    rows: TrainingRows,
+    codes: np.ndarray,
+    mo: np.datetime64,
+    month: np.ndarray,
+    created: np.ndarray,
+    known_at: np.ndarray,
+    lead_created: np.ndarray,
+) -> Period:
+    """One month: fit on rows created and known before it began (the most recent `val_share` of
+    those leads early-stop and calibrate), test on the month's leads."""
+    start = mo.astype("datetime64[ns]")
+    known = np.isnat(known_at) | (known_at < start)  # wins and losses alike (known.py)
+    before = (created < start) & known
+    test_m = (month == mo) & rows.one_per_lead
+    val_m = np.zeros(len(before), bool)
+    if before.any():
         firsts = pd.Series(lead_created[np.unique(codes[before])])
         cut = firsts.quantile(1 - cfg.training.val_share)
         val_m = before & (created >= cut.to_datetime64())
-        periods.append(Period(str(mo), before & ~val_m, val_m, test_m))
-    return periods, "monthly"
+    return Period(str(mo), before & ~val_m, val_m, test_m)
+
+
+def _why_untestable(rows: TrainingRows, p: Period) -> str:
+    """Why a period cannot be tested, or '' when it can."""
+    y = rows.y
+    if p.test.sum() < MIN_TEST_LEADS:
+        return f"{int(p.test.sum())} test leads, fewer than {MIN_TEST_LEADS}"
+    if len(np.unique(y[p.test])) < 2:
+        return "its test leads are all won or all lost"
+    for name, m in (("fit", p.fit), ("validation", p.val)):
+        if not m.any() or y[m].min() == y[m].max():
+            rule = rows.left_out.rule()
+            return (
+                f"too few outcomes known before it began to train on: its {name} leads need "
+                f"wins and losses{f' ({rule})' if rule else ''}"
+            )
+    return ""
+
+
+def _position_periods(cfg: Config, rows: TrainingRows, pos: np.ndarray, n: int) -> list[Period]:
+    """`data.rows_in_time_order` without dates: the newest half of the labelled rows in `n`
+    blocks by file position; each block is tested on a refit of every row before it (the most
+    recent `val_share` of those early-stop and calibrate)."""
+    order = np.unique(pos)  # file positions of the labelled leads, oldest first
+    half = order[len(order) // 2 :]
+    periods = []
+    for block in np.array_split(half, n):
+        if not len(block):
+            continue
+        lo, hi = int(block[0]), int(block[-1])
+        before = pos < lo
+        n_before = np.unique(pos[before])
+        cut = n_before[int(len(n_before) * (1 - cfg.training.val_share))] if len(n_before) else lo
+        val_m = before & (pos >= cut)
+        test_m = (pos >= lo) & (pos <= hi) & rows.one_per_lead
+        periods.append(Period(f"rows {lo + 1:,}-{hi + 1:,}", before & ~val_m, val_m, test_m))
+    log.info("rows in time order: backtests by file position (%d blocks)", len(periods))
+    return periods
 
 
 def _fold_periods(cfg: Config, rows: TrainingRows, n: int) -> list[Period]:

@@ -54,15 +54,16 @@ class TrainResult:
     test_predictions: pd.DataFrame
     shap_sample: tuple[np.ndarray, pd.DataFrame] | None = None
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    pending: Callable[[], tuple[pd.DataFrame, str]] | None = None  # backtests still running
+    pending: Callable[[], backtest.Backtests] | None = None  # backtests still running
 
     def finish(self) -> TrainResult:
         """Wait for backtest refits left running by `train(..., pool=...)`; their table and
         headline numbers join the others. Does nothing the second time."""
         if self.pending is not None:
-            tables, metrics = backtest_results(self.pending)
+            tables, metrics, info = backtest_results(self.pending)
             self.extra_tables.update(tables)
             self.metrics.update(metrics)
+            self.info.update(info)
             self.pending = None
         return self
 
@@ -113,6 +114,8 @@ def train(
         metrics.update(cand_metrics)
         info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
         info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
+        info["leads_left_out_recent"] = metrics["leads_left_out_recent"] = rows.left_out.leads
+        info["left_out_rule"] = rows.left_out.rule()
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
         seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)
         info.update(seg_info)
@@ -214,12 +217,13 @@ def scorer_meta(
     has_dates = created.notna().any()
     test_ids = rows.lead_ids[rows.part("test") & rows.one_per_lead]
     return {
-        "split": "time" if rows.by_time else "stratified_random",
+        "split": rows.split_kind,  # time, position or stratified_random (modeling.split)
         "horizon_days": cfg.targets.horizon_days,  # probabilities: won within N days (None: ever)
         "calibration": choice.method,
         "data_start": str(created.min()) if has_dates else None,
         "data_end": str(created.max()) if has_dates else None,
         "test_start": str(created.reindex(test_ids).min()) if rows.by_time else None,
+        "test_rows_newest": int(len(test_ids)) if rows.split_kind == "position" else None,
         "schema": cfg.schema.model_dump(),
         "decimals": dict(leads.attrs.get("decimals") or {}),  # per column: '.' or ','
         "drift_reference": DriftReference.fit(rows.X[rows.part("fit")], rows.builder.categorical),
@@ -313,15 +317,21 @@ def quality_evidence(
 
 
 def backtest_results(
-    backtests: Callable[[], tuple[pd.DataFrame, str]],
-) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
-    """Wait for the backtest refits: their table (when any period ran) and headline numbers."""
-    bt, mode = backtests()
+    backtests: Callable[[], backtest.Backtests],
+) -> tuple[dict[str, pd.DataFrame], dict[str, float], dict[str, object]]:
+    """Wait for the backtest refits: their table (when any period ran), the periods skipped
+    (when any), headline numbers, and the mode and why none ran (for the report and card)."""
+    done = backtests()
+    bt, skipped = done.table, done.skipped
     tables = {}
     if len(bt):
-        bt.attrs["mode"] = mode
+        bt.attrs["mode"] = done.mode
         tables["backtest"] = bt
-    return tables, backtest_metrics(bt)
+    if len(skipped):
+        tables["backtest_skipped"] = skipped
+    metrics = {**backtest_metrics(bt), "backtest_periods_skipped": float(len(skipped))}
+    info = {"backtest_mode": done.mode, "backtest_none_reason": done.reason_none()}
+    return tables, metrics, info
 
 
 def oracle_evidence(
@@ -389,4 +399,5 @@ def training_info(
         "data_start": meta["data_start"],
         "data_end": meta["data_end"],
         "test_start": meta["test_start"],
+        "test_rows_newest": meta.get("test_rows_newest"),
     }

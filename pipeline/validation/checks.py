@@ -65,9 +65,15 @@ def check_config_columns(cfg: Config, report: Report) -> None:
 
 
 def check_training_data(
-    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, now: pd.Timestamp | None = None
+    cfg: Config,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    now: pd.Timestamp | None = None,
+    left_out: str = "",
 ) -> Report:
-    """Every check on canonical leads + events; nothing is raised, everything is reported."""
+    """Every check on canonical leads + events; nothing is raised, everything is reported.
+    `left_out`: the labelled leads training will leave out as too recent, in words (the rule is
+    the split's: `pipeline.modeling.split.leads_left_out`), said beside the lead counts."""
     v = cfg.validation
     path = cfg.data.leads
     report = Report()
@@ -75,7 +81,10 @@ def check_training_data(
     lab = leads["_label"]
     n_won, n_lost, n_open = int((lab == 1).sum()), int((lab == 0).sum()), int(lab.isna().sum())
     report.add(
-        "info", "rows", f"leads: {len(leads):,} ({n_won:,} won, {n_lost:,} lost, {n_open:,} open)"
+        "info",
+        "rows",
+        f"leads: {len(leads):,} ({n_won:,} won, {n_lost:,} lost, {n_open:,} open)"
+        + (f"; {left_out}" if left_out else ""),
     )
     if cfg.data.activities:
         without = int((~present_in(leads.index, events["lead_id"])).sum())
@@ -115,7 +124,14 @@ def _dates(
 ) -> None:
     sc = cfg.schema
     created = leads["_created_at"]
-    if created.isna().all():
+    if created.isna().all() and cfg.data.rows_in_time_order:
+        report.add(
+            "info",
+            "no_dates",
+            f"{cfg.data.leads}: no creation date; data.rows_in_time_order: the split is "
+            "out-of-time by position (the newest rows are the test)",
+        )
+    elif created.isna().all():
         report.add(
             "warning",
             "no_dates",

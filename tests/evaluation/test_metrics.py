@@ -3,7 +3,7 @@ import pandas as pd
 
 from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import expected_calibration_error, lift_at
-from pipeline.modeling.split import time_split
+from pipeline.modeling.split import TIME, split_leads
 
 
 def test_ece_is_small_for_calibrated_and_large_for_overconfident():
@@ -49,7 +49,8 @@ def test_time_split_puts_newest_leads_in_test():
         },
         index=[f"L{i}" for i in range(n)],
     )
-    split, by_time = time_split(leads, 0.15, 0.15, 0)
+    s = split_leads(leads, 0.15, 0.15, 0)
+    split, by_time = s.assignment, s.kind == TIME
     assert by_time
     created = leads["_created_at"]
     assert created[split == "fit"].max() < created[split == "val"].min()
@@ -62,7 +63,8 @@ def test_split_without_dates_is_stratified():
     leads = pd.DataFrame(
         {"_created_at": pd.NaT, "_label": np.r_[np.ones(100), np.zeros(n - 100)]}, index=range(n)
     )
-    split, by_time = time_split(leads, 0.2, 0.2, 0)
+    s = split_leads(leads, 0.2, 0.2, 0)
+    split, by_time = s.assignment, s.kind == TIME
     assert not by_time
     rates = leads["_label"].groupby(split).mean()
     assert np.allclose(rates, 0.1, atol=0.02)

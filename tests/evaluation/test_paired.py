@@ -10,7 +10,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import GateConfig
-from pipeline.evaluation.gate import Champion, effective_gate, evaluate_gate
+from pipeline.evaluation.gate import Champion, effective_gate, evaluate_gate, target_definition
 from pipeline.evaluation.paired import Z95, delong, worse
 
 
@@ -198,3 +198,25 @@ def test_age_limit_tightens_only_by_growing_longer():
     assert (
         GateConfig.model_validate({"max_champion_age_days": "None"}).max_champion_age_days is None
     )
+
+
+def test_a_new_target_definition_is_never_promoted_by_the_gate():
+    """A horizon model against an ever-won champion (or another N) fails the gate however well it
+    scores and however few labels differ; the failure names both definitions and the command that
+    promotes it by hand. The same definition is compared as usual."""
+    preds, metrics = _constructed(0.05)  # a clearly better challenger
+    y = preds["label"].to_numpy()
+    champ = Champion("3", preds["baseline_logreg"].to_numpy(), labels=y.astype(float))
+    champ.target = target_definition(None)
+    same = evaluate_gate(GateConfig(), metrics, preds, champion=champ, target="ever won")
+    assert same.passed, same.reason
+    for mine, theirs in ((90, None), (90, 30), (None, 90)):
+        champ.target = target_definition(theirs)
+        r = evaluate_gate(
+            GateConfig(), metrics, preds, champion=champ, target=target_definition(mine)
+        )
+        assert not r.passed
+        assert f"champion v3 predicts '{target_definition(theirs)}'" in r.reason
+        assert f"this version '{target_definition(mine)}'" in r.reason
+        assert "promote it by hand with 'leadscore promote VERSION'" in r.reason
+    assert target_definition(90) == "won within 90 days" and target_definition(None) == "ever won"

@@ -13,7 +13,7 @@ from pipeline.evaluation.gate import Champion, evaluate_gate
 from pipeline.evaluation.quality import funnel_and_slices
 from pipeline.modeling.cutoffs import Cutoffs
 from pipeline.modeling.params import size_aware
-from pipeline.modeling.split import time_split
+from pipeline.modeling.split import TIME, split_leads
 from tests.conftest import write_config
 
 
@@ -99,7 +99,8 @@ def test_size_aware_defaults_adapt_only_unset_fields_and_never_deepen():
 def test_test_start_date_sets_the_out_of_time_slice():
     created = pd.date_range("2025-01-01", periods=100, freq="D")
     leads = pd.DataFrame({"_created_at": created, "_label": [0.0, 1.0] * 50})
-    split, by_time = time_split(leads, 0.2, 0.15, 0, test_start="2025-03-12")
+    s = split_leads(leads, 0.2, 0.15, 0, test_start="2025-03-12")
+    split, by_time = s.assignment, s.kind == TIME
     assert by_time
     test_created = leads.loc[split.index[split == "test"], "_created_at"]
     assert len(test_created) == int((created >= "2025-03-12").sum())
@@ -206,7 +207,8 @@ def test_gate_names_every_failed_criterion():
 
 def _slices(cfg, leads) -> dict[str, pd.Index]:
     tc = cfg.training
-    split, _ = time_split(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
+    s = split_leads(leads, tc.val_share, tc.test_share, tc.seed, tc.test_start)
+    split, _ = s.assignment, s.kind == TIME
     return {name: split.index[split == name] for name in ("fit", "val", "test")}
 
 

@@ -58,7 +58,8 @@ def test_young_and_open_leads() -> None:
     leads = _leads([(0, None, None), (95, None, None), (0, 30, 1.0), (0, None, 1.0)])
     as_of = export_date(leads, pd.DataFrame({"ts": [T0 + pd.Timedelta(days=120)]}))
     assert as_of == (T0 + pd.Timedelta(days=120)).to_datetime64()
-    out = horizon_leads(leads, 90, 1, as_of)
+    out, left = horizon_leads(leads, 90, 1, as_of)
+    assert left.leads == 0 and left.horizon_days == 90  # the young lead is open, not labelled
     # the old open lead is a known "not won within 90 days"; the young one and the won lead
     # without a win date are left out
     assert out.index.tolist() == [1, 3] and out["_label"].tolist() == [0.0, 1.0]

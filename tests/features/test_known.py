@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.features.known import loss_lag_days, outcome_known_at
-from pipeline.modeling.split import time_split
+from pipeline.modeling.split import TIME, split_leads
 
 
 def _leads(n: int = 400) -> pd.DataFrame:
@@ -37,7 +37,8 @@ def test_with_close_dates_for_all_nothing_changes() -> None:
 
 def test_split_leaves_out_outcomes_not_known_yet() -> None:
     leads = _leads()
-    split, by_time = time_split(leads, 0.15, 0.15, 0)
+    s = split_leads(leads, 0.15, 0.15, 0)
+    split, by_time = s.assignment, s.kind == TIME
     assert by_time
     # leads younger than 20 days at the export (the last close date) are not labelled: a
     # loss among them may still win

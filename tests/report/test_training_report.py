@@ -227,7 +227,12 @@ def test_funnel_table_of_a_known_result_gives_volumes_a_month(sample_config, han
     ]
     text = re.sub(r"\s+", " ", visible_text(html))
     assert "average flow of 480 new leads a month over 25 months" in text
-    assert "trained on 12,000 leads created 2024-01-01 to 2026-01-31" in text
+    # every lead read is accounted for: labelled, open, left out (none here)
+    assert "12,000 leads read, created 2024-01-01 to 2026-01-31" in text
+    assert (
+        "12,000 leads: 10,980 labelled (1,080 won, 9,900 lost), 1,020 still open; every "
+        "labelled lead was trained on or tested." in text
+    )
     assert "The gate was not run." in text
 
 
