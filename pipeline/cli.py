@@ -271,6 +271,13 @@ def score(
             "again with the same run id replaces that run's rows instead of adding more."
         ),
     ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier scores file of these leads: adds score_change and change_reason "
+            "(a database output compares with its own history)."
+        ),
+    ] = None,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
@@ -290,6 +297,7 @@ def score(
         quiet=quiet,
         report=report,
         run_id=run_id,
+        previous=previous,
         inputs=jobs.command_inputs(cfg, config),
     )
     done = jobs.score(request)
