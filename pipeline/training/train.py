@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from pipeline.config import Config
 from pipeline.errors import TrainingError
 from pipeline.evaluation.baselines import points_score, rank01
+from pipeline.evaluation.insights import value_insights
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
@@ -114,6 +115,8 @@ def train(
         info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
         info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
+        last = rows.one_per_lead
+        tables["insights"] = value_insights(rows.X[last], rows.y[last])
         seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)
         info.update(seg_info)
         tables.update(seg_tables)

@@ -102,3 +102,14 @@ def test_two_database_runs_give_moved_leads_a_reason(registered, tmp_path):
         stored = pd.read_sql(sa.text("SELECT * FROM lead_scores WHERE run_id = 'two'"), c)
     eng.dispose()
     assert stored["change_reason"].notna().sum() == latest["change_reason"].notna().sum()
+
+
+@pytest.mark.slow
+def test_training_run_logs_insights(registered):
+    """The champion's training run carries evaluation/insights.csv, a row per frequent value."""
+    from pipeline.tracking.runs import artifact_path, latest_training_run
+
+    run = latest_training_run()
+    t = pd.read_csv(artifact_path(run["run_id"], "evaluation/insights.csv"))
+    assert {"column", "value", "leads", "wins", "lift", "ci_low", "ci_high"} <= set(t.columns)
+    assert "industry" in set(t["column"]) and (t["leads"] >= 30).all()
