@@ -299,6 +299,20 @@ class ReportConfig(_Strict):
     dir: str | None = None
 
 
+class FeaturesConfig(_Strict):
+    # half-lives (days) of exponentially decayed activity counts per activity type: each event
+    # weighs 0.5 ** (age / half-life), so the model learns how fast engagement fades; [] = off
+    # (measured on the sample and the shapes: docs/configuration.md, "Engagement that decays")
+    decay_half_life_days: list[float] = Field(default_factory=list, max_length=5)
+
+    @field_validator("decay_half_life_days")
+    @classmethod
+    def _positive_unique(cls, v: list[float]) -> list[float]:
+        if any(not (0 < h <= 3650) for h in v) or len(set(v)) != len(v):
+            raise ValueError("give distinct half-lives in days, each above 0 and at most 3650")
+        return v
+
+
 class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
@@ -312,6 +326,7 @@ class Config(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig)
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

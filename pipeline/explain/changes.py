@@ -49,7 +49,8 @@ def data_hash(X: pd.DataFrame) -> np.ndarray:
 
 
 def _moves_with_time(name: str) -> bool:
-    return name.endswith(_TIME_FEATURES) or (name.endswith("d") and "_count_" in name)
+    windowed = name.endswith("d") and ("_count_" in name or "_decay_" in name)
+    return name.endswith(_TIME_FEATURES) or windowed
 
 
 def encode(fingerprint: int, as_of: pd.Timestamp, hashes: np.ndarray, fc: np.ndarray) -> np.ndarray:
@@ -121,9 +122,12 @@ def change_reasons(
     now: pd.Timestamp,
     earlier: Earlier,
     was: np.ndarray,
+    score_change: np.ndarray,
 ) -> np.ndarray:
     """`change_reason` of each row of X (object; None when nothing is worth saying): `fc` the
-    rows' field parts now, `earlier` their decoded cells, `was` their earlier model versions."""
+    rows' field parts now, `earlier` their decoded cells, `was` their earlier model versions,
+    `score_change` their 0-100 score moves (a same-model lead whose score did not move has no
+    field reason: its parts moved below what the score shows)."""
     n = len(X)
     out = np.full(n, None, dtype=object)
     same_fields = earlier.ok & (earlier.fingerprint == fields_fingerprint(ctx.fields))
@@ -136,7 +140,8 @@ def change_reasons(
     same_data = earlier.hashes == data_hash(X)
     only_model = new_model & has_was & ((same_fields & same_data) | (earlier.ok & ~same_fields))
     out[only_model] = model_words[only_model]
-    rows = np.flatnonzero(same_fields & ~only_model)
+    moved = np.asarray(score_change, float) != 0  # a part that moved without the score: noise
+    rows = np.flatnonzero(same_fields & ~only_model & (moved | new_model))
     if len(rows):
         gap = np.maximum(0, (now.value // 10**9 - earlier.as_of_s[rows]) / 86400.0)
         said = _field_changes(ctx, X.iloc[rows], fc[rows] - earlier.fc[rows], gap)
@@ -151,7 +156,7 @@ def _field_changes(ctx: Context, X: pd.DataFrame, delta: np.ndarray, gap: np.nda
     order = np.argsort(-a, axis=1, kind="stable")[:, :2]
     r = np.arange(len(X))
     first, second = a[r, order[:, 0]], a[r, order[:, 1]] if a.shape[1] > 1 else np.zeros(len(X))
-    take = np.stack([first >= MOVED, (second >= MOVED) & (second >= SECOND * first)], axis=1)
+    take = np.stack([first >= STEP, (second >= MOVED) & (second >= SECOND * first)], axis=1)
     text = np.full((len(X), 2), None, dtype=object)
     for j, field in enumerate(ctx.fields):
         for slot in range(2):
@@ -198,7 +203,10 @@ def _phrase_change(
             return since
         d = X[f"{prefix}_days_since_last"].to_numpy(float)
         fresh = ~np.isnan(d) & (d < gap)
-        quiet = _days(gap) + f" without {'activity' if is_all else 'a ' + one}"
+        article = "an " if one[:1] in "aeiou" else "a "
+        quiet = _days(gap) + f" without {'activity' if is_all else article + one}"
+        absent = ("no activity yet" if is_all else activity_phrases(field)[3]) + " after "
+        quiet = np.where(np.isnan(d), absent + _days(gap), quiet)
         return np.where(fresh, since, np.where(np.round(gap) >= 1, quiet, since)).astype(object)
     if field == AGE_FIELD:
         return ("lead " + _days(gap) + " older").astype(object)

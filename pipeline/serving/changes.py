@@ -96,6 +96,7 @@ def with_changes(
         )
         old = changes.decode(earlier[changes.PARTS].to_numpy(object)[pos[seen]], len(fields))
         was = earlier["model_version"].to_numpy(object)[pos[seen]]
-        reason[seen] = changes.change_reasons(ctx, X.iloc[seen], fc[seen], as_of, old, was)
+        moved = delta[seen]
+        reason[seen] = changes.change_reasons(ctx, X.iloc[seen], fc[seen], as_of, old, was, moved)
     res["change_reason"] = reason
     return res

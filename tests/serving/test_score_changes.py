@@ -89,9 +89,9 @@ def test_two_database_runs_give_moved_leads_a_reason(registered, tmp_path):
     url = f"sqlite:///{tmp_path / 'scores.db'}"
     leads = folder / "raw" / "leads.csv"
     common = ["--config", cfg, "--leads", leads, "--output", url, "-q"]
-    r = run("score", *common, "--as-of", "2024-03-01", "--run-id", "one")
+    r = run("score", *common, "--as-of", "2026-10-01", "--run-id", "one")
     assert r.exit_code == 0, r.output
-    r = run("score", *common, "--as-of", "2024-03-13", "--run-id", "two")
+    r = run("score", *common, "--as-of", "2026-10-13", "--run-id", "two")
     assert r.exit_code == 0, r.output
     latest = _latest(url)
     moved = _check_moved_have_reasons(latest)
@@ -113,3 +113,23 @@ def test_training_run_logs_insights(registered):
     t = pd.read_csv(artifact_path(run["run_id"], "evaluation/insights.csv"))
     assert {"column", "value", "leads", "wins", "lift", "ci_low", "ci_high"} <= set(t.columns)
     assert "industry" in set(t["column"]) and (t["leads"] >= 30).all()
+
+
+def test_database_history_gives_moved_leads_a_reason(flat_model, tmp_path):
+    """Two runs into sqlite, the second on edited leads: the view and the table carry the
+    change and its reason; the first run's rows have none."""
+    _, cfg, _ = flat_model
+    leads = Path("tests/fixtures/flat/Leads.csv").resolve()
+    url = f"sqlite:///{tmp_path / 'scores.db'}"
+    r = run("score", "--config", cfg, "--leads", leads, "--output", url, "--run-id", "a", "-q")
+    assert r.exit_code == 0, r.output
+    edited = _edited(leads, tmp_path / "edited.csv")
+    r = run("score", "--config", cfg, "--leads", edited, "--output", url, "--run-id", "b", "-q")
+    assert r.exit_code == 0, r.output
+    latest = _latest(url)
+    _check_moved_have_reasons(latest)
+    eng = sa.create_engine(url)
+    with eng.connect() as c:
+        first = pd.read_sql(sa.text("SELECT * FROM lead_scores WHERE run_id = 'a'"), c)
+    eng.dispose()
+    assert first["score_change"].isna().all() and first["change_reason"].isna().all()
