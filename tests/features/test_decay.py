@@ -49,3 +49,18 @@ def test_off_by_default_and_without_dates():
     undated = leads_frame(_created_at=pd.NaT)
     b = FeatureBuilder(["industry"], ["employees"], decay_half_life_days=(7,))
     assert not any("_decay_" in n for n in b.fit(undated, events_frame()).feature_names)
+
+
+@pytest.mark.slow
+def test_decay_loses_no_auc_on_the_sample(sample_config, trained):
+    """`features.decay_half_life_days: [7, 30]` on the tests' sample: no test AUC lost beyond
+    0.003 against the same training without it (docs/configuration.md has the larger runs)."""
+    from pipeline.jobs import load_oracle
+    from pipeline.training.train import train
+
+    base, leads, events = trained
+    cfg = sample_config.model_copy(deep=True)
+    cfg.features.decay_half_life_days = [7, 30]
+    decayed = train(cfg, leads, events, load_oracle(cfg))
+    assert any("_decay_7d" in n for n in decayed.scorer.builder.feature_names)
+    assert decayed.metrics["test_roc_auc"] >= base.metrics["test_roc_auc"] - 0.003
