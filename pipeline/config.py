@@ -23,6 +23,7 @@ from pipeline.config_checks import (
     TIME_UNITS,
     check_date,
     check_encoding,
+    check_half_lives,
     check_sep,
     check_snapshot_days,
     encoding_of,
@@ -305,12 +306,7 @@ class FeaturesConfig(_Strict):
     # (measured on the sample and the shapes: docs/configuration.md, "Engagement that decays")
     decay_half_life_days: list[float] = Field(default_factory=list, max_length=5)
 
-    @field_validator("decay_half_life_days")
-    @classmethod
-    def _positive_unique(cls, v: list[float]) -> list[float]:
-        if any(not (0 < h <= 3650) for h in v) or len(set(v)) != len(v):
-            raise ValueError("give distinct half-lives in days, each above 0 and at most 3650")
-        return v
+    _decay = field_validator("decay_half_life_days")(check_half_lives)
 
 
 class Config(_Strict):

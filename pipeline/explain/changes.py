@@ -30,6 +30,8 @@ PART_PREFIX = "_part:"  # columns of `score_features(..., parts=True)`: one per 
 STEP = 1e-3  # log-odds resolution of a stored part
 MOVED = 0.01  # a field's part that moved less than this (log-odds) is no reason
 SECOND = 0.5  # a second field is named when it moved at least this share of the first
+# base64 with '.' and '_' for '+' and '/': no cell starts as a spreadsheet formula (=, +, -, @)
+ALTCHARS = b"._"
 _HEAD = 20  # bytes before the parts: fields fingerprint u4, as-of seconds i8, data hash u8
 _TIME_FEATURES = ("_days_since_last", "lead_age_days")
 
@@ -65,7 +67,7 @@ def encode(fingerprint: int, as_of: pd.Timestamp, hashes: np.ndarray, fc: np.nda
     q = np.clip(np.round(np.nan_to_num(fc) / STEP), -32767, 32767)
     q = np.ascontiguousarray(q, "<i2")
     block[:, 20 : 20 + 2 * k] = q.view(np.uint8).reshape(n, 2 * k)
-    text = base64.b64encode(block.tobytes())
+    text = base64.b64encode(block.tobytes(), altchars=ALTCHARS)
     return np.frombuffer(text, f"S{width // 3 * 4}").astype(str).astype(object)
 
 
@@ -89,7 +91,7 @@ def decode(cells: pd.Series | np.ndarray, k: int) -> Earlier:
     block = np.zeros((n, width), np.uint8)
     if good.any():
         try:
-            raw = base64.b64decode("".join(s[good].tolist()), validate=True)
+            raw = base64.b64decode("".join(s[good].tolist()), altchars=ALTCHARS, validate=True)
             block[good] = np.frombuffer(raw, np.uint8).reshape(-1, width)
         except (ValueError, TypeError):
             good[:] = False

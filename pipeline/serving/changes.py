@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from pipeline.modeling.scorer import Scorer
 
 EARLIER = ["lead_id", "score", "model_version", changes.PARTS]
-CHANGE_COLUMNS = ("score_change", "change_reason", changes.PARTS)
 
 
 def earlier_frame(df: pd.DataFrame) -> pd.DataFrame:
