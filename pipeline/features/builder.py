@@ -239,10 +239,7 @@ class FeatureBuilder(BaseEstimator):
                 kn = known if w is None else c >= 0
                 counts[name] += np.bincount(c[kn] * n + r[kn], minlength=n * k)
                 totals[name] += np.bincount(r, minlength=n)
-            for h, acc in decay.items():
-                w = np.exp2(-age / h)
-                acc += np.bincount(code[known] * n + row[known], w[known], minlength=n * k)
-                acc[(k - 1) * n :] += np.bincount(row, w, minlength=n)
+            _add_decayed(decay, age, row, code, known, n)
             if last is not None:
                 np.minimum.at(last, code[known] * n + row[known], age[known])
                 np.minimum.at(any_last, row, age)
@@ -256,13 +253,9 @@ class FeatureBuilder(BaseEstimator):
             last[-1] = any_last
             last[np.isinf(last)] = np.nan
             per_type["days_since_last"] = last
-        for h, acc in decay.items():
-            per_type[_decay_name(h)] = acc.reshape(k, n)
-        out: dict[str, np.ndarray] = {}
-        for j, t in enumerate([*types, "activity"]):
-            for name, m in per_type.items():
-                out[f"{t}_{name}"] = m[j]
-        return out
+        per_type.update({_decay_name(h): acc.reshape(k, n) for h, acc in decay.items()})
+        slots = enumerate([*types, "activity"])
+        return {f"{t}_{name}": m[j] for j, t in slots for name, m in per_type.items()}
 
 
 @dataclass
@@ -281,6 +274,22 @@ class EventCodes:
 
 # Events per block of `activity_features`: about 100 MB of temporaries whatever the event count.
 EVENT_BLOCK = 1 << 22
+
+
+def _add_decayed(
+    decay: dict[float, np.ndarray],
+    age: np.ndarray,
+    row: np.ndarray,
+    code: np.ndarray,
+    known: np.ndarray,
+    n: int,
+) -> None:
+    """Add a block's events to each half-life's type-major (k, n) sums, weighted 0.5 ** (age /
+    half-life); the last type slot sums every event, of a feature type or not."""
+    for h, acc in decay.items():
+        w = np.exp2(-age / h)
+        acc[: len(acc) - n] += np.bincount(code[known] * n + row[known], w[known], len(acc) - n)
+        acc[len(acc) - n :] += np.bincount(row, w, minlength=n)
 
 
 def _index_dtype(n: int) -> type:
