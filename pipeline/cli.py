@@ -260,6 +260,22 @@ def tune(
     echo(console.tune_lines(r, trials, time.perf_counter() - t, out))
 
 
+RunIdOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Database output: the run_id of these rows (default: a new UUID). Scoring "
+        "again with the same run id replaces that run's rows instead of adding more."
+    ),
+]
+PreviousOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="An earlier scores file of these leads: adds score_change and change_reason "
+        "(a database output compares with its own history)."
+    ),
+]
+
+
 @app.command()
 @command
 def score(
@@ -290,13 +306,8 @@ def score(
         Path | None,
         typer.Option(help="Also write an HTML scoring report here (stages, top SQLs, drift)."),
     ] = None,
-    run_id: Annotated[
-        str | None,
-        typer.Option(
-            help="Database output: the run_id of these rows (default: a new UUID). Scoring "
-            "again with the same run id replaces that run's rows instead of adding more."
-        ),
-    ] = None,
+    run_id: RunIdOpt = None,
+    previous: PreviousOpt = None,
 ) -> None:
     """Score every lead in a file with the registered model; write scores atomically."""
     from pipeline import jobs
@@ -316,6 +327,7 @@ def score(
         quiet=quiet,
         report=report,
         run_id=run_id,
+        previous=previous,
         inputs=jobs.command_inputs(cfg, config),
     )
     done = jobs.score(request)

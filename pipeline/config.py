@@ -23,6 +23,7 @@ from pipeline.config_checks import (
     TIME_UNITS,
     check_date,
     check_encoding,
+    check_half_lives,
     check_sep,
     check_snapshot_days,
     encoding_of,
@@ -347,6 +348,15 @@ class ReportConfig(_Strict):
     dir: str | None = None
 
 
+class FeaturesConfig(_Strict):
+    # half-lives (days) of exponentially decayed activity counts per activity type: each event
+    # weighs 0.5 ** (age / half-life), so the model learns how fast engagement fades; [] = off
+    # (measured on the sample and the shapes: docs/configuration.md, "Engagement that decays")
+    decay_half_life_days: list[float] = Field(default_factory=list, max_length=5)
+
+    _decay = field_validator("decay_half_life_days")(check_half_lives)
+
+
 class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     schema_: SchemaConfig = Field(default_factory=SchemaConfig, alias="schema")
@@ -361,6 +371,7 @@ class Config(_Strict):
     leakage: LeakageConfig = Field(default_factory=LeakageConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

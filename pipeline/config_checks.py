@@ -80,3 +80,10 @@ def check_date(v: str | None) -> str | None:
     if not (pd.Timestamp("1970-01-01") <= ts.tz_localize(None) <= pd.Timestamp("2200-12-31")):
         raise ValueError(f"{str(v)[:40]!r} is outside 1970-2200")
     return v
+
+
+def check_half_lives(v: list[float]) -> list[float]:
+    """features.decay_half_life_days: distinct half-lives, each in (0, 3650] days."""
+    if any(not (0 < h <= 3650) for h in v) or len(set(v)) != len(v):
+        raise ValueError("give distinct half-lives in days, each above 0 and at most 3650")
+    return v

@@ -256,15 +256,19 @@ def score(request: ScoreRequest) -> Scored:
 def _score_to_output(request: ScoreRequest) -> ScoreSummary:
     """The scores file, or a staged file appended to the database in one transaction."""
 
+    earlier = None
+
     def to_file(out: Path) -> ScoreSummary:
         staged = replace(request, output=str(out))
         if request.engine == "spark":
             return _score_spark(staged)
         scorer, version = pyfunc.load_scorer(request.model_uri)
-        return score_files(staged, scorer, version)
+        return score_files(staged, scorer, version, earlier)
 
     if not database.is_database_url(request.output):
         return to_file(request.output_path)
+    if request.previous is None:  # the database's own history, unless a file is given
+        earlier = database.read_previous(request.output, request.run_id)
     staging = Path(request.config.scoring.staging_dir)
     return database.score_into(request.output, request.run_id, request.as_of, staging, to_file)
 

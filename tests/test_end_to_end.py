@@ -138,7 +138,14 @@ def test_train_register_score_explain(trained_project):
     assert r.exit_code == 0, r.output
     s = pd.read_csv(out)
     open_leads = pd.read_csv(tmp / "raw/open_leads.csv")
-    assert list(s.columns) == [*CONTRACT_COLUMNS, "fit_score", "engagement_score", "grade"]
+    # score_parts: what the next run's score_change and change_reason compare with
+    assert list(s.columns) == [
+        *CONTRACT_COLUMNS,
+        "fit_score",
+        "engagement_score",
+        "grade",
+        "score_parts",
+    ]
     assert s[["fit_score", "engagement_score"]].apply(lambda c: c.between(0, 100)).all().all()
     assert sorted(s["lead_id"]) == sorted(open_leads["lead_id"])
     check_scores(s, metrics["mql_threshold"], metrics["sql_threshold"])

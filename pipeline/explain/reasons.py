@@ -150,6 +150,7 @@ def _activity(
     # a long silence reads "no X for N days", unless X is itself bad news (an unsubscribe)
     is_stale = (np.nan_to_num(d) >= STALE_DAYS) & (total < 0) & (not bad_news)
     choices.append(np.where(is_stale, stale, recent))
+    choices += [recent] * (c.shape[1] - len(choices))  # decayed counts: how recent it was
     dom = _dominant(c)
     txt = np.choose(dom, [np.asarray(ch, dtype=object) for ch in choices])
     return np.where(n == 0, absent, txt).astype(object)

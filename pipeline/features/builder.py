@@ -74,6 +74,9 @@ class FeatureBuilder(BaseEstimator):
 
     - `activity_types_`: the most frequent types among the fit leads' events, sorted;
     - `has_time_`: whether the leads have creation dates (windows, recency, lead age);
+    - `decay_half_life_days`: per half-life h, `<type>_decay_<h>d`, the events before the as-of
+      time each weighted 0.5 ** (age in days / h) (with dates only): recency and frequency in
+      one number that fades smoothly, where the 7/30-day windows drop an event at once;
     - `use_age_`: whether lead age is a feature. Only when there are events to replay: without
       them every snapshot of a lead is the same row except its age, and won leads stop being
       snapshotted at their close date while lost ones reach every age, so age alone would
@@ -86,11 +89,13 @@ class FeatureBuilder(BaseEstimator):
         numeric: list[str],
         use_email: bool = False,
         max_activity_types: int = 40,
+        decay_half_life_days: tuple[float, ...] = (),
     ):
         self.categorical = categorical
         self.numeric = numeric
         self.use_email = use_email
         self.max_activity_types = max_activity_types
+        self.decay_half_life_days = decay_half_life_days
 
     def fit(self, leads: pd.DataFrame, events: pd.DataFrame) -> FeatureBuilder:
         mine = index_positions(leads.index, events["lead_id"]) >= 0
@@ -105,10 +110,11 @@ class FeatureBuilder(BaseEstimator):
         """Feature name -> business field it comes from (used to sum SHAP values into reasons)."""
         check_is_fitted(self)
         f: dict[str, str] = {}
+        halves = self.half_lives
         for t in self.activity_types_:
-            for name in _type_feature_names(t, self.has_time_):
+            for name in _type_feature_names(t, self.has_time_, halves):
                 f[name] = t
-        for name in _type_feature_names("any", self.has_time_):
+        for name in _type_feature_names("any", self.has_time_, halves):
             f[name.replace("any_", "activity_")] = ACTIVITY_FIELD
         if self.use_age_:
             f["lead_age_days"] = AGE_FIELD
@@ -119,6 +125,13 @@ class FeatureBuilder(BaseEstimator):
         if not self.activity_types_:
             f = {k: v for k, v in f.items() if v != ACTIVITY_FIELD}
         return f
+
+    @property
+    def half_lives(self) -> tuple[float, ...]:
+        """The decay half-lives in use: none without dates (nothing to measure age from); a
+        builder pickled before decay existed has none."""
+        check_is_fitted(self)
+        return tuple(getattr(self, "decay_half_life_days", ())) if self.has_time_ else ()
 
     @property
     def feature_names(self) -> list[str]:
@@ -205,6 +218,7 @@ class FeatureBuilder(BaseEstimator):
         # type-major (k, n): each feature a contiguous row; counts as floats (exact below 2**53)
         counts = {name: np.zeros(k * n) for name in names}
         totals = {name: np.zeros(n, np.int64) for name in names}
+        decay = {h: np.zeros(k * n) for h in self.half_lives}
         last = np.full(n * k, np.inf) if self.has_time_ else None
         any_last = np.full(n, np.inf) if self.has_time_ else None
         for lo in range(0, len(ev), EVENT_BLOCK):
@@ -225,6 +239,7 @@ class FeatureBuilder(BaseEstimator):
                 kn = known if w is None else c >= 0
                 counts[name] += np.bincount(c[kn] * n + r[kn], minlength=n * k)
                 totals[name] += np.bincount(r, minlength=n)
+            _add_decayed(decay, age, row, code, known, n)
             if last is not None:
                 np.minimum.at(last, code[known] * n + row[known], age[known])
                 np.minimum.at(any_last, row, age)
@@ -238,11 +253,9 @@ class FeatureBuilder(BaseEstimator):
             last[-1] = any_last
             last[np.isinf(last)] = np.nan
             per_type["days_since_last"] = last
-        out: dict[str, np.ndarray] = {}
-        for j, t in enumerate([*types, "activity"]):
-            for name, m in per_type.items():
-                out[f"{t}_{name}"] = m[j]
-        return out
+        per_type.update({_decay_name(h): acc.reshape(k, n) for h, acc in decay.items()})
+        slots = enumerate([*types, "activity"])
+        return {f"{t}_{name}": m[j] for j, t in slots for name, m in per_type.items()}
 
 
 @dataclass
@@ -263,6 +276,22 @@ class EventCodes:
 EVENT_BLOCK = 1 << 22
 
 
+def _add_decayed(
+    decay: dict[float, np.ndarray],
+    age: np.ndarray,
+    row: np.ndarray,
+    code: np.ndarray,
+    known: np.ndarray,
+    n: int,
+) -> None:
+    """Add a block's events to each half-life's type-major (k, n) sums, weighted 0.5 ** (age /
+    half-life); the last type slot sums every event, of a feature type or not."""
+    for h, acc in decay.items():
+        w = np.exp2(-age / h)
+        acc[: len(acc) - n] += np.bincount(code[known] * n + row[known], w[known], len(acc) - n)
+        acc[len(acc) - n :] += np.bincount(row, w, minlength=n)
+
+
 def _index_dtype(n: int) -> type:
     return np.int32 if n < 2**31 - 1 else np.int64
 
@@ -281,11 +310,17 @@ def lead_age_days(created: pd.Series | np.ndarray, as_of: np.ndarray) -> np.ndar
     return np.where((created == nat) | (as_of == np.iinfo(np.int64).max), np.nan, age)
 
 
-def _type_feature_names(t: str, has_time: bool) -> list[str]:
+def _type_feature_names(t: str, has_time: bool, half_lives: tuple[float, ...] = ()) -> list[str]:
     names = [f"{t}_count"]
     if has_time:
         names += [f"{t}_count_{w}d" for w in WINDOWS] + [f"{t}_days_since_last"]
+        names += [f"{t}_{_decay_name(h)}" for h in half_lives]
     return names
+
+
+def _decay_name(h: float) -> str:
+    """`decay_7d`, `decay_2.5d`: the feature suffix of half-life `h` days."""
+    return f"decay_{h:g}d"
 
 
 def personal_email(emails: pd.Series) -> np.ndarray:

@@ -83,6 +83,7 @@ def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
         numeric=[c for c in sc.feature_columns() if c not in sc.categorical],  # flags are 0/1
         use_email=bool(sc.email) and leads["_email"].notna().any(),
         max_activity_types=cfg.training.max_activity_types,
+        decay_half_life_days=tuple(cfg.features.decay_half_life_days),
     )
 
 

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from pipeline.errors import ModelFormatError
 from pipeline.explain import fastshap
+from pipeline.explain.changes import PART_PREFIX
 from pipeline.explain.fields import field_matrix
 from pipeline.explain.reasons import reason_table
 from pipeline.explain.subscores import group_logodds, percentile, rank_percentile
@@ -57,7 +58,9 @@ class Scorer(Protocol):
     def features(
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
     ) -> pd.DataFrame: ...
-    def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame: ...
+    def score_features(
+        self, X: pd.DataFrame, n_reasons: int = 3, parts: bool = False
+    ) -> pd.DataFrame: ...
     def warm_up(self) -> None: ...
 
 
@@ -197,8 +200,12 @@ class LeadScorer:
         """A pickle keeps the fitted parts, not this process's caches."""
         return {k: v for k, v in self.__dict__.items() if k not in ("_words", "_phrases")}
 
-    def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
-        """`score` on a feature frame already built (the batch scorer also feeds it to drift)."""
+    def score_features(
+        self, X: pd.DataFrame, n_reasons: int = 3, parts: bool = False
+    ) -> pd.DataFrame:
+        """`score` on a feature frame already built (the batch scorer also feeds it to drift).
+        `parts`: with reasons, also each business field's log-odds part, one `_part:<field>`
+        column per field (what `pipeline.explain.changes` compares between two scorings)."""
         if self.is_logistic:
             p, c = self.conversion_probability(X), None
         else:  # one encoding of the chunk for the probability and the SHAP walk
@@ -214,6 +221,10 @@ class LeadScorer:
             reasons = reason_table(c, ff, X, n_reasons, has_time, **words)
             cols.update((k, reasons[k].to_numpy()) for k in reasons.columns)
             cols.update((k, v.to_numpy()) for k, v in self.subscores(c).items())
+            if parts:
+                fields, m = field_matrix(ff)
+                fc = c @ m
+                cols.update((f"{PART_PREFIX}{f}", fc[:, j]) for j, f in enumerate(fields))
         return pd.DataFrame(cols, index=X.index)  # one frame: each join costs ~1 ms a request
 
 

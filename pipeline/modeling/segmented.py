@@ -143,16 +143,18 @@ class SegmentedScorer:
     ) -> pd.DataFrame:
         return self.score_features(self.features(leads, events, as_of), n_reasons)
 
-    def score_features(self, X: pd.DataFrame, n_reasons: int = 3) -> pd.DataFrame:
+    def score_features(
+        self, X: pd.DataFrame, n_reasons: int = 3, parts: bool = False
+    ) -> pd.DataFrame:
         """`LeadScorer.score_features` of the model serving each row, in `X`'s order, plus
         `model_segment`."""
         parts = []
         for name, s, rows in self._parts(X):
-            part = s.score_features(X.iloc[rows], n_reasons)
+            part = s.score_features(X.iloc[rows], n_reasons, parts)
             part["model_segment"] = name
             parts.append(part)
         if not parts:
-            return self.pooled.score_features(X, n_reasons).assign(model_segment=pd.Series())
+            return self.pooled.score_features(X, n_reasons, parts).assign(model_segment=pd.Series())
         pos = np.concatenate([rows for _, _, rows in self._parts(X)])
         out = pd.concat(parts)
         # one set of floors whichever segment scored the lead: the registered model's

@@ -27,6 +27,7 @@ from pipeline.report.card import has_points_rules, leads_accounted
 from pipeline.report.drivers import DEFINITION, probability_drivers
 from pipeline.report.fmt import pct, times
 from pipeline.report.render import render
+from pipeline.words import column_label, value_labels
 
 MIN_SLICE_WINS = 30  # below this many won test leads a slice's numbers are indicative only
 DAYS_PER_MONTH = 30.44
@@ -88,6 +89,7 @@ def training_context(
         "leads_accounted": leads_accounted(info) if "leads_won" in info else "",
         "backtest_chart": None,
         "slices": slice_rows(result.extra_tables.get("slices")),
+        "insights": insight_rows(cfg, result.extra_tables.get("insights")),
         "min_slice_wins": MIN_SLICE_WINS,
         "segments": segment_rows(result.extra_tables.get("segments")),
         "segment_note": SEGMENT_NOTE,
@@ -213,3 +215,29 @@ def grade_rows(scorer: Any, y: np.ndarray, p: np.ndarray) -> list[dict]:
     version grades with (none: no rows)."""
     floors = (getattr(scorer, "meta", None) or {}).get("grades")
     return grade_table(y, p, floors).to_dict("records")
+
+
+MAX_INSIGHTS = 15  # values shown in "What converts"; evaluation/insights.csv holds them all
+
+
+def insight_rows(cfg: Config, t: pd.DataFrame | None) -> list[dict]:
+    """The values whose 95% interval excludes their column's overall conversion, in words:
+    "role: Director: 24% convert, 2.0x the column's 12% (95% interval 19%-30%)"."""
+    from pipeline.evaluation.insights import notable
+
+    if t is None or not len(t):
+        return []
+    labels = cfg.schema.labels
+    rows = []
+    for r in notable(t).head(MAX_INSIGHTS).to_dict("records"):
+        named = value_labels(labels, r["column"]).get(str(r["value"]), str(r["value"]))
+        rows.append(
+            {
+                **r,
+                "label": f"{column_label(labels, r['column'])}: {named}",
+                "words": f"{pct(r['conversion'])} convert, {times(r['lift'])} the column's "
+                f"{pct(r['overall_conversion'])} (95% interval {pct(r['ci_low'])} to "
+                f"{pct(r['ci_high'])})",
+            }
+        )
+    return rows

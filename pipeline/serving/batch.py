@@ -31,6 +31,7 @@ from pipeline.io.rules import (
     nonfinite_warning,
     number_convention,
 )
+from pipeline.serving.changes import read_previous_file, with_changes
 from pipeline.serving.outputs import GRADE, ScoreSummary, format_scores, output_columns
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
@@ -55,25 +56,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def score_files(request: ScoreRequest, scorer: LeadScorer, model_version: str) -> ScoreSummary:
+def score_files(
+    request: ScoreRequest,
+    scorer: LeadScorer,
+    model_version: str,
+    earlier: pd.DataFrame | None = None,
+) -> ScoreSummary:
     """Score the request's leads file in chunks of `scoring.chunk_size` rows into its output
     file; memory stays that of one chunk plus the compact events of the file's leads, whatever
-    the size of the export.
+    the size of the export. `earlier`: the leads' earlier scores (`serving.changes`), else those
+    of `request.previous`, for `score_change` and `change_reason`.
 
     pyarrow reads both files when it can read them exactly as `read_table` would; otherwise (an
     unusual date format, encoding or quoting) the pandas reader does, with its precise errors.
     """
     from pipeline.io.fastcsv import FastPathUnavailable
 
+    if earlier is None and request.previous is not None:
+        earlier = read_previous_file(request.previous)
     try:
-        return _score_chunked(request, scorer, model_version, fast=True)
+        return _score_chunked(request, scorer, model_version, earlier, fast=True)
     except FastPathUnavailable as e:
         log.info("%s: fast reader not usable (%s); reading with pandas", request.leads, e)
-        return _score_chunked(request, scorer, model_version, fast=False)
+        return _score_chunked(request, scorer, model_version, earlier, fast=False)
 
 
 def _score_chunked(
-    request: ScoreRequest, scorer: LeadScorer, model_version: str, fast: bool
+    request: ScoreRequest,
+    scorer: LeadScorer,
+    model_version: str,
+    earlier: pd.DataFrame | None,
+    fast: bool,
 ) -> ScoreSummary:
     from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress
@@ -97,6 +110,7 @@ def _score_chunked(
             scored_at=pd.Timestamp.now(tz="UTC").floor("s").isoformat(),
             n_reasons=n_reasons,
             decimal=request.config.data.decimal,
+            earlier=earlier,
         )
         with atomic_open(output) as f:
             run_overlapped(scoring, leads.chunks, f, lambda n: bar.advance(task, n))
@@ -236,6 +250,7 @@ class ChunkScorer:
     decimal: str | None = None  # data.decimal; None: the model's, else decided on the 1st chunk
     decimals: dict[str, str] = field(default_factory=dict)  # by prepare: one per numeric column
     before_created: int = 0  # by prepare: events dated before their lead was created
+    earlier: pd.DataFrame | None = None  # the leads' earlier scores (serving.changes)
     sc: SchemaConfig = field(init=False)
 
     def __post_init__(self) -> None:
@@ -276,7 +291,9 @@ class ChunkScorer:
         return good, values
 
     def score(self, X: pd.DataFrame) -> pd.DataFrame:
-        return self.scorer.score_features(X, self.n_reasons)
+        res = self.scorer.score_features(X, self.n_reasons, parts=True)
+        when = pd.Timestamp(self.as_of64)
+        return with_changes(res, X, self.scorer, self.model_version, when, self.earlier)
 
     def write(self, f: IO[str], res: pd.DataFrame) -> None:
         """Append a chunk's scores; the header goes with the first chunk that has any.

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import ConfigError, DataError
 from pipeline.io.rules import FORMULA_START
-from pipeline.serving.outputs import GRADE, SEGMENT, SUBSCORES, ScoreSummary
+from pipeline.serving.outputs import CHANGES, GRADE, SEGMENT, SUBSCORES, ScoreSummary
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ RUNS = "lead_score_runs"
 VIEW = "lead_scores_latest"
 INSERT_ROWS = 5_000  # rows per INSERT batch: bounded memory, few round trips
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_TEXT = {"lead_id", "stage", "model_version", SEGMENT, GRADE}
+_TEXT = {"lead_id", "stage", "model_version", SEGMENT, GRADE, *CHANGES[1:]}
 
 
 def is_database_url(target: str | Path | None) -> bool:
@@ -104,6 +104,9 @@ def _tables(reasons: int) -> tuple[sa.MetaData, sa.Table, sa.Table]:
         *[sa.Column(c, sa.Integer) for c in SUBSCORES],
         sa.Column(GRADE, sa.Text),  # A-D; added to tables an earlier version created
         sa.Column(SEGMENT, sa.Text),  # NULL unless the model has segment models
+        sa.Column("score_change", sa.Integer),  # since the lead's previous run; NULL the first time
+        sa.Column("change_reason", sa.Text),
+        sa.Column("score_parts", sa.Text),  # packed field parts (pipeline.explain.changes)
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "lead_id", name=f"pk_{TABLE}"),
         sa.Index(f"ix_{TABLE}_lead_id", "lead_id"),
@@ -122,8 +125,9 @@ def _tables(reasons: int) -> tuple[sa.MetaData, sa.Table, sa.Table]:
 
 
 def _view_sql(columns: list[str]) -> str:
-    """Latest row per lead and the change since the lead's previous run (portable SQL)."""
-    cols = ", ".join(columns)
+    """Latest row per lead and the change since the lead's previous run (portable SQL); the
+    view's `score_change` is computed here, the stored one of the same meaning is not repeated."""
+    cols = ", ".join(c for c in columns if c != "score_change")
     return (
         f"CREATE VIEW {VIEW} AS SELECT {cols}, previous_score, score - previous_score AS "
         f"score_change FROM (SELECT s.*, r.run_seq, ROW_NUMBER() OVER (PARTITION BY s.lead_id "
@@ -243,6 +247,34 @@ def score_into(
         shutil.rmtree(stage, ignore_errors=True)
     s.output, s.run_id = f"{safe_url(url)} (table {TABLE}, run {run_id})", run_id
     return s
+
+
+def read_previous(url: str, run_id: str) -> pd.DataFrame | None:
+    """Each lead's latest row from a run other than `run_id` (a retried run compares with the
+    run before it, not with itself): lead_id, score, model_version, score_parts; None when the
+    database has no scores yet."""
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            have = sa.inspect(conn).get_table_names()
+            if TABLE not in have or RUNS not in have:
+                return None
+            cols = [c["name"] for c in sa.inspect(conn).get_columns(TABLE)]
+            parts = "s.score_parts" if "score_parts" in cols else "NULL AS score_parts"
+            sql = (
+                f"SELECT lead_id, score, model_version, score_parts FROM (SELECT s.lead_id, "
+                f"s.score, s.model_version, {parts}, ROW_NUMBER() OVER (PARTITION BY s.lead_id "
+                f"ORDER BY r.run_seq DESC) AS rk FROM {TABLE} s JOIN {RUNS} r ON r.run_id = "
+                f"s.run_id WHERE s.run_id <> :rid) ranked WHERE rk = 1"
+            )
+            df = pd.read_sql(sa.text(sql), conn, params={"rid": run_id}, dtype={"score": float})
+    except sa.exc.OperationalError as e:
+        raise DataError(_db_error(url, e)) from None
+    finally:
+        engine.dispose()
+    from pipeline.serving.changes import earlier_frame
+
+    return earlier_frame(df.astype({"lead_id": "string", "model_version": "string"}))
 
 
 def read_latest(url: str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -13,6 +13,8 @@ from pipeline.io.rules import ECHO_CAP, clean_text, neutralise
 SUBSCORES = ("fit_score", "engagement_score")  # beside the contract columns, after them
 GRADE = "grade"  # A-D from the registered model's probability floors (modeling.grades)
 SEGMENT = "model_segment"  # with segment models: the segment whose model scored the lead, or pooled
+# since the lead's earlier scoring (serving.changes), and the packed parts the next run compares
+CHANGES = ("score_change", "change_reason", "score_parts")
 
 
 REASON_CAP = 2 * ECHO_CAP
@@ -77,5 +79,5 @@ def format_scores(out: pd.DataFrame, model_version: str, scored_at: str) -> pd.D
     out["probability"] = out["probability"].round(6)
     out["model_version"] = model_version
     out["scored_at"] = scored_at
-    extra = [c for c in (*SUBSCORES, GRADE, SEGMENT) if c in out.columns]
+    extra = [c for c in (*SUBSCORES, GRADE, SEGMENT, *CHANGES) if c in out.columns]
     return out[[c for c in out.columns if c not in extra] + extra]  # after the contract columns

@@ -42,6 +42,7 @@ class ScoreRequest:
     report: Path | None = None  # also write the scoring report here
     explain: bool = True  # REST: score, stage, reasons and sub-scores beside the probability
     on_error: str = "raise"  # REST: a bad record fails the request, or only its row ("row")
+    previous: Path | None = None  # an earlier scores file: score_change and change_reason
 
     @classmethod
     def for_files(
@@ -57,7 +58,7 @@ class ScoreRequest:
     ) -> ScoreRequest:
         """A batch call: files default to the config's (`data.leads`, `data.activities`,
         `scoring.output`); the engine, the time and the paths are checked before any work.
-        `options`: progress, quiet, report, run_id (a database output gets a new UUID), and
+        `options`: progress, quiet, report, previous, run_id (a database output gets a new UUID), and
         `inputs`: what the command reads besides these files (config, tracking store), which no
         output may overwrite."""
         from pipeline.serving.database import is_database_url

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from pipeline.config import Config
 from pipeline.errors import TrainingError
 from pipeline.evaluation.baselines import points_score, rank01
+from pipeline.evaluation.insights import value_insights
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
@@ -117,6 +118,7 @@ def train(
         info["leads_left_out_recent"] = metrics["leads_left_out_recent"] = rows.left_out.leads
         info["left_out_rule"] = rows.left_out.rule()
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
+        tables["insights"] = value_insights(rows.X[rows.one_per_lead], rows.y[rows.one_per_lead])
         seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)
         info.update(seg_info)
         tables.update(seg_tables)

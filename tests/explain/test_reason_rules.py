@@ -66,7 +66,7 @@ def _said(X: pd.DataFrame, c: np.ndarray, k: int) -> pd.DataFrame:
     return reason_table(c, FF, X, k, False, labels=LABELS, context=CONTEXT)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(leads(), st.integers(1, 4))
 def test_reasons_keep_their_rules_on_any_frame(case, k):
     X, c = case
@@ -83,8 +83,11 @@ def test_reasons_keep_their_rules_on_any_frame(case, k):
         assert not [x for x in said if re.search(r"\b(rate|employed|index)\b", x)], said
         # the slots are filled, left to right, by every field with something to say up to k:
         # the fields whose value is there, a missing one only when it lowered the score
+        # (a count of zero, "no site visits", is an absence too: said only when it lowered it)
         speakable = 1 + sum(  # the market conditions always have something to say
-            1 for f, part in parts.items() if pd.notna(X.iloc[i][f]) or part[i] < 0
+            1
+            for f, part in parts.items()
+            if (pd.notna(X.iloc[i][f]) and not (f == "visits" and X.iloc[i][f] == 0)) or part[i] < 0
         )
         assert len(said) == min(k, speakable), (said, X.iloc[i].tolist(), c[i])
         assert row.tolist()[: len(said)] == said

@@ -121,6 +121,7 @@ def test_parameters_stay_as_given_and_learned_state_comes_from_fit():
         "numeric": ["employees"],
         "use_email": True,
         "max_activity_types": 2,
+        "decay_half_life_days": (),
     }
     b.fit(leads_frame().loc[["A"]], events_frame())
     assert b.get_params() == params

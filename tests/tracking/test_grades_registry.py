@@ -26,5 +26,6 @@ def test_scores_grade_with_the_registrys_floors(flat_model, tmp_path):
     r = run("score", "--config", cfg, "--leads", FLAT_LEADS, "--output", out, "-q")
     assert r.exit_code == 0, r.output
     s = pd.read_csv(out)
-    assert s.columns[-1] == "grade" and s["grade"].notna().all()
+    assert "grade" in s.columns and s["grade"].notna().all()
+    assert list(s.columns).index("grade") == list(s.columns).index("engagement_score") + 1
     assert s["grade"].tolist() == grade_of(s["probability"], floors).tolist()
