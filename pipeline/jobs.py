@@ -25,6 +25,7 @@ from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_t
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
+from pipeline.io.sinks import output_lock, read_table_output
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
@@ -237,7 +238,8 @@ def _score_to_output(request: ScoreRequest) -> ScoreSummary:
         return score_files(staged, scorer, version)
 
     if not database.is_database_url(request.output):
-        return to_file(request.output_path)
+        with output_lock(request.output_path):  # a second run to this file is refused
+            return to_file(request.output_path)
     staging = Path(request.config.scoring.staging_dir)
     return database.score_into(request.output, request.run_id, request.as_of, staging, to_file)
 
@@ -246,16 +248,11 @@ def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
     """The best-scored rows of a scores file (csv, or Spark's parquet folder) for the report;
     None for an output this job cannot read back."""
     path = Path(output)
-    if path.suffix.lower() == ".csv" and path.is_file():
-        head = pd.read_csv(path, nrows=0).columns
-        cols = ["lead_id", "probability", "score", "stage"] + [
-            c for c in head if c.startswith("reason_")
-        ]
-        df = pd.read_csv(path, usecols=cols, dtype={"lead_id": str})
-    elif path.exists():
-        df = pd.read_parquet(path)
-    else:
+    if not path.exists():
         return None
+    df = read_table_output(path)
+    keep = ["lead_id", "probability", "score", "stage"]
+    df = df[keep + [c for c in df.columns if c.startswith("reason_")]]
     return df.nlargest(n, "probability")
 
 

@@ -19,6 +19,7 @@ from pipeline.config import CHAMPION_URI, Config
 from pipeline.errors import DataError
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs
 from pipeline.io.rules import clean_value, parse_as_of
+from pipeline.io.sinks import output_format
 
 ENGINES = ("local", "spark")
 ON_ERROR = ("row", "raise")
@@ -74,8 +75,9 @@ class ScoreRequest:
         refuse_inputs(_targets(cfg, out, options.get("report")), inputs)
         if is_database_url(out):
             options["run_id"] = options.get("run_id") or uuid.uuid4().hex
-        else:  # a folder, a path under a file: refused before any work
+        else:  # a folder, a path under a file, a name of no known format: refused now
             check_output_path(out, "scores file")
+            output_format(out)
         return cls(
             as_of=when,
             n_reasons=cfg.scoring.n_reasons,
