@@ -350,9 +350,10 @@ def promote(version: str, reason: str = "leadscore promote") -> str | None:
 
 
 def rollback() -> tuple[str | None, str]:
-    """Point champion back at the version it had before the last promotion: (from, to).
+    """Point champion back at the version before it on the champion history: (from, to).
 
-    The target comes from the champion history, so it is never the champion itself.
+    Repeated, it walks back along the promotions (3 -> 2 -> 1, `registry.champion_stack`) and
+    says so in one line when there is nothing earlier; it never toggles (3 -> 2 -> 3).
     """
     from pipeline.errors import RegistryError
 
@@ -363,11 +364,11 @@ def rollback() -> tuple[str | None, str]:
             cur, prev = registry.rollback_target(client)
             if prev is None:
                 raise RegistryError(
-                    f"no previous champion recorded before version {cur}; "
-                    "use 'leadscore promote VERSION'"
+                    f"no previous champion to roll back to: version {cur} is the oldest champion "
+                    "on record; use 'leadscore promote VERSION'"
                 )
-            reason = f"leadscore rollback from version {cur}"
-            registry.move_champion(client, store.MODEL_NAME, prev, reason)
+            reason = f"{registry.ROLLBACK_REASON} from version {cur}"
+            registry.move_champion(client, store.MODEL_NAME, prev, reason, rollback=True)
     return cur, prev
 
 
