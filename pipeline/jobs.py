@@ -37,6 +37,7 @@ from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import gate, pyfunc, recovery, registry, runs, store
 from pipeline.training.backtest import worker_pool
+from pipeline.training.config_rules import config_problems
 from pipeline.training.train import TrainResult, train
 from pipeline.training.tune import TuneResult, tune
 from pipeline.validation.checks import Report, check_training_data
@@ -89,8 +90,19 @@ def validate_data(cfg: Config) -> Report:
     """Every check `leadscore validate` prints (train runs the same ones first), and the claims
     `init` recorded about the whole file (a column dropped as constant, `schema.drop_reasons`)."""
     leads, events = load_training_data(cfg)
-    report = check_training_data(cfg, leads, events)
+    report = check_before_training(cfg, leads, events)
     check_constant_claims(cfg, report)
+    return report
+
+
+def check_before_training(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> Report:
+    """The one set of checks `train` and `validate` both run before any fitting: the data's
+    (`check_training_data`) and the config's that fitting would otherwise find late
+    (`config_problems`: segments on a column that is no feature, a horizon without dates or
+    longer than the history). So `validate` never says ok to a config `train` refuses."""
+    report = check_training_data(cfg, leads, events)
+    for problem in config_problems(cfg, leads, events):
+        report.add("error", "config", problem)
     return report
 
 
@@ -125,7 +137,7 @@ def train_and_register(cfg: Config, config_path: str | Path) -> Trained:
     folder, inputs = reports_dir(cfg, config_path), command_inputs(cfg, config_path)
     write_report("", "", folder, inputs, dry=True)  # a report folder among the inputs: refused now
     leads, events = load_training_data(cfg)
-    check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
+    check_before_training(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
     with store.storage_errors():
         client = store.setup()
         recovery.repair_interrupted(client)
