@@ -23,6 +23,7 @@ from pipeline.io.sinks import output_format
 
 ENGINES = ("local", "spark")
 ON_ERROR = ("row", "raise")
+PARAMS = ("as_of", "explain", "n_reasons", "on_error")  # a REST request's (and Spark's) params
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,10 @@ class ScoreRequest:
         """A REST request's `params` (as_of, explain, n_reasons up to `most_reasons`, the model's
         number of business fields, and on_error: row, the default, or raise)."""
         params = params or {}
+        unknown = [str(k) for k in params if k not in PARAMS]
+        if unknown:  # a misspelt parameter silently ignored would score with its default
+            known = ", ".join(PARAMS)
+            raise DataError(f"params.{clean_value(unknown[0])}: unknown parameter; use {known}")
         on_error = str(params.get("on_error") or "row")
         if on_error not in ON_ERROR:
             raise DataError(f"params.on_error '{clean_value(on_error)}': use 'row' or 'raise'")
