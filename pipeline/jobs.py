@@ -339,6 +339,7 @@ def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataF
     `scores` is a scores file or the database URL a scoring run wrote to (its latest view)."""
     need = ["lead_id", "probability", "stage"]
     if database.is_database_url(str(scores)):
+        database.check_url(str(scores))
         source = database.safe_url(str(scores))
         frame = database.read_latest(str(scores), need)
     else:

@@ -62,7 +62,7 @@ class ScoreRequest:
         `options`: progress, quiet, report, run_id (a database output gets a new UUID), and
         `inputs`: what the command reads besides these files (config, tracking store), which no
         output may overwrite."""
-        from pipeline.serving.database import is_database_url
+        from pipeline.serving.database import check_run_id, check_url, is_database_url
 
         if engine not in ENGINES:
             raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
@@ -71,11 +71,14 @@ class ScoreRequest:
         acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
         _check_inputs(leads, acts)
         out = str(output or cfg.scoring.output)
+        if is_database_url(out):
+            check_url(out)  # before any message shows a part of it
         inputs = options.pop("inputs", None) or Inputs()
         inputs = inputs.add(leads, "leads file").add(acts, "activities file")
         refuse_inputs(_targets(cfg, out, options.get("report")), inputs)
         if is_database_url(out):
             options["run_id"] = options.get("run_id") or uuid.uuid4().hex
+            check_run_id(options["run_id"])
         else:  # a folder, a path under a file, a name of no known format: refused now
             check_output_path(out, "scores file")
             output_format(out)
