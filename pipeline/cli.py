@@ -321,9 +321,9 @@ def explain(
     if plot is not None:
         from pipeline.explain.plots import check_plot_path
 
-        check_plot_path(plot)
         reads = {"leads_file": leads, "activities_file": activities}
         check_output_path(plot, "waterfall plot", command_inputs(cfg, config, **reads))
+        check_plot_path(plot)
     x = explain_leads(cfg, lead_ids, leads, activities, model_uri, as_of)
     echo(console.explain_lines(x))
     if plot is not None:

@@ -122,6 +122,7 @@ def test_a_second_run_to_the_same_output_is_refused_not_interleaved(clean):
         one_line(score(cfg, FLAT, out), "another run", "is writing this scores file")
     assert out.read_bytes() == before
     assert score(cfg, FLAT, out).exit_code == 0  # released: the next run goes ahead
+    assert not (out.parent / f".{out.name}.lock").exists()  # removed by the run that held it
 
 
 def _compressed(src: Path, folder: Path) -> dict[str, Path]:
@@ -222,6 +223,7 @@ def test_explain_plot_of_no_image_format_is_one_line(clean, tmp_path):
     one_line(r, "end it in .png, .svg or .pdf")
 
 
+@pytest.mark.slow  # train is refused before fitting, but test_tiers marks every train call slow
 @pytest.mark.parametrize("command", ["validate", "train"])
 def test_validate_and_train_refuse_the_same_config_before_any_run(clean, tmp_path, command):
     cfg, _ = clean

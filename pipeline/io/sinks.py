@@ -6,9 +6,9 @@ table is written as CSV text (the same bytes on every path) and, for the other f
 on the way to the atomic rename, so a failed run still leaves the previous file whole.
 
 A run holds a lock file beside the output (`.NAME.lock`, an advisory `flock`) from its check to
-its rename: a second run writing the same output is refused in one line rather than silently
-replacing the first run's file. The kernel releases the lock when the process ends, crash
-included, so a stale lock file never blocks the next run.
+its rename, and removes it when done: a second run writing the same output is refused in one line
+rather than silently replacing the first run's file. The kernel releases the lock when the process
+ends, crash included, so a lock file a crash leaves behind never blocks the next run.
 """
 
 from __future__ import annotations
@@ -115,11 +115,25 @@ def output_lock(path: str | Path, what: str = "scores file") -> Iterator[None]:
                 f"{path}: another run (pid {holder}) is writing this {what}; wait for it to "
                 "finish or choose another output"
             ) from None
+        if not _same_inode(fd, lock):  # a holder removed it as we opened it: still theirs
+            raise StorageError(
+                f"{path}: another run has just finished or started writing this {what}; try again"
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)  # while still held: no lock file left beside the output
     finally:
         os.close(fd)  # closing releases the lock; the kernel does it on a crash too
+
+
+def _same_inode(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def read_table_output(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -117,11 +117,12 @@ def rollback_target(client: MlflowClient) -> tuple[str | None, str | None]:
 
     The history is the record; `previous-champion` is its shortcut and may be stale after a kill
     between the two writes, so it is only the fallback when the history does not end at the
-    current champion (an alias moved by hand in the MLflow UI)."""
+    current champion anywhere (an alias moved by hand in the MLflow UI)."""
     cur = get_alias_version(client, CHAMPION)
     stack = champion_stack(champion_history(client, MODEL_NAME))
-    if stack and stack[-1] == cur:
-        return cur, (stack[-2] if len(stack) > 1 else None)
+    if cur in stack:  # normally the top; lower down when the alias was moved without a record
+        at = len(stack) - 1 - stack[::-1].index(cur)
+        return cur, (stack[at - 1] if at > 0 else None)
     prev = get_alias_version(client, PREVIOUS)
     return cur, (prev if prev != cur else None)
 
