@@ -357,8 +357,11 @@ def explain(
 
     cfg = load_config(config)
     if plot is not None:
+        from pipeline.explain.plots import check_plot_path
+
         reads = {"leads_file": leads, "activities_file": activities}
         check_output_path(plot, "waterfall plot", command_inputs(cfg, config, **reads))
+        check_plot_path(plot)
     x = explain_leads(cfg, lead_ids, leads, activities, model_uri, as_of)
     echo(console.explain_lines(x))
     if plot is not None:

@@ -26,6 +26,7 @@ from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_t
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
+from pipeline.io.sinks import output_lock, read_table_output
 from pipeline.modeling.prepare import split_for_training
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.monitor import monitor, read_scores_file
@@ -39,6 +40,7 @@ from pipeline.serving.rows import prepare_leads
 from pipeline.tracking import gate, grades, lifecycle, pyfunc, recovery, registry, runs, store
 from pipeline.training.backtest import worker_pool
 from pipeline.training.cadence import Decision, decide, id_hashes
+from pipeline.training.config_rules import config_problems
 from pipeline.training.train import TrainResult, train
 from pipeline.training.tune import TuneResult, tune
 from pipeline.validation.checks import Report, check_training_data
@@ -91,7 +93,7 @@ def validate_data(cfg: Config) -> Report:
     """Every check `leadscore validate` prints (train runs the same ones first), and the claims
     `init` recorded about the whole file (a column dropped as constant, `schema.drop_reasons`)."""
     leads, events = load_training_data(cfg)
-    report = check_training_data(cfg, leads, events, left_out=left_out_words(cfg, leads, events))
+    report = check_before_training(cfg, leads, events)
     check_constant_claims(cfg, report)
     return report
 
@@ -106,6 +108,17 @@ def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> st
     if not left.leads:
         return ""
     return f"{left.leads:,} labelled leads will be left out as too recent (rule: {left.rule()})"
+
+
+def check_before_training(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> Report:
+    """The one set of checks `train` and `validate` both run before any fitting: the data's
+    (`check_training_data`) and the config's that fitting would otherwise find late
+    (`config_problems`: segments on a column that is no feature, a horizon without dates or
+    longer than the history). So `validate` never says ok to a config `train` refuses."""
+    report = check_training_data(cfg, leads, events, left_out=left_out_words(cfg, leads, events))
+    for problem in config_problems(cfg, leads, events):
+        report.add("error", "config", problem)
+    return report
 
 
 @dataclass
@@ -142,7 +155,7 @@ def train_and_register(
     folder, inputs = reports_dir(cfg, config_path), command_inputs(cfg, config_path)
     write_report("", "", folder, inputs, dry=True)  # a report folder among the inputs: refused now
     leads, events = load_training_data(cfg)
-    check_training_data(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
+    check_before_training(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
     with store.storage_errors():
         client = store.setup()
         recovery.repair_interrupted(client)
@@ -266,7 +279,8 @@ def _score_to_output(request: ScoreRequest) -> ScoreSummary:
         return score_files(staged, scorer, version, earlier)
 
     if not database.is_database_url(request.output):
-        return to_file(request.output_path)
+        with output_lock(request.output_path):  # a second run to this file is refused
+            return to_file(request.output_path)
     if request.previous is None:  # the database's own history, unless a file is given
         earlier = database.read_previous(request.output, request.run_id)
     staging = Path(request.config.scoring.staging_dir)
@@ -277,16 +291,11 @@ def read_top_leads(output: Path, n: int = 200) -> pd.DataFrame | None:
     """The best-scored rows of a scores file (csv, or Spark's parquet folder) for the report;
     None for an output this job cannot read back."""
     path = Path(output)
-    if path.suffix.lower() == ".csv" and path.is_file():
-        head = pd.read_csv(path, nrows=0).columns
-        cols = ["lead_id", "probability", "score", "stage"] + [
-            c for c in head if c.startswith("reason_")
-        ]
-        df = pd.read_csv(path, usecols=cols, dtype={"lead_id": str})
-    elif path.exists():
-        df = pd.read_parquet(path)
-    else:
+    if not path.exists():
         return None
+    df = read_table_output(path)
+    keep = ["lead_id", "probability", "score", "stage"]
+    df = df[keep + [c for c in df.columns if c.startswith("reason_")]]
     return df.nlargest(n, "probability")
 
 
@@ -361,6 +370,7 @@ def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataF
     `scores` is a scores file or the database URL a scoring run wrote to (its latest view)."""
     need = ["lead_id", "probability", "stage"]
     if database.is_database_url(str(scores)):
+        database.check_url(str(scores))
         source = database.safe_url(str(scores))
         frame = database.read_latest(str(scores), need)
     else:
@@ -384,9 +394,10 @@ def promote(version: str, reason: str = "leadscore promote") -> str | None:
 
 
 def rollback() -> tuple[str | None, str]:
-    """Point champion back at the version it had before the last promotion: (from, to).
+    """Point champion back at the version before it on the champion history: (from, to).
 
-    The target comes from the champion history, so it is never the champion itself.
+    Repeated, it walks back along the promotions (3 -> 2 -> 1, `registry.champion_stack`) and
+    says so in one line when there is nothing earlier; it never toggles (3 -> 2 -> 3).
     """
     from pipeline.errors import RegistryError
 
@@ -397,11 +408,11 @@ def rollback() -> tuple[str | None, str]:
             cur, prev = registry.rollback_target(client)
             if prev is None:
                 raise RegistryError(
-                    f"no previous champion recorded before version {cur}; "
-                    "use 'leadscore promote VERSION'"
+                    f"no previous champion to roll back to: version {cur} is the oldest champion "
+                    "on record; use 'leadscore promote VERSION'"
                 )
-            reason = f"leadscore rollback from version {cur}"
-            registry.move_champion(client, store.MODEL_NAME, prev, reason)
+            reason = f"{registry.ROLLBACK_REASON} from version {cur}"
+            registry.move_champion(client, store.MODEL_NAME, prev, reason, rollback=True)
     return cur, prev
 
 

@@ -277,7 +277,13 @@ def test_score_unknown_model_uri(flat_model):
     _score_fails(
         flat_model, FLAT, "lead-scoring@nope", extra=("--model-uri", "models:/lead-scoring@nope")
     )
-    _score_fails(flat_model, FLAT, "not found", extra=("--model-uri", "models:/no-such-model/1"))
+    _score_fails(
+        flat_model,
+        FLAT,
+        "no model named 'no-such-model'",
+        "registered models: lead-scoring",
+        extra=("--model-uri", "models:/no-such-model/1"),
+    )
 
 
 def test_score_missing_model_columns_are_listed(flat_model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -22,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from pipeline.errors import DataError  # noqa: E402
 from pipeline.explain.fields import field_matrix  # noqa: E402
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD, EMAIL_FIELD  # noqa: E402
 
@@ -199,3 +201,16 @@ def shap_beeswarm(contrib: np.ndarray, X: pd.DataFrame, max_display: int = 20) -
     fig = plt.gcf()
     fig.tight_layout()
     return fig
+
+
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "eps", "ps", "tif", "tiff")
+
+
+def check_plot_path(path: str | Path) -> None:
+    """The plot's name decides its image format: refuse, before any work, a suffix matplotlib
+    cannot write (`x.txt`), rather than fail after the model is loaded."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        raise DataError(
+            f"{path}: the plot's name decides its image format; end it in .png, .svg or .pdf"
+        )

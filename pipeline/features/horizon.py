@@ -31,6 +31,36 @@ def export_date(leads: pd.DataFrame, events: pd.DataFrame) -> np.datetime64:
     return pd.Series(times, dtype="datetime64[ns]").max().to_datetime64()
 
 
+def horizon_problem(
+    leads: pd.DataFrame, horizon_days: int, first_age: float, as_of: np.datetime64
+) -> str | None:
+    """Why `targets.horizon_days` cannot label these leads, or None: no creation dates, no win
+    dates, or a horizon longer than the history (no lead's horizon has ended by `as_of`), which
+    is the config's length and not the data's fault. Asked by `train` and `validate` before any
+    fitting (`prepare.config_problems`) and by `horizon_leads`."""
+    if not leads["_created_at"].notna().any():
+        return (
+            "targets.horizon_days needs creation dates (schema.created_at): without them no "
+            "snapshot's horizon can be placed in time"
+        )
+    won = leads["_label"] == 1
+    if won.any() and leads.loc[won, "_closed_at"].isna().all():
+        return (
+            "targets.horizon_days needs the win date: set schema.outcome.closed_at to the close "
+            "date column of the outcomes"
+        )
+    first = leads["_created_at"].min().to_datetime64()
+    span = int((as_of - first) / DAY)
+    if first + np.timedelta64(int(first_age * 86400), "s") + horizon_days * DAY > as_of:
+        most = max(0, span - int(np.ceil(first_age)))
+        return (
+            f"targets.horizon_days {horizon_days} is longer than the history: the export spans "
+            f"{span} days and a lead's first snapshot (day {first_age:g}) plus the horizon must "
+            f"end within it; use at most {most} days or export more history"
+        )
+    return None
+
+
 def horizon_leads(
     leads: pd.DataFrame, horizon_days: int, first_age: float, as_of: np.datetime64
 ) -> tuple[pd.DataFrame, LeftOut]:
@@ -38,17 +68,10 @@ def horizon_leads(
     snapshot's horizon to have passed by `as_of`, and not won without a win date. Open leads are
     among them (label 0: not won so far); `_label` stays 1 for won leads. Also: how many labelled
     leads were left out because their window had not ended."""
-    if not leads["_created_at"].notna().any():
-        raise ConfigError(
-            "targets.horizon_days needs creation dates (schema.created_at): without them no "
-            "snapshot's horizon can be placed in time"
-        )
+    problem = horizon_problem(leads, horizon_days, first_age, as_of)
+    if problem:
+        raise ConfigError(problem)
     won = leads["_label"] == 1
-    if won.any() and leads.loc[won, "_closed_at"].isna().all():
-        raise ConfigError(
-            "targets.horizon_days needs the win date: set schema.outcome.closed_at to the close "
-            "date column of the outcomes"
-        )
     created = leads["_created_at"].to_numpy("datetime64[ns]")
     ends = created + np.timedelta64(int(first_age * 86400), "s") + horizon_days * DAY
     ok = ~np.isnat(created) & (ends <= as_of) & ~(won & leads["_closed_at"].isna()).to_numpy()

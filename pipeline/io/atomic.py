@@ -78,7 +78,7 @@ def refuse_inputs(targets: Iterable[tuple[str | Path, str]], inputs: Inputs) -> 
 
 def check_output_path(path: str | Path, what: str = "output", inputs: Inputs | None = None) -> Path:
     """Refuse, before any work, a target that can never be written as a file, or that is one of
-    the command's `inputs` (or inside the tracking store's folder)."""
+    the command's `inputs` (or the tracking store: its file, artifact root, a file store's folder)."""
     if inputs is not None:
         refuse_inputs([(path, what)], inputs)
     path = Path(path)

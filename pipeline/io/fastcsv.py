@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Config
 from pipeline.io.canonical import normalise_types
+from pipeline.io.compressed import plain_file
 from pipeline.io.readers import file_encoding, file_kind
 from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST
 
@@ -46,6 +47,7 @@ class FastPathUnavailable(Exception):
 
 def csv_header(path: Path, cfg: Config, what: str = "leads file") -> list[str]:
     """Column names as `read_table` reports them (BOM and spaces stripped)."""
+    path = plain_file(path)  # a compressed file: its plain copy
     if file_kind(path) == "parquet":
         return list(pq.ParquetFile(path).schema_arrow.names)
     try:
@@ -83,6 +85,7 @@ def _options(
 
 def read_columns(path: Path, cfg: Config, columns: list[str]) -> pa.Table:
     """A few columns of a CSV or parquet file, all as strings."""
+    path = plain_file(path)  # a compressed file: its plain copy
     if file_kind(path) == "parquet":
         return pq.read_table(path, columns=columns)
     names = csv_header(path, cfg)
@@ -97,6 +100,7 @@ def iter_lead_batches(path: Path, cfg: Config, rows: int) -> Iterator[pd.DataFra
     """The leads file as frames of about `rows` rows (strings, missing markers as NA), index = row
     position in the file, so rejected-row numbers stay those of the whole file."""
     start = 0
+    path = plain_file(path)  # a compressed file: its plain copy
     if file_kind(path) == "parquet":
         for b in pq.ParquetFile(path).iter_batches(batch_size=rows):
             df = b.to_pandas()
@@ -214,6 +218,7 @@ def compact_events(
     Memory is that of one block plus the kept events; the file itself is never held whole.
     """
     kept = _KeptEvents(first_ids, first_rows, np.datetime64(as_of, "ns").astype(np.int64))
+    path = plain_file(path)  # a compressed file: its plain copy
     if file_kind(path) == "parquet":
         _add_parquet_events(path, cfg, kept, on_progress)
     else:

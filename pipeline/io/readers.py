@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.io.compressed import inner_name, named_as, plain_file
 from pipeline.io.rules import (
     DATE_RANGE,
     DECIMAL_WORDS,
@@ -41,7 +42,7 @@ BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "
 def file_encoding(path: str | Path, cfg: Config, what: str = "leads file") -> str:
     """The encoding to read one file with: a byte-order mark at its start decides (it cannot
     lie), else the configured encoding of its table (`what` names it: 'activities file', ...)."""
-    with open(path, "rb") as f:
+    with open(plain_file(path), "rb") as f:
         head = f.read(3)
     for bom, enc in BOMS:
         if head.startswith(bom):
@@ -66,6 +67,7 @@ def text_chunks(
     claims over them, so the two read a file the same way. `columns`: only those the file has,
     matched and named by their trimmed header (none of them: no chunks); None: every column."""
     enc = "utf-8-sig" if encoding == "utf-8" else encoding  # a byte-order mark is no name
+    path = plain_file(path)
     if file_kind(path) == "parquet":
         import pyarrow.parquet as pq
 
@@ -87,8 +89,9 @@ def text_chunks(
 
 
 def file_kind(path: str | Path) -> str:
-    """'parquet' for a .parquet or .pq file, else 'csv': the one rule every reader follows."""
-    return "parquet" if Path(path).suffix.lower() in PARQUET_SUFFIXES else "csv"
+    """'parquet' for a .parquet or .pq file (compressed or not: `leads.parquet.gz`), else 'csv':
+    the one rule every reader follows."""
+    return "parquet" if Path(inner_name(path)).suffix.lower() in PARQUET_SUFFIXES else "csv"
 
 
 def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFrame:
@@ -100,14 +103,16 @@ def read_table(path: str | Path, cfg: Config, what: str = "file") -> pd.DataFram
     """
     p = Path(path)
     _check_file(p, what)
-    if p.suffix.lower() in SPREADSHEET_SUFFIXES:
+    if Path(inner_name(p)).suffix.lower() in SPREADSHEET_SUFFIXES:
         raise DataError(
             f"{p}: a spreadsheet workbook, which is not read directly; save the sheet as "
             "'CSV UTF-8' (or parquet) and point the config at that file"
         )
-    if file_kind(p) == "parquet":
-        return _read_parquet(p, cfg)
-    return _read_csv(p, cfg, what)
+    with named_as(p):  # a compressed file is read as its plain copy, named as the user's file
+        src = plain_file(p)
+        if file_kind(p) == "parquet":
+            return _read_parquet(src, cfg)
+        return _read_csv(src, cfg, what)
 
 
 def _check_file(p: Path, what: str) -> None:

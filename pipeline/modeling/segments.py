@@ -56,6 +56,18 @@ def segment_values(rows: TrainingRows, column: str) -> np.ndarray:
     return np.where(pd.notna(v), v.astype(str), None)
 
 
+def segments_problem(cfg: Config, force: bool = False) -> str | None:
+    """Why `segments.column` cannot route leads (not a categorical feature), or None. `train`
+    and `validate` ask before any fitting (`prepare.config_problems`); `fit_segments` again."""
+    column = cfg.segments.column
+    if column is None or (column in cfg.schema.categorical and not force):
+        return None
+    return (
+        f"segments.column: {column!r} is not in schema.categorical; list it there "
+        "(the scorer routes each lead by that feature)"
+    )
+
+
 def fit_segments(
     cfg: Config,
     rows: TrainingRows,
@@ -68,11 +80,11 @@ def fit_segments(
     sc = cfg.segments
     if sc.column is None:
         return pooled, []
-    if sc.column not in rows.builder.categorical:
-        raise ConfigError(
-            f"segments.column: {sc.column!r} is not in schema.categorical; list it there "
-            "(the scorer routes each lead by that feature)"
-        )
+    problem = segments_problem(cfg) or (
+        None if sc.column in rows.builder.categorical else segments_problem(cfg, force=True)
+    )
+    if problem:
+        raise ConfigError(problem)
     seg = segment_values(rows, sc.column)
     fit_leads = rows.part("fit") & rows.one_per_lead
     counts = pd.Series(seg[fit_leads]).dropna().value_counts(sort=True)

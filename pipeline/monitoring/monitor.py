@@ -19,7 +19,8 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.canonical import outcome_labels
-from pipeline.io.readers import require_columns
+from pipeline.io.compressed import named_as, plain_file
+from pipeline.io.readers import file_kind, require_columns
 
 
 def realised_vs_promised(
@@ -59,7 +60,12 @@ def read_scores_file(path: Path, columns: list[str]) -> pd.DataFrame:
     """A scores file written by `leadscore score`, with the columns monitoring needs."""
     if not path.exists():
         raise DataError(f"{path}: scores file not found; pass --scores or run 'leadscore score'")
-    scores = pd.read_csv(path, dtype={"lead_id": str})
+    with named_as(path):  # a compressed scores file (.csv.gz, .zip, ...) is read as its twin
+        src = plain_file(path)
+        if file_kind(src) == "parquet":
+            scores = pd.read_parquet(src)
+        else:
+            scores = pd.read_csv(src, dtype={"lead_id": str})
     require_columns(scores, columns, path, "scores file")
     return scores
 

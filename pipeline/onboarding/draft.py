@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
+from pipeline.io.compressed import inner_name
 from pipeline.io.readers import file_kind
 from pipeline.io.rules import to_flags, to_numbers
 from pipeline.onboarding.columns import Col, classify, decimal_comma, examples, outcome_word
@@ -417,7 +418,7 @@ def guess_config(
         activity=activity,
         sql=_guess_sql(label, whole_base_rate(leads_table.facts, outcomes_table, outcome)),
         leakage_suspects=list(suspects),
-        scores_output=f"data/scored/{leads_table.path.stem.lower().replace(' ', '_')}-scores.csv",
+        scores_output=f"data/scored/{_stem(leads_table.path).lower().replace(' ', '_')}-scores.csv",
     )
     draft.labels = labels_for(leads_table.df, draft)
     numeric = [c.column for c in draft.numeric]
@@ -455,3 +456,8 @@ def draft_config(
     """The YAML text of a drafted config and short notes for the terminal."""
     draft = guess_config(leads, activities, outcomes)
     return render_yaml(draft), draft.notes
+
+
+def _stem(path: Path) -> str:
+    """The export's name without its suffixes: `Leads.csv.gz` and `Leads.csv` are `Leads`."""
+    return Path(inner_name(path)).stem

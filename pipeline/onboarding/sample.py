@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import DataError
+from pipeline.io.compressed import plain_file
 from pipeline.io.readers import SEPARATORS, file_kind, text_chunks
 from pipeline.onboarding.wholefile import FileFacts, scan
 
@@ -52,7 +53,8 @@ class Table:
 
 def _sniff(path: Path) -> tuple[str, str, list[str]]:
     """Delimiter and encoding from the first 64 KB: the header decides, quotes respected."""
-    raw = path.read_bytes()[:65536]
+    with open(plain_file(path), "rb") as f:  # a compressed file: its plain copy
+        raw = f.read(65536)
     notes = []
     try:
         text = raw.decode("utf-8-sig")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
-from pipeline.io.atomic import atomic_open, write_atomic
+from pipeline.io.atomic import write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.csvwrite import write_csv
 from pipeline.io.readers import read_table
@@ -31,8 +31,9 @@ from pipeline.io.rules import (
     nonfinite_warning,
     number_convention,
 )
+from pipeline.io.sinks import atomic_output, output_stem
 from pipeline.serving.changes import read_previous_file, with_changes
-from pipeline.serving.outputs import GRADE, ScoreSummary, format_scores, output_columns
+from pipeline.serving.outputs import GRADE, ScoreSummary, format_scores
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,
@@ -112,14 +113,14 @@ def _score_chunked(
             decimal=request.config.data.decimal,
             earlier=earlier,
         )
-        with atomic_open(output) as f:
+        with atomic_output(output) as f:
             run_overlapped(scoring, leads.chunks, f, lambda n: bar.advance(task, n))
-            if scoring.n_scored == 0:
-                f.write(",".join(output_columns(n_reasons)) + "\n")
             # inside the block: the scores file appears only once its rejected rows are written
             rejected = scoring.rejected()
             rej_path = _write_rejected(rejected, output)
             ev_path = _write_rejected_events(events.rejected, output)
+            if scoring.n_scored == 0:  # the previous scores stay: no run replaces them with none
+                raise DataError(nothing_scored(request, len(rejected), rej_path))
         if rej_path is None:  # an earlier run's rejected rows never sit beside clean new scores
             rejected_path(output).unlink(missing_ok=True)
     scoring.warn(request.activities or "activities", events)
@@ -357,11 +358,20 @@ def run_overlapped(
 
 
 def rejected_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".rejected.csv")
+    return output.with_name(output_stem(output) + ".rejected.csv")
 
 
 def rejected_activities_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".rejected-activities.csv")
+    return output.with_name(output_stem(output) + ".rejected-activities.csv")
+
+
+def nothing_scored(request: ScoreRequest, n_rejected: int, rejected: Path | None) -> str:
+    """The one line of a run that scored no lead: why, where the rows went, the output kept."""
+    where = f"; their reasons are in {rejected}" if rejected is not None else ""
+    return (
+        f"{request.leads}: no lead scored, all {n_rejected} rows rejected{where}; "
+        f"{request.output} was left as it was (check --as-of {request.as_of.date()} and the file)"
+    )
 
 
 def _write_rejected(rejected: pd.DataFrame, output: Path) -> Path | None:

@@ -53,6 +53,37 @@ def is_database_url(target: str | Path | None) -> bool:
     return isinstance(target, str) and bool(_URL.match(target))
 
 
+RUN_ID_MAX = 64  # the run_id column's length (lead_scores and lead_score_runs)
+_NETLOC = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+def check_url(url: str) -> None:
+    """Refuse, before any work and without repeating any of it, a database URL that would be
+    read wrongly: an unencoded '@' in the user or password (the rest of the password would be
+    taken for the host, and shown in errors), or a port that is not a number."""
+    netloc = (_NETLOC.match(url) or [None, ""])[1]
+    if netloc.count("@") > 1:
+        raise ConfigError(
+            "the database URL has more than one '@' before the host: write an '@' in the user "
+            "name or password as %40 (and ':' as %3A, '/' as %2F); the URL is not shown here"
+        )
+    hostport = netloc.rsplit("@", 1)[-1]
+    port = hostport.rsplit(":", 1)[1] if ":" in hostport and not hostport.endswith("]") else ""
+    if port and not port.isdigit():
+        raise ConfigError(
+            f"the database URL's port {port[:12]!r} is not a number; use host:5432 "
+            "(the URL is not shown here)"
+        )
+
+
+def check_run_id(run_id: str) -> None:
+    if len(run_id) > RUN_ID_MAX:
+        raise DataError(
+            f"--run-id: {len(run_id)} characters, the run_id column holds at most {RUN_ID_MAX}; "
+            "use a shorter id"
+        )
+
+
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and MLflow params."""
     try:
@@ -107,7 +138,7 @@ def _tables(reasons: int) -> tuple[sa.MetaData, sa.Table, sa.Table]:
         sa.Column("score_change", sa.Integer),  # since the lead's previous run; NULL the first time
         sa.Column("change_reason", sa.Text),
         sa.Column("score_parts", sa.Text),  # packed field parts (pipeline.explain.changes)
-        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("run_id", sa.String(RUN_ID_MAX), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "lead_id", name=f"pk_{TABLE}"),
         sa.Index(f"ix_{TABLE}_lead_id", "lead_id"),
     )
@@ -115,7 +146,7 @@ def _tables(reasons: int) -> tuple[sa.MetaData, sa.Table, sa.Table]:
         RUNS,
         md,
         sa.Column("run_seq", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("run_id", sa.String(RUN_ID_MAX), nullable=False, unique=True),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("model_version", sa.Text),
         sa.Column("as_of", sa.DateTime),
@@ -140,6 +171,7 @@ def _view_sql(columns: list[str]) -> str:
 def _ensure_schema(conn: Connection, reasons: int) -> tuple[sa.Table, sa.Table]:
     """Create the tables and the view, or add the reason columns an earlier run did not have."""
     md, scores, runs = _tables(reasons)
+    _check_shape(conn)
     md.create_all(conn, checkfirst=True)
     insp = sa.inspect(conn)
     have = [c["name"] for c in insp.get_columns(TABLE)]
@@ -154,6 +186,26 @@ def _ensure_schema(conn: Connection, reasons: int) -> tuple[sa.Table, sa.Table]:
     if added:  # the reflected table now has them too
         scores = sa.Table(TABLE, sa.MetaData(), autoload_with=conn)
     return scores, runs
+
+
+SHAPE = {TABLE: ("lead_id", "probability", "score", "stage", "run_id"), RUNS: ("run_id",)}
+
+
+def _check_shape(conn: Connection) -> None:
+    """A table of ours that exists with another shape (another tool's `lead_scores`, without
+    `run_id`) is refused by name, not altered: its rows are someone else's."""
+    insp = sa.inspect(conn)
+    for table, needed in SHAPE.items():
+        if not insp.has_table(table):
+            continue
+        have = {c["name"] for c in insp.get_columns(table)}
+        missing = [c for c in needed if c not in have]
+        if missing:
+            raise DataError(
+                f"table {table} exists with another shape (no column {missing[0]}); it is not "
+                f"one leadscore wrote: rename it (ALTER TABLE {table} RENAME TO {table}_old) "
+                "or write to another database"
+            )
 
 
 def _records(chunk: pd.DataFrame, run_id: str) -> list[dict]:
@@ -196,7 +248,7 @@ def write_scores(
                 log.debug("%s: %d rows written, not committed", TABLE, n)
             _record_run(conn, runs, run_id, as_of, n, staged)
             log.info("%s: committing %d rows of run %s", safe_url(url), n, run_id)
-    except sa.exc.OperationalError as e:
+    except sa.exc.SQLAlchemyError as e:
         raise DataError(_db_error(url, e)) from None
     finally:
         engine.dispose()
@@ -219,9 +271,43 @@ def _record_run(conn, runs: sa.Table, run_id: str, as_of, n: int, staged: Path) 
         conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
 
 
+_FIXES = (  # (what the server says, our words and the fix), first match wins
+    (
+        re.compile(r"permission denied for (schema \w+)|must be owner|permission denied"),
+        f"no permission to create or write table {TABLE} ({{0}}); PostgreSQL 15 no longer lets "
+        "every user create tables in schema public: ask the owner to run 'GRANT CREATE ON "
+        "SCHEMA public TO <user>' (and GRANT INSERT, SELECT, DELETE on the tables), or create "
+        "them once as the owner",
+    ),
+    (
+        re.compile(r"value too long for type character varying\((\d+)\)"),
+        "a value is too long for its column (run_id holds at most {0} characters); use a "
+        "shorter --run-id",
+    ),
+    (
+        re.compile(
+            r'column "?(\w+)"? (?:of relation "?\w+"? )?does not exist|no column named (\w+)'
+        ),
+        f"table {TABLE} has another shape (no column {{0}}); rename it (ALTER TABLE {TABLE} "
+        "RENAME TO lead_scores_old) or write to another database",
+    ),
+)
+
+
 def _db_error(url: str, e: Exception) -> str:
-    first = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(e).strip() else type(e)
-    return f"{safe_url(url)}: database error ({first}); check the URL, the server and its access"
+    """One line: the server's first line (never the statement or its row values, which
+    SQLAlchemy appends to its own message), in words with the fix when we know them."""
+    orig = getattr(e, "orig", None)
+    first = str(orig if orig is not None else type(e).__name__).strip().splitlines()
+    first_line = (first[0] if first else type(e).__name__)[:200]
+    for pattern, words in _FIXES:
+        found = pattern.search(first_line)
+        if found:
+            detail = next((g for g in found.groups() if g), found.group(0))
+            return f"{safe_url(url)}: {words.format(detail)}"
+    return (
+        f"{safe_url(url)}: database error ({first_line}); check the URL, the server and its access"
+    )
 
 
 def score_into(
@@ -289,7 +375,7 @@ def read_latest(url: str, columns: list[str] | None = None) -> pd.DataFrame:
                 )
             cols = ", ".join(columns) if columns else "*"
             return pd.read_sql(sa.text(f"SELECT {cols} FROM {VIEW}"), conn)
-    except sa.exc.OperationalError as e:
+    except sa.exc.SQLAlchemyError as e:
         raise DataError(_db_error(url, e)) from None
     finally:
         engine.dispose()

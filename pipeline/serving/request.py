@@ -19,9 +19,11 @@ from pipeline.config import CHAMPION_URI, Config
 from pipeline.errors import DataError
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs
 from pipeline.io.rules import clean_value, parse_as_of
+from pipeline.io.sinks import output_format
 
 ENGINES = ("local", "spark")
 ON_ERROR = ("row", "raise")
+PARAMS = ("as_of", "explain", "n_reasons", "on_error")  # a REST request's (and Spark's) params
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class ScoreRequest:
         `options`: progress, quiet, report, previous, run_id (a database output gets a new UUID), and
         `inputs`: what the command reads besides these files (config, tracking store), which no
         output may overwrite."""
-        from pipeline.serving.database import is_database_url
+        from pipeline.serving.database import check_run_id, check_url, is_database_url
 
         if engine not in ENGINES:
             raise DataError(f"--engine '{engine}': use 'local' or 'spark'")
@@ -70,13 +72,17 @@ class ScoreRequest:
         acts = activities or (Path(cfg.data.activities) if cfg.data.activities else None)
         _check_inputs(leads, acts)
         out = str(output or cfg.scoring.output)
+        if is_database_url(out):
+            check_url(out)  # before any message shows a part of it
         inputs = options.pop("inputs", None) or Inputs()
         inputs = inputs.add(leads, "leads file").add(acts, "activities file")
         refuse_inputs(_targets(cfg, out, options.get("report")), inputs)
         if is_database_url(out):
             options["run_id"] = options.get("run_id") or uuid.uuid4().hex
-        else:  # a folder, a path under a file: refused before any work
+            check_run_id(options["run_id"])
+        else:  # a folder, a path under a file, a name of no known format: refused now
             check_output_path(out, "scores file")
+            output_format(out)
         return cls(
             as_of=when,
             n_reasons=cfg.scoring.n_reasons,
@@ -94,6 +100,10 @@ class ScoreRequest:
         """A REST request's `params` (as_of, explain, n_reasons up to `most_reasons`, the model's
         number of business fields, and on_error: row, the default, or raise)."""
         params = params or {}
+        unknown = [str(k) for k in params if k not in PARAMS]
+        if unknown:  # a misspelt parameter silently ignored would score with its default
+            known = ", ".join(PARAMS)
+            raise DataError(f"params.{clean_value(unknown[0])}: unknown parameter; use {known}")
         on_error = str(params.get("on_error") or "row")
         if on_error not in ON_ERROR:
             raise DataError(f"params.on_error '{clean_value(on_error)}': use 'row' or 'raise'")

@@ -136,17 +136,24 @@ def record_events(
     # the values as given: a text, a number, a datetime)
     ts_given = pd.Series(times)
     ts, bad = to_datetimes(ts_given.astype(object).where(ts_given.notna(), None))
-    bad = bad.to_numpy()
+    # no time at all is a record error too, as the batch scorer rejects such an activity row
+    bad = bad.to_numpy() | np.isnat(ts.to_numpy("datetime64[ns]"))
     for k in np.flatnonzero(bad):
         if errors[records[k]] is None:
-            value = ts_given.iloc[k]
-            errors[records[k]] = (
-                f"activities.occurred_at: {date_problem(value)} '{clean_value(value)}'"
-            )
+            errors[records[k]] = _time_error(ts_given.iloc[k])
     kind = normalise_types(pd.Series(types))
     keep = ~bad & pd.notna(kind)
     ev = pd.DataFrame({"lead_id": pd.Series(lids), "ts": ts.to_numpy(), "type": kind})
     return ev.loc[keep].reset_index(drop=True), np.asarray(records)[keep], errors
+
+
+def _time_error(value: object) -> str:
+    """The record's error for an activity whose time is missing or does not parse."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 'activities.occurred_at: missing; every activity needs its time ("occurred_at")'
+    if isinstance(value, float) and np.isnan(value):
+        return 'activities.occurred_at: missing; every activity needs its time ("occurred_at")'
+    return f"activities.occurred_at: {date_problem(value)} '{clean_value(value)}'"
 
 
 def _activities(acts: object) -> tuple[list | tuple | np.ndarray, str | None]:

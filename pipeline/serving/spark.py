@@ -28,7 +28,8 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.errors import DataError
-from pipeline.io.atomic import write_atomic
+from pipeline.io.csvwrite import write_csv
+from pipeline.io.sinks import atomic_output, output_format
 from pipeline.monitoring.drift import DriftCounter
 from pipeline.serving.outputs import (
     GRADE,
@@ -187,8 +188,8 @@ def drift_counts(leads, scorer, as_of: pd.Timestamp) -> DriftCounter:
 def score_with_spark(request: ScoreRequest, spark, udf, scorer, version: str) -> ScoreSummary:
     """Score the request's leads file through the registered model's Spark UDF (`udf`, made by
     the tracking package from `request.udf_params()`); same columns as the local engine, and the
-    same drift table. A `.csv` output is collected and written atomically; any other path is
-    written by Spark as a parquet directory (the way on a cluster)."""
+    same drift table. A `.csv` or `.csv.gz` output is collected and written atomically; a
+    `.parquet` path is written by Spark as a parquet directory (the way on a cluster)."""
     from pyspark.sql import functions as F
 
     cfg, output = request.config, request.output_path
@@ -198,9 +199,10 @@ def score_with_spark(request: ScoreRequest, spark, udf, scorer, version: str) ->
     cols = model_input_columns(leads, scorer)
     scored = leads.select(udf(F.struct(*cols)).alias("r")).select("r.*")
     scored_at = pd.Timestamp.now(tz="UTC").floor("s").isoformat()
-    if output.suffix.lower() == ".csv":
+    if output_format(output) != "parquet":
         out = format_scores(scored.toPandas().set_index("lead_id"), version, scored_at)
-        write_atomic(out, output)
+        with atomic_output(output) as f:
+            write_csv(f.buffer, out)  # type: ignore[attr-defined]
         n, stages = len(out), out["stage"].value_counts().to_dict()
     else:
         scored = scored.withColumn("model_version", F.lit(version))

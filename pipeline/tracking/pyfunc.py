@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -216,23 +217,28 @@ def resolve_model_version(uri: str) -> str:
     if uri.startswith("models:/"):
         rest = uri.removeprefix("models:/")
         client = MlflowClient()
+        name = rest.split("@", 1)[0] if "@" in rest else rest.partition("/")[0]
         try:
             if "@" in rest:
-                name, alias = rest.split("@", 1)
-                return str(client.get_model_version_by_alias(name, alias).version)
-            name, _, ver = rest.partition("/")
-            return str(client.get_model_version(name, ver).version)
+                return str(client.get_model_version_by_alias(name, rest.split("@", 1)[1]).version)
+            return str(client.get_model_version(name, rest.partition("/")[2]).version)
         except MlflowException:
-            raise RegistryError(_not_found_hint(client, uri)) from None
+            raise RegistryError(_not_found_hint(client, uri, name)) from None
     return uri
 
 
-def _not_found_hint(client: MlflowClient, uri: str) -> str:
-    """Why a models:/ URI does not resolve, and the command that fixes it."""
+def _not_found_hint(client: MlflowClient, uri: str, name: str = MODEL_NAME) -> str:
+    """Why a models:/ URI does not resolve, and the command that fixes it: an unknown model name
+    lists the names there, never another model's versions."""
     try:
-        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+        names = sorted(m.name for m in client.search_registered_models())
+        versions = client.search_model_versions(f"name='{name}'") if name in names else []
     except MlflowException:
-        versions = []
+        names, versions = [], []
+    if name not in names:
+        there = f"registered models: {', '.join(names[:10])}" if names else "no model is registered"
+        fix = "run 'leadscore train' first" if not names else f"use models:/{MODEL_NAME}@champion"
+        return f"no model named '{name[:60]}' in {tracking_uri()} ({there}); {fix}"
     if not versions:
         return f"model '{uri}' not found in {tracking_uri()}; run 'leadscore train' first"
     latest = max(versions, key=lambda v: int(v.version))
@@ -245,7 +251,7 @@ def _not_found_hint(client: MlflowClient, uri: str) -> str:
     return (
         f"model '{uri}' not found in {tracking_uri()}: no version holds that alias{why}; "
         f"promote one with 'leadscore promote {latest.version}' or pass "
-        f"--model-uri models:/{MODEL_NAME}/{latest.version}"
+        f"--model-uri models:/{name}/{latest.version}"
     )
 
 
@@ -275,12 +281,46 @@ def current_floors(scorer: Any) -> None:
         scorer.meta["grades"] = floors.model_dump()
 
 
+LOCAL_SCHEMES = frozenset({"", "models", "runs", "file"})  # read by MLflow with what we ship
+CLIENTS = {"s3": "boto3", "gs": "google-cloud-storage", "wasbs": "azure-storage-blob"}
+
+
 def load_model(uri: str) -> Any:
-    """The pyfunc model at `uri`; a model that cannot be loaded is one line."""
+    """The pyfunc model at `uri`; a model that cannot be loaded is one line. A remote URI
+    (s3://, http://, ...) fails in MLflow's artifact clients in many ways (a client package not
+    installed, a server that does not answer or is not an artifact server): each is one line
+    naming the scheme, and the URI without any user or password in it."""
+    scheme = urllib.parse.urlsplit(uri).scheme.lower()
     try:
         return mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as e:
-        raise RegistryError(f"cannot load model '{uri}': {str(e).splitlines()[0]}") from None
+        raise RegistryError(f"cannot load model '{_shown(uri)}': {_first(e)}") from None
+    except ImportError as e:
+        package = CLIENTS.get(scheme, getattr(e, "name", None) or "its client")
+        raise RegistryError(
+            f"cannot load model '{_shown(uri)}': a {scheme}:// URI needs the '{package}' package, "
+            "which is not installed; install it, or copy the model to a local folder"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - remote artifact clients raise anything
+        if scheme in LOCAL_SCHEMES:
+            raise
+        raise RegistryError(
+            f"cannot load model '{_shown(uri)}': the {scheme}:// location cannot be read as an "
+            f"MLflow model ({type(e).__name__}: {_first(e)}); check the URI and that it answers"
+        ) from None
+
+
+def _shown(uri: str) -> str:
+    """`uri` without user and password (a remote URI may carry them)."""
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri[:200]
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()[:200]
+
+
+def _first(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:200]
 
 
 def spark_udf(spark: Any, uri: str, result_type: Any, params: dict) -> Any:

@@ -84,7 +84,12 @@ def champion_history(client: MlflowClient, model_name: str) -> list[dict]:
 
 
 def move_champion(
-    client: object, model_name: str, version: str, reason: str, by: str | None = None
+    client: object,
+    model_name: str,
+    version: str,
+    reason: str,
+    by: str | None = None,
+    rollback: bool = False,
 ) -> str | None:
     """Point `champion` at `version`, remember the previous one, and record who and when.
 
@@ -95,7 +100,8 @@ def move_champion(
     prev = get_alias_version(client, CHAMPION, model_name)
     at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     hist = champion_history(client, model_name)
-    hist.append({"at": at, "by": by, "from": prev, "to": version, "reason": reason[:300]})
+    entry = {"at": at, "by": by, "from": prev, "to": version, "reason": reason[:300]}
+    hist.append(entry | ({"rollback": True} if rollback else {}))
     client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(hist[-HISTORY_KEEP:]))
     for k, v in {"champion_since": at, "promoted_by": by, "promotion_reason": reason}.items():
         client.set_model_version_tag(model_name, version, k, v[:4000])
@@ -107,18 +113,44 @@ def move_champion(
 
 
 def rollback_target(client: MlflowClient) -> tuple[str | None, str | None]:
-    """(current champion, the version it replaced), read from the history, never the same two.
+    """(current champion, the version before it on the champion stack), never the same two.
 
     The history is the record; `previous-champion` is its shortcut and may be stale after a kill
-    between the two writes, so it is only the fallback when no history entry explains the move.
-    """
+    between the two writes, so it is only the fallback when the history does not end at the
+    current champion anywhere (an alias moved by hand in the MLflow UI)."""
     cur = get_alias_version(client, CHAMPION)
-    for h in reversed(champion_history(client, MODEL_NAME)):
-        if h.get("to") == cur:
-            prev = h.get("from")
-            return cur, (str(prev) if prev and str(prev) != cur else None)
+    stack = champion_stack(champion_history(client, MODEL_NAME))
+    if cur in stack:  # normally the top; lower down when the alias was moved without a record
+        at = len(stack) - 1 - stack[::-1].index(cur)
+        return cur, (stack[at - 1] if at > 0 else None)
     prev = get_alias_version(client, PREVIOUS)
     return cur, (prev if prev != cur else None)
+
+
+ROLLBACK_REASON = "leadscore rollback"
+
+
+def champion_stack(history: list[dict]) -> list[str]:
+    """The champions still to go back to, oldest first, the current one last.
+
+    A promotion puts its version on top; a rollback takes the top off. So rolling back walks back
+    along the promotions (3 -> 2 -> 1) and never returns to the version just rolled back from,
+    which the previous entry's `from` alone would (3 -> 2 -> 3)."""
+    stack: list[str] = []
+    for h in history:
+        to, was = h.get("to"), h.get("from")
+        if to is None or h.get("interrupted"):  # a move a kill stopped never happened
+            continue
+        if h.get("rollback") or str(h.get("reason", "")).startswith(ROLLBACK_REASON):
+            while stack and stack[-1] != str(to):
+                stack.pop()  # the version rolled back from (and anything moved by hand)
+            stack = stack or [str(to)]
+            continue
+        if not stack and was:
+            stack.append(str(was))
+        if not stack or stack[-1] != str(to):
+            stack.append(str(to))
+    return stack
 
 
 def get_alias_version(client: MlflowClient, alias: str, model_name: str = MODEL_NAME) -> str | None:

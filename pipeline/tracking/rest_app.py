@@ -78,6 +78,12 @@ def read_request(body: bytes, param_types: dict[str, str]) -> dict:
     params = parsed.get("params")
     if params is not None and not isinstance(params, dict):
         raise DataError(f"params: a JSON object is expected, not a {_json_type(params)}")
+    unknown = [str(n) for n in (params or {}) if param_types and n not in param_types]
+    if unknown:  # a misspelt parameter silently ignored would score with its default
+        raise DataError(
+            f"params.{unknown[0][:40]}: unknown parameter; the model takes "
+            f"{', '.join(sorted(param_types))}"
+        )
     for name, value in (params or {}).items():
         kind = param_types.get(name)
         ok = JSON_TYPES.get(kind, object)

@@ -50,19 +50,22 @@ def artifact_root() -> str:
     return ""
 
 
+SQLITE_SIDECARS = ("-journal", "-wal", "-shm", ".champion.lock")  # sqlite's and our lock's
+
+
 def protect_store(inputs: Inputs) -> Inputs:
-    """`inputs` and the local tracking store: its sqlite file, its artifact root and the folder
-    they live in (unless that folder holds the working folder: then the file and artifacts only),
-    so no output of ours can replace the store or anything in it."""
+    """`inputs` and the local tracking store itself: a sqlite store's file, the files sqlite and
+    the champion lock keep beside it, and its artifact root; a file store's whole folder. Other
+    files beside a sqlite store are the user's (MLflow's own default is a `mlflow.db` in the
+    project folder), so the verdict is the same from any working folder."""
     uri = tracking_uri()
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         inputs = inputs.add(db, "tracking store").add(
             db.parent / "artifacts", "artifact root", True
         )
-        folder = db.parent.resolve()
-        if not Path.cwd().resolve().is_relative_to(folder):
-            inputs = inputs.add(folder, "tracking store's folder", folder=True)
+        for tail in SQLITE_SIDECARS:
+            inputs = inputs.add(db.with_name(db.name + tail), "tracking store's own file")
     elif uri.startswith("file:") or "://" not in uri:
         inputs = inputs.add(uri.removeprefix("file://").removeprefix("file:"), "store", True)
     return inputs

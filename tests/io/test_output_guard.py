@@ -58,7 +58,7 @@ def _snapshot(*paths: Path) -> dict[Path, bytes]:
         ("config.yaml", "it is the config file"),
         ("models/mlflow.db", "it is the tracking store"),
         ("models/artifacts/1/model.csv", "it is the artifact root"),  # inside the store's folder
-        ("models/other.csv", "it is the tracking store's folder"),
+        ("models/mlflow.db-wal", "it is the tracking store's own file"),
         ("sqlite:///models/mlflow.db", "the scores database there: it is the tracking store"),
         ("sqlite:///data/raw/leads.csv", "it is the leads file"),
     ],
@@ -109,11 +109,11 @@ def test_score_rejected_rows_file_and_report_cannot_land_on_an_input(project, tm
 def test_score_staging_folder_inside_the_store_is_refused(project, tmp_path):
     cfg, *_ = project
     raw = yaml.safe_load(cfg.read_text())
-    raw["scoring"]["staging_dir"] = "models/staging"
+    raw["scoring"]["staging_dir"] = "models/artifacts/staging"
     cfg.write_text(yaml.safe_dump(raw))
     r = run("score", "--config", cfg, "--output", f"sqlite:///{tmp_path / 'scores.db'}")
-    _refused(r, "staging folder", "tracking store's folder")
-    assert not (tmp_path / "models" / "staging").exists()
+    _refused(r, "staging folder", "artifact root")
+    assert not (tmp_path / "models" / "artifacts" / "staging").exists()
 
 
 def test_init_out_equal_to_an_input_is_refused_even_with_force(project):
@@ -138,12 +138,12 @@ def test_tune_out_equal_to_the_config_is_refused(project):
 def test_train_report_dir_inside_the_store_is_refused_before_training(project):
     cfg, _, _, db = project
     raw = yaml.safe_load(cfg.read_text())
-    raw["report"] = {"dir": "models/reports"}
+    raw["report"] = {"dir": "models/artifacts/reports"}
     cfg.write_text(yaml.safe_dump(raw))
     before = db.read_bytes()
     r = run("train", "--config", cfg, "--quiet")
-    _refused(r, "reports folder (report.dir)", "tracking store's folder")
-    assert db.read_bytes() == before and not Path("models/reports").exists()
+    _refused(r, "reports folder (report.dir)", "artifact root")
+    assert db.read_bytes() == before and not Path("models/artifacts/reports").exists()
 
 
 def test_explain_plot_on_an_input_is_refused(project):
@@ -174,3 +174,18 @@ def test_default_config_reports_folder_is_beside_the_config():
     assert reports_dir(cfg, ROOT / "config/default.yaml") == ROOT / "config" / "reports"
     cfg.report.dir = "out/reports"
     assert reports_dir(cfg, ROOT / "config/default.yaml") == Path("out/reports")
+
+
+@pytest.mark.parametrize("cwd", ["/", "project"])
+def test_store_guard_verdict_is_the_same_from_any_working_folder(tmp_path, monkeypatch, cwd):
+    """Config, store and outputs in one folder, absolute paths: a scheduler running from `/` gets
+    the verdict a user gets from the folder; files beside the store are free, the store is not."""
+    from pipeline.tracking.store import protect_store
+
+    monkeypatch.chdir("/" if cwd == "/" else tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    guard = protect_store(Inputs())
+    for free in ("scores.csv", "reports/x.html", "mlflow.db.backup"):
+        assert guard.clash(tmp_path / free) is None, free
+    for taken in ("mlflow.db", "mlflow.db-journal", "artifacts/1/x.csv"):
+        assert guard.clash(tmp_path / taken) is not None, taken

@@ -150,19 +150,24 @@ def test_rest_scores_the_batch_and_fails_bad_records_one_by_one(trained, hostile
     assert got.loc[failed, "probability"].isna().all()
     assert got.loc[~failed, "probability"].between(0, 1).all()
     assert got.loc[13, "error"] == "record 13 (0-based): empty lead id"
-    assert set(np.flatnonzero(failed)) == {0, 1, 2, 3, 9, 12, 13, 21}
+    assert set(np.flatnonzero(failed)) == {0, 1, 2, 3, 9, 12, 13, 20, 21}
 
 
-def test_rest_an_activity_without_a_time_is_not_today(trained, hostile):
+@pytest.mark.parametrize("time", ["missing", None, "", float("nan")])
+def test_rest_an_activity_without_a_time_is_a_record_error_as_in_batch(trained, hostile, time):
+    """The batch scorer rejects such an activity row; REST fails its record, never scores it as
+    if the activity were not there (or happened today)."""
     _, leads, acts = hostile
     scorer = trained[0].scorer
-    one = _request(leads.iloc[[20]], acts)  # its only activity has no timestamp
-    none = one.assign(activities=[[]])
-    params = {"as_of": "2026-11-01", "explain": True}
-    with_empty = predict_frame(scorer, one, params, "7")
-    without = predict_frame(scorer, none, params, "7")
-    assert with_empty["probability"].iloc[0] == without["probability"].iloc[0]
-    assert not with_empty.filter(like="reason_").iloc[0].str.contains("today").any()
+    one = _request(leads.iloc[[30]], acts)
+    act = {"type": "demo_request"} | ({} if time == "missing" else {"occurred_at": time})
+    one = one.assign(activities=[[*one["activities"].iloc[0], act]])
+    got = predict_frame(scorer, one, {"as_of": "2026-11-01", "explain": True}, "7")
+    assert got["error"].iloc[0] == (
+        "record 0 (0-based): activities.occurred_at: missing; every activity needs its time "
+        '("occurred_at")'
+    )
+    assert pd.isna(got["probability"].iloc[0])
 
 
 def test_rest_whole_request_mistakes_are_one_clean_message(trained, hostile):
@@ -176,6 +181,7 @@ def test_rest_whole_request_mistakes_are_one_clean_message(trained, hostile):
         ({"explain": True, "n_reasons": -1}, "params.n_reasons '-1': use a whole number 0-"),
         ({"explain": True, "n_reasons": 10**9}, "params.n_reasons '1000000000'"),
         ({"on_error": "raise"}, "record 0 (0-based): created_at: date outside 1970-2200"),
+        ({"as_off": "2026-11-01"}, "params.as_off: unknown parameter; use as_of, explain"),
     ]
     for params, message in cases:
         with pytest.raises(DataError) as e:

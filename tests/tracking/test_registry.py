@@ -273,3 +273,37 @@ def test_dead_running_runs_are_failed_and_live_ones_left_alone(client, tmp_path:
     assert reasons[v_dead].startswith("interrupted")
     assert reasons[v_live].startswith("pending")  # a live training is deciding right now
     assert len([n for n in notes if "marked FAILED" in n]) == 1
+
+
+def test_rollback_walks_back_along_the_champion_history(client):
+    """3 -> 2 -> 1, then one line: rollback never toggles back to the version it left."""
+    from pipeline.jobs import promote
+    from pipeline.tracking import registry
+
+    register(client, 3)
+    for v in ("1", "2", "3"):
+        promote(v)
+    for cur, prev in (("3", "2"), ("2", "1")):
+        r = run("rollback")
+        assert r.exit_code == 0, r.output
+        assert f"champion: version {cur} -> {prev}" in r.output
+        assert registry.get_alias_version(client, "champion") == prev
+    r = run("rollback")
+    assert r.exit_code == 2 and "no previous champion" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert registry.get_alias_version(client, "champion") == "1"
+    promote("3")  # a promotion after rollbacks goes on top: rolling back returns to 1
+    assert run("rollback").exit_code == 0
+    assert registry.get_alias_version(client, "champion") == "1"
+
+
+def test_champion_stack_pops_rollbacks_and_skips_interrupted_moves():
+    from pipeline.tracking.registry import champion_stack
+
+    moves = [(None, "1", {}), ("1", "2", {}), ("2", "3", {}), ("3", "4", {"interrupted": True})]
+    hist = [{"from": a, "to": b, **x} for a, b, x in moves]
+    assert champion_stack(hist) == ["1", "2", "3"]
+    hist.append({"from": "3", "to": "2", "reason": "leadscore rollback from version 3"})
+    assert champion_stack(hist) == ["1", "2"]
+    hist.append({"from": "2", "to": "1", "rollback": True, "reason": "x"})
+    assert champion_stack(hist) == ["1"]

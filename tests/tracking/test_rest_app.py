@@ -37,6 +37,7 @@ def refused(body: bytes) -> str:
         (json.dumps({**GOOD, "params": {"n_reasons": True}}).encode(), "an integer is expected"),
         (json.dumps({**GOOD, "params": {"explain": MARKER}}).encode(), "true or false"),
         (json.dumps({**GOOD, "params": {"as_of": [MARKER]}}).encode(), "a string is expected"),
+        (json.dumps({**GOOD, "params": {"as_off": "x"}}).encode(), "params.as_off: unknown para"),
     ],
 )
 def test_a_bad_body_is_one_line_naming_the_problem_never_the_values(body, words):
@@ -46,7 +47,10 @@ def test_a_bad_body_is_one_line_naming_the_problem_never_the_values(body, words)
 def test_a_good_body_passes_with_its_params():
     body = {**GOOD, "params": {"as_of": "2026-11-01", "explain": True, "n_reasons": 2}}
     assert read_request(json.dumps(body).encode(), TYPES) == body
-    deep_enough = {"dataframe_records": [{"activities": [{"type": "x"}]}], "params": {"x": 1.5}}
+    deep_enough = {
+        "dataframe_records": [{"activities": [{"type": "x"}]}],
+        "params": {"n_reasons": 1},
+    }
     assert read_request(json.dumps(deep_enough).encode(), TYPES) == deep_enough
 
 
