@@ -23,6 +23,7 @@ from pipeline.config import CHAMPION_URI, Config, GateConfig, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
+from pipeline.io.keys import MatchCount
 from pipeline.io.readers import read_table
 from pipeline.io.rules import parse_as_of
 from pipeline.modeling.scorer import LeadScorer
@@ -48,7 +49,11 @@ DEFAULT_MODEL_URI = CHAMPION_URI
 def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical leads (with outcomes) and the events of those leads."""
     leads = load_leads(cfg)
-    events = load_events(cfg, lead_ids=leads.index)
+    match = MatchCount("activities")
+    events = load_events(cfg, lead_ids=leads.index, match=match)
+    if cfg.data.activities:
+        log.info(match.line(cfg.data.activities, cfg.data.leads))
+        leads.attrs.setdefault("matches", {})["activities"] = match
     no_time = events["ts"].isna()
     events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
     if no_time.any() or before:

@@ -1,4 +1,4 @@
-"""Looking lead ids up in other lead ids, fast on pyarrow strings.
+"""Looking lead ids up in other lead ids, fast on pyarrow strings, and counting how many match.
 
 Every stage joins events, snapshots and outcomes to leads by id; pandas' `isin` and `get_indexer`
 on pyarrow strings turn every value into a Python object first (seconds and gigabytes at tens of
@@ -7,10 +7,15 @@ millions of events), so the joins go through here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from pipeline.errors import DataError
+from pipeline.io.rules import clean_value
 
 
 def index_positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
@@ -37,3 +42,62 @@ def _arrow_strings(x: pd.Index | pd.Series) -> pa.Array | pa.ChunkedArray | None
         return None
     arr = pa.array(x.array)
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+FAR_BELOW = 0.5  # a match share under half the training one is far below it: a warning line
+
+
+@dataclass
+class MatchCount:
+    """How many rows of a table (activities, outcomes) name a lead of the leads file, by the one
+    id rule (`rules.normalize_ids`). Every run says it in one line: an id column exported another
+    way (`1000.0`, a prefix, another column) shows here instead of as quietly worse scores."""
+
+    table: str  # 'activities' or 'outcomes'
+    rows: int = 0  # rows with an id
+    matched: int = 0  # of them, rows whose id is a lead's
+    example: str | None = None  # one id of the table, for the error that none matched
+
+    def add(self, ids: pa.Array | pa.ChunkedArray | pd.Series, found: np.ndarray) -> None:
+        """Count a block of ids (missing ones are not rows with an id) and which were found."""
+        if isinstance(ids, pd.Series):
+            valid = ids.notna().to_numpy(bool)
+        else:
+            valid = np.asarray(pc.is_valid(ids).to_numpy(zero_copy_only=False), bool)
+        self.rows += int(valid.sum())
+        self.matched += int((np.asarray(found, bool) & valid).sum())
+        if self.example is None and valid.any():
+            at = int(np.flatnonzero(valid)[0])
+            self.example = str(ids.iloc[at] if isinstance(ids, pd.Series) else ids[at].as_py())
+
+    @property
+    def share(self) -> float | None:
+        return self.matched / self.rows if self.rows else None
+
+    def line(self, path: object, leads: object) -> str:
+        """The one line every run prints about this table's ids."""
+        return (
+            f"{path}: {self.matched:,} of {self.rows:,} {self.table} rows "
+            f"({self.share or 0:.1%}) match a lead of {leads}"
+        )
+
+    def refuse_none(self, path: object, col: str, leads: object, lead_col: str, lead: str) -> None:
+        """A table with rows of which none names a lead is an error, not a run without them:
+        both id columns named, with an id of each (`lead`: one of the leads file)."""
+        if self.rows and not self.matched:
+            raise DataError(
+                f"{path}: none of its {self.rows:,} {self.table} rows matches a lead of {leads}: "
+                f"column '{col}' holds ids such as '{clean_value(self.example)}', column "
+                f"'{lead_col}' of the leads ids such as '{clean_value(lead)}'; export both id "
+                "columns the same way or name the right columns in the config"
+            )
+
+    def far_below(self, trained: float | None) -> str | None:
+        """The warning when this run's share is far below the training one, else None."""
+        if trained is None or self.share is None or self.share >= trained * FAR_BELOW:
+            return None
+        return (
+            f"warning: {self.table} rows matching a lead: {self.share:.1%}, against "
+            f"{trained:.1%} when the model was trained; check how the {self.table} ids "
+            "were exported"
+        )

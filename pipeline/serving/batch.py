@@ -22,6 +22,7 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import atomic_open, write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.csvwrite import write_csv
+from pipeline.io.keys import MatchCount
 from pipeline.io.readers import read_table
 from pipeline.io.rules import (
     ECHO_CAP,
@@ -29,13 +30,13 @@ from pipeline.io.rules import (
     clean_text,
     neutralise,
     nonfinite_warning,
+    normalize_ids,
     number_convention,
 )
 from pipeline.serving.outputs import ScoreSummary, format_scores, output_columns
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,
-    is_blank,
     model_schema,
     rejected_frame,
     split_rows,
@@ -85,6 +86,7 @@ def _score_chunked(
     bar = Progress(request.progress)
     with bar:
         events = _compact_events(request.config, request.activities, ids, as_of64, fast, bar)
+        _say_match(request, scorer, events.match, ids)
         task = bar.task("scoring leads", total=len(ids.obj))
         scoring = ChunkScorer(
             scorer=scorer,
@@ -189,8 +191,7 @@ class LeadIds:
     def of(cls, ids: pd.Series) -> LeadIds:
         import pyarrow as pa
 
-        ids = ids.astype("string").reset_index(drop=True)
-        ids = ids.where(~is_blank(ids))  # blank: rejected as empty
+        ids = normalize_ids(ids).reset_index(drop=True)  # blank: missing, rejected as empty
         shown = clean_text(ids)  # as the output writes it: two raw ids must not merge there
         dup = ids.duplicated(keep="first") | (shown.duplicated(keep="first") & ids.notna())
         first = (ids.notna() & ~dup).to_numpy()
@@ -370,6 +371,21 @@ def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path 
     return path
 
 
+def _say_match(request: ScoreRequest, scorer: LeadScorer, match: MatchCount, ids: LeadIds) -> None:
+    """The match line of the activities; none of them matching a scored lead is an error, a share
+    far below the training one a warning."""
+    if not request.activities or not match.rows:
+        return
+    col, lead_col = request.config.schema.activity.lead_id, model_schema(scorer).lead_id
+    if len(ids.first_ids):
+        lead = str(ids.first_ids[0].as_py())
+        match.refuse_none(request.activities, col, request.leads, lead_col, lead)
+    log.info(match.line(request.activities, request.leads))
+    trained = (scorer.meta.get("match_shares") or {}).get("activities")
+    if line := match.far_below(trained):
+        log.warning(line)
+
+
 def _compact_events(
     cfg: Config,
     activities_path: str | Path | None,
@@ -394,7 +410,10 @@ def _compact_events(
         except fastcsv.FastPathUnavailable as e:
             log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
     rejected: list[pd.DataFrame] = []
-    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()), rejected=rejected)
+    match = MatchCount("activities")
+    lead_ids = pd.Index(first_ids.to_pylist())
+    ev = load_events(cfg, path, lead_ids=lead_ids, rejected=rejected, match=match)
     out = fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
     out.rejected = pd.concat(rejected) if rejected else None
+    out.match = match
     return out
