@@ -25,7 +25,7 @@ from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_t
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.keys import MatchCount
 from pipeline.io.readers import read_table
-from pipeline.io.rules import parse_as_of
+from pipeline.io.rules import normalize_ids, parse_as_of
 from pipeline.modeling.scorer import LeadScorer
 from pipeline.monitoring.monitor import monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
@@ -314,8 +314,9 @@ def explain_leads(
     path = Path(leads_path or cfg.data.leads)
     raw = read_table(path, cfg, "leads file")
     id_col = scorer.meta["schema"]["lead_id"]
-    raw = raw[raw[id_col].astype(str).isin(lead_ids)]
-    missing = sorted(set(lead_ids) - set(raw[id_col].astype(str)))
+    lead_ids = [str(i) for i in normalize_ids(pd.Series(lead_ids, dtype="string")).dropna()]
+    raw = raw[normalize_ids(raw[id_col]).isin(lead_ids).to_numpy(bool)]
+    missing = sorted(set(lead_ids) - set(normalize_ids(raw[id_col]).dropna()))
     if missing:
         raise DataError(f"{path}: lead id(s) {', '.join(missing)} not found in column '{id_col}'")
     canon = prepare_leads(raw, scorer, path)

@@ -55,6 +55,13 @@ _INVISIBLE_RE2 = (
     r"\x{2066}-\x{2069}\x{feff}]"
 )
 _WHOLE_DECIMAL = r"^([+-]?[0-9]+)\.0+$"  # 1000.0, 1000.00: a whole number
+# the id rule as Java regex replacements, applied in order, for Spark's join of events to leads
+# (Spark cannot call pyarrow there); the REST model then applies `normalize_ids` itself
+JAVA_ID_RULE = (
+    (r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]", ""),
+    (r"^[\s\p{Z}]+|[\s\p{Z}]+$", ""),
+    (_WHOLE_DECIMAL, "$1"),
+)
 
 
 def clean_cell_array(a: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
