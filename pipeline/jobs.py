@@ -49,11 +49,11 @@ DEFAULT_MODEL_URI = CHAMPION_URI
 def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical leads (with outcomes) and the events of those leads."""
     leads = load_leads(cfg)
-    match = MatchCount("activities")
+    match = MatchCount("activities", n_leads=len(leads))
     events = load_events(cfg, lead_ids=leads.index, match=match)
     if cfg.data.activities:
         log.info(match.line(cfg.data.activities, cfg.data.leads))
-        leads.attrs.setdefault("matches", {})["activities"] = match
+        leads.attrs.setdefault("match_shares", {})["activities"] = match.shares()
     no_time = events["ts"].isna()
     events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
     if no_time.any() or before:

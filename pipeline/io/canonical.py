@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
-from pipeline.io.keys import MatchCount, present_in
+from pipeline.io.keys import MatchCount, index_positions, present_in
 from pipeline.io.readers import (
     check_numbers,
     parse_dates,
@@ -243,9 +243,9 @@ def _outcomes_table(
             f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
             f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
         )
-    match = MatchCount("outcomes")
-    match.add(ids, present_in(ids, out.index) & ids.notna().to_numpy(bool))
-    out.attrs.setdefault("matches", {})["outcomes"] = match
+    match = MatchCount("outcomes", n_leads=len(out))
+    match.add(ids, index_positions(out.index, ids))
+    out.attrs.setdefault("match_shares", {})["outcomes"] = match.shares()
     log.info(match.line(src_path, path) + "; the others are ignored")
     return src, src_path, present
 
@@ -349,8 +349,9 @@ def load_events(
     # ids as the leads' own are read (a parquet file may hold them as numbers)
     raw = raw.assign(**{ac.lead_id: normalize_ids(raw[ac.lead_id])})
     ours = present_in(raw[ac.lead_id], lead_ids) if lead_ids is not None else None
-    if match is not None and ours is not None:
-        match.add(raw[ac.lead_id], ours)
+    if match is not None and lead_ids is not None:
+        match.n_leads = len(lead_ids)
+        match.add(raw[ac.lead_id], index_positions(lead_ids, raw[ac.lead_id]))
     if rejected is None:
         ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst, ac.timestamp_unit)
         if ours is not None:  # other leads' events go before their types are read

@@ -253,12 +253,13 @@ class _KeptEvents:
         self.after_as_of = 0
         self.rejected: list[tuple[int, str, bool]] = []  # (file row, lead id, out of range)
         self.offset = 0  # file rows read so far
-        self.match = MatchCount("activities")
+        self.match = MatchCount("activities", n_leads=len(first_rows))
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
         lid = normalize_id_array(lid)  # the one id rule, as the pandas path reads ids
         r = lead_rows(lid, self.first_ids, self.first_rows)
-        self.match.add(lid, r >= 0)
+        at = np.searchsorted(self.first_rows, r)  # r: a first row, so its position among them
+        self.match.add(lid, np.where(r >= 0, at, -1))
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
         c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]

@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.canonical import outcome_labels
-from pipeline.io.keys import MatchCount, present_in
+from pipeline.io.keys import MatchCount, index_positions
 from pipeline.io.readers import require_columns
 from pipeline.io.rules import normalize_ids
 
@@ -74,10 +74,11 @@ def monitor(cfg: Config, outcomes: Path, scores: pd.DataFrame, source: str) -> p
     """Promised against realised conversion of the scored leads (`source` names them in errors:
     a scores file, or the database view the scoring runs fill)."""
     labels = outcome_labels(cfg, outcomes)
-    match = MatchCount("outcomes")
     ids = pd.Series(labels.index, dtype="string")
-    scored = pd.Index(normalize_ids(scores["lead_id"].astype("string").str.removeprefix("'")))
-    match.add(ids, present_in(ids, scored))
+    scored = normalize_ids(scores["lead_id"].astype("string").str.removeprefix("'"))
+    scored = pd.Index(scored.drop_duplicates())
+    match = MatchCount("outcomes", n_leads=len(scored))
+    match.add(ids, index_positions(scored, ids))
     log.info(match.line(outcomes, source) + " (won or lost)")
     table = realised_vs_promised(scores, labels, cfg.schema.outcome.column is None)
     if table.empty or table["with_outcome"].sum() == 0:

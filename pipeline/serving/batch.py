@@ -381,7 +381,7 @@ def _say_match(request: ScoreRequest, scorer: LeadScorer, match: MatchCount, ids
         lead = str(ids.first_ids[0].as_py())
         match.refuse_none(request.activities, col, request.leads, lead_col, lead)
     log.info(match.line(request.activities, request.leads))
-    trained = (scorer.meta.get("match_shares") or {}).get("activities")
+    trained = (scorer.meta.get("lead_match_shares") or {}).get("activities")
     if line := match.far_below(trained):
         log.warning(line)
 
@@ -410,7 +410,7 @@ def _compact_events(
         except fastcsv.FastPathUnavailable as e:
             log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
     rejected: list[pd.DataFrame] = []
-    match = MatchCount("activities")
+    match = MatchCount("activities", n_leads=len(first_rows))
     lead_ids = pd.Index(first_ids.to_pylist())
     ev = load_events(cfg, path, lead_ids=lead_ids, rejected=rejected, match=match)
     out = fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
