@@ -45,7 +45,6 @@ NO = frozenset(["no", "n", "false", "f", "0", "0.0", "off"])
 # bidi controls and zero-width characters: they make a cell display other than what it holds
 # (two ids that look the same differ, a right-to-left override reverses what follows)
 INVISIBLE = "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
-HAS_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 CONTROL = re.compile(f"[\\x00-\\x1f\\x7f{INVISIBLE}]")
 
 

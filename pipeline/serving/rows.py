@@ -141,11 +141,6 @@ def _reject_after_as_of(
     ]
 
 
-def is_blank(ids: pd.Series) -> pd.Series:
-    """An id that is missing or empty once normalized (spaces, invisible characters only)."""
-    return normalize_ids(ids).isna()
-
-
 def rejected_frame(
     rows: pd.DataFrame, bad: pd.Series | np.ndarray, id_col: str, reason: str | pd.Series
 ) -> pd.DataFrame:
