@@ -315,7 +315,8 @@ def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.nd
         )
     other = ~(won | lost) & vals.notna().to_numpy(bool)
     if other.any():
-        shown = ", ".join(f"'{clean_value(v)}'" for v in pd.unique(vals[other])[:5])
+        odd = vals[other][~folded[other].duplicated()]  # one spelling per value
+        shown = ", ".join(f"'{clean_value(v)}'" for v in odd.iloc[:5])
         log.warning(
             "warning: %s: %d lead(s) with outcome %s match neither schema.outcome.won nor lost "
             "(compared without case): treated as open; list them under won/lost if they are not",
