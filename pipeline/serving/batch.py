@@ -86,7 +86,7 @@ def _score_chunked(
     bar = Progress(request.progress)
     with bar:
         events = _compact_events(request.config, request.activities, ids, as_of64, fast, bar)
-        _say_match(request, scorer, events.match, ids)
+        _refuse_no_match(request, scorer, events.match, ids)
         task = bar.task("scoring leads", total=len(ids.obj))
         scoring = ChunkScorer(
             scorer=scorer,
@@ -120,6 +120,7 @@ def _score_chunked(
         stages=scoring.stages,
         drift=scoring.drift.table(),
         rejected_activities=ev_path,
+        match_lines=_match_lines(request, scorer, events.match),
     )
 
 
@@ -371,19 +372,25 @@ def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path 
     return path
 
 
-def _say_match(request: ScoreRequest, scorer: LeadScorer, match: MatchCount, ids: LeadIds) -> None:
-    """The match line of the activities; none of them matching a scored lead is an error, a share
-    far below the training one a warning."""
-    if not request.activities or not match.rows:
-        return
-    col, lead_col = request.config.schema.activity.lead_id, model_schema(scorer).lead_id
-    if len(ids.first_ids):
+def _refuse_no_match(
+    request: ScoreRequest, scorer: LeadScorer, match: MatchCount, ids: LeadIds
+) -> None:
+    """Activities of which none names a scored lead: one line before anything is written."""
+    if request.activities and match.rows and len(ids.first_ids):
+        col, lead_col = request.config.schema.activity.lead_id, model_schema(scorer).lead_id
         lead = str(ids.first_ids[0].as_py())
         match.refuse_none(request.activities, col, request.leads, lead_col, lead)
-    log.info(match.line(request.activities, request.leads))
+
+
+def _match_lines(request: ScoreRequest, scorer: LeadScorer, match: MatchCount) -> tuple[str, ...]:
+    """The activities' match line, and a warning when the share of leads with activities is far
+    below the training one: printed with the run's summary, so a run that fails later (a
+    database write) still ends in one line."""
+    if not request.activities or not match.rows:
+        return ()
     trained = (scorer.meta.get("lead_match_shares") or {}).get("activities")
-    if line := match.far_below(trained):
-        log.warning(line)
+    far = match.far_below(trained)
+    return (match.line(request.activities, request.leads), *([far] if far else []))
 
 
 def _compact_events(

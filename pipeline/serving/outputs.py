@@ -28,6 +28,7 @@ class ScoreSummary:
     drift: pd.DataFrame | None = None  # PSI per feature vs the training reference
     rejected_activities: Path | None = None  # activity rows without a usable time
     run_id: str | None = None  # the run_id column of a database output
+    match_lines: tuple[str, ...] = ()  # the activities' match share (and a warning far below)
 
     @property
     def drift_checked(self) -> bool:
