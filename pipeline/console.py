@@ -142,6 +142,7 @@ def score_lines(done, report: Path | None) -> list[str]:
     ]
     if s.rejected_activities is not None:
         lines.append(f"activity rows without a usable time -> {s.rejected_activities}")
+    lines += list(getattr(s, "match_lines", ()))
     if report is not None:
         lines.append(f"scoring report -> {report}")
     return lines

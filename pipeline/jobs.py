@@ -24,8 +24,9 @@ from pipeline.errors import DataError, StorageError
 from pipeline.evaluation.gate import target_definition
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
+from pipeline.io.keys import MatchCount
 from pipeline.io.readers import read_table
-from pipeline.io.rules import parse_as_of
+from pipeline.io.rules import normalize_ids, parse_as_of
 from pipeline.io.sinks import output_lock, read_table_output
 from pipeline.modeling.prepare import split_for_training
 from pipeline.modeling.scorer import LeadScorer
@@ -53,7 +54,11 @@ DEFAULT_MODEL_URI = CHAMPION_URI
 def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical leads (with outcomes) and the events of those leads."""
     leads = load_leads(cfg)
-    events = load_events(cfg, lead_ids=leads.index)
+    match = MatchCount("activities", n_leads=len(leads))
+    events = load_events(cfg, lead_ids=leads.index, match=match)
+    if cfg.data.activities:
+        log.info(match.line(cfg.data.activities, cfg.data.leads))
+        leads.attrs.setdefault("match_shares", {})["activities"] = match.shares()
     no_time = events["ts"].isna()
     events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
     if no_time.any() or before:
@@ -349,8 +354,9 @@ def explain_leads(
     path = Path(leads_path or cfg.data.leads)
     raw = read_table(path, cfg, "leads file")
     id_col = scorer.meta["schema"]["lead_id"]
-    raw = raw[raw[id_col].astype(str).isin(lead_ids)]
-    missing = sorted(set(lead_ids) - set(raw[id_col].astype(str)))
+    lead_ids = [str(i) for i in normalize_ids(pd.Series(lead_ids, dtype="string")).dropna()]
+    raw = raw[normalize_ids(raw[id_col]).isin(lead_ids).to_numpy(bool)]
+    missing = sorted(set(lead_ids) - set(normalize_ids(raw[id_col]).dropna()))
     if missing:
         raise DataError(f"{path}: lead id(s) {', '.join(missing)} not found in column '{id_col}'")
     canon = prepare_leads(raw, scorer, path)

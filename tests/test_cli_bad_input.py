@@ -415,4 +415,4 @@ def test_score_ids_lose_control_characters_and_never_merge(flat_model):
         assert s[c].str.len().max() <= 120, c
         assert not s[c].str.contains(r"[\x00-\x1f]", regex=True).any(), c
     rej = pd.read_csv(out.parent / "scores.rejected.csv", dtype=str)
-    assert rej["row"].tolist() == ["4"] and "control characters" in rej["reason"].iloc[0]
+    assert rej["row"].tolist() == ["4"] and "invisible characters" in rej["reason"].iloc[0]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.config import Config, SchemaConfig
 from pipeline.errors import DataError
-from pipeline.io.keys import present_in
+from pipeline.io.keys import MatchCount, index_positions, present_in
 from pipeline.io.readers import (
     check_numbers,
     parse_dates,
@@ -28,8 +28,10 @@ from pipeline.io.readers import (
     require_columns,
 )
 from pipeline.io.rules import (
+    clean_cells,
     clean_value,
     date_problem,
+    normalize_ids,
     number_cells,
     number_convention,
     to_datetimes,
@@ -105,7 +107,7 @@ def canonical_leads(
     email = raw[sc.email] if sc.email and sc.email in raw.columns else None
     cols["_email"] = None if email is None else text_cells(email, email.to_numpy)
     for c in sc.categorical:
-        cols[c] = text_cells(raw[c])
+        cols[c] = text_cells(clean_cells(raw[c]))
     for c in sc.numeric:
         n = int(v.nonfinite[c].sum())
         check_numbers(raw[c], v.bad[c], n, path, c, counts, v.decimals[c])
@@ -119,19 +121,23 @@ def canonical_leads(
 
 
 def _lead_index(ids: pd.Series, path: str | Path, col: str) -> pd.Index:
-    """The lead ids as the canonical index; an empty or repeated one is a one-line error."""
-    text = ids.astype("string")
+    """The lead ids as the canonical index (`rules.normalize_ids`); an empty or repeated one is a
+    one-line error, also when two ids differ only by padding, invisible characters or `.0`."""
+    text = normalize_ids(ids)
     if text.isna().any():
         i = int(np.flatnonzero(text.isna().to_numpy())[0])
         raise DataError(f"{path}: column '{col}' row {i + 2}: empty lead id; fill or drop the row")
     dup = text.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
+        first = int(np.flatnonzero((text == text.iloc[i]).to_numpy())[0])
+        same = ids.astype("string").iloc[first] == ids.astype("string").iloc[i]
+        how = "" if same else f" (row {first + 2} once spaces, invisible characters or .0 go)"
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: duplicate lead id '{text.iloc[i]}' "
-            f"({int(dup.sum())} duplicates); keep one row per lead"
+            f"{path}: column '{col}' row {i + 2}: duplicate lead id '{clean_value(text.iloc[i])}'"
+            f"{how} ({int(dup.sum())} duplicates); keep one row per lead"
         )
-    return pd.Index(text_cells(ids, lambda: text.to_numpy(dtype=object)), name="lead_id")
+    return pd.Index(text_cells(text, lambda: text.to_numpy(dtype=object)), name="lead_id")
 
 
 def text_cells(s: pd.Series, as_objects: Callable[[], np.ndarray] | None = None) -> object:
@@ -184,14 +190,22 @@ class LeadValues:
 
 
 def _as_text(s: pd.Series) -> pd.Series:
-    """Outcome values as strings; 1.0 read from parquet or Excel becomes '1', like the config."""
+    """Outcome values as strings; 1.0 read from parquet or Excel becomes '1', like the config;
+    text cells are `clean_cells` (' Won ' is 'Won')."""
     if pd.api.types.is_bool_dtype(s):
         return s.astype("string").str.lower()
     if pd.api.types.is_numeric_dtype(s):
         f = s.astype(float)
         whole = f.notna() & (f == f.round())
         return f.astype("string").where(~whole, f.round().astype("Int64").astype("string"))
-    return s.astype("string").str.strip()
+    return clean_cells(s)
+
+
+def outcome_values(values: object) -> list[str]:
+    """A won or lost list of the config as outcome cells are compared: cleaned, without case."""
+    if not isinstance(values, list):
+        return []
+    return clean_cells(pd.Series([str(v) for v in values], dtype=object)).str.casefold().tolist()
 
 
 def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Path) -> None:
@@ -229,9 +243,10 @@ def _outcomes_table(
             f"{src_path}: no value of column '{id_col}' matches a lead id of {path} "
             f"(e.g. '{ids.dropna().iloc[0]}' vs '{out.index[0]}'); check {key}"
         )
-    unmatched = int((~present_in(ids.dropna(), out.index)).sum())
-    if unmatched:
-        log.info("%s: %d row(s) name no lead of %s: ignored", src_path, unmatched, path)
+    match = MatchCount("outcomes", n_leads=len(out))
+    match.add(ids, index_positions(out.index, ids))
+    out.attrs.setdefault("match_shares", {})["outcomes"] = match.shares()
+    log.info(match.line(src_path, path) + "; the others are ignored")
     return src, src_path, present
 
 
@@ -246,14 +261,14 @@ def _outcome_id(cfg: Config) -> tuple[str, str]:
 def read_outcomes(cfg: Config, path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
     """An outcomes table indexed by lead id, one row per id, and the ids as the file lists them.
 
-    The rule training and monitoring both read outcomes by: ids are stripped (exports pad them)
-    and the first row of a repeated id is the one that counts."""
+    The rule training and monitoring both read outcomes by: ids are `rules.normalize_ids` (exports
+    pad them, spreadsheets write 1000.0) and the first row of a repeated id is the one that counts."""
     table = read_table(path, cfg, "outcomes file")
     if table.empty and cfg.schema.outcome.column is not None:
         raise DataError(f"{path}: header only, no rows; export the outcomes with data")
     id_col, key = _outcome_id(cfg)
     require_columns(table, [id_col], path, key)
-    ids = table[id_col].astype("string").str.strip()
+    ids = normalize_ids(table[id_col])
     return table.assign(**{id_col: ids}).drop_duplicates(id_col).set_index(id_col), ids
 
 
@@ -288,8 +303,9 @@ def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.nd
     oc = cfg.schema.outcome
     require_columns(src, [oc.column], src_path, "schema.outcome.column")
     vals = _as_text(src[oc.column])
-    won = vals.isin(oc.won if isinstance(oc.won, list) else []).fillna(False).to_numpy(bool)
-    lost = vals.isin(oc.lost if isinstance(oc.lost, list) else []).fillna(False).to_numpy(bool)
+    folded = vals.str.casefold()
+    won = folded.isin(outcome_values(oc.won)).fillna(False).to_numpy(bool)
+    lost = folded.isin(outcome_values(oc.lost)).fillna(False).to_numpy(bool)
     if not (won | lost).any():
         counts = vals.value_counts(dropna=True).head(8)
         found = ", ".join(f"'{k}' ({v})" for k, v in counts.items()) or "only empty values"
@@ -299,9 +315,11 @@ def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.nd
         )
     other = ~(won | lost) & vals.notna().to_numpy(bool)
     if other.any():
-        shown = ", ".join(f"'{v}'" for v in pd.unique(vals[other])[:5])
-        log.info(
-            "%s: %d lead(s) with outcome %s are neither won nor lost: treated as open",
+        odd = vals[other][~folded[other].duplicated()]  # one spelling per value
+        shown = ", ".join(f"'{clean_value(v)}'" for v in odd.iloc[:5])
+        log.warning(
+            "warning: %s: %d lead(s) with outcome %s match neither schema.outcome.won nor lost "
+            "(compared without case): treated as open; list them under won/lost if they are not",
             src_path,
             int(other.sum()),
             shown,
@@ -314,8 +332,11 @@ def load_events(
     path: str | Path | None = None,
     lead_ids: pd.Index | None = None,
     rejected: list[pd.DataFrame] | None = None,
+    match: MatchCount | None = None,
 ) -> pd.DataFrame:
     """Activity events in canonical form (`lead_id`, `ts`, `type`), or an empty frame.
+
+    `match` (with `lead_ids`) counts the rows whose id is one of `lead_ids`.
 
     Training (`rejected` None) stops at the first bad date with one line; scoring passes a list
     that receives the rows without a timestamp or with a bad one (`row`, lead id, `reason`), and
@@ -326,9 +347,12 @@ def load_events(
     ac = cfg.schema.activity
     raw = read_table(p, cfg, "activities file")
     require_columns(raw, [ac.lead_id, ac.timestamp, ac.type], p, "schema.activity")
-    # ids as text, as the leads' own (a parquet file may hold them as numbers)
-    raw = raw.assign(**{ac.lead_id: raw[ac.lead_id].astype("string")})
+    # ids as the leads' own are read (a parquet file may hold them as numbers)
+    raw = raw.assign(**{ac.lead_id: normalize_ids(raw[ac.lead_id])})
     ours = present_in(raw[ac.lead_id], lead_ids) if lead_ids is not None else None
+    if match is not None and lead_ids is not None:
+        match.n_leads = len(lead_ids)
+        match.add(raw[ac.lead_id], index_positions(lead_ids, raw[ac.lead_id]))
     if rejected is None:
         ts = parse_dates(raw[ac.timestamp], p, ac.timestamp, cfg.schema.dayfirst, ac.timestamp_unit)
         if ours is not None:  # other leads' events go before their types are read

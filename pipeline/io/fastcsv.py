@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 from pipeline.config import Config
 from pipeline.io.canonical import normalise_types
 from pipeline.io.compressed import plain_file
+from pipeline.io.keys import MatchCount
 from pipeline.io.readers import file_encoding, file_kind
-from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST
+from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST, normalize_id_array
 
 NAT = np.iinfo(np.int64).min
 EARLIEST_NS = EARLIEST.value
@@ -153,6 +154,7 @@ class CompactEvents:
     types: list[str]
     after_as_of: int = 0  # events of the scored leads at or after as_of: not used, counted
     rejected: pd.DataFrame | None = None  # activity rows without a time or with a bad one
+    match: MatchCount = field(default_factory=lambda: MatchCount("activities"))
 
     def __len__(self) -> int:
         return len(self.row)
@@ -224,7 +226,7 @@ def compact_events(
     else:
         _add_csv_events(path, cfg, kept, on_progress)
     out = _finish(kept.rows, kept.tss, kept.codes, kept.vocab.types)
-    out.after_as_of = kept.after_as_of
+    out.after_as_of, out.match = kept.after_as_of, kept.match
     ts_col, id_col = cfg.schema.activity.timestamp, cfg.schema.activity.lead_id
     rej = pd.DataFrame(kept.rejected, columns=["row", id_col, "reason"])
     rej["reason"] = np.where(rej["reason"], f"{ts_col}: {OUT_OF_RANGE}", f"no {ts_col}")
@@ -256,9 +258,13 @@ class _KeptEvents:
         self.after_as_of = 0
         self.rejected: list[tuple[int, str, bool]] = []  # (file row, lead id, out of range)
         self.offset = 0  # file rows read so far
+        self.match = MatchCount("activities", n_leads=len(first_rows))
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
+        lid = normalize_id_array(lid)  # the one id rule, as the pandas path reads ids
         r = lead_rows(lid, self.first_ids, self.first_rows)
+        at = np.searchsorted(self.first_rows, r)  # r: a first row, so its position among them
+        self.match.add(lid, np.where(r >= 0, at, -1))
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
         c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
@@ -296,7 +302,7 @@ def _add_parquet_events(
         if not pa.types.is_timestamp(ts.type) or ts.type.tz is not None:
             raise FastPathUnavailable("timestamps need parsing")
         kept.add(
-            b.column(ac.lead_id).cast(pa.string()),
+            b.column(ac.lead_id),
             ts.cast(pa.timestamp("ns")),
             b.column(ac.type),
         )

@@ -12,7 +12,16 @@ functions, so a value means the same everywhere:
   fit the column's convention ('0,5' in a `.` column, '1,2,3,4' anywhere) is bad, never rescaled;
 - a yes/no flag is one of `YES` or `NO` in any case ('Yes', 'n', 'true', '1'); anything else is bad;
 - an input value echoed into an output cell loses its control characters and is capped at
-  `ECHO_CAP` characters, so no cell breaks a spreadsheet or a log line.
+  `ECHO_CAP` characters, so no cell breaks a spreadsheet or a log line;
+- a text cell (category, flag, segment value, outcome value) loses its invisible characters
+  (control characters such as NUL and newline, zero-width and bidi characters, a byte-order mark)
+  wherever they are, and the whitespace around it (NBSP included); a cell left empty is missing
+  (`clean_cells`);
+- an id (of a lead, an activity, an outcome; in every table and on every path) is a text cell
+  cleaned so, and a whole number written as a decimal with only zeros after the point (`1000.0`,
+  `1000.00`, what a spreadsheet or pandas makes of an id column with a gap) is that whole number
+  (`1000`); scientific notation (`1.0e3`) is left as written: `1.23457E+11` has lost digits that no
+  rule can give back (`normalize_ids`).
 """
 
 from __future__ import annotations
@@ -36,8 +45,74 @@ NO = frozenset(["no", "n", "false", "f", "0", "0.0", "off"])
 # bidi controls and zero-width characters: they make a cell display other than what it holds
 # (two ids that look the same differ, a right-to-left override reverses what follows)
 INVISIBLE = "\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
-HAS_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 CONTROL = re.compile(f"[\\x00-\\x1f\\x7f{INVISIBLE}]")
+
+
+# the same characters in RE2 syntax (pyarrow), plus C1 controls: removed from text cells and ids
+_INVISIBLE_RE2 = (
+    r"[\x{0}-\x{1f}\x{7f}-\x{9f}\x{61c}\x{200b}-\x{200f}\x{202a}-\x{202e}\x{2060}"
+    r"\x{2066}-\x{2069}\x{feff}]"
+)
+_WHOLE_DECIMAL = r"^([+-]?[0-9]+)\.0+$"  # 1000.0, 1000.00: a whole number
+# the id rule as Java regex replacements, applied in order, for Spark's join of events to leads
+# (Spark cannot call pyarrow there); the REST model then applies `normalize_ids` itself
+JAVA_ID_RULE = (
+    (r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]", ""),
+    (r"^[\s\p{Z}]+|[\s\p{Z}]+$", ""),
+    (_WHOLE_DECIMAL, "$1"),
+)
+
+
+def clean_cell_array(a: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """`clean_cells` on a pyarrow string array: invisible characters removed, surrounding
+    whitespace trimmed, a cell left empty is null. The pyarrow fast path calls this very function,
+    so it cannot read a cell otherwise than the pandas path."""
+    a = pc.utf8_trim_whitespace(pc.replace_substring_regex(a, _INVISIBLE_RE2, ""))
+    return pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
+
+
+def normalize_id_array(a: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """`normalize_ids` on a pyarrow array (strings or numbers)."""
+    if not pa.types.is_string(a.type) and not pa.types.is_large_string(a.type):
+        a = _whole_numbers_as_text(a)
+    return pc.replace_substring_regex(clean_cell_array(a), _WHOLE_DECIMAL, r"\1")
+
+
+def _whole_numbers_as_text(a: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Numbers (a parquet id column) as text: a float id 1000.0 is '1000', as in a csv."""
+    if pa.types.is_floating(a.type):
+        whole = pc.fill_null(pc.equal(a, pc.round(a)), False)
+        big = pc.fill_null(pc.less(pc.abs(a), 2.0**53), False)
+        ints = pc.cast(pc.if_else(pc.and_(whole, big), a, 0.0), pa.int64())
+        return pc.if_else(pc.and_(whole, big), pc.cast(ints, pa.string()), pc.cast(a, pa.string()))
+    return pc.cast(a, pa.string())
+
+
+def _as_series(a: pa.Array | pa.ChunkedArray, s: pd.Series) -> pd.Series:
+    dtype = s.dtype if isinstance(s.dtype, pd.StringDtype) else pd.StringDtype("pyarrow")
+    a = a.cast(pa.large_string())
+    a = a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
+    out = pd.Series(pd.arrays.ArrowStringArray(a), index=s.index)
+    return out if out.dtype == dtype else out.astype(dtype)
+
+
+def _arrow_text(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return pa.array(s.astype(float).to_numpy(), from_pandas=True)
+    return pa.array(s.astype("string[pyarrow]").array)
+
+
+def clean_cells(s: pd.Series) -> pd.Series:
+    """A text column's cells as the pipeline reads them: without invisible characters and the
+    whitespace around them, empty as missing. ' Software' is 'Software', ' APAC\u200b' is 'APAC':
+    an export's padding never makes a value another category, segment or outcome."""
+    return _as_series(clean_cell_array(pa.array(s.astype("string[pyarrow]").array)), s)
+
+
+def normalize_ids(s: pd.Series) -> pd.Series:
+    """Ids as the pipeline matches them, in every table and on every path: `clean_cells`, and a
+    whole number written as `1000.0` is `1000`. An empty id is missing."""
+    return _as_series(normalize_id_array(_arrow_text(s)), s)
 
 
 SLASH_DATE = r"^\s*(\d{1,2})[./-](\d{1,2})[./-]\d{2,4}(?:\D|$)"  # 31.01.2026, 01/31/2026
@@ -109,15 +184,20 @@ def to_datetimes(
     return out.astype("datetime64[ns]"), bad
 
 
+ISO_START = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"  # year first: no day/month order to guess
+
+
 def _parse_text(t: pd.Series, dayfirst: bool) -> pd.Series:
-    out = None
-    if not dayfirst:
-        try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
-            out = pd.to_datetime(t, utc=True, format="ISO8601")
-        except (ValueError, TypeError, OverflowError):
-            out = None
-    if out is None:
-        out = pd.to_datetime(t, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    """Text dates. An ISO date is year-month-day whatever `dayfirst` says (pyarrow's fast path
+    reads it so too): `dayfirst` orders only the dates that start with a day or a month."""
+    try:  # ISO dates (most exports) parse ~20x faster than with format="mixed"
+        return pd.to_datetime(t, utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    out = pd.to_datetime(t, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
+    iso = t.str.match(ISO_START).fillna(False).to_numpy(bool) if dayfirst else None
+    if iso is not None and iso.any():
+        out[iso] = pd.to_datetime(t[iso], errors="coerce", utc=True, format="ISO8601")
     return out
 
 
@@ -227,7 +307,7 @@ def _floats(text: pd.Series) -> pd.Series:
 
 def to_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(1.0 for a yes, 0.0 for a no, NaN when missing; bad mask): bad = present but neither."""
-    low = s.astype("string").str.strip().str.lower()
+    low = clean_cells(s).str.lower()
     out = pd.Series(
         np.where(low.isin(YES), 1.0, np.where(low.isin(NO), 0.0, np.nan)), index=s.index
     )

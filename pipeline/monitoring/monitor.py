@@ -11,6 +11,7 @@ as won here exactly when it would be labelled won in training.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +21,19 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.canonical import outcome_labels
 from pipeline.io.compressed import named_as, plain_file
+from pipeline.io.keys import MatchCount, index_positions
 from pipeline.io.readers import file_kind, require_columns
+from pipeline.io.rules import normalize_ids
+
+log = logging.getLogger(__name__)
 
 
 def realised_vs_promised(
     scores: pd.DataFrame, labels: pd.Series, absent_lost: bool
 ) -> pd.DataFrame:
     """Per stage: leads scored, leads with an outcome, won, realised rate, promised (mean p)."""
-    s = scores.assign(lead_id=scores["lead_id"].astype("string").str.removeprefix("'"))
+    given = scores["lead_id"].astype("string").str.removeprefix("'")
+    s = scores.assign(lead_id=normalize_ids(given))
     s = s.set_index("lead_id")
     y = labels.reindex(s.index)
     if absent_lost:
@@ -74,6 +80,12 @@ def monitor(cfg: Config, outcomes: Path, scores: pd.DataFrame, source: str) -> p
     """Promised against realised conversion of the scored leads (`source` names them in errors:
     a scores file, or the database view the scoring runs fill)."""
     labels = outcome_labels(cfg, outcomes)
+    ids = pd.Series(labels.index, dtype="string")
+    scored = normalize_ids(scores["lead_id"].astype("string").str.removeprefix("'"))
+    scored = pd.Index(scored.drop_duplicates())
+    match = MatchCount("outcomes", n_leads=len(scored))
+    match.add(ids, index_positions(scored, ids))
+    log.info(match.line(outcomes, source) + " (won or lost)")
     table = realised_vs_promised(scores, labels, cfg.schema.outcome.column is None)
     if table.empty or table["with_outcome"].sum() == 0:
         raise DataError(

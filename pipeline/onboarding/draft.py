@@ -23,7 +23,7 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.compressed import inner_name
 from pipeline.io.readers import file_kind
-from pipeline.io.rules import to_flags, to_numbers
+from pipeline.io.rules import normalize_ids, to_flags, to_numbers
 from pipeline.onboarding.columns import Col, classify, decimal_comma, examples, outcome_word
 from pipeline.onboarding.context import context_columns
 from pipeline.onboarding.guesses import (
@@ -83,10 +83,15 @@ def _find_outcome(
     return best[1:] if best else None
 
 
+def _id_set(ids: pd.Series) -> set[str]:
+    """A column's ids by the one id rule (`normalize_ids`), as every run matches them."""
+    return set(normalize_ids(ids).dropna().astype(str))
+
+
 def _overlap(t: Table, ids: set[str]) -> str | None:
     best, share = None, 0.0
     for c in t.df.columns:
-        vals = t.df[c].dropna().astype(str)
+        vals = normalize_ids(t.df[c]).dropna().astype(str)  # ids as every run matches them
         if vals.empty:
             continue
         s = float(vals.isin(ids).mean())
@@ -181,7 +186,7 @@ def _guess_outcome(
         table, columns, exclude = leads_table, lead_columns, used
     else:
         table, columns = outcomes_table, classify(outcomes_table.df)
-        out_id = _overlap(outcomes_table, set(leads_table.df[lead_id].dropna().astype(str)))
+        out_id = _overlap(outcomes_table, _id_set(leads_table.df[lead_id]))
         if out_id is None:
             raise DataError(
                 f"{outcomes_table.path}: no column shares ids with '{lead_id}' of "
@@ -246,8 +251,11 @@ def _draft_label(
         if not outcome.column:
             return None
         return _won_lost(leads_table.df[outcome.column].astype("string"), outcome)
-    by_id = outcomes_table.df.drop_duplicates(outcome.lead_id).set_index(outcome.lead_id)
-    ids = leads_table.df[lead_id].astype(str)
+    out = outcomes_table.df.assign(
+        **{outcome.lead_id: normalize_ids(outcomes_table.df[outcome.lead_id])}
+    )
+    by_id = out.drop_duplicates(outcome.lead_id).set_index(outcome.lead_id)
+    ids = normalize_ids(leads_table.df[lead_id]).astype(str)
     if outcome.column:
         return _won_lost(ids.map(by_id[outcome.column].astype(str)), outcome)
     return pd.Series(np.where(ids.isin(by_id.index.astype(str)), 1.0, 0.0))
@@ -396,7 +404,7 @@ def guess_config(
     features, dropped, suspects = _guess_features(
         leads_table, columns, used, label, activities_table is None
     )
-    lead_ids = set(leads_table.df[lead_id].dropna().astype(str))
+    lead_ids = _id_set(leads_table.df[lead_id])
     activity, activity_dayfirst, activity_notes = _guess_activity(
         activities_table, lead_ids, lead_id
     )

@@ -22,6 +22,7 @@ from pipeline.errors import DataError
 from pipeline.io.atomic import write_atomic
 from pipeline.io.canonical import canonical_leads, load_events
 from pipeline.io.csvwrite import write_csv
+from pipeline.io.keys import MatchCount
 from pipeline.io.readers import read_table
 from pipeline.io.rules import (
     ECHO_CAP,
@@ -29,6 +30,7 @@ from pipeline.io.rules import (
     clean_text,
     neutralise,
     nonfinite_warning,
+    normalize_ids,
     number_convention,
 )
 from pipeline.io.sinks import atomic_output, output_stem
@@ -37,7 +39,6 @@ from pipeline.serving.outputs import GRADE, ScoreSummary, format_scores
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,
-    is_blank,
     model_schema,
     rejected_frame,
     split_rows,
@@ -99,6 +100,7 @@ def _score_chunked(
     bar = Progress(request.progress)
     with bar:
         events = _compact_events(request.config, request.activities, ids, as_of64, fast, bar)
+        _refuse_no_match(request, scorer, events.match, ids)
         task = bar.task("scoring leads", total=len(ids.obj))
         scoring = ChunkScorer(
             scorer=scorer,
@@ -135,6 +137,7 @@ def _score_chunked(
         drift=scoring.drift.table(),
         rejected_activities=ev_path,
         cutoffs=scorer.cutoffs,
+        match_lines=_match_lines(request, scorer, events.match),
     )
 
 
@@ -206,8 +209,7 @@ class LeadIds:
     def of(cls, ids: pd.Series) -> LeadIds:
         import pyarrow as pa
 
-        ids = ids.astype("string").reset_index(drop=True)
-        ids = ids.where(~is_blank(ids))  # blank: rejected as empty
+        ids = normalize_ids(ids).reset_index(drop=True)  # blank: missing, rejected as empty
         shown = clean_text(ids)  # as the output writes it: two raw ids must not merge there
         dup = ids.duplicated(keep="first") | (shown.duplicated(keep="first") & ids.notna())
         first = (ids.notna() & ~dup).to_numpy()
@@ -404,6 +406,27 @@ def _write_rejected_events(rejected: pd.DataFrame | None, output: Path) -> Path 
     return path
 
 
+def _refuse_no_match(
+    request: ScoreRequest, scorer: LeadScorer, match: MatchCount, ids: LeadIds
+) -> None:
+    """Activities of which none names a scored lead: one line before anything is written."""
+    if request.activities and match.rows and len(ids.first_ids):
+        col, lead_col = request.config.schema.activity.lead_id, model_schema(scorer).lead_id
+        lead = str(ids.first_ids[0].as_py())
+        match.refuse_none(request.activities, col, request.leads, lead_col, lead)
+
+
+def _match_lines(request: ScoreRequest, scorer: LeadScorer, match: MatchCount) -> tuple[str, ...]:
+    """The activities' match line, and a warning when the share of leads with activities is far
+    below the training one: printed with the run's summary, so a run that fails later (a
+    database write) still ends in one line."""
+    if not request.activities or not match.rows:
+        return ()
+    trained = (scorer.meta.get("lead_match_shares") or {}).get("activities")
+    far = match.far_below(trained)
+    return (match.line(request.activities, request.leads), *([far] if far else []))
+
+
 def _compact_events(
     cfg: Config,
     activities_path: str | Path | None,
@@ -428,7 +451,10 @@ def _compact_events(
         except fastcsv.FastPathUnavailable as e:
             log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
     rejected: list[pd.DataFrame] = []
-    ev = load_events(cfg, path, lead_ids=pd.Index(first_ids.to_pylist()), rejected=rejected)
+    match = MatchCount("activities", n_leads=len(first_rows))
+    lead_ids = pd.Index(first_ids.to_pylist())
+    ev = load_events(cfg, path, lead_ids=lead_ids, rejected=rejected, match=match)
     out = fastcsv.compact_from_frame(ev, first_ids, first_rows, as_of64)
     out.rejected = pd.concat(rejected) if rejected else None
+    out.match = match
     return out

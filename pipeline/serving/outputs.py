@@ -33,6 +33,7 @@ class ScoreSummary:
     run_id: str | None = None  # the run_id column of a database output
     grades: dict[str, tuple[int, float]] = field(default_factory=dict)  # leads, mean probability
     cutoffs: object | None = None  # the model's Cutoffs: the scoring report explains empty stages
+    match_lines: tuple[str, ...] = ()  # the activities' match share (and a warning far below)
 
     @property
     def drift_checked(self) -> bool:

@@ -23,13 +23,13 @@ from pipeline.io.rules import (
     clean_value,
     date_problem,
     missing_markers,
+    normalize_ids,
     to_datetimes,
 )
 from pipeline.serving.outputs import REASON_CAP
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rows import (
     check_columns,
-    is_blank,
     model_schema,
     reject_bad_rows,
     trained_decimals,
@@ -54,8 +54,7 @@ def predict_frame(
     raw = as_missing(model_input.reset_index(drop=True), markers, "activities")
     check_columns(raw, scorer, "request")
     sc = model_schema(scorer)
-    ids = raw[sc.lead_id].astype("string")
-    raw[sc.lead_id] = ids.where(~is_blank(ids))  # a blank id is no id
+    raw[sc.lead_id] = normalize_ids(raw[sc.lead_id])  # the one id rule; a blank id is no id
     good, rejected = reject_bad_rows(raw, scorer, request.as_of)
     errors = [None] * len(raw)
     for row, reason in zip(rejected["row"].tolist(), rejected["reason"].tolist(), strict=True):

@@ -14,16 +14,22 @@ import pandas as pd
 from pipeline.config import SchemaConfig
 from pipeline.errors import DataError
 from pipeline.io.canonical import LeadValues, canonical_leads
-from pipeline.io.rules import DECIMAL_WORDS, HAS_INVISIBLE, clean_text, clean_value, date_problem
+from pipeline.io.rules import (
+    DECIMAL_WORDS,
+    clean_text,
+    clean_value,
+    date_problem,
+    normalize_ids,
+)
 
 if TYPE_CHECKING:
     from pipeline.modeling.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
 LATER_DUPLICATE = "duplicate lead id (first row scored)"
-INVISIBLE_ID = (
-    "lead id holds invisible characters (bidi control or zero-width), so it would not display "
-    "what it is; fix the id in the export"
+NORMALIZED_DUPLICATE = (
+    "duplicate lead id once surrounding spaces, invisible characters and a trailing .0 are "
+    "removed (first row scored)"
 )
 MERGED_DUPLICATE = (
     "duplicate lead id once control characters are removed and it is cut to 60 characters "
@@ -84,20 +90,21 @@ def split_rows(
     """(scoreable rows, rejected rows with the row number and reason, the parsed cells of `raw`
     that `canonical_leads` takes for the scoreable ones, so no cell is parsed twice).
 
-    The rules are those of `pipeline.io.rules`: an empty or blank id, an id that repeats an
-    earlier one (also once control characters are removed and it is capped for the output, so
-    two raw ids never merge silently), a date outside 1970-2200 or unparseable, a lead created
+    The rules are those of `pipeline.io.rules`: ids are `normalize_ids` (the scoreable rows
+    carry them so); an empty or blank id, an id that repeats an earlier one (also one that
+    differs from it only by what `normalize_ids` removes, and once capped for the output, so two
+    raw ids never merge silently), a date outside 1970-2200 or unparseable, a lead created
     after `as_of` (it did not exist yet: scoring it would give a negative age), a number or flag
     that does not parse or does not fit its column's decimal convention (`decimals`, else decided
     over the column). A non-finite number is not a bad row: it is read as missing."""
     sc = model_schema(scorer)
     reason = pd.Series("", index=raw.index, dtype=object)
-    ids = raw[sc.lead_id].astype("string")
-    reason[is_blank(ids)] = "empty lead id"
-    hidden = ids.str.contains(HAS_INVISIBLE).fillna(False) & (reason == "")
-    reason[hidden] = INVISIBLE_ID
+    ids = normalize_ids(raw[sc.lead_id])
+    reason[ids.isna().to_numpy()] = "empty lead id"
+    exact = raw[sc.lead_id].astype("string").duplicated(keep="first")
     dup = ids.duplicated(keep="first") & (reason == "")
-    reason[dup] = LATER_DUPLICATE
+    reason[dup & exact] = LATER_DUPLICATE
+    reason[dup & ~exact] = NORMALIZED_DUPLICATE
     merged = clean_text(ids).duplicated(keep="first") & (reason == "")
     reason[merged] = MERGED_DUPLICATE
     values = LeadValues.parse(raw, sc, decimals or trained_decimals(scorer))
@@ -118,7 +125,8 @@ def split_rows(
         word = DECIMAL_WORDS[values.decimals[c]]
         reason[bad] = [f"{c}: '{clean_value(v, 30)}' is not a number with {word}" for v in s[bad]]
     bad = reason != ""
-    return raw.loc[~bad], rejected_frame(raw, bad, sc.lead_id, reason), values
+    good = raw.loc[~bad].assign(**{sc.lead_id: ids[~bad]})
+    return good, rejected_frame(raw, bad, sc.lead_id, reason), values
 
 
 def _reject_after_as_of(
@@ -131,11 +139,6 @@ def _reject_after_as_of(
         "use a later --as-of"
         for v in s[late]
     ]
-
-
-def is_blank(ids: pd.Series) -> pd.Series:
-    """An id that is missing or reads empty in the output (spaces, control characters only)."""
-    return ids.isna() | (clean_text(ids).str.strip() == "").fillna(True)
 
 
 def rejected_frame(

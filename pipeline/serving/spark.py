@@ -29,6 +29,7 @@ import pandas as pd
 from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.csvwrite import write_csv
+from pipeline.io.rules import JAVA_ID_RULE
 from pipeline.io.sinks import atomic_output, output_format
 from pipeline.monitoring.drift import DriftCounter
 from pipeline.serving.outputs import (
@@ -123,6 +124,7 @@ def read_leads_with_activities(
     leads = nullify(reader.csv(str(leads_path)))
     if id_col not in leads.columns:
         raise DataError(f"{leads_path}: column '{id_col}' (schema.lead_id) not found")
+    leads = leads.withColumn(id_col, _normalized_id(F.col(id_col)))
     if activities_path is None:
         return leads
     ac = cfg.schema.activity
@@ -132,11 +134,21 @@ def read_leads_with_activities(
             raise DataError(f"{activities_path}: column '{c}' (schema.activity) not found")
     ev = ev.where(F.col(ac.type).isNotNull() & F.col(ac.timestamp).isNotNull())
     events = F.struct(F.col(ac.type).alias("type"), F.col(ac.timestamp).alias("occurred_at"))
-    per_lead = ev.groupBy(F.col(ac.lead_id).alias("_lead")).agg(
+    per_lead = ev.groupBy(_normalized_id(F.col(ac.lead_id)).alias("_lead")).agg(
         F.to_json(F.collect_list(events)).alias("activities")
     )
     joined = leads.drop("activities").join(per_lead, leads[id_col] == per_lead["_lead"], "left")
     return joined.drop("_lead")
+
+
+def _normalized_id(col):
+    """`rules.normalize_ids` in Spark's terms (`rules.JAVA_ID_RULE`): events join leads by the
+    ids every other path matches."""
+    from pyspark.sql import functions as F
+
+    for pattern, replacement in JAVA_ID_RULE:
+        col = F.regexp_replace(col, pattern, replacement)
+    return F.when(col == "", None).otherwise(col)
 
 
 def model_input_columns(leads, scorer) -> list:

@@ -228,6 +228,10 @@ def scorer_meta(
         "test_rows_newest": int(len(test_ids)) if rows.split_kind == "position" else None,
         "schema": cfg.schema.model_dump(),
         "decimals": dict(leads.attrs.get("decimals") or {}),  # per column: '.' or ','
+        # shares of activity/outcome rows naming a lead, and of leads with such rows: scoring
+        # warns when its leads' share is far below the training one
+        "match_shares": {k: s[0] for k, s in (leads.attrs.get("match_shares") or {}).items()},
+        "lead_match_shares": {k: s[1] for k, s in (leads.attrs.get("match_shares") or {}).items()},
         "drift_reference": DriftReference.fit(rows.X[rows.part("fit")], rows.builder.categorical),
     }
 

@@ -1,5 +1,6 @@
 """Cells display what they are: bidi controls and zero-width characters leave every text cell we
-write; an id that holds them is rejected with its reason; the database keeps ids as given (the
+write; an id loses them (`normalize_ids`), and one that then repeats another is rejected with
+its reason; the database keeps ids as given (the
 `'` spreadsheet guard is for CSV); plot labels are never read as math."""
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def test_invisible_characters_leave_text_cells(ch):
     assert clean_value(f"x{ch}y") == "xy"
 
 
-def test_ids_with_invisible_characters_are_rejected_with_the_reason(monkeypatch):
+def test_ids_lose_invisible_characters_and_a_resulting_duplicate_is_rejected(monkeypatch):
     from pipeline.serving import rows
 
     raw = pd.DataFrame({"id": ["L1", "L\u202e1", "L2\u200b", "L3"]})
@@ -48,10 +49,11 @@ def test_ids_with_invisible_characters_are_rejected_with_the_reason(monkeypatch)
     monkeypatch.setattr(rows, "model_schema", lambda scorer: sc)
     scorer = type("M", (), {"builder": type("B", (), {"numeric": []}), "meta": {}})
     good, rejected = rows.reject_bad_rows(raw, scorer)
-    assert good["id"].tolist() == ["L1", "L3"]
-    assert rejected["row"].tolist() == [3, 4]
-    assert (rejected["reason"] == rows.INVISIBLE_ID).all()
-    assert "invisible characters" in rows.INVISIBLE_ID
+    assert good["id"].tolist() == ["L1", "L2", "L3"]
+    assert rejected["row"].tolist() == [3]
+    assert rejected["id"].tolist() == ["L\u202e1"]  # as given, so it can be found in the export
+    assert (rejected["reason"] == rows.NORMALIZED_DUPLICATE).all()
+    assert "invisible characters" in rows.NORMALIZED_DUPLICATE
 
 
 def test_database_rows_keep_ids_as_given():

@@ -120,7 +120,9 @@ def assert_monitor_reads_the_latest_view(tmp: Path, cfg: Path, url: str, leads: 
     args = ["monitor", "--config", str(cfg), "--outcomes", "outcomes.csv", "--scores", url]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    rows = {ln.split()[0]: ln.split() for ln in r.output.splitlines()[1:] if ln.strip()}
+    lines = r.output.splitlines()  # the table after its header (the match line comes before)
+    table = lines[next(i for i, ln in enumerate(lines) if ln.startswith("stage")) + 1 :]
+    rows = {ln.split()[0]: ln.split() for ln in table if ln.strip()}
     labelled = leads["outcome"].isin(["won", "lost"]).sum()
     assert sum(int(v[1].replace(",", "")) for v in rows.values()) == len(leads)
     assert sum(int(v[2].replace(",", "")) for v in rows.values()) == labelled

@@ -213,7 +213,9 @@ def test_monitor_reports_realised_vs_promised_per_stage(registered):
     args = ["monitor", "--config", str(cfg), "--outcomes", str(tmp / "outcomes.csv")]
     r = runner.invoke(app, [*args, "--scores", str(tmp / "all.csv")])
     assert r.exit_code == 0, r.output
-    rows = {ln.split()[0]: ln.split() for ln in r.output.splitlines()[1:] if ln.strip()}
+    lines = r.output.splitlines()  # the table after its header (the match line comes before)
+    table = lines[next(i for i, ln in enumerate(lines) if ln.startswith("stage")) + 1 :]
+    rows = {ln.split()[0]: ln.split() for ln in table if ln.strip()}
     assert {"SQL", "lead"} <= set(rows)
     # SQL leads promised and realised more conversion than plain leads
     assert float(rows["SQL"][4]) > float(rows["lead"][4])
