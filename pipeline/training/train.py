@@ -74,6 +74,8 @@ def train(
     oracle: pd.DataFrame | None = None,
     pool: Executor | None = None,
     meta: dict | None = None,
+    rows: TrainingRows | None = None,
+    prefit: dict[str, Pipeline] | None = None,
 ) -> TrainResult:
     """Fit, calibrate, choose cutoffs, evaluate out of time and explain, from canonical frames.
 
@@ -81,14 +83,16 @@ def train(
     `pool` (`backtest.worker_pool()`), the backtest refits are left running in it, so the caller
     can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
     `meta` is kept in the scorer's `meta` beside what training records there (the caller's
-    knowledge, such as where the data came from).
+    knowledge, such as where the data came from). `rows` and `prefit` come from the Dask
+    engine (`pipeline.training.distributed`): rows gathered from the cluster and the candidates
+    already fitted there; every step below runs on them unchanged.
     """
     require_outcomes(leads)
-    rows = prepare_training_rows(cfg, leads, events)
+    rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
     test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
-        scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
+        scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers, prefit)
         # a segment model uses the recipe that won on all validation leads: a segment's own
         # validation slice is too small to choose a recipe again, and each choice costs a fit
         seg_cfg = cfg.model_copy(deep=True)
@@ -168,7 +172,12 @@ def require_both_classes(rows: TrainingRows) -> None:
 
 
 def fit_scorer(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, meta: dict, workers: Executor
+    cfg: Config,
+    leads: pd.DataFrame,
+    rows: TrainingRows,
+    meta: dict,
+    workers: Executor,
+    prefit: dict[str, Pipeline] | None = None,
 ) -> tuple[LeadScorer, CalibrationChoice, CandidateChoice]:
     """The candidates on the fit slice, the best on the validation leads calibrated on the
     validation slice; cutoffs and the 0-100 score references from the validation leads' last
@@ -176,7 +185,7 @@ def fit_scorer(
     tc = cfg.training
     X, y = rows.X, rows.y
     val_m = rows.part("val")
-    cand = choose_candidate(cfg, rows, workers)
+    cand = choose_candidate(cfg, rows, workers, prefit)
     estimator = cand.model
     calibrator, choice = choose_and_fit_calibrator(
         estimator, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
@@ -367,6 +376,7 @@ def training_info(
     lab = leads["_label"]
     meta = scorer.meta
     return {
+        "engine": "local",  # the Dask engine says so, with its cluster (training.distributed)
         "rows_leads": len(leads),
         "rows_events": len(events),
         "leads_won": int((lab == 1).sum()),
