@@ -65,7 +65,7 @@ def start_local_cluster(cfg: DaskConfig) -> LocalCluster:
     """One single-threaded worker process per core (or `training.dask.workers`), each held to
     `training.dask.memory_limit` by its nanny."""
     return LocalCluster(
-        n_workers=cfg.workers or os.cpu_count() or 1,
+        n_workers=cfg.workers or len(os.sched_getaffinity(0)),
         threads_per_worker=1,
         processes=True,
         memory_limit=cfg.memory_limit,

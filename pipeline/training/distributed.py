@@ -126,7 +126,10 @@ def scatter_partitions(
     for k in range(n_parts):
         lp = leads[lead_part == k]
         data.append((lp, events[event_part == k], split[split.index.isin(lp.index)], export))
-    parts = client.scatter(data)
+    # partition k on the k-th worker (in address order), so the same cluster gets the same
+    # placement and LightGBM the same rows on each machine
+    hosts = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    parts = [client.scatter(d, workers=[hosts[k % len(hosts)]]) for k, d in enumerate(data)]
     fit_leads = leads.loc[split.index[split == "fit"]]
     per_part = client.gather([client.submit(_fit_type_counts, p) for p in parts])
     builder = feature_builder(cfg, fit_leads).fit_counts(
