@@ -83,9 +83,8 @@ def train(
     `pool` (`backtest.worker_pool()`), the backtest refits are left running in it, so the caller
     can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
     `meta` is kept in the scorer's `meta` beside what training records there (the caller's
-    knowledge, such as where the data came from). `rows` and `prefit` come from the Dask
-    engine (`pipeline.training.distributed`): rows gathered from the cluster and the candidates
-    already fitted there; every step below runs on them unchanged.
+    knowledge, such as where the data came from). `rows` and `prefit`: the Dask engine's rows
+    gathered from the cluster and booster fit there (`training.distributed`), used unchanged.
     """
     require_outcomes(leads)
     rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
