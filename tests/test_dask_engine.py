@@ -171,7 +171,7 @@ def test_dask_engine_registers_the_same_model_within_001_auc(
     assert int(r["params.dask_rounds"]) > 0
     assert abs(r["metrics.test_roc_auc"] - local_auc) <= 0.01
     client = MlflowClient(mlflow_uri)
-    assert client.get_model_version_by_alias("lead-scoring", "challenger").version == "1"
+    assert str(client.get_model_version_by_alias("lead-scoring", "challenger").version) == "1"
     out = tmp_path / "scores.csv"
     cfg_leads = _leads_path(sample_config_path)
     res = run("score", "--config", sample_config_path, "--model-uri", "models:/lead-scoring/1",

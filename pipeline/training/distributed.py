@@ -16,9 +16,11 @@ artifact, `score`, REST and Spark do not know which engine trained it.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from distributed import Client, Future, wait
@@ -208,6 +210,8 @@ def fit_booster_on_cluster(
     from lightgbm.dask import DaskLGBMClassifier
 
     tc = cfg.training
+    quiet_lightgbm()
+    client.run(quiet_lightgbm)
     probe = fit_lightgbm_candidate(cfg, rows)
     rounds = int(
         probe.named_steps["lgbm"].best_iteration_ or probe.named_steps["lgbm"].n_estimators
@@ -235,6 +239,14 @@ def fit_booster_on_cluster(
     kwargs.pop("n_jobs")  # lightgbm.dask takes each worker's own thread count
     model = DaskLGBMClassifier(client=client, time_out=2, **kwargs).fit(X, y)
     return Pipeline([("encode", enc), ("lgbm", local_classifier(model, rounds))]), rounds
+
+
+def quiet_lightgbm() -> None:
+    """LightGBM's messages through a logger that shows warnings only: its network set-up prints
+    port and rank lines on every worker whatever `verbose` says."""
+    log = logging.getLogger("lightgbm")
+    log.setLevel(logging.WARNING)
+    lgb.register_logger(log)
 
 
 def local_classifier(model: object, rounds: int) -> LGBMConversionClassifier:
