@@ -11,6 +11,7 @@ import logging
 import os
 import resource
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ def cluster_faults(cfg: DaskConfig, address: str | None) -> Iterator[None]:
     where = address or "the LocalCluster"
     try:
         yield
-    except KilledWorker:
+    except (KilledWorker, CancelledError):  # cancelled: the work lost its worker's data
         raise ClusterError(
             f"a Dask worker of {where} died during training (killed, or past its memory "
             f"limit {cfg.memory_limit}: raise training.dask.memory_limit or add workers)"
