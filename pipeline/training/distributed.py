@@ -242,10 +242,11 @@ def fit_booster_on_cluster(
 
 
 def quiet_lightgbm() -> None:
-    """LightGBM's messages through a logger that shows warnings only: its network set-up prints
-    port and rank lines on every worker whatever `verbose` says."""
+    """LightGBM's messages through a logger that shows errors only: its network set-up prints
+    port and rank lines on every worker whatever `verbose` says, and `lightgbm.dask` warns on
+    every fit that it ignores `n_jobs` (it takes each worker's threads)."""
     log = logging.getLogger("lightgbm")
-    log.setLevel(logging.WARNING)
+    log.setLevel(logging.ERROR)
     lgb.register_logger(log)
 
 
