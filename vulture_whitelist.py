@@ -11,6 +11,9 @@ from pipeline.tracking import pyfunc, rest_app
 parameter = Whitelist()  # vulture matches by name: a parameter is listed as an attribute of this
 
 _ = (
+    # LightGBM's classifier reads `_best_iteration` (its `best_iteration_`); the Dask engine sets
+    # it on the booster brought back from the cluster (pipeline/training/distributed.py)
+    parameter._best_iteration,
     # Typer commands: Click calls them from the `leadscore` command line
     cli.validate,
     cli.gate_show,

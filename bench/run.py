@@ -57,6 +57,7 @@ LARGE_TARGETS = {
     "train_1m_s": ("<=", 600.0),
     "train_1m_peak_rss_mb": ("<=", 12288.0),
 }
+DASK_WORKERS, DASK_MEMORY = 2, "3GB"  # the issue's LocalCluster: 2 workers, <= 3 GB each
 PROBE_ROWS = 200_000
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge}
 
@@ -311,12 +312,73 @@ def main_large() -> None:
     shutil.rmtree(DATA / "models-1m", ignore_errors=True)
     print("bench-large: leadscore train on 1M ...", flush=True)
     time_train(train_config(d1m, "1m"), env, "train_1m", large)
+    print(
+        "bench-large: leadscore train --engine dask on 1M (2-worker LocalCluster) ...", flush=True
+    )
+    time_train_dask(train_config(d1m, "1m"), env, "train_1m", large)
     large["machine"]["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
-    large["targets"] = targets(large, LARGE_TARGETS)
+    large["targets"] = {**targets(large, LARGE_TARGETS), **dask_targets(large, "train_1m")}
     results = load_results()
     add_large(results, large)
     save_results(results)
     print_table(results)
+
+
+def time_train_dask(cfg_path: Path, env: dict[str, str], key: str, results: dict) -> None:
+    """`leadscore train --engine dask` on a LocalCluster of DASK_WORKERS workers of at most
+    DASK_MEMORY each: wall and CPU seconds, the largest process's peak RSS (the client or a
+    worker, as /usr/bin/time reports), every worker's peak (the run's `dask_worker_peak_mb`) and
+    the test AUC. Rows `{key}_dask_s`, `{key}_dask_worker_peak_mb`, ..."""
+    raw = yaml.safe_load(cfg_path.read_text())
+    raw["training"]["dask"] = {"workers": DASK_WORKERS, "memory_limit": DASK_MEMORY}
+    dask_cfg = cfg_path.with_name(cfg_path.stem + "-dask.yaml")
+    dask_cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    cmd = [str(BIN / "leadscore"), "train", "--config", str(dask_cfg), "--engine", "dask"]
+    wall, peak, out = run([*cmd, "--quiet"], env)
+    results[f"{key}_dask_s"] = round(wall, 1)
+    results[f"{key}_dask_cpu_s"] = round(LAST_CPU.pop("s", float("nan")), 1)
+    results[f"{key}_dask_largest_process_peak_mb"] = round(peak)
+    metrics = last_run_metrics(env)
+    results[f"{key}_dask_worker_peak_mb"] = round(metrics.get("dask_worker_peak_mb", float("nan")))
+    results[f"{key}_dask_test_roc_auc"] = metrics.get("test_roc_auc")
+    results[f"{key}_dask_rounds"] = metrics.get("dask_rounds")
+
+
+def last_run_metrics(env: dict[str, str]) -> dict[str, float]:
+    """The metrics of the newest training run in the bench's MLflow store."""
+    import mlflow
+
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(experiment_names=["lead-scoring"], order_by=["start_time DESC"])
+    row = runs.iloc[0]
+    return {c[len("metrics.") :]: float(row[c]) for c in runs.columns if c.startswith("metrics.")}
+
+
+def dask_targets(results: dict, key: str) -> dict:
+    """Every worker's peak below the single process's, wall within 2x of it."""
+    worker, single = results[f"{key}_dask_worker_peak_mb"], results[f"{key}_peak_rss_mb"]
+    wall, local = results[f"{key}_dask_s"], results[f"{key}_s"]
+    return {
+        f"{key}_dask_worker_peak_mb": {
+            "target": f"< {single} (single process)",
+            "met": worker < single,
+        },
+        f"{key}_dask_s": {"target": f"<= {2 * local:g} (2x single)", "met": wall <= 2 * local},
+    }
+
+
+def main_dask_check(name: str) -> None:
+    """`bench/run.py --dask-check 100k`: the local and the Dask rows of `--large` on a smaller
+    set, printed and not saved (results.json keeps the 1M rows of `make bench-large`)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    env = bench_env(f"models-dask-{name}")
+    shutil.rmtree(DATA / f"models-dask-{name}", ignore_errors=True)
+    data_dir, _ = generate(name, env)
+    cfg_path, out = train_config(data_dir, name), {}
+    time_train(cfg_path, env, f"train_{name}", out)
+    time_train_dask(cfg_path, env, f"train_{name}", out)
+    out["targets"] = dask_targets(out, f"train_{name}")
+    print(json.dumps(out, indent=1))
 
 
 def add_large(results: dict, large: dict) -> None:
@@ -411,6 +473,15 @@ def print_table(r: dict) -> None:
             ),
             ("train 1M peak RSS", "<= 12288 MB", f"{big['train_1m_peak_rss_mb']} MB"),
         ]
+        if "train_1m_dask_s" in big:
+            rows[6:6] = [
+                ("train on 1M, --engine dask", "<= 2x local", f"{big['train_1m_dask_s']} s"),
+                (
+                    "dask worker peak (2 x 3 GB)",
+                    "< local",
+                    f"{big['train_1m_dask_worker_peak_mb']} MB",
+                ),
+            ]
     print(f"\n| {'step':<30} | {'target':<11} | {'result':<55} |")
     print(f"|{'-' * 32}|{'-' * 13}|{'-' * 57}|")
     for a, b, c in rows:
@@ -432,5 +503,7 @@ if __name__ == "__main__":
         print_table(load_results())
     elif sys.argv[1:] == ["--large"]:
         main_large()
+    elif sys.argv[1:2] == ["--dask-check"] and len(sys.argv) == 3:
+        main_dask_check(sys.argv[2])
     else:
         main()

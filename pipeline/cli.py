@@ -22,7 +22,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own
 from typer.core import TyperGroup
 
 from pipeline import console
-from pipeline.config import CHAMPION_URI, DEFAULT_CONFIG, load_config
+from pipeline.config import CHAMPION_URI, DEFAULT_CONFIG, Config, load_config
 from pipeline.errors import ConfigError, DataError, ExpectedError
 
 
@@ -206,16 +206,45 @@ def init(
 def train(
     config: ConfigOpt = DEFAULT_CONFIG,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="local (this process) or dask (lightgbm.dask on a Dask cluster; "
+            "default: training.engine)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786) to train on; without one, "
+            "--engine dask starts a LocalCluster (default: training.dask.scheduler, "
+            "then $DASK_SCHEDULER_ADDRESS)."
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate out of time, log to MLflow and register a new model version."""
     from pipeline.jobs import train_and_register
     from pipeline.progress import status
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, scheduler)
     t = time.perf_counter()
     with status("training (features, LightGBM, calibration, evaluation, MLflow) ...", quiet):
         done = train_and_register(cfg, config)
     echo(console.train_lines(done, cfg, time.perf_counter() - t))
+
+
+def with_engine(cfg: Config, engine: str | None, scheduler: str | None) -> Config:
+    """The config with `--engine` and `--scheduler` applied; a scheduler without Dask, or an
+    engine that does not exist, is a usage mistake."""
+    if engine is not None:
+        if engine not in ("local", "dask"):
+            raise ConfigError(f"--engine {engine}: use local or dask")
+        cfg.training.engine = engine
+    if scheduler is not None:
+        if cfg.training.engine != "dask":
+            raise ConfigError("--scheduler is for --engine dask (or training.engine: dask)")
+        cfg.training.dask.scheduler = scheduler
+    return cfg
 
 
 @app.command()

@@ -210,6 +210,20 @@ class ScaleConfig(_Strict):
     logreg_rows: int = Field(default=150_000, gt=0)
 
 
+class DaskConfig(_Strict):
+    """Training on a Dask cluster (`training.engine: dask`, docs/dask.md). Without a scheduler
+    address (here, `--scheduler` or `DASK_SCHEDULER_ADDRESS`) a LocalCluster is started."""
+
+    scheduler: str | None = None  # tcp://host:8786 of a running cluster; None: a LocalCluster
+    workers: int | None = Field(default=None, ge=1)  # LocalCluster worker processes (None: cores)
+    memory_limit: str = "3GB"  # per LocalCluster worker; the nanny restarts a worker past it
+    partitions: int | None = Field(default=None, ge=1)  # lead partitions (None: 4 per worker)
+    # snapshots per slice gathered to this process for early stopping, the logistic candidate,
+    # calibration, cutoffs, evaluation, drivers and backtests: bounded whatever the data size
+    gather_rows: int = Field(default=200_000, ge=1000)
+    connect_timeout_s: float = Field(default=20.0, gt=0)  # a scheduler that does not answer
+
+
 class TrainingConfig(_Strict):
     seed: int = Field(default=42, ge=0, le=2**32 - 1)  # numpy and LightGBM take 32-bit seeds
     snapshot_days: list[int] = Field(default_factory=lambda: [1, 3, 7, 14, 21, 30, 45, 60, 90])
@@ -229,6 +243,8 @@ class TrainingConfig(_Strict):
     candidates: list[Literal["lightgbm", "logistic"]] = Field(
         default_factory=lambda: ["lightgbm", "logistic"], min_length=1
     )
+    engine: Literal["local", "dask"] = "local"  # dask: lightgbm.dask on a cluster (docs/dask.md)
+    dask: DaskConfig = Field(default_factory=DaskConfig)
 
     _snapshot_days = field_validator("snapshot_days")(check_snapshot_days)
     _test_start = field_validator("test_start")(check_date)

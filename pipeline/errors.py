@@ -27,6 +27,11 @@ class TrainingError(ExpectedError):
     """The data cannot train a model (too few outcomes, one class...); the message says why."""
 
 
+class ClusterError(TrainingError):
+    """The Dask cluster training runs on failed: a scheduler that does not answer, a worker lost
+    or past its memory limit. The message names the address or limit and what to do."""
+
+
 class RegistryError(ExpectedError):
     """A model URI or alias that cannot be resolved; the message says what to do."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -171,7 +172,7 @@ def train_and_register(
             # figures are drawn; logging the run waits for them
             # the model keeps its data config: a later gate reads the champion's own inputs
             meta = {"data": gate.data_meta(cfg)}
-            result = train(cfg, leads, events, load_oracle(cfg), pool, meta)
+            result = train_on_engine(cfg, leads, events, load_oracle(cfg), pool, meta)
             accept = tuple(cfg.leakage.accept)
             judge = gate.GateRun(
                 cfg.gate, bool(cfg.baseline_points), leakage_accept=accept, now=now
@@ -195,6 +196,23 @@ def train_and_register(
     aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
     page = write_report(html, version, folder, inputs)
     return Trained(result, version, aliases, run.info.run_id, final, page)
+
+
+def train_on_engine(
+    cfg: Config,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    oracle: pd.DataFrame | None,
+    pool: Executor,
+    meta: dict,
+) -> TrainResult:
+    """`training.engine`: this process (`local`), or a Dask cluster (`dask`, imported only then:
+    the local engine never pays for loading dask)."""
+    if cfg.training.engine == "dask":
+        from pipeline.training.distributed import train_dask
+
+        return train_dask(cfg, leads, events, oracle, pool, meta)
+    return train(cfg, leads, events, oracle, pool, meta)
 
 
 def write_report(

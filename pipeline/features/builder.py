@@ -98,10 +98,14 @@ class FeatureBuilder(BaseEstimator):
         self.decay_half_life_days = decay_half_life_days
 
     def fit(self, leads: pd.DataFrame, events: pd.DataFrame) -> FeatureBuilder:
-        mine = index_positions(leads.index, events["lead_id"]) >= 0
-        counts = events.loc[mine, "type"].value_counts()
-        self.activity_types_ = sorted(counts.index[: self.max_activity_types].tolist())
-        self.has_time_ = bool(leads["_created_at"].notna().any())
+        return self.fit_counts(type_counts(leads, events), bool(leads["_created_at"].notna().any()))
+
+    def fit_counts(self, counts: pd.Series, has_time: bool) -> FeatureBuilder:
+        """Fit from the fit leads' event counts per activity type (`type_counts`, summed over
+        partitions when the leads are spread over a cluster) and whether any lead has a date."""
+        order = counts.sort_index().sort_values(ascending=False, kind="stable")
+        self.activity_types_ = sorted(order.index[: self.max_activity_types].tolist())
+        self.has_time_ = has_time
         self.use_age_ = self.has_time_ and bool(self.activity_types_)
         return self
 
@@ -294,6 +298,12 @@ def _add_decayed(
 
 def _index_dtype(n: int) -> type:
     return np.int32 if n < 2**31 - 1 else np.int64
+
+
+def type_counts(leads: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Events per activity type among the events of `leads` (what `FeatureBuilder` learns)."""
+    mine = index_positions(leads.index, events["lead_id"]) >= 0
+    return events.loc[mine, "type"].value_counts()
 
 
 def as_of_ns(as_of: np.ndarray) -> np.ndarray:

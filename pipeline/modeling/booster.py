@@ -41,11 +41,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         self.min_count = min_count
 
     def fit(self, X: pd.DataFrame, y: object = None) -> CategoryEncoder:
-        self.categories_ = {}
-        for c in self.columns or []:
-            vc = X[c].astype("string").value_counts()
-            keep = sorted(vc.index[vc >= self.min_count].tolist())
-            self.categories_[c] = [*keep, OTHER]
+        self.categories_ = self.kept_categories(self.value_counts(X))
         self.feature_names_in_ = np.array(X.columns, dtype=object)
         self.safe_names_ = safe_feature_names([str(c) for c in X.columns])
         # numbers reach LightGBM in the precision they were fit in (float32 at scale), so scoring
@@ -54,6 +50,17 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         single = len(num) and all(X[c].dtype == np.float32 for c in num)
         self.float_dtype_ = np.dtype(np.float32 if single else np.float64)
         return self
+
+    def value_counts(self, X: pd.DataFrame) -> dict[str, pd.Series]:
+        """Rows per value of each categorical column: what the kept categories are chosen from
+        (summed over partitions on a cluster, see `kept_categories`)."""
+        return {c: X[c].astype("string").value_counts() for c in self.columns or []}
+
+    def kept_categories(self, counts: dict[str, pd.Series]) -> dict[str, list[str]]:
+        """Values seen at least `min_count` times keep their own code, sorted; then `__other__`."""
+        return {
+            c: [*sorted(vc.index[vc >= self.min_count].tolist()), OTHER] for c, vc in counts.items()
+        }
 
     def _codes(self, c: str, values: pd.Series) -> np.ndarray:
         """Category codes of one column: rare or unseen -> `__other__`, missing -> -1."""

@@ -116,23 +116,7 @@ def fit_booster(
     caller did not size go by these fit rows."""
     params = size_aware(params, len(X_fit))
     enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
-    clf = LGBMConversionClassifier(
-        n_estimators=params.n_estimators,
-        learning_rate=params.learning_rate,
-        num_leaves=params.num_leaves,
-        max_depth=params.max_depth,
-        min_child_samples=params.min_child_samples,
-        subsample=params.subsample,
-        subsample_freq=1,
-        colsample_bytree=params.colsample_bytree,
-        reg_lambda=params.reg_lambda,
-        **_imbalance(params),
-        random_state=seed,
-        n_jobs=threads,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
-    )
+    clf = LGBMConversionClassifier(**booster_params(params, seed, threads))
     clf.fit(
         enc.transform(X_fit),
         y_fit,
@@ -142,6 +126,28 @@ def fit_booster(
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
     return Pipeline([("encode", enc), ("lgbm", clf)])
+
+
+def booster_params(params: LightGBMParams, seed: int, threads: int) -> dict:
+    """The keyword arguments of the booster recipe, for LightGBM's classifier here and for
+    `lightgbm.dask.DaskLGBMClassifier` on a cluster (`pipeline.training.distributed`)."""
+    return {
+        "n_estimators": params.n_estimators,
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "max_depth": params.max_depth,
+        "min_child_samples": params.min_child_samples,
+        "subsample": params.subsample,
+        "subsample_freq": 1,
+        "colsample_bytree": params.colsample_bytree,
+        "reg_lambda": params.reg_lambda,
+        **_imbalance(params),
+        "random_state": seed,
+        "n_jobs": threads,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
 
 
 def _imbalance(params: LightGBMParams) -> dict:
@@ -221,15 +227,18 @@ def fit_lightgbm_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
     return fit_candidate(LIGHTGBM, cfg, rows, rows.part("fit"), rows.part("val"))
 
 
-def choose_candidate(cfg: Config, rows: TrainingRows, workers: Executor) -> CandidateChoice:
+def choose_candidate(
+    cfg: Config, rows: TrainingRows, workers: Executor, prefit: dict[str, Pipeline] | None = None
+) -> CandidateChoice:
     """Fit the configured candidates (the logistic one in `workers`, beside the booster) and pick
-    the highest AUC on the validation leads (one row each)."""
+    the highest AUC on the validation leads (one row each). `prefit`: candidates fitted
+    elsewhere (the booster on a Dask cluster), taken as they are."""
     names = list(dict.fromkeys(cfg.training.candidates))
+    models = {n: m for n, m in (prefit or {}).items() if n in names}
     pending = {}
-    if LOGISTIC in names:
+    if LOGISTIC in names and LOGISTIC not in models:
         pending[LOGISTIC] = workers.submit(fit_logistic_candidate, cfg, rows)
-    models = {}
-    if LIGHTGBM in names:
+    if LIGHTGBM in names and LIGHTGBM not in models:
         models[LIGHTGBM] = fit_lightgbm_candidate(cfg, rows)
     models.update({k: f.result() for k, f in pending.items()})
     vl = rows.part("val") & rows.one_per_lead

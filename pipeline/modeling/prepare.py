@@ -121,7 +121,6 @@ def prepare_training_rows(
     are the same as with them, since a snapshot's features depend only on its own lead and events.
     """
     tc = cfg.training
-    horizon, censored = cfg.targets.horizon_days, 0
     leads, s, export = split_for_training(cfg, leads, events)
     if s.kind == RANDOM:
         log.warning("no creation dates: split is stratified-random, not out-of-time")
@@ -130,7 +129,39 @@ def prepare_training_rows(
     builder = feature_builder(cfg, fit_leads).fit(fit_leads, events)
     # every lead's snapshots, test leads too, so that tuning (with_test=False) takes the same
     # decision about scale and keeps the same rows as training
-    snaps = snapshot_times(leads.loc[split.index], tc.snapshot_days)
+    snaps, censored = lead_snapshots(cfg, builder, leads, split, export)
+    candidates, fit_candidates = len(snaps), int((snaps["split"] == "fit").sum())
+    big = at_scale(cfg, candidates)
+    if big and tc.scale.snapshots_per_lead:
+        log.info(
+            "%s candidate snapshots: training on at most %d per lead (last + others; "
+            "training.scale)",
+            f"{candidates:,}",
+            tc.scale.snapshots_per_lead,
+        )
+    if not with_test:
+        snaps = snaps[snaps["split"] != "test"].reset_index(drop=True)
+    snaps, X, y, one_per_lead = snapshot_rows(cfg, builder, leads, events, snaps, big)
+    rows = TrainingRows(
+        builder, snaps, X, y, one_per_lead, by_time, big, candidates, fit_candidates
+    )
+    rows.censored_snapshots = censored
+    rows.split_kind, rows.left_out = s.kind, s.left_out
+    return rows
+
+
+def lead_snapshots(
+    cfg: Config,
+    builder: FeatureBuilder,
+    leads: pd.DataFrame,
+    split: pd.Series,
+    export: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """Every snapshot of the leads of `split` with its slice, before sampling, and how many were
+    censored (`export`: the export date, with `targets.horizon_days`). Each lead's snapshots
+    depend on that lead alone, so a cluster makes them per partition of leads."""
+    horizon, censored = cfg.targets.horizon_days, 0
+    snaps = snapshot_times(leads.loc[split.index], cfg.training.snapshot_days)
     if horizon:
         snaps, censored = censor_snapshots(snaps, horizon, export)
     # nothing to replay: one row per lead (see FeatureBuilder.use_age_)
@@ -138,19 +169,23 @@ def prepare_training_rows(
         one = first_snapshot if horizon else last_snapshot
         snaps = snaps.iloc[np.sort(one(snaps))].reset_index(drop=True)
     snaps["split"] = split.to_numpy()[index_positions(split.index, snaps["lead_id"])]
-    candidates, fit_candidates = len(snaps), int((snaps["split"] == "fit").sum())
-    big = at_scale(cfg, candidates)
-    per_lead = tc.scale.snapshots_per_lead
-    if big and per_lead:
-        snaps = sample_snapshots(snaps, per_lead, tc.seed)
-        log.info(
-            "%s candidate snapshots: training on %s (last + up to %d per lead; training.scale)",
-            f"{candidates:,}",
-            f"{len(snaps):,}",
-            per_lead,
-        )
-    if not with_test:
-        snaps = snaps[snaps["split"] != "test"].reset_index(drop=True)
+    return snaps, censored
+
+
+def snapshot_rows(
+    cfg: Config,
+    builder: FeatureBuilder,
+    leads: pd.DataFrame,
+    events: pd.DataFrame,
+    snaps: pd.DataFrame,
+    big: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """The sampled snapshots (`big`: `training.scale`), their features, labels and the one row
+    per lead evaluation reads. Sampling and features go lead by lead, so a partition of leads
+    with its events gets the same rows as the whole export."""
+    tc, horizon = cfg.training, cfg.targets.horizon_days
+    if big and tc.scale.snapshots_per_lead:
+        snaps = sample_snapshots(snaps, tc.scale.snapshots_per_lead, tc.seed)
     dtype = np.float32 if big and tc.scale.float32 else np.float64
     X = build_snapshot_features(builder, leads, events, snaps, dtype)
     y = leads["_label"].to_numpy()[index_positions(leads.index, snaps["lead_id"])].astype(int)
@@ -158,9 +193,4 @@ def prepare_training_rows(
         y = horizon_labels(leads, snaps, horizon)
     one_per_lead = np.zeros(len(snaps), bool)
     one_per_lead[(first_snapshot if horizon else last_snapshot)(snaps)] = True
-    rows = TrainingRows(
-        builder, snaps, X, y, one_per_lead, by_time, big, candidates, fit_candidates
-    )
-    rows.censored_snapshots = censored
-    rows.split_kind, rows.left_out = s.kind, s.left_out
-    return rows
+    return snaps, X, y, one_per_lead

@@ -176,6 +176,8 @@ def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -
         **{f"lgbm_{k}": v for k, v in cfg.training.lightgbm.model_dump().items()},
         "sql_rule": result.scorer.cutoffs.sql_rule,
         "mql_rule": result.scorer.cutoffs.mql_rule,
+        "engine": info.get("engine", "local"),  # training.engine; dask: its cluster below
+        **{k: v for k, v in info.items() if k.startswith("dask_")},
     }
 
 

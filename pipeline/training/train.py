@@ -76,6 +76,8 @@ def train(
     oracle: pd.DataFrame | None = None,
     pool: Executor | None = None,
     meta: dict | None = None,
+    rows: TrainingRows | None = None,
+    prefit: dict[str, Pipeline] | None = None,
 ) -> TrainResult:
     """Fit, calibrate, choose cutoffs, evaluate out of time and explain, from canonical frames.
 
@@ -83,14 +85,15 @@ def train(
     `pool` (`backtest.worker_pool()`), the backtest refits are left running in it, so the caller
     can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
     `meta` is kept in the scorer's `meta` beside what training records there (the caller's
-    knowledge, such as where the data came from).
+    knowledge, such as where the data came from). `rows` and `prefit`: the Dask engine's rows
+    gathered from the cluster and booster fit there (`training.distributed`), used unchanged.
     """
     require_outcomes(leads)
-    rows = prepare_training_rows(cfg, leads, events)
+    rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
     test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
-        scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers)
+        scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers, prefit)
         # a segment model uses the recipe that won on all validation leads: a segment's own
         # validation slice is too small to choose a recipe again, and each choice costs a fit
         seg_cfg = cfg.model_copy(deep=True)
@@ -110,13 +113,9 @@ def train(
         )
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
         info = training_info(cfg, leads, events, rows, scorer, choice, preds)
-        cand_info, cand_metrics = candidate_info(cand, rows, test)
-        info.update(cand_info)
-        metrics.update(cand_metrics)
-        info["horizon_days"] = cfg.targets.horizon_days  # None: "ever won"
-        info["censored_snapshots"] = metrics["censored_snapshots"] = rows.censored_snapshots
-        info["leads_left_out_recent"] = metrics["leads_left_out_recent"] = rows.left_out.leads
-        info["left_out_rule"] = rows.left_out.rule()
+        for part_info, part_metrics in (candidate_info(cand, rows, test), rows_record(cfg, rows)):
+            info.update(part_info)
+            metrics.update(part_metrics)
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
         tables["insights"] = value_insights(rows.X[rows.one_per_lead], rows.y[rows.one_per_lead])
         seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)
@@ -173,7 +172,12 @@ def require_both_classes(rows: TrainingRows) -> None:
 
 
 def fit_scorer(
-    cfg: Config, leads: pd.DataFrame, rows: TrainingRows, meta: dict, workers: Executor
+    cfg: Config,
+    leads: pd.DataFrame,
+    rows: TrainingRows,
+    meta: dict,
+    workers: Executor,
+    prefit: dict[str, Pipeline] | None = None,
 ) -> tuple[LeadScorer, CalibrationChoice, CandidateChoice]:
     """The candidates on the fit slice, the best on the validation leads calibrated on the
     validation slice; cutoffs and the 0-100 score references from the validation leads' last
@@ -181,7 +185,7 @@ def fit_scorer(
     tc = cfg.training
     X, y = rows.X, rows.y
     val_m = rows.part("val")
-    cand = choose_candidate(cfg, rows, workers)
+    cand = choose_candidate(cfg, rows, workers, prefit)
     estimator = cand.model
     calibrator, choice = choose_and_fit_calibrator(
         estimator, X[val_m], y[val_m], rows.lead_ids[val_m], tc.calibration, tc.seed
@@ -271,6 +275,19 @@ def evaluate(
     )
     preds["as_of"] = rows.snaps.loc[test, "as_of"].to_numpy()
     return preds, metrics
+
+
+def rows_record(cfg: Config, rows: TrainingRows) -> tuple[dict, dict[str, float]]:
+    """What the run says about the rows it trained on: the target, the censored snapshots and the
+    labelled leads left out as too recent, with their rule."""
+    info = {
+        "horizon_days": cfg.targets.horizon_days,  # None: "ever won"
+        "censored_snapshots": rows.censored_snapshots,
+        "leads_left_out_recent": rows.left_out.leads,
+        "left_out_rule": rows.left_out.rule(),
+    }
+    metrics = {k: info[k] for k in ("censored_snapshots", "leads_left_out_recent")}
+    return info, metrics
 
 
 def best_iteration(pooled: LeadScorer) -> dict[str, float]:
@@ -383,6 +400,7 @@ def training_info(
     lab = leads["_label"]
     meta = scorer.meta
     return {
+        "engine": "local",  # the Dask engine says so, with its cluster (training.distributed)
         "rows_leads": len(leads),
         "rows_events": len(events),
         "leads_won": int((lab == 1).sum()),
