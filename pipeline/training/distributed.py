@@ -44,6 +44,7 @@ from pipeline.modeling.prepare import (
     snapshot_rows,
     split_for_training,
 )
+from pipeline.modeling.split import Split
 from pipeline.training.cluster import ClusterFacts, dask_client, worker_peak_mb
 from pipeline.training.train import TrainResult, require_outcomes, train
 
@@ -57,6 +58,7 @@ class Partitions:
     parts: list[Future]
     builder: FeatureBuilder
     by_time: bool
+    split: Split  # its kind and the labelled leads left out, as the local engine records them
 
 
 def train_dask(
@@ -139,7 +141,7 @@ def scatter_partitions(
         pd.concat(per_part).groupby(level=0).sum(),
         bool(fit_leads["_created_at"].notna().any()),
     )
-    return Partitions(parts, builder, by_time)
+    return Partitions(parts, builder, by_time, s)
 
 
 def partition_of(ids: np.ndarray, n_parts: int) -> np.ndarray:
@@ -185,7 +187,9 @@ def gather_rows(
     X = pd.concat([p[1] for p in picked], ignore_index=True)
     y = np.concatenate([p[2] for p in picked])
     one = np.concatenate([p[3] for p in picked])
-    return TrainingRows(plan.builder, snaps, X, y, one, plan.by_time, big)
+    rows = TrainingRows(plan.builder, snaps, X, y, one, plan.by_time, big)
+    rows.split_kind, rows.left_out = plan.split.kind, plan.split.left_out
+    return rows
 
 
 def _slice_sizes(part: tuple) -> dict[str, int]:
