@@ -180,8 +180,10 @@ def test_kill_9_mid_write_leaves_postgres_tables_as_they_were(registered, postgr
         "WHERE a.application_name = 'leadscore'"
     )
     dsn = sa.make_url(url).render_as_string(hide_password=False).replace("+psycopg", "")
-    with psycopg.connect(dsn) as lock:  # the writer stops at lead_score_runs, its rows written
-        lock.execute("LOCK TABLE lead_score_runs IN ACCESS EXCLUSIVE MODE")
+    # the writer stops at lead_score_runs, its rows written: EXCLUSIVE blocks its insert there
+    # but not its earlier read of the previous scores (ACCESS SHARE), as ACCESS EXCLUSIVE would
+    with psycopg.connect(dsn) as lock:
+        lock.execute("LOCK TABLE lead_score_runs IN EXCLUSIVE MODE")
         proc = start_scorer(tmp, cfg, url, tmp_path / "scorer.log")
         try:
 
