@@ -38,7 +38,7 @@ def _check_scores(
     that vary with the lead, stages cut at the champion's logged thresholds and, where the
     outcomes are known (`won_ids`; every other lead lost), won leads ranked above lost ones."""
     s = pd.read_csv(path, dtype={"lead_id": str})
-    assert list(s.columns) == [*CONTRACT, "fit_score", "engagement_score", "grade"]
+    assert list(s.columns) == [*CONTRACT, "fit_score", "engagement_score", "grade", "score_parts"]
     assert sorted(s["lead_id"]) == sorted(expected_ids.astype(str))
     p = s["probability"]
     assert p.between(0, 1).all() and s["score"].between(0, 100).all()
