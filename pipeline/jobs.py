@@ -465,6 +465,8 @@ def retrain(
     when = parse_as_of(now, "--now")
     with store.storage_errors("cannot read the tracking store"):
         champion = lifecycle.serving_version(lifecycle.read_client())
+    if champion is not None and now is None:  # the clock read to the second: never before it
+        when = max(when, champion.registered_at)
     if champion is not None and when < champion.registered_at:
         raise DataError(
             f"--now {when.isoformat()}: before champion version {champion.version} was "

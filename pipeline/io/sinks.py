@@ -105,7 +105,7 @@ def output_lock(path: str | Path, what: str = "scores file") -> Iterator[None]:
         lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise storage_error(lock, e, "cannot create the lock file") from None
+        raise storage_error(path, e, f"cannot write (no lock file {lock.name} beside it)") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -87,8 +87,8 @@ def _score_chunked(
     request: ScoreRequest,
     scorer: LeadScorer,
     model_version: str,
-    earlier: pd.DataFrame | None,
-    fast: bool,
+    earlier: pd.DataFrame | None = None,
+    fast: bool = True,
 ) -> ScoreSummary:
     from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress

@@ -161,6 +161,6 @@ def test_backtests_refit_the_candidate_that_serves(tmp_path: Path, served: str) 
     rows = prepare_training_rows(cfg, leads, events)
     with backtest.worker_pool() as pool:
         method = bt["calibration"].iloc[0]
-        theirs, _ = backtest.start_backtests(cfg, leads, rows, method, pool, other)()
+        theirs = backtest.start_backtests(cfg, leads, rows, method, pool, other)().table
     assert set(theirs["candidate"]) == {other}
     assert not np.allclose(theirs["roc_auc"].to_numpy(), bt["roc_auc"].to_numpy())

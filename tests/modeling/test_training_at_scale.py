@@ -301,4 +301,5 @@ def test_train_with_a_pool_leaves_the_backtests_to_finish(tmp_path):
 def run_backtests(*args):
     """Every backtest refit, waited for: the table and the mode."""
     with backtest.worker_pool() as pool:
-        return backtest.start_backtests(*args[:4], pool, *args[4:])()
+        done = backtest.start_backtests(*args[:4], pool, *args[4:])()
+    return done.table, done.mode

@@ -79,7 +79,7 @@ def test_batch_rejects_bad_rows_and_warns_once_per_rule(
     assert "date outside 1970-2200 '0001-01-01'" in reasons[3]
     assert "date outside 1970-2200 '1850-01-01'" in reasons[4]
     assert "cannot parse date 'not a date'" in reasons[5]
-    assert "duplicate lead id once control characters are removed" in reasons[11]
+    assert "duplicate lead id once surrounding spaces, invisible characters" in reasons[11]
     assert set(reasons) == {2, 3, 4, 5, 11}
     assert s.n_scored == len(leads) - 5
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

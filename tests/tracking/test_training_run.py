@@ -134,7 +134,7 @@ def test_refused_data_leaves_no_run(sample_config_path, mlflow_uri, monkeypatch)
         def log_and_raise(self):
             refuse()
 
-    monkeypatch.setattr(jobs, "check_training_data", lambda *a: Checks())
+    monkeypatch.setattr(jobs, "check_training_data", lambda *a, **k: Checks())
     with pytest.raises(DataError):
         jobs.train_and_register(load_config(sample_config_path), sample_config_path)
     assert not Path(mlflow_uri.removeprefix("sqlite:///")).exists()  # no store, no run
