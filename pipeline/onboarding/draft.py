@@ -448,7 +448,7 @@ def _draft_notes(draft: Draft, tables: tuple, extra: list[str]) -> list[str]:
     notes = [
         _summary(draft),
         *(note for t in tables if t is not None for note in t.notes),
-        *(rows_note(t.path, t.facts, created) for t in tables if t is not None),
+        *(rows_note(t.path, t.facts, created, draft.dayfirst) for t in tables if t is not None),
         *extra,
     ]
     if draft.outcome.column is None and tables[2] is None:

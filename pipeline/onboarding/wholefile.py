@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.io.rules import to_datetimes
 from pipeline.validation.claims import DISTINCT_CAP, add_counts
 
 DATE_LIKE = r"^\s*\d{4}-\d{2}|^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"
@@ -31,7 +32,8 @@ class FileFacts:
 
     rows: int = 0
     counts: dict[str, Counter] = field(default_factory=dict)  # filled values (capped)
-    months: dict[str, set] = field(default_factory=dict)  # date-shaped column -> 'YYYY-MM' seen
+    # (date-shaped column, dayfirst) -> the 'YYYY-MM' months seen when read in that order
+    months: dict[tuple[str, bool], set] = field(default_factory=dict)
 
     def distinct(self, column: str) -> int | None:
         """Distinct filled values in the whole file, None when more than `DISTINCT_CAP`."""
@@ -63,9 +65,15 @@ def scan(parts: Iterator[pd.DataFrame], sample_rows: int, missing: list[str]) ->
 
 
 def _months(part: pd.DataFrame, date_cols: list[str], facts: FileFacts) -> None:
+    """The months of each date-shaped column, read by the loaders' own date rule in both day and
+    month orders: which order the file uses is drafted later, from the sample, and the line
+    that reports the span must read '01-02-2018' as the loaders will (1 February when day
+    first), never as a second parser guesses."""
     for c in date_cols:
-        d = pd.to_datetime(part[c], errors="coerce", format="mixed")
-        facts.months.setdefault(c, set()).update(d.dropna().dt.strftime("%Y-%m").unique())
+        for dayfirst in (False, True):
+            d, _ = to_datetimes(part[c], dayfirst=dayfirst)
+            seen = facts.months.setdefault((c, dayfirst), set())
+            seen.update(d.dropna().dt.strftime("%Y-%m").unique())
 
 
 def won_share(facts: FileFacts, column: str, won: list[str], lost: list[str]) -> float | None:
@@ -77,10 +85,11 @@ def won_share(facts: FileFacts, column: str, won: list[str], lost: list[str]) ->
     return n_won / (n_won + n_lost) if n_won + n_lost else None
 
 
-def rows_note(path: Path, facts: FileFacts, created_at: str | None) -> str:
-    """The line saying how much was read: the whole file, and the months its dates span."""
+def rows_note(path: Path, facts: FileFacts, created_at: str | None, dayfirst: bool) -> str:
+    """The line saying how much was read: the whole file, and the months its dates span (read in
+    the drafted day/month order)."""
     note = f"{path.name}: read the whole file ({facts.rows:,} rows)"
-    months = facts.months.get(created_at or "")
+    months = facts.months.get((created_at or "", dayfirst))
     if months:
         note += f"; creation dates span {len(months)} months ({min(months)} to {max(months)})"
     return note
