@@ -243,6 +243,9 @@ class TrainingConfig(_Strict):
     candidates: list[Literal["lightgbm", "logistic"]] = Field(
         default_factory=lambda: ["lightgbm", "logistic"], min_length=1
     )
+    # the schema.context columns in the booster: auto = kept unless the validation leads rank
+    # better without them (docs/configuration.md); use; leave_out
+    context: Literal["auto", "use", "leave_out"] = "auto"
     engine: Literal["local", "dask"] = "local"  # dask: lightgbm.dask on a cluster (docs/dask.md)
     dask: DaskConfig = Field(default_factory=DaskConfig)
 

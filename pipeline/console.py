@@ -83,6 +83,7 @@ def summary_lines(result, cfg=None) -> list[str]:
     """The metrics and the funnel `train` prints: which split, no points baseline without points
     rules, missed targets with how far, and why a stage is empty."""
     from pipeline.report import card
+    from pipeline.report.candidates import context_sentence
 
     m = result.metrics
     points = card.has_points_rules(cfg)
@@ -101,8 +102,9 @@ def summary_lines(result, cfg=None) -> list[str]:
         which = card.test_kind(result.info)
         lines.append(f"funnel on the {which} test leads:\n" + card.md_table(f[cols], 3))
     lines += [f"  {x}" for x in [*card.target_misses(cfg, m), *card.empty_stage_notes(result, cfg)]]
+    ctx = context_sentence(result.info, m)
     seg = segment_line(result.info)
-    return lines + ([f"  {seg}"] if seg else [])
+    return lines + [f"  {x}" for x in (ctx, seg) if x]
 
 
 def backtest_line(result) -> list[str]:

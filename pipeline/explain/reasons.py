@@ -433,7 +433,9 @@ def reason_table(
         Xf = _field_columns(X, field, [names[i] for i in cols]).iloc[rows]
         text = phrase(field, Xf, c, total, has_time, flags, categories, labels, memo)
         sign = np.where(total >= 0, "[+] ", "[-] ").astype(object)
-        said = text != None  # noqa: E711 - elementwise: None is a reason left out
+        # None is a reason left out; a field that moved nothing (a column the model does not
+        # use, such as context left out by training.context) is never a reason either
+        said = (text != None) & (total != 0)  # noqa: E711 - elementwise
         signed = np.full(len(text), None, dtype=object)
         signed[said] = sign[said] + text[said]
         slot = hit[rows].argmax(axis=1)

@@ -34,11 +34,23 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
     neither crashes nor silently shifts the codes of the known ones. The columns leave with safe
     names (`safe_names_`, in order; `feature_names_in_` keeps the export's): LightGBM refuses
     `"`, `,`, `:`, `[`, `]`, `{`, `}` and rewrites spaces, and an export may use any of them.
+
+    `blank`: columns the booster must not learn from (the `schema.context` columns when
+    validation showed they hurt, `training.context`): they stay in the frame, so every reader of
+    the feature order is unchanged, but always reach LightGBM as missing, so no tree splits on
+    them and their SHAP part is 0.
     """
 
-    def __init__(self, columns: list[str] | None = None, min_count: int = 20):
+    def __init__(
+        self, columns: list[str] | None = None, min_count: int = 20, blank: tuple[str, ...] = ()
+    ):
         self.columns = columns
         self.min_count = min_count
+        self.blank = blank
+
+    def blanked(self) -> set[str]:
+        """The columns read as missing (none for an encoder pickled before `blank` existed)."""
+        return set(getattr(self, "blank", ()) or ())
 
     def fit(self, X: pd.DataFrame, y: object = None) -> CategoryEncoder:
         self.categories_ = self.kept_categories(self.value_counts(X))
@@ -88,14 +100,21 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
                 num.append(j)
         if num:  # the numbers in one conversion, not one column lookup each
             out[:, num] = X[[cols[j] for j in num]].to_numpy(dtype=dtype, na_value=np.nan)
+        blank = self.blanked()
+        if blank:
+            out[:, [j for j, c in enumerate(cols) if c in blank]] = np.nan
         return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()
+        blank = self.blanked()
         for c, cats in self.categories_.items():
-            X[c] = pd.Categorical.from_codes(self._codes(c, X[c]), categories=cats)
+            code = self._codes(c, X[c]) if c not in blank else np.full(len(X), -1)
+            X[c] = pd.Categorical.from_codes(code, categories=cats)
         num = [c for c in X.columns if c not in self.categories_]
         X[num] = X[num].astype(self.float_dtype_)
+        for c in blank & set(num):
+            X[c] = np.full(len(X), np.nan, dtype=self.float_dtype_)
         if list(X.columns) != list(self.feature_names_in_):
             X = X[list(self.feature_names_in_)]
         X.columns = self.safe_names_

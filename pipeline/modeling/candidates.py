@@ -88,6 +88,17 @@ class CandidateChoice:
     val_auc: dict[str, float]
     models: dict[str, Pipeline] = field(default_factory=dict)
     logistic_rows: int = 0  # snapshots the logistic candidate was fit on (capped)
+    # `training.context: auto` with context columns: the booster's validation AUC with them
+    # ("use") and without ("leave_out"); empty when nothing was compared
+    context_val_auc: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def context(self) -> str | None:
+        """What `auto` chose for the context columns ("use" or "leave_out"), or None."""
+        if not self.context_val_auc:
+            return None
+        with_, without = self.context_val_auc["use"], self.context_val_auc["leave_out"]
+        return "leave_out" if without > with_ else "use"
 
     @property
     def model(self) -> Pipeline:
@@ -110,12 +121,13 @@ def fit_booster(
     seed: int,
     min_category_count: int = 20,
     threads: int = 2,
+    blank: tuple[str, ...] = (),
 ) -> Pipeline:
     """Encoder + LightGBM, early-stopped on the validation slice. `threads` changes the speed,
     never the trees (`deterministic=True`). Fields `params` leaves to the data size and that the
-    caller did not size go by these fit rows."""
+    caller did not size go by these fit rows. `blank`: columns the trees may not use."""
     params = size_aware(params, len(X_fit))
-    enc = CategoryEncoder(categorical, min_category_count).fit(X_fit)
+    enc = CategoryEncoder(categorical, min_category_count, tuple(blank)).fit(X_fit)
     clf = LGBMConversionClassifier(**booster_params(params, seed, threads))
     clf.fit(
         enc.transform(X_fit),
@@ -214,7 +226,31 @@ def fit_candidate(
         tc.seed,
         tc.min_category_count,
         threads=threads,
+        blank=left_out_context(cfg),
     )
+
+
+def context_chosen(cfg: Config, cand: CandidateChoice) -> Config:
+    """`cfg` with `training.context` set to what `auto` chose, so every later refit of the
+    recipe (segments, backtests) learns from the same columns without choosing again."""
+    if cand.context is None:
+        return cfg
+    out = cfg.model_copy(deep=True)
+    out.training.context = cand.context
+    return out
+
+
+def context_in_model(cfg: Config) -> str:
+    """The run's word for the context columns: none (no schema.context), use or leave_out."""
+    if not cfg.schema.context:
+        return "none"
+    return "leave_out" if cfg.training.context == "leave_out" else "use"
+
+
+def left_out_context(cfg: Config) -> tuple[str, ...]:
+    """The `schema.context` columns the booster may not learn from: all of them when
+    `training.context` is `leave_out` (set by the user, or by `auto` once validation chose)."""
+    return tuple(cfg.schema.context) if cfg.training.context == "leave_out" else ()
 
 
 def fit_logistic_candidate(cfg: Config, rows: TrainingRows) -> Pipeline:
@@ -238,16 +274,44 @@ def choose_candidate(
     pending = {}
     if LOGISTIC in names and LOGISTIC not in models:
         pending[LOGISTIC] = workers.submit(fit_logistic_candidate, cfg, rows)
+    context_auc: dict[str, float] = {}
     if LIGHTGBM in names and LIGHTGBM not in models:
-        models[LIGHTGBM] = fit_lightgbm_candidate(cfg, rows)
+        models[LIGHTGBM], context_auc = _booster_with_or_without_context(cfg, rows)
     models.update({k: f.result() for k, f in pending.items()})
-    vl = rows.part("val") & rows.one_per_lead
-    Xv, yv = rows.X[vl], rows.y[vl]
-    val_auc = {n: float(roc_auc_score(yv, models[n].predict_proba(Xv)[:, 1])) for n in names}
+    val_auc = {n: _val_auc(rows, models[n]) for n in names}
     best = max(names, key=lambda n: (val_auc[n], -names.index(n)))
     fit_m = rows.part("fit")
     n_logistic = len(logistic_fit_rows(cfg, rows, fit_m)) if LOGISTIC in names else 0
-    return CandidateChoice(best, val_auc, {n: models[n] for n in names}, n_logistic)
+    models = {n: models[n] for n in names}
+    return CandidateChoice(best, val_auc, models, n_logistic, context_auc)
+
+
+def _val_auc(rows: TrainingRows, model: Pipeline) -> float:
+    """AUC on the validation leads (one row each): what every choice of recipe is made on."""
+    vl = rows.part("val") & rows.one_per_lead
+    return float(roc_auc_score(rows.y[vl], model.predict_proba(rows.X[vl])[:, 1]))
+
+
+def _booster_with_or_without_context(
+    cfg: Config, rows: TrainingRows
+) -> tuple[Pipeline, dict[str, float]]:
+    """The booster; with `training.context: auto` and `schema.context` columns, fit both with
+    and without them and keep the better on the validation leads (ties keep them).
+
+    Period columns (rates, indices, the month's campaign) take values in the newest weeks that
+    older rows never had, so trees fit on the past can rank the newest leads worse than without
+    them (a real phone-campaign export: 0.43 validation AUC with its five economic indicators,
+    0.63 without). Which way a given export goes is an empirical question, asked of the leads
+    newer than the fit ones, never of the test leads."""
+    if cfg.training.context != "auto" or not cfg.schema.context:
+        return fit_lightgbm_candidate(cfg, rows), {}
+    fitted = {}
+    for choice in ("use", "leave_out"):
+        trial = cfg.model_copy(deep=True)
+        trial.training.context = choice
+        fitted[choice] = fit_lightgbm_candidate(trial, rows)
+    auc = {k: _val_auc(rows, m) for k, m in fitted.items()}
+    return fitted["leave_out" if auc["leave_out"] > auc["use"] else "use"], auc
 
 
 def candidate_info(
@@ -264,6 +328,9 @@ def candidate_info(
             "test_roc_auc"
         ]
     metrics["candidate_val_auc_margin"] = cand.margin
+    if cand.context_val_auc:  # training.context: auto compared the booster with and without
+        metrics["context_val_roc_auc_with"] = cand.context_val_auc["use"]
+        metrics["context_val_roc_auc_without"] = cand.context_val_auc["leave_out"]
     # the logistic baseline is the served model itself: "does it beat logistic" has no meaning
     metrics["baseline_logreg_is_served"] = float(cand.name == LOGISTIC)
     info = {

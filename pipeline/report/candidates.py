@@ -30,6 +30,29 @@ def candidate_sentence(info: dict, metrics: dict) -> str | None:
     return text
 
 
+def context_sentence(info: dict, metrics: dict) -> str | None:
+    """Whether the market-condition columns (`schema.context`) are in the model, and on what
+    evidence; None without such columns."""
+    names = ", ".join(info.get("context_words") or [])
+    used = info.get("context_in_model")
+    if not names or used not in ("use", "leave_out"):
+        return None
+    with_, without = (metrics.get(f"context_val_roc_auc_{k}") for k in ("with", "without"))
+    if with_ is None or without is None:  # set by hand (training.context), nothing compared
+        verb = "are used by" if used == "use" else "are left out of"
+        return f"Market conditions ({names}) {verb} the model (training.context: {used})."
+    if used == "leave_out":
+        return (
+            f"Market conditions ({names}) are left out of the model: the validation leads, newer "
+            f"than the ones it learnt from, ranked better without them (AUC {without:.3f} against "
+            f"{with_:.3f} with them). Set training.context: use to keep them."
+        )
+    return (
+        f"Market conditions ({names}) are used by the model: the validation leads ranked at "
+        f"least as well with them (AUC {with_:.3f} against {without:.3f} without)."
+    )
+
+
 def horizon_sentence(info: dict) -> str | None:
     """What the probabilities mean with `targets.horizon_days`, and what was censored."""
     n = info.get("horizon_days")

@@ -12,7 +12,12 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.explain.fields import with_context
-from pipeline.report.candidates import candidate_sentence, horizon_sentence, segment_lines
+from pipeline.report.candidates import (
+    candidate_sentence,
+    context_sentence,
+    horizon_sentence,
+    segment_lines,
+)
 from pipeline.report.fmt import field_label, value_label
 from pipeline.report.truth import leakage_banner, sql_note
 
@@ -213,7 +218,8 @@ def _metrics_and_cutoffs(cfg: Config, result: object) -> list[str]:
         f"## Metrics ({test}, one row per lead at its last snapshot before the outcome)",
         md_table(pd.DataFrame(rows)),
         *([] if has_points_rules(cfg) else ["Points baseline: no points rules configured.", ""]),
-        *[f"{c}\n" for c in [candidate_sentence(info, m), horizon_sentence(info)] if c],
+        *[f"{c}\n" for c in [candidate_sentence(info, m), context_sentence(info, m)] if c],
+        *[f"{c}\n" for c in [horizon_sentence(info)] if c],
         "## Calibration",
         f"Method: **{info['calibration']}**, chosen by held-out log-loss on the validation slice "
         f"(halves split by lead): "

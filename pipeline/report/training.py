@@ -20,6 +20,7 @@ from pipeline.report import charts, truth
 from pipeline.report.candidates import (
     SEGMENT_NOTE,
     candidate_sentence,
+    context_sentence,
     horizon_sentence,
     segment_rows,
 )
@@ -184,7 +185,8 @@ def summary_sentences(
             f"{pct(m['test_roc_auc'])} of the time (no points rules configured to compare with)."
         )
     out.append(f"Measured on {truth.held_out_words(info).replace(' it ', ' the model ')}.")
-    out += [c for c in [candidate_sentence(info, m), horizon_sentence(info)] if c]
+    said = [candidate_sentence(info, m), context_sentence(info, m), horizon_sentence(info)]
+    out += [c for c in said if c]
     said = truth.gate_sentence(gate, version)
     return out + ([said] if said else [])
 

@@ -167,6 +167,7 @@ def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -
         "calibration": info["calibration"],
         "candidate": info.get("candidate", "lightgbm"),  # the model that won on validation
         "candidate_logistic_fit_rows": info.get("candidate_logistic_fit_rows", 0),
+        "context_in_model": info.get("context_in_model", "none"),  # schema.context: use/leave_out
         "horizon_days": info.get("horizon_days") or "none",  # label: won within N days
         "segments_column": info.get("segments_column") or "none",
         "segments_own": ",".join(info.get("segments_own") or []) or "none",  # own model serves

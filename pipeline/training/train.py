@@ -31,6 +31,8 @@ from pipeline.modeling.candidates import (
     CandidateChoice,
     candidate_info,
     choose_candidate,
+    context_chosen,
+    context_in_model,
     fit_logistic_candidate,
 )
 from pipeline.modeling.cutoffs import choose_cutoffs
@@ -40,6 +42,7 @@ from pipeline.modeling.segments import fit_segments, segment_info
 from pipeline.monitoring.drift import DriftReference
 from pipeline.training import backtest
 from pipeline.validation.leakage import suspects_in_features
+from pipeline.words import column_label
 
 SHAP_SAMPLE = 5000
 
@@ -94,6 +97,7 @@ def train(
     test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
         scorer, choice, cand = fit_scorer(cfg, leads, rows, meta or {}, workers, prefit)
+        cfg = context_chosen(cfg, cand)  # segments and backtests refit the chosen recipe
         # a segment model uses the recipe that won on all validation leads: a segment's own
         # validation slice is too small to choose a recipe again, and each choice costs a fit
         seg_cfg = cfg.model_copy(deep=True)
@@ -116,6 +120,8 @@ def train(
         for part_info, part_metrics in (candidate_info(cand, rows, test), rows_record(cfg, rows)):
             info.update(part_info)
             metrics.update(part_metrics)
+        info["context_in_model"] = context_in_model(cfg)
+        info["context_words"] = [column_label(cfg.schema.labels, c) for c in cfg.schema.context]
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
         tables["insights"] = value_insights(rows.X[rows.one_per_lead], rows.y[rows.one_per_lead])
         seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)

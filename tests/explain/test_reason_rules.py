@@ -1,6 +1,7 @@
 """The rules every lead's reasons keep, proven over random frames (hypothesis): a missing value
 that raised the score is never a reason and the next field takes its slot; no machine id is
-shown; the period's columns (`schema.context`) are said at most once, as market conditions."""
+shown; the period's columns (`schema.context`) are said at most once, as market conditions; a
+field that moved nothing (a column the model does not use) is never a reason."""
 
 import re
 
@@ -84,10 +85,15 @@ def test_reasons_keep_their_rules_on_any_frame(case, k):
         # the slots are filled, left to right, by every field with something to say up to k:
         # the fields whose value is there, a missing one only when it lowered the score
         # (a count of zero, "no site visits", is an absence too: said only when it lowered it)
-        speakable = 1 + sum(  # the market conditions always have something to say
+        # (and a field that moved nothing, a part of exactly 0, has nothing to say)
+        speakable = int(ctx[i] != 0) + sum(
             1
             for f, part in parts.items()
-            if (pd.notna(X.iloc[i][f]) and not (f == "visits" and X.iloc[i][f] == 0)) or part[i] < 0
+            if part[i] != 0
+            and (
+                (pd.notna(X.iloc[i][f]) and not (f == "visits" and X.iloc[i][f] == 0))
+                or part[i] < 0
+            )
         )
         assert len(said) == min(k, speakable), (said, X.iloc[i].tolist(), c[i])
         assert row.tolist()[: len(said)] == said
