@@ -35,7 +35,7 @@ from pipeline.onboarding.guesses import (
     SqlGuess,
 )
 from pipeline.onboarding.labels import labels_for
-from pipeline.onboarding.order import time_order_evidence
+from pipeline.onboarding.order import ROW_NUMBER, time_order_evidence
 from pipeline.onboarding.render import render_yaml
 from pipeline.onboarding.sample import Table, read_sample
 from pipeline.onboarding.wholefile import rows_note, whole_base_rate
@@ -156,7 +156,8 @@ def _guess_lead_id(leads_table: Table, columns: dict[str, Col]) -> tuple[str, li
 
 
 def _add_id_hint(t: Table) -> str:
-    """A shell one-liner that writes a copy of the export with a `lead_id` row number first."""
+    """A shell one-liner that writes a copy of the export with a `row_number` id first (named so:
+    `order.py` knows it says nothing about the rows' time order)."""
     out = t.path.with_name(f"{t.path.stem}-with-id{t.path.suffix}")
     if file_kind(t.path) == "parquet":
         read, write = f"pd.read_parquet('{t.path}')", f"d.to_parquet('{out}', index=False)"
@@ -165,7 +166,7 @@ def _add_id_hint(t: Table) -> str:
         write = f"d.to_csv('{out}', sep='{t.sep}', index=False)"
     return (
         f'python -c "import pandas as pd; d = {read}; '
-        f"d.insert(0, 'lead_id', range(1, len(d) + 1)); {write}\""
+        f"d.insert(0, '{ROW_NUMBER}', range(1, len(d) + 1)); {write}\""
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+ROW_NUMBER = "row_number"  # the id column init tells a user without ids to add (draft.py)
 MIN_ROWS = 200
 INCREASING_SHARE = 0.99  # consecutive id pairs that must increase
 RUN_SHARE = 0.95  # consecutive rows that must repeat the previous value of a period column
@@ -52,7 +53,8 @@ def period_runs(df: pd.DataFrame, skip: set[str]) -> list[str]:
 def time_order_evidence(df: pd.DataFrame, lead_id: str, skip: set[str]) -> str | None:
     """Why the rows look oldest first, in words for the drafted comment; None without evidence."""
     said = []
-    if lead_id in df and id_increases(df, lead_id):
+    # the row number init asked for increases down any file, in time order or not: no evidence
+    if lead_id in df and lead_id != ROW_NUMBER and id_increases(df, lead_id):
         said.append(f"'{lead_id}' increases down the file")
     runs = period_runs(df, skip | {lead_id})
     if runs:

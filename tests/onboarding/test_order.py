@@ -33,3 +33,11 @@ def test_shuffled_rows_show_no_order() -> None:
     # a column that is nearly constant is no period mark
     flat = _export().assign(market_rate="3.1").sample(frac=1, random_state=2)
     assert time_order_evidence(flat.reset_index(drop=True), "lead_id", set()) is None
+
+
+def test_the_row_number_init_asks_for_is_no_evidence() -> None:
+    """`init` tells a user without ids to add `row_number` (1..n): it increases down any file."""
+    df = _export().drop(columns="market_rate")
+    df.insert(0, "row_number", [str(i) for i in range(1, len(df) + 1)])
+    assert time_order_evidence(df.drop(columns="lead_id"), "row_number", set()) is None
+    assert time_order_evidence(df, "lead_id", {"row_number"}) == "'lead_id' increases down the file"

@@ -179,7 +179,9 @@ def test_init_without_an_id_says_how_to_add_one_and_finds_y(tmp_path):
     subprocess.run([sys.executable, "-c", cmd], check=True, cwd=tmp_path)
     fixed = tmp_path / "bank-full-with-id.csv"
     d = guess_config(fixed)
-    assert d.data.sep == ";" and d.lead_id.column == "lead_id"
+    assert d.data.sep == ";" and d.lead_id.column == "row_number"
+    # the row number increases down any file: it is no evidence that the rows run in time order
+    assert not any("increases down the file" in n for n in (d.data.time_order or "").split(";"))
     assert (d.outcome.column, d.outcome.won, d.outcome.lost) == ("y", ["yes"], ["no"])
     assert "y" not in {c.column for c in d.flags}
     assert "duration" in d.leakage_suspects  # the call's own length: known once it is over
