@@ -397,9 +397,12 @@ def explain(
         import numpy as np
 
         from pipeline.explain.plots import lead_waterfall
+        from pipeline.report.fmt import field_namer
 
         first = x.leads.iloc[[0]]
-        fig = lead_waterfall(x.scorer, first, x.events, np.full(1, x.as_of.to_datetime64()))
+        as_of = np.full(1, x.as_of.to_datetime64())
+        label = field_namer(x.scorer.meta.get("schema"))
+        fig = lead_waterfall(x.scorer, first, x.events, as_of, label)
         plot.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(plot, dpi=110, bbox_inches="tight")
         typer.echo(f"waterfall of {first.index[0]} -> {plot}")

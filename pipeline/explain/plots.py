@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -24,50 +25,77 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline.errors import DataError  # noqa: E402
-from pipeline.explain.fields import field_matrix  # noqa: E402
+from pipeline.explain.fields import field_matrix, with_context  # noqa: E402
 from pipeline.features.builder import ACTIVITY_FIELD, AGE_FIELD, EMAIL_FIELD  # noqa: E402
 
 TOP_DEPENDENCE = 5
+Label = Callable[[str], str]  # a field's name in a reader's words (report.fmt.field_label)
 
 
-def field_value(field: str, X: pd.DataFrame) -> tuple[pd.Series, str]:
-    """The one feature value that stands for a field on a plot axis, and its axis label."""
+def _plain(field: str) -> str:
+    return field.replace("_", " ")
+
+
+def feature_label(feature: str, field: str, label: Label) -> str:
+    """A per-feature axis name: its field's words, and what of the field it is when the field
+    has several features ('Demo requests: days since last')."""
+    words = label(field)
+    if feature == field:
+        return words
+    rest = feature[len(field) :] if feature.startswith(field) else feature
+    return f"{words}: {_plain(rest).strip()}" if rest.strip("_") else words
+
+
+def field_value(
+    field: str, X: pd.DataFrame, feature_fields: dict[str, str] | None = None, label: Label = _plain
+) -> tuple[pd.Series, str]:
+    """The one feature value that stands for a field on a plot axis, and its axis label. A field
+    of several columns (the market conditions) has no one value: NaN (no colour)."""
     if field == AGE_FIELD:
         return X["lead_age_days"], "lead age (days)"
     if field == EMAIL_FIELD:
         return X["personal_email"], "personal email domain (1 = yes)"
     prefix = "activity" if field == ACTIVITY_FIELD else field
     if f"{prefix}_count" in X.columns:
-        return X[f"{prefix}_count"].fillna(0), f"{field.replace('_', ' ')}: events so far"
-    return X[field], field.replace("_", " ")
+        return X[f"{prefix}_count"].fillna(0), f"{label(field)}: events so far"
+    if field not in X.columns:
+        own = [c for c, f in (feature_fields or {}).items() if f == field]
+        return pd.Series(np.nan, index=X.index), label(field) + (f" ({len(own)} columns)")
+    return X[field], label(field)
 
 
-def field_explanation(contrib: np.ndarray, X: pd.DataFrame, feature_fields: dict[str, str]):
-    """A shap.Explanation with one column per business field (categoricals get no colour)."""
+def field_explanation(
+    contrib: np.ndarray, X: pd.DataFrame, feature_fields: dict[str, str], label: Label = _plain
+):
+    """A shap.Explanation with one column per business field named in words (categoricals get
+    no colour)."""
     import shap
 
     fields, m = field_matrix(feature_fields)
     cols = []
     for f in fields:
-        v = field_value(f, X)[0]
+        v = field_value(f, X, feature_fields)[0]
         numeric = pd.api.types.is_numeric_dtype(v)
         cols.append(v.to_numpy(float) if numeric else np.full(len(X), np.nan))
     data = np.column_stack(cols)
-    return shap.Explanation(values=contrib @ m, data=data, feature_names=fields)
+    return shap.Explanation(values=contrib @ m, data=data, feature_names=[label(f) for f in fields])
 
 
 def field_beeswarm(
-    contrib: np.ndarray, X: pd.DataFrame, feature_fields: dict[str, str], max_display: int = 20
+    contrib: np.ndarray,
+    X: pd.DataFrame,
+    feature_fields: dict[str, str],
+    max_display: int = 20,
+    label: Label = _plain,
 ) -> Figure:
     """SHAP summary by business field; colour = the field's count or value (grey: a category)."""
     import shap
 
     plt.figure(figsize=(8, 7))
+    exp = field_explanation(contrib, X, feature_fields, label)
     with warnings.catch_warnings():  # categorical fields have no colour values: all NaN
         warnings.filterwarnings("ignore", message="All-NaN slice", category=RuntimeWarning)
-        shap.plots.beeswarm(
-            field_explanation(contrib, X, feature_fields), max_display=max_display, show=False
-        )
+        shap.plots.beeswarm(exp, max_display=max_display, show=False)
     fig = plt.gcf()
     fig.suptitle("SHAP by business field (log-odds; grey = categorical)", fontsize=10)
     fig.tight_layout()
@@ -75,10 +103,16 @@ def field_beeswarm(
 
 
 def field_dependence(
-    field: str, values: np.ndarray, X: pd.DataFrame, max_categories: int = 15
+    field: str,
+    values: np.ndarray,
+    X: pd.DataFrame,
+    max_categories: int = 15,
+    feature_fields: dict[str, str] | None = None,
+    label: Label = _plain,
 ) -> Figure:
     """How one field's value moves the log-odds: scatter for numbers, strips for categories."""
-    v, label = field_value(field, X)
+    words = label
+    v, label = field_value(field, X, feature_fields, words)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     rng = np.random.default_rng(0)
     if pd.api.types.is_numeric_dtype(v):
@@ -116,23 +150,33 @@ def field_dependence(
         ax.set_xlabel("SHAP value (log-odds)")
         ax.set_ylabel(label)
         ax.axvline(0, color="grey", lw=0.6)
-    ax.set_title(f"Dependence: {field.replace('_', ' ')}")
+    ax.set_title(f"Dependence: {words(field)}")
     fig.tight_layout()
     return fig
 
 
 def field_figures(
-    contrib: np.ndarray, X: pd.DataFrame, feature_fields: dict[str, str]
+    contrib: np.ndarray, X: pd.DataFrame, feature_fields: dict[str, str], label: Label = _plain
 ) -> dict[str, Figure]:
-    """Artifacts of a training run: field beeswarm plus dependence plots of the top five fields."""
+    """Artifacts of a training run: field beeswarm plus dependence plots of the top five fields,
+    every field named by `label`."""
     fields, m = field_matrix(feature_fields)
     fc = contrib @ m
-    figs = {"explain/shap_beeswarm_by_field.png": field_beeswarm(contrib, X, feature_fields)}
+    figs = {
+        "explain/shap_beeswarm_by_field.png": field_beeswarm(
+            contrib, X, feature_fields, label=label
+        )
+    }
     top = np.argsort(-np.abs(fc).mean(axis=0), kind="stable")[:TOP_DEPENDENCE]
     for rank, j in enumerate(top, start=1):
-        name = f"explain/dependence/{rank}_{fields[j]}.png"
-        figs[name] = field_dependence(fields[j], fc[:, j], X)
+        name = f"explain/dependence/{rank}_{_file_part(fields[j])}.png"
+        figs[name] = field_dependence(fields[j], fc[:, j], X, 15, feature_fields, label)
     return figs
+
+
+def _file_part(field: str) -> str:
+    """A field's name as a safe artifact file name part."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in field)
 
 
 def waterfall(
@@ -157,45 +201,57 @@ def waterfall(
     return fig
 
 
-def lead_waterfall(scorer, lead: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray) -> Figure:
-    """Waterfall of one lead (a one-row canonical leads frame), bars labelled in plain words."""
-    from pipeline.explain.reasons import reason_table
+def lead_waterfall(
+    scorer, lead: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray, label: Label = _plain
+) -> Figure:
+    """Waterfall of one lead (a one-row canonical leads frame): one bar per field (the market
+    conditions one bar), each labelled with that field's own words for this lead, found by field,
+    never by rank, and the field's name; a field whose value is not said (an absence) shows its
+    name alone."""
+    from pipeline.explain.reasons import field_phrases
 
     X = scorer.features(lead, events, as_of)
     contrib, base = scorer.contributions(X)
-    fields, m = field_matrix(scorer.builder.feature_fields)
+    words = scorer.reason_words()
+    ff = with_context(scorer.builder.feature_fields, words.get("context"))
+    fields, m = field_matrix(ff)
     fc = (contrib @ m)[0]
-    ff, has_time = scorer.builder.feature_fields, scorer.builder.has_time_
-    reasons = reason_table(contrib, ff, X, len(fields), has_time, **scorer.reason_words())
-    order = np.argsort(-np.abs(fc), kind="stable")
-    words = {f: "" for f in fields}
-    for slot, j in enumerate(order):  # reason_i holds the i-th largest field: strip its sign
-        words[fields[j]] = str(reasons.iloc[0, slot]).split(" ", 1)[-1]
-    labels = [f"{words[f]} [{f}]" for f in fields]
+    said = field_phrases(contrib, ff, X, scorer.builder.has_time_, **words)
+    labels = [f"{said[f]} [{label(f)}]" if said.get(f) else label(f) for f in fields]
     p = scorer.conversion_probability(X)[0]
     title = f"lead {X.index[0]}: probability {p:.3f}, score {scorer.to_score(np.array([p]))[0]}"
     return waterfall(fc, base, labels, title)
 
 
-def importance_bar(importance: pd.DataFrame, top: int = 20) -> Figure:
+def importance_bar(importance: pd.DataFrame, top: int = 20, label: Label = _plain) -> Figure:
+    """Mean |SHAP| per business field, fields named by `label`."""
     d = importance.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(d) + 1.2))
-    ax.barh(d["field"], d["mean_abs_shap"], color="#3b6ea8")
+    ax.barh([label(f) for f in d["field"]], d["mean_abs_shap"], color="#3b6ea8")
     ax.set_xlabel("mean |SHAP| (log-odds)")
     ax.set_title("What drives the score (by business field)")
     fig.tight_layout()
     return fig
 
 
-def shap_beeswarm(contrib: np.ndarray, X: pd.DataFrame, max_display: int = 20) -> Figure:
-    """SHAP's own beeswarm of per-feature values; categoricals are coloured by their codes."""
+def shap_beeswarm(
+    contrib: np.ndarray,
+    X: pd.DataFrame,
+    max_display: int = 20,
+    feature_fields: dict[str, str] | None = None,
+    label: Label = _plain,
+) -> Figure:
+    """SHAP's own beeswarm of per-feature values, each named by its field's words and what of the
+    field it is; categoricals are coloured by their codes."""
     import shap
 
     data = X.copy()
     for c in data.columns:
         if not pd.api.types.is_numeric_dtype(data[c]):
             data[c] = data[c].astype("category").cat.codes.replace(-1, np.nan)
-    exp = shap.Explanation(values=contrib, data=data.to_numpy(float), feature_names=list(X.columns))
+    ff = feature_fields or {}
+    names = [feature_label(str(c), ff.get(str(c), str(c)), label) for c in X.columns]
+    exp = shap.Explanation(values=contrib, data=data.to_numpy(float), feature_names=names)
     plt.figure(figsize=(8, 7))
     shap.plots.beeswarm(exp, max_display=max_display, show=False)
     fig = plt.gcf()

@@ -445,6 +445,36 @@ def reason_table(
     return pd.DataFrame(out, index=X.index, columns=[f"reason_{i + 1}" for i in range(k)])
 
 
+def field_phrases(
+    contrib: np.ndarray,
+    feature_fields: dict[str, str],
+    X: pd.DataFrame,
+    has_time: bool,
+    flags: set[str] | None = None,
+    categories: dict[str, set[str]] | None = None,
+    labels: dict | None = None,
+    memo: dict | None = None,
+    context: object = (),
+) -> dict[str, str | None]:
+    """Every field's words (no sign) for the first row of X, keyed by field, whatever its rank:
+    what a per-field figure labels a bar with. The same `phrase` as the reasons; None where a
+    reason would say nothing (an absence that raised the score, a field that moved nothing)."""
+    ff = with_context(feature_fields, context)
+    fields, m = field_matrix(ff)
+    fc = contrib[:1] @ m
+    names = list(ff)
+    out: dict[str, str | None] = {}
+    for j, field in enumerate(fields):
+        cols = [i for i, nm in enumerate(names) if ff[nm] == field]
+        Xf = _field_columns(X.iloc[:1], field, [names[i] for i in cols])
+        total = fc[:, j]
+        text = phrase(
+            field, Xf, contrib[:1, cols], total, has_time, flags, categories, labels, memo
+        )
+        out[field] = text[0] if text[0] is not None and total[0] != 0 else None
+    return out
+
+
 def top_fields(fc: np.ndarray, k: int) -> np.ndarray:
     """Per row, the k fields of largest |contribution|, largest first, ties to the earlier field:
     what a stable argsort of -|fc| gives, in k passes of argmax (which returns the first largest)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 from pipeline.explain.fields import CONTEXT_FIELD
 from pipeline.explain.reasons import activity_phrases
@@ -80,6 +81,14 @@ def field_label(field: str, labels: dict | None = None, context: object = ()) ->
         return plural[0].upper() + plural[1:]
     words = column_label(labels, field).strip()
     return words[:1].upper() + words[1:]
+
+
+def field_namer(schema: dict | None) -> Callable[[str], str]:
+    """`field_label` bound to a model's schema (its `labels` and `context`): what figures drawn
+    outside a report (MLflow artifacts, `explain --plot`) name their fields with."""
+    sc = schema or {}
+    labels, context = sc.get("labels") or {}, tuple(sc.get("context") or ())
+    return lambda field: field_label(field, labels, context)
 
 
 def value_label(value: object, column: str, labels: dict | None = None) -> str:

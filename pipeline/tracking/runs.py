@@ -27,8 +27,10 @@ from mlflow.data.pandas_dataset import PandasDataset
 from pipeline.config import EXPERIMENT, Config
 from pipeline.evaluation import plots as qp
 from pipeline.evaluation.gate import GateResult, target_definition
+from pipeline.explain.fields import with_context
 from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
 from pipeline.report.card import model_card, split_sentence
+from pipeline.report.fmt import field_namer
 from pipeline.serving.outputs import ScoreSummary
 from pipeline.tracking.recovery import process_tags
 from pipeline.tracking.store import (
@@ -238,13 +240,17 @@ def training_figures(result: TrainResult) -> dict[str, Figure]:
     p = result.test_predictions
     y, prob = p["label"].to_numpy(), p["probability"].to_numpy()
     cut = result.scorer.cutoffs
+    schema = result.scorer.meta.get("schema") or {}
+    label, ff = field_namer(schema), result.scorer.builder.feature_fields
     figs = {
-        "explain/importance_by_field.png": importance_bar(result.importance),
+        "explain/importance_by_field.png": importance_bar(result.importance, label=label),
         "evaluation/reliability.png": qp.reliability(y, prob),
     }
     if result.shap_sample is not None:
-        figs["explain/shap_beeswarm.png"] = shap_beeswarm(*result.shap_sample)
-        figs.update(field_figures(*result.shap_sample, result.scorer.builder.feature_fields))
+        contrib, X = result.shap_sample
+        figs["explain/shap_beeswarm.png"] = shap_beeswarm(contrib, X, 20, ff, label)
+        # the period's columns are one field here as in the report's drivers and the reasons
+        figs.update(field_figures(contrib, X, with_context(ff, schema.get("context")), label))
     figs["evaluation/gain_lift.png"] = qp.gain_lift(y, prob, p["points"].to_numpy())
     figs["evaluation/precision_recall.png"] = qp.precision_recall(y, prob, cut.sql, cut.mql)
     figs["evaluation/score_distribution.png"] = qp.score_distribution(y, prob, cut.sql, cut.mql)

@@ -120,8 +120,6 @@ def train(
         for part_info, part_metrics in (candidate_info(cand, rows, test), rows_record(cfg, rows)):
             info.update(part_info)
             metrics.update(part_metrics)
-        info["context_in_model"] = context_in_model(cfg)
-        info["context_words"] = [column_label(cfg.schema.labels, c) for c in cfg.schema.context]
         info["leakage_suspects"] = suspects_in_features(leads, cfg)  # cached: checked at the start
         tables["insights"] = value_insights(rows.X[rows.one_per_lead], rows.y[rows.one_per_lead])
         seg_info, seg_tables = segment_info(cfg, segments, pooled, rows, test)
@@ -407,6 +405,8 @@ def training_info(
     meta = scorer.meta
     return {
         "engine": "local",  # the Dask engine says so, with its cluster (training.distributed)
+        "context_in_model": context_in_model(cfg),  # the schema.context columns: use/leave_out
+        "context_words": [column_label(cfg.schema.labels, c) for c in cfg.schema.context],
         "rows_leads": len(leads),
         "rows_events": len(events),
         "leads_won": int((lab == 1).sum()),
