@@ -48,6 +48,15 @@ class ModelFormatError(ExpectedError):
         self.found, self.expected = found, expected
 
 
+def restore_pickled(obj: object, state: dict, expected: int, unversioned: int) -> None:
+    """`__setstate__` of a versioned model object: refuse, in words, a state pickled in another
+    layout (`unversioned`: the version of a state saved before versions were written)."""
+    found = state.get("format_version", unversioned)
+    if found != expected:
+        raise ModelFormatError(found, expected)
+    obj.__dict__.update(state)
+
+
 class StorageError(ExpectedError):
     """A file, folder or store that cannot be written or read (full disk, no permission, a path
     that is a folder or sits under a file); the message names the path and the cause."""

@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
-from pipeline.errors import ModelFormatError
+from pipeline.errors import restore_pickled
 from pipeline.explain import fastshap
 from pipeline.explain.changes import PART_PREFIX
 from pipeline.explain.fields import field_matrix
@@ -86,10 +86,7 @@ class LeadScorer:
     format_version: int = FORMAT_VERSION  # layout of the pickled artifact, checked on unpickling
 
     def __setstate__(self, state: dict) -> None:
-        found = state.get("format_version", 1)
-        if found != FORMAT_VERSION:
-            raise ModelFormatError(found, FORMAT_VERSION)
-        self.__dict__.update(state)
+        restore_pickled(self, state, FORMAT_VERSION, unversioned=1)
 
     @property
     def classes_(self) -> np.ndarray:

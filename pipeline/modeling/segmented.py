@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ModelFormatError
+from pipeline.errors import restore_pickled
 from pipeline.explain.fields import field_matrix
 from pipeline.features.builder import FeatureBuilder
 from pipeline.modeling.cutoffs import Cutoffs
@@ -46,10 +46,7 @@ class SegmentedScorer:
     format_version: int = FORMAT_VERSION
 
     def __setstate__(self, state: dict) -> None:
-        found = state.get("format_version", 0)
-        if found != FORMAT_VERSION:
-            raise ModelFormatError(found, FORMAT_VERSION)
-        self.__dict__.update(state)
+        restore_pickled(self, state, FORMAT_VERSION, unversioned=0)
 
     @property
     def builder(self) -> FeatureBuilder:
