@@ -236,9 +236,12 @@ def write_report(
 
 
 def tune_and_write(cfg: Config, config_path: Path, trials: int, out: Path) -> TuneResult:
-    """Search booster parameters on the validation slice; write them into a copy of the config."""
+    """Search booster parameters on the validation slice; write them into a copy of the config.
+    The data and config are checked as `train` checks them, so tuning never spends its trials on
+    an export `train` would refuse."""
     check_output_path(out, "tuned config", command_inputs(cfg, config_path))
     leads, events = load_training_data(cfg)
+    check_before_training(cfg, leads, events).log_and_raise()
     result = tune(cfg, leads, events, trials)
     write_tuned_config(config_path, result.best_params, out)
     return result

@@ -189,3 +189,19 @@ def test_store_guard_verdict_is_the_same_from_any_working_folder(tmp_path, monke
         assert guard.clash(tmp_path / free) is None, free
     for taken in ("mlflow.db", "mlflow.db-journal", "artifacts/1/x.csv"):
         assert guard.clash(tmp_path / taken) is not None, taken
+
+
+@pytest.mark.slow  # refused before any trial, but it calls tune (tests/test_tiers.py)
+def test_tune_refuses_what_train_refuses_before_any_trial(project):
+    """`tune` runs `train`'s checks first: a config `train` refuses spends no trial and writes
+    no tuned config."""
+    cfg, *_ = project
+    raw = yaml.safe_load(cfg.read_text())
+    raw["segments"] = {"column": "not_a_feature"}
+    cfg.write_text(yaml.safe_dump(raw))
+    out = cfg.parent / "tuned.yaml"
+    r = run("tune", "--config", cfg, "--out", out, "--trials", 1)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    errors = [x for x in r.output.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and "segments.column: 'not_a_feature'" in errors[0], r.output
+    assert not out.exists()
