@@ -12,6 +12,7 @@ carries `format_version`: a scorer pickled in another layout is refused when it 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,6 +63,7 @@ class Scorer(Protocol):
         self, X: pd.DataFrame, n_reasons: int = 3, parts: bool = False
     ) -> pd.DataFrame: ...
     def warm_up(self) -> None: ...
+    def served_by(self, X: pd.DataFrame) -> Iterator[tuple[LeadScorer, np.ndarray]]: ...
 
 
 @dataclass
@@ -102,6 +104,10 @@ class LeadScorer:
         self, leads: pd.DataFrame, events: pd.DataFrame, as_of: np.ndarray
     ) -> pd.DataFrame:
         return self.builder.transform(leads, events, as_of)
+
+    def served_by(self, X: pd.DataFrame) -> Iterator[tuple[LeadScorer, np.ndarray]]:
+        """The one model that serves every row of X, with the rows' positions."""
+        yield self, np.arange(len(X))
 
     @property
     def is_logistic(self) -> bool:

@@ -20,6 +20,7 @@ The pickle carries its own `format_version`; the scorers inside keep theirs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,12 +70,6 @@ class SegmentedScorer:
         return self.pooled.candidate
 
     @property
-    def calibrator(self) -> object:
-        """The pooled model's calibrator: it maps the pooled model's log-odds, not a segment
-        model's (the report's probability drivers read it on the pooled scale)."""
-        return self.pooled.calibrator
-
-    @property
     def calibration_method(self) -> str:
         """The pooled model's calibration (each segment model calibrates on its own leads)."""
         return self.pooled.calibration_method
@@ -104,6 +99,13 @@ class SegmentedScorer:
         for _, s, rows in self._parts(X):
             out[rows] = getattr(s, method)(X.iloc[rows])
         return out
+
+    def served_by(self, X: pd.DataFrame) -> Iterator[tuple[LeadScorer, np.ndarray]]:
+        """Each model that serves rows of X (a segment's own, or the pooled one), with the
+        positions of its rows: what reads a model's own scale (its base value, its calibrator)
+        must read it per model, never the pooled one's for a segment's rows."""
+        for _, s, rows in self._parts(X):
+            yield s, rows
 
     def raw_scores(self, X: pd.DataFrame) -> np.ndarray:
         """Each row's log-odds before calibration, from the model serving its segment."""

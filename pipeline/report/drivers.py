@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.explain.fields import field_matrix, with_context
+from pipeline.modeling.scorer import Scorer
 
 DEFINITION = (
     "For every lead in a sample of recent test leads, the model's probability is computed twice: "
@@ -43,20 +44,34 @@ def calibrate_logodds(calibrator: object, logit: np.ndarray) -> np.ndarray:
     return np.clip(np.mean(maps, axis=0), 0.0, 1.0)
 
 
-def probability_drivers(scorer: object, X: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+def probability_changes(
+    scorer: Scorer, X: pd.DataFrame
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(fields, each row's calibrated probability, per row and field that probability minus the
+    one without the field's log-odds part), each row on the scale of the model that serves it
+    (its own base value and calibrator: a segment's rows never go through the pooled model's)."""
+    context = (scorer.meta.get("schema") or {}).get("context")  # one field, as in the reasons
+    fields, m = field_matrix(with_context(scorer.builder.feature_fields, context))
+    out, served = np.zeros((len(X), len(fields))), np.zeros(len(X))
+    for model, rows in scorer.served_by(X):
+        contrib, base = model.contributions(X.iloc[rows])
+        by_field = contrib @ m
+        logit = contrib.sum(axis=1) + base
+        served[rows] = now = calibrate_logodds(model.calibrator, logit)
+        for j in range(len(fields)):
+            out[rows, j] = now - calibrate_logodds(model.calibrator, logit - by_field[:, j])
+    return fields, served, out
+
+
+def probability_drivers(scorer: Scorer, X: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """One row per business field, biggest average move first (see the module docstring).
 
     Columns: field, average_move, share_raised, raises, lowers (changes as probability shares).
     """
-    contrib, base = scorer.contributions(X)
-    context = (scorer.meta.get("schema") or {}).get("context")  # one field, as in the reasons
-    fields, m = field_matrix(with_context(scorer.builder.feature_fields, context))
-    by_field = contrib @ m
-    logit = contrib.sum(axis=1) + base
-    now = calibrate_logodds(scorer.calibrator, logit)
+    fields, _, changes = probability_changes(scorer, X)
     rows = []
     for j, f in enumerate(fields):
-        change = now - calibrate_logodds(scorer.calibrator, logit - by_field[:, j])
+        change = changes[:, j]
         up, down = change[change > 0], change[change < 0]
         rows.append(
             {

@@ -8,11 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import read_scores, run, write_config
 
+from pipeline.config import load_config
+from pipeline.jobs import load_training_data
+from pipeline.modeling.prepare import prepare_training_rows
+from pipeline.report.drivers import probability_changes
 from pipeline.synthetic.regions import SHIFTED
+from pipeline.tracking.pyfunc import load_scorer
 
 pytestmark = pytest.mark.slow  # every test here trains a model
 
@@ -69,6 +75,13 @@ def test_a_region_that_behaves_differently_gets_its_own_model(
     assert (s["model_segment"] == pd.Series(region).where(region == SHIFTED, "pooled")).all()
     assert s["reason_1"].str.match(r"^\[[+-]\] ").all()  # reasons from whichever model served
     assert list(s.columns[:4]) == ["lead_id", "probability", "score", "stage"]  # contract first
+    # the report's probability drivers read each lead on the scale of the model that serves it
+    scorer, _ = load_scorer("models:/lead-scoring/1")
+    conf = load_config(cfg)
+    X = prepare_training_rows(conf, *load_training_data(conf)).X.iloc[:3000]
+    assert (scorer.segment_of(X) == SHIFTED).any() and (scorer.segment_of(X) == "pooled").any()
+    _, served, _ = probability_changes(scorer, X)
+    np.testing.assert_allclose(served, scorer.conversion_probability(X), atol=1e-9)
 
 
 def test_regions_that_behave_alike_all_fall_back_to_pooled(tmp_path: Path, mlflow_uri: str) -> None:
