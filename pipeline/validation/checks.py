@@ -136,7 +136,8 @@ def _dates(
             "warning",
             "no_dates",
             f"{cfg.data.leads}: no creation date (schema.created_at): the split will be "
-            "stratified-random, not out-of-time; test metrics may be optimistic",
+            "stratified-random, not out-of-time; test metrics may be optimistic (if the file's "
+            "rows run oldest to newest, set data.rows_in_time_order: true for a split by position)",
         )
     elif created.isna().any():
         report.add(

@@ -137,3 +137,18 @@ def test_validate_command_exits_2_when_training_would_be_refused(tmp_path, mlflo
     r = run("validate", "--config", cfg)
     assert r.exit_code == 2
     assert "found 265 won and 835 lost" in r.stderr and "at least 1000 won" in r.stderr
+
+
+def test_no_dates_names_the_way_out_and_the_positional_split_says_so():
+    """Without creation dates the warning says the split is random and how a file whose rows run
+    oldest to newest gets an out-of-time one; with `data.rows_in_time_order` it is no warning."""
+    leads = _leads().assign(_created_at=pd.NaT)
+    said = [
+        f for f in check_training_data(_cfg(), leads, _empty()).findings if f.check == "no_dates"
+    ]
+    assert [f.level for f in said] == ["warning"]
+    assert "stratified-random" in said[0].message
+    assert "data.rows_in_time_order: true" in said[0].message
+    cfg = Config.model_validate({"data": {"leads": "leads.csv", "rows_in_time_order": True}})
+    said = [f for f in check_training_data(cfg, leads, _empty()).findings if f.check == "no_dates"]
+    assert [f.level for f in said] == ["info"] and "by position" in said[0].message
