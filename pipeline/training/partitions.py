@@ -152,7 +152,8 @@ def refuse_first_bad_date(cfg: Config, block: Block, metas: list[tuple]) -> None
         if bad_at is not None:
             ac = cfg.schema.activity
             cell, mark = pd.Series([value], dtype=object), np.array([True])
-            refuse_bad_dates(cell, mark, block.shown, ac.timestamp, cfg.schema.dayfirst, before)
+            at = before + bad_at  # data rows of the file before the bad cell
+            refuse_bad_dates(cell, mark, block.shown, ac.timestamp, cfg.schema.dayfirst, at)
         before += rows
 
 
