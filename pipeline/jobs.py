@@ -124,7 +124,7 @@ def validate_data(cfg: Config) -> Report:
     return report
 
 
-def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> str:
+def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame | EventFacts) -> str:
     """The labelled leads training will leave out as too recent, with the rule ('' if none)."""
     logging.disable(logging.INFO)  # validate says it once, in its own report line
     try:
@@ -136,11 +136,14 @@ def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> st
     return f"{left.leads:,} labelled leads will be left out as too recent (rule: {left.rule()})"
 
 
-def check_before_training(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> Report:
+def check_before_training(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame | EventFacts
+) -> Report:
     """The one set of checks `train` and `validate` both run before any fitting: the data's
     (`check_training_data`) and the config's that fitting would otherwise find late
     (`config_problems`: segments on a column that is no feature, a horizon without dates or
-    longer than the history). So `validate` never says ok to a config `train` refuses."""
+    longer than the history). So `validate` never says ok to a config `train` refuses. `events`:
+    the frame, or with the Dask engine the facts of the events its workers hold."""
     report = check_training_data(cfg, leads, events, left_out=left_out_words(cfg, leads, events))
     for problem in config_problems(cfg, leads, events):
         report.add("error", "config", problem)

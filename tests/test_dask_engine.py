@@ -9,7 +9,6 @@ killed in the middle of the LightGBM fit fails the run cleanly.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -138,20 +137,6 @@ def test_scheduler_without_dask_is_a_usage_mistake(sample_config: Config) -> Non
 # --- slow: a 2-worker LocalCluster --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        memory_limit="2GB",
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,  # the cluster runs in this process: its logs are not ours
-    ) as c:
-        yield c
-
-
 def _runs(uri: str) -> pd.DataFrame:
     import mlflow
 
@@ -229,132 +214,3 @@ def test_a_worker_killed_mid_fit_fails_the_run_cleanly(
     assert "Traceback" not in res.output
     assert _runs(mlflow_uri)["status"].tolist() == ["FAILED"]
     assert MlflowClient(mlflow_uri).search_registered_models() == []
-
-
-# --- slow: the export read partitioned, never whole on this process ---------------------------
-
-
-def _small_blocks_config(sample_dir: Path, tmp_path: Path, activities: Path | None = None) -> Path:
-    """The sample's config with the activities read in blocks of 0.25 MB (~20 blocks)."""
-    from tests.conftest import write_config
-
-    path = write_config(tmp_path / "config.yaml", sample_dir, training={"dask": {"block_mb": 0.25}})
-    if activities is not None:
-        import yaml
-
-        raw = yaml.safe_load(path.read_text())
-        raw["data"]["activities"] = str(activities)
-        path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def _refuse_reading_the_activities_here(monkeypatch: pytest.MonkeyPatch, activities: Path) -> None:
-    """Every way this process could read the activities file raises (the workers, other
-    processes, are not patched): the local reader, its table reader and pandas' csv reader."""
-    import pipeline.io.canonical as canonical
-    import pipeline.io.readers as readers
-    import pipeline.jobs as jobs
-
-    def refuse(*_a, **_k):
-        raise AssertionError("the driver read the activities file")
-
-    def guard(real):
-        def read(src, *a, **k):
-            if isinstance(src, (str, Path)) and Path(src).resolve() == activities.resolve():
-                refuse()
-            return real(src, *a, **k)
-
-        return read
-
-    for module in (jobs, canonical):
-        monkeypatch.setattr(module, "load_events", refuse)
-    for module in (canonical, readers):
-        monkeypatch.setattr(module, "read_table", guard(readers.read_table))
-    monkeypatch.setattr(pd, "read_csv", guard(pd.read_csv))
-
-
-@pytest.mark.slow
-def test_the_driver_never_reads_the_activities_file(
-    cluster,
-    sample_dir: Path,
-    sample_config: Config,
-    data,
-    mlflow_uri: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """`train --engine dask` succeeds with the local events reader broken on this process: the
-    workers read the file; the run's counts are the local engine's, and it records this
-    process's peak memory beside the workers'."""
-    cfg_path = _small_blocks_config(sample_dir, tmp_path)
-    _refuse_reading_the_activities_here(monkeypatch, Path(sample_config.data.activities))
-    res = run("train", "--config", cfg_path, "--engine", "dask", "--scheduler",
-              cluster.scheduler_address, "--quiet")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    r = _runs(mlflow_uri).iloc[0]
-    assert r["status"] == "FINISHED" and r["params.engine"] == "dask"
-    assert int(r["params.rows_events"]) == len(data[1])
-    assert int(r["params.dask_event_blocks"]) > 3
-    assert r["metrics.dask_driver_peak_mb"] > 0 and r["metrics.dask_worker_peak_mb"] > 0
-
-
-@pytest.mark.slow
-def test_rows_built_on_the_cluster_are_the_local_engines(cluster, sample_config: Config, data):
-    """The rows gathered from the cluster (every row, below `gather_rows`), read and shuffled
-    by the workers, equal the local engine's rows from the whole export: same builder, same
-    snapshots, features, labels and evaluation rows, modulo order."""
-    from pipeline.training.distributed import fit_on_cluster
-    from pipeline.training.partitions import cluster_export
-
-    cfg = sample_config.model_copy(deep=True)
-    cfg.training.candidates = ["logistic"]  # the rows only: no booster on the cluster
-    cfg.training.scale.min_snapshots = 0  # the sampled, float32 path too
-    cfg.training.dask.block_mb = 0.25
-    cfg.training.dask.partitions = 5
-    want = prepare_training_rows(cfg, *data)
-    with cluster_export(cfg, cluster.scheduler_address) as (leads, export):
-        rows, booster, info = fit_on_cluster(export.client, cfg, leads, export)
-    assert booster is None and info["dask_event_blocks"] > 3
-    assert rows.builder.feature_names == want.builder.feature_names
-    assert rows.builder.activity_types_ == want.builder.activity_types_
-    assert (rows.candidate_snapshots, rows.split_kind) == (want.candidate_snapshots, "time")
-
-    def table(r) -> pd.DataFrame:
-        extra = pd.DataFrame({"_y": r.y, "_1": r.one_per_lead})
-        whole = pd.concat([r.snaps, r.X, extra], axis=1)
-        return whole.sort_values(["lead_id", "as_of"]).reset_index(drop=True)
-
-    pd.testing.assert_frame_equal(table(rows), table(want))
-
-
-def _bad_activities(sample_config: Config, tmp_path: Path, how: str) -> Path:
-    raw = pd.read_csv(sample_config.data.activities, dtype=str)
-    ac = sample_config.schema.activity
-    if how == "date":
-        raw.loc[len(raw) - 30, ac.timestamp] = "2026-13-45"
-    else:
-        raw = raw.rename(columns={ac.type: "kind"})
-    path = tmp_path / "bad" / "activities.csv"
-    path.parent.mkdir()
-    raw.to_csv(path, index=False)
-    return path
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("how", ["date", "column"])
-def test_bad_activities_fail_on_the_cluster_with_the_local_line(
-    cluster, sample_dir: Path, sample_config: Config, mlflow_uri: str, tmp_path: Path, how: str
-) -> None:
-    """A bad date deep in the file (its row counted over the blocks before it) and a missing
-    column: the same one line as the local engine, exit 2, no traceback."""
-    cfg_path = _small_blocks_config(
-        sample_dir, tmp_path, _bad_activities(sample_config, tmp_path, how)
-    )
-    local = run("train", "--config", cfg_path, "--quiet")
-    dask = run("train", "--config", cfg_path, "--engine", "dask", "--scheduler",
-               cluster.scheduler_address, "--quiet")  # fmt: skip
-    assert local.exit_code == dask.exit_code == 2, dask.output
-    line = [ln for ln in local.stderr.splitlines() if ln.startswith("error:")]
-    assert len(line) == 1 and ("row " in line[0] if how == "date" else "kind" in line[0])
-    assert [ln for ln in dask.stderr.splitlines() if ln.startswith("error:")] == line
-    assert "Traceback" not in dask.output
