@@ -32,7 +32,8 @@ def _runs(uri: str) -> pd.DataFrame:
 
 
 def _small_blocks_config(sample_dir: Path, tmp_path: Path, activities: Path | None = None) -> Path:
-    """The sample's config with the activities read in blocks of 0.25 MB (~20 blocks)."""
+    """The sample's config with the activities read in blocks of 0.25 MB (6 blocks of its
+    1.3 MB file)."""
     path = write_config(tmp_path / "config.yaml", sample_dir, training={"dask": {"block_mb": 0.25}})
     if activities is not None:
         import yaml
