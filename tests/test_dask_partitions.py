@@ -6,6 +6,7 @@ activities fail in the local engine's one line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -151,3 +152,35 @@ def test_bad_activities_fail_on_the_cluster_with_the_local_line(
     assert len(line) == 1 and ("row " in line[0] if how == "date" else "kind" in line[0])
     assert [ln for ln in dask.stderr.splitlines() if ln.startswith("error:")] == line
     assert "Traceback" not in dask.output
+
+
+def test_a_cp1252_file_is_read_on_the_cluster_as_the_local_reader_does(
+    cluster, sample_dir: Path, sample_config: Config, tmp_path: Path, caplog
+) -> None:
+    """A byte that is not UTF-8 in a late block: every block is read again as cp1252, with the
+    local reader's warning, and the events on the workers are the local engine's."""
+    from pipeline.config import load_config
+    from pipeline.training.partitions import cluster_export
+
+    text = Path(sample_config.data.activities).read_text()
+    at = text.rindex("web_visit")
+    path = tmp_path / "latin" / "activities.csv"
+    path.parent.mkdir()
+    path.write_bytes((text[:at] + "wéb_visit" + text[at + len("web_visit") :]).encode("cp1252"))
+    cfg = load_config(_small_blocks_config(sample_dir, tmp_path, path))
+    with caplog.at_level("WARNING"):
+        _, want = load_training_data(cfg)
+    local_lines = [r.getMessage() for r in caplog.records if "cp1252" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING"), cluster_export(cfg, cluster.scheduler_address) as (_, ex):
+        got = ex.client.gather([ex.client.submit(lambda p: p[0], p) for p in ex.parts])
+    lines = [r.getMessage() for r in caplog.records if "cp1252" in r.getMessage()]
+    # the same line, but the offset: pandas' (the local reader's) counts from the chunk it was
+    # decoding, the blocks' from the file's start, where the byte is
+    assert len(local_lines) == 1 and len(lines) == 1
+    offset = int(re.search(r"at offset (\d+)", lines[0]).group(1))
+    assert path.read_bytes()[offset] == 0xE9
+    assert re.sub(r"offset \d+", "", lines[0]) == re.sub(r"offset \d+", "", local_lines[0])
+    key = ["lead_id", "ts", "type"]
+    got = pd.concat(got, ignore_index=True).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want.sort_values(key).reset_index(drop=True))

@@ -100,3 +100,24 @@ def test_facts_summed_over_partitions_are_the_whole_ones(sample_config: Config) 
     assert EventFacts.merge(parts) == whole
     assert whole.future > 0 and whole.leads_with_events < len(leads)
     assert whole.last == np.datetime64(events["ts"].max())
+
+
+def test_an_undecodable_byte_is_found_at_its_offset_in_the_file(
+    sample_config: Config, tmp_path: Path
+) -> None:
+    """A cp1252 file read as UTF-8: the block says which byte and where in the file, so the
+    caller reads it as cp1252 with the local reader's warning (or names the byte)."""
+    text = Path(sample_config.data.activities).read_text()
+    at = text.rindex("web_visit")  # late in the file: not in the first block
+    text = text[:at] + "wéb_visit" + text[at + len("web_visit") :]
+    path = tmp_path / "activities.csv"
+    path.write_bytes(text.encode("cp1252"))
+    cfg = _with(sample_config, path)
+    reads = [read_event_block(b, cfg) for b in file_blocks(path, cfg, 100_000)]
+    bad = [r.undecodable for r in reads if r.undecodable is not None]
+    assert len(bad) == 1 and reads[0].undecodable is None
+    byte, offset = bad[0]
+    assert byte == 0xE9 and path.read_bytes()[offset] == 0xE9
+    again = [read_event_block(b, cfg) for b in file_blocks(path, cfg, 100_000, "cp1252")]
+    got = pd.concat([r.events for r in again], ignore_index=True)
+    pd.testing.assert_frame_equal(got[got["type"].notna()].reset_index(drop=True), load_events(cfg))
