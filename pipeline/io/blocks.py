@@ -16,6 +16,7 @@ A csv whose quoted cells hold line breaks cannot be cut by lines (the same limit
 
 from __future__ import annotations
 
+import codecs
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +87,11 @@ def file_blocks(
         n = pq.ParquetFile(src).num_row_groups
         return [Block(str(src), str(p), "parquet", g, g + 1) for g in range(max(n, 1))]
     enc = encoding or file_encoding(src, cfg, what)
+    size = src.stat().st_size
+    if codecs.lookup(enc).name.startswith(("utf-16", "utf-32")):  # a line break is not b"\n"
+        return [Block(str(src), str(p), "csv", 0, size, enc)]  # one worker reads it whole
     with open(src, "rb") as f:
         header = f.readline()
-    size = src.stat().st_size
     starts = range(len(header), size, block_bytes)
     return [
         Block(str(src), str(p), "csv", s, min(s + block_bytes, size), enc, header) for s in starts

@@ -121,3 +121,15 @@ def test_an_undecodable_byte_is_found_at_its_offset_in_the_file(
     again = [read_event_block(b, cfg) for b in file_blocks(path, cfg, 100_000, "cp1252")]
     got = pd.concat([r.events for r in again], ignore_index=True)
     pd.testing.assert_frame_equal(got[got["type"].notna()].reset_index(drop=True), load_events(cfg))
+
+
+def test_a_utf16_file_is_one_block_read_as_the_whole_file_reader_does(
+    sample_config: Config, tmp_path: Path
+) -> None:
+    """UTF-16 (a byte-order mark says so) cannot be cut at b"\\n": one block, the whole file."""
+    path = tmp_path / "activities.csv"
+    path.write_bytes(Path(sample_config.data.activities).read_text().encode("utf-16"))
+    cfg = _with(sample_config, path)
+    got, n = _blocks_events(cfg, 50_000)
+    assert n == 1
+    pd.testing.assert_frame_equal(got, load_events(cfg))
