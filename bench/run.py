@@ -327,8 +327,9 @@ def main_large() -> None:
 def time_train_dask(cfg_path: Path, env: dict[str, str], key: str, results: dict) -> None:
     """`leadscore train --engine dask` on a LocalCluster of DASK_WORKERS workers of at most
     DASK_MEMORY each: wall and CPU seconds, the largest process's peak RSS (the client or a
-    worker, as /usr/bin/time reports), every worker's peak (the run's `dask_worker_peak_mb`) and
-    the test AUC. Rows `{key}_dask_s`, `{key}_dask_worker_peak_mb`, ..."""
+    worker, as /usr/bin/time reports), every worker's peak (the run's `dask_worker_peak_mb`), the
+    client's own (`dask_driver_peak_mb`: it never holds the activities) and the test AUC. Rows
+    `{key}_dask_s`, `{key}_dask_worker_peak_mb`, `{key}_dask_driver_peak_mb`, ..."""
     raw = yaml.safe_load(cfg_path.read_text())
     raw["training"]["dask"] = {"workers": DASK_WORKERS, "memory_limit": DASK_MEMORY}
     dask_cfg = cfg_path.with_name(cfg_path.stem + "-dask.yaml")
@@ -340,6 +341,7 @@ def time_train_dask(cfg_path: Path, env: dict[str, str], key: str, results: dict
     results[f"{key}_dask_largest_process_peak_mb"] = round(peak)
     metrics = last_run_metrics(env)
     results[f"{key}_dask_worker_peak_mb"] = round(metrics.get("dask_worker_peak_mb", float("nan")))
+    results[f"{key}_dask_driver_peak_mb"] = round(metrics.get("dask_driver_peak_mb", float("nan")))
     results[f"{key}_dask_test_roc_auc"] = metrics.get("test_roc_auc")
     results[f"{key}_dask_rounds"] = metrics.get("dask_rounds")
 
@@ -480,6 +482,11 @@ def print_table(r: dict) -> None:
                     "dask worker peak (2 x 3 GB)",
                     "< local",
                     f"{big['train_1m_dask_worker_peak_mb']} MB",
+                ),
+                (
+                    "dask client (driver) peak",
+                    "measured",
+                    f"{big.get('train_1m_dask_driver_peak_mb', 'not measured')} MB",
                 ),
             ]
     print(f"\n| {'step':<30} | {'target':<11} | {'result':<55} |")

@@ -222,6 +222,9 @@ class DaskConfig(_Strict):
     # calibration, cutoffs, evaluation, drivers and backtests: bounded whatever the data size
     gather_rows: int = Field(default=200_000, ge=1000)
     connect_timeout_s: float = Field(default=20.0, gt=0)  # a scheduler that does not answer
+    # the activities file is read by the workers in blocks of this many MB (a parquet file: by
+    # row group), never whole by this process
+    block_mb: float = Field(default=64.0, gt=0)
 
 
 class TrainingConfig(_Strict):

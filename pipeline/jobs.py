@@ -11,10 +11,13 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,7 @@ from pipeline.errors import DataError, StorageError
 from pipeline.evaluation.gate import target_definition
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
+from pipeline.io.eventfacts import EventFacts, report_event_losses
 from pipeline.io.keys import MatchCount
 from pipeline.io.readers import read_table
 from pipeline.io.rules import normalize_ids, parse_as_of
@@ -48,6 +52,9 @@ from pipeline.training.tune import TuneResult, tune
 from pipeline.validation.checks import Report, check_training_data
 from pipeline.validation.claims import check_constant_claims
 
+if TYPE_CHECKING:
+    from pipeline.training.partitions import ClusterExport
+
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_URI = CHAMPION_URI
 
@@ -57,20 +64,33 @@ def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     leads = load_leads(cfg)
     match = MatchCount("activities", n_leads=len(leads))
     events = load_events(cfg, lead_ids=leads.index, match=match)
-    if cfg.data.activities:
-        log.info(match.line(cfg.data.activities, cfg.data.leads))
-        leads.attrs.setdefault("match_shares", {})["activities"] = match.shares()
     no_time = events["ts"].isna()
     events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
-    if no_time.any() or before:
-        log.warning(
-            "warning: %s: activities not used: %d without a timestamp, %d dated before the lead "
-            "was created",
-            cfg.data.activities,
-            int(no_time.sum()),
-            before,
-        )
+    report_event_losses(cfg, leads, match, int(no_time.sum()), before)
     return leads, events
+
+
+@dataclass
+class TrainingInputs:
+    """What training reads: the canonical leads, and the events whole (`training.engine:
+    local`) or their facts while the events sit on a Dask cluster's workers (`cluster`)."""
+
+    leads: pd.DataFrame
+    events: pd.DataFrame | EventFacts
+    cluster: ClusterExport | None = None
+
+
+@contextmanager
+def training_inputs(cfg: Config) -> Iterator[TrainingInputs]:
+    """The export as the engine reads it: here whole (local), or the activities by the workers
+    of the Dask cluster, partitioned by lead id, for as long as the block runs (dask)."""
+    if cfg.training.engine != "dask":
+        yield TrainingInputs(*load_training_data(cfg))
+        return
+    from pipeline.training.partitions import cluster_export
+
+    with cluster_export(cfg) as (leads, export):
+        yield TrainingInputs(leads, export.facts, export)
 
 
 def load_oracle(cfg: Config) -> pd.DataFrame | None:
@@ -104,7 +124,7 @@ def validate_data(cfg: Config) -> Report:
     return report
 
 
-def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> str:
+def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame | EventFacts) -> str:
     """The labelled leads training will leave out as too recent, with the rule ('' if none)."""
     logging.disable(logging.INFO)  # validate says it once, in its own report line
     try:
@@ -116,11 +136,14 @@ def left_out_words(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> st
     return f"{left.leads:,} labelled leads will be left out as too recent (rule: {left.rule()})"
 
 
-def check_before_training(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> Report:
+def check_before_training(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame | EventFacts
+) -> Report:
     """The one set of checks `train` and `validate` both run before any fitting: the data's
     (`check_training_data`) and the config's that fitting would otherwise find late
     (`config_problems`: segments on a column that is no feature, a horizon without dates or
-    longer than the history). So `validate` never says ok to a config `train` refuses."""
+    longer than the history). So `validate` never says ok to a config `train` refuses. `events`:
+    the frame, or with the Dask engine the facts of the events its workers hold."""
     report = check_training_data(cfg, leads, events, left_out=left_out_words(cfg, leads, events))
     for problem in config_problems(cfg, leads, events):
         report.add("error", "config", problem)
@@ -160,8 +183,21 @@ def train_and_register(
     """
     folder, inputs = reports_dir(cfg, config_path), command_inputs(cfg, config_path)
     write_report("", "", folder, inputs, dry=True)  # a report folder among the inputs: refused now
-    leads, events = load_training_data(cfg)
-    check_before_training(cfg, leads, events).log_and_raise()  # refuse before any MLflow output
+    with training_inputs(cfg) as data:
+        check_before_training(cfg, data.leads, data.events).log_and_raise()  # before any MLflow
+        html, version, run, result, final = _train_and_register(cfg, config_path, now, data)
+    aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
+    page = write_report(html, version, folder, inputs)
+    return Trained(result, version, aliases, run.info.run_id, final, page)
+
+
+def _train_and_register(
+    cfg: Config, config_path: str | Path, now: pd.Timestamp | None, data: TrainingInputs
+) -> tuple:
+    """The training run of `train_and_register`, inside the engine's inputs (with the Dask
+    engine the events stay on the cluster's workers until training is done):
+    (report html, version, run, result, gate result)."""
+    leads = data.leads
     with store.storage_errors():
         client = store.setup()
         recovery.repair_interrupted(client)
@@ -172,7 +208,7 @@ def train_and_register(
             # figures are drawn; logging the run waits for them
             # the model keeps its data config: a later gate reads the champion's own inputs
             meta = {"data": gate.data_meta(cfg)}
-            result = train_on_engine(cfg, leads, events, load_oracle(cfg), pool, meta)
+            result = train_on_engine(cfg, data, load_oracle(cfg), pool, meta)
             accept = tuple(cfg.leakage.accept)
             judge = gate.GateRun(
                 cfg.gate, bool(cfg.baseline_points), leakage_accept=accept, now=now
@@ -193,26 +229,23 @@ def train_and_register(
             final = gate.decide_and_move(client, result, judge, version, run.info.run_id)
             html = training_report(cfg, result, final, version, cfg.schema.drop_reasons)
             runs.log_report(html)
-    aliases = [store.CHALLENGER] + ([store.CHAMPION] if final.passed else [])
-    page = write_report(html, version, folder, inputs)
-    return Trained(result, version, aliases, run.info.run_id, final, page)
+    return html, version, run, result, final
 
 
 def train_on_engine(
     cfg: Config,
-    leads: pd.DataFrame,
-    events: pd.DataFrame,
+    data: TrainingInputs,
     oracle: pd.DataFrame | None,
     pool: Executor,
     meta: dict,
 ) -> TrainResult:
-    """`training.engine`: this process (`local`), or a Dask cluster (`dask`, imported only then:
-    the local engine never pays for loading dask)."""
-    if cfg.training.engine == "dask":
+    """`training.engine`: this process (`local`), or the Dask cluster the inputs were read on
+    (`dask`, imported only then: the local engine never pays for loading dask)."""
+    if data.cluster is not None:
         from pipeline.training.distributed import train_dask
 
-        return train_dask(cfg, leads, events, oracle, pool, meta)
-    return train(cfg, leads, events, oracle, pool, meta)
+        return train_dask(cfg, data.leads, data.cluster, oracle, pool, meta)
+    return train(cfg, data.leads, data.events, oracle, pool, meta)
 
 
 def write_report(

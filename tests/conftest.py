@@ -73,6 +73,24 @@ def training_rows(sample_config: Config, trained):
     return prepare_training_rows(sample_config, leads, events)
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """A 2-worker LocalCluster per test module (a module that kills a worker spoils only its own
+    cluster: the other worker's LightGBM gives up on its lost peer later and aborts)."""
+    import logging
+
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        memory_limit="2GB",
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,  # the cluster runs in this process: its logs are not ours
+    ) as c:
+        yield c
+
+
 @pytest.fixture()
 def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"

@@ -9,7 +9,6 @@ killed in the middle of the LightGBM fit fails the run cleanly.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -136,20 +135,6 @@ def test_scheduler_without_dask_is_a_usage_mistake(sample_config: Config) -> Non
 
 
 # --- slow: a 2-worker LocalCluster --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        memory_limit="2GB",
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,  # the cluster runs in this process: its logs are not ours
-    ) as c:
-        yield c
 
 
 def _runs(uri: str) -> pd.DataFrame:

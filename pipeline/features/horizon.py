@@ -18,15 +18,19 @@ import pandas as pd
 
 from pipeline.errors import ConfigError
 from pipeline.features.known import LeftOut
+from pipeline.io.eventfacts import EventFacts
 from pipeline.io.keys import index_positions
 
 DAY = np.timedelta64(86400, "s")
 
 
-def export_date(leads: pd.DataFrame, events: pd.DataFrame) -> np.datetime64:
-    """The data's as-of: the latest creation, close or event time in the export."""
+def export_date(leads: pd.DataFrame, events: pd.DataFrame | EventFacts) -> np.datetime64:
+    """The data's as-of: the latest creation, close or event time in the export (`events`: the
+    frame, or its facts summed over a cluster's partitions)."""
     times = [leads["_created_at"].max(), leads["_closed_at"].max()]
-    if len(events) and "ts" in events:
+    if isinstance(events, EventFacts):
+        times.append(events.last if events.last is not None else pd.NaT)
+    elif len(events) and "ts" in events:
         times.append(events["ts"].max())
     return pd.Series(times, dtype="datetime64[ns]").max().to_datetime64()
 

@@ -1,7 +1,9 @@
 """Reading and writing a CRM export, and nothing else: everything that knows the user's file formats.
 
 Owns: readers (csv/parquet, encodings, delimiters), the pyarrow streaming readers of large files
-(`fastcsv`: the leads file in record batches, activities compacted to the file's leads), the one
+(`fastcsv`: the leads file in record batches, activities compacted to the file's leads), the
+activities file block by block by the same rules (`blocks`, read by a Dask engine's workers) and
+the numbers about events the checks report (`eventfacts`), the one
 rule for dates, numbers, yes/no flags, missing values and echoed text (`rules`), the canonical
 leads and events frames, id lookups (`keys`), the one atomic writer and the scores csv writer
 (`csvwrite`). May import: pipeline.config and pipeline.errors only. Every stage above reads data

@@ -125,12 +125,14 @@ def _check_file(p: Path, what: str) -> None:
         raise DataError(f"{p}: file is empty; export it again with a header row and data")
 
 
-def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
-    """Parquet keeps its types; only text cells get the missing-value markers, as in a csv."""
+def _read_parquet(p: Path, cfg: Config, row_group: int | None = None) -> pd.DataFrame:
+    """Parquet keeps its types; only text cells get the missing-value markers, as in a csv.
+    `row_group`: that row group alone (a block of `pipeline.io.blocks`)."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     try:
-        df = pd.read_parquet(p)
+        df = pd.read_parquet(p) if row_group is None else _row_group(pq.ParquetFile(p), row_group)
     except (pa.ArrowException, OSError) as e:  # ArrowInvalid for a file that is not parquet
         raise DataError(
             f"{p}: cannot read as parquet ({str(e).splitlines()[0][:120]}); "
@@ -139,6 +141,10 @@ def _read_parquet(p: Path, cfg: Config) -> pd.DataFrame:
     df = as_missing(df, frozenset(str(v) for v in cfg.data.missing_values))
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def _row_group(f: object, group: int) -> pd.DataFrame:
+    return (f.read_row_group(group) if f.num_row_groups else f.read()).to_pandas()
 
 
 def _read_csv(p: Path, cfg: Config, what: str) -> pd.DataFrame:
@@ -224,13 +230,19 @@ def parse_dates(
 
 
 def refuse_bad_dates(
-    s: pd.Series, bad: pd.Series | np.ndarray, path: str | Path, col: str, dayfirst: bool = False
+    s: pd.Series,
+    bad: pd.Series | np.ndarray,
+    path: str | Path,
+    col: str,
+    dayfirst: bool = False,
+    first_row: int = 0,
 ) -> None:
-    """`parse_dates`' error at the first bad cell of `s`, for dates parsed already."""
+    """`parse_dates`' error at the first bad cell of `s`, for dates parsed already. `first_row`:
+    how many data rows of the file come before `s` (a block read on its own)."""
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: {date_problem(s.iloc[i], dayfirst)} "
+            f"{path}: column '{col}' row {first_row + i + 2}: {date_problem(s.iloc[i], dayfirst)} "
             f"'{clean_value(s.iloc[i])}'; use ISO dates such as 2026-01-31 or 2026-01-31 14:00:00 "
             f"within {DATE_RANGE} (or set schema.dayfirst for 31.01.2026)"
         )

@@ -124,5 +124,11 @@ def worker_peak_mb(client: Client) -> float:
     return max(peaks.values()) if peaks else 0.0
 
 
+def driver_peak_mb() -> float:
+    """This process's peak resident memory so far, in MB: what the client held (the export's
+    leads, the gathered rows, the local steps of `train`), beside the workers' peaks."""
+    return _peak_rss_mb()
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB

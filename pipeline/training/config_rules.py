@@ -11,10 +11,13 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.features.horizon import export_date, horizon_problem
+from pipeline.io.eventfacts import EventFacts
 from pipeline.modeling.segments import segments_problem
 
 
-def config_problems(cfg: Config, leads: pd.DataFrame, events: pd.DataFrame) -> list[str]:
+def config_problems(
+    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame | EventFacts
+) -> list[str]:
     """Every config problem the fitting stages would raise, as one-line messages (none: [])."""
     found = [segments_problem(cfg)]
     if cfg.targets.horizon_days:

@@ -1,7 +1,8 @@
 """Training with `training.engine: dask`: the booster fit by `lightgbm.dask` on a cluster, every
 other step of `train` on rows gathered back, bounded whatever the data size.
 
-The leads are cut into partitions by a hash of the lead id, each with its own events, so a
+The export is read partitioned (`pipeline.training.partitions`: the events by the workers, never
+here). The leads are cut into partitions by a hash of the lead id, each with its own events, so a
 lead's snapshots and features are built on one worker by the same code as the local engine
 (`pipeline.modeling.prepare.lead_snapshots` and `snapshot_rows`, `FeatureBuilder`): a snapshot
 depends only on its lead and its events. What must be learned from all fit leads (the activity
@@ -45,7 +46,8 @@ from pipeline.modeling.prepare import (
     split_for_training,
 )
 from pipeline.modeling.split import Split
-from pipeline.training.cluster import ClusterFacts, dask_client, worker_peak_mb
+from pipeline.training.cluster import driver_peak_mb, worker_peak_mb
+from pipeline.training.partitions import ClusterExport, partition_of
 from pipeline.training.train import TrainResult, require_outcomes, train
 
 SLICES = ("fit", "val", "test")
@@ -64,32 +66,32 @@ class Partitions:
 def train_dask(
     cfg: Config,
     leads: pd.DataFrame,
-    events: pd.DataFrame,
+    export: ClusterExport,
     oracle: pd.DataFrame | None = None,
     pool: Executor | None = None,
     meta: dict | None = None,
-    scheduler: str | None = None,
 ) -> TrainResult:
-    """`train` with the booster fit on a Dask cluster (`scheduler`, else the config's address,
-    else a LocalCluster); the result says which cluster, how many partitions and rounds."""
+    """`train` with the booster fit on the Dask cluster the export was read on
+    (`partitions.cluster_export`: the events stay on its workers); the result says which
+    cluster, how many partitions and rounds, and this process's peak memory."""
     require_outcomes(leads)
-    with dask_client(cfg.training.dask, scheduler) as (client, facts):
-        rows, booster, info = fit_on_cluster(client, cfg, leads, events, facts)
+    rows, booster, info = fit_on_cluster(export.client, cfg, leads, export)
     prefit = {LIGHTGBM: booster} if booster is not None else None
-    result = train(cfg, leads, events, oracle, pool, meta, rows=rows, prefit=prefit)
+    result = train(cfg, leads, export.facts, oracle, pool, meta, rows=rows, prefit=prefit)
+    info["dask_driver_peak_mb"] = round(driver_peak_mb(), 1)
     result.info.update(info)
-    result.metrics["dask_rounds"] = float(info["dask_rounds"])
-    result.metrics["dask_worker_peak_mb"] = float(info["dask_worker_peak_mb"])
+    for k in ("dask_rounds", "dask_worker_peak_mb", "dask_driver_peak_mb"):
+        result.metrics[k] = float(info[k])
     return result
 
 
 def fit_on_cluster(
-    client: Client, cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, facts: ClusterFacts
+    client: Client, cfg: Config, leads: pd.DataFrame, export: ClusterExport
 ) -> tuple[TrainingRows, Pipeline | None, dict]:
     """Partitions -> rows per partition -> gathered rows and, when it is a candidate, the
     booster fit on every fit row of the cluster."""
-    n_parts = cfg.training.dask.partitions or 4 * facts.workers
-    plan = scatter_partitions(client, cfg, leads, events, n_parts)
+    facts = export.cluster
+    plan = split_partitions(client, cfg, leads, export)
     counts = client.gather(
         [client.submit(_snapshot_counts, cfg, plan.builder, p) for p in plan.parts]
     )
@@ -109,6 +111,7 @@ def fit_on_cluster(
         "dask_threads_per_worker": facts.threads_per_worker,
         "dask_memory_limit_mb": round(facts.memory_limit_mb, 1),
         "dask_partitions": len(parts),
+        "dask_event_blocks": export.blocks,
         "dask_rounds": rounds,
         "dask_rounds_from": "early stopping on the gathered fit rows against the validation rows",
         "dask_fit_rows": fit_rows,
@@ -118,23 +121,23 @@ def fit_on_cluster(
     return rows, booster, info
 
 
-def scatter_partitions(
-    client: Client, cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, n_parts: int
+def split_partitions(
+    client: Client, cfg: Config, leads: pd.DataFrame, export: ClusterExport
 ) -> Partitions:
-    """Leads and their events cut by a hash of the lead id and sent to the workers; the split
-    and the feature builder's vocabulary decided once for all partitions."""
-    leads, s, export = split_for_training(cfg, leads, events)
+    """The split decided here, on the leads (the events' facts give the export date), and sent
+    to each partition beside its events; the feature builder's vocabulary decided once for all
+    partitions from counts made on the workers."""
+    leads, s, when = split_for_training(cfg, leads, export.facts)
     split, by_time = s.assignment, s.kind == "time"
+    n_parts = len(export.parts)
     lead_part = partition_of(leads.index.to_numpy(), n_parts)
-    event_part = partition_of(events["lead_id"].to_numpy(), n_parts)
-    data = []
+    parts = []
     for k in range(n_parts):
         lp = leads[lead_part == k]
-        data.append((lp, events[event_part == k], split[split.index.isin(lp.index)], export))
-    # partition k on the k-th worker (in address order), so the same cluster gets the same
-    # placement and LightGBM the same rows on each machine
-    hosts = sorted(client.scheduler_info(n_workers=-1)["workers"])
-    parts = [client.scatter(d, workers=[hosts[k % len(hosts)]]) for k, d in enumerate(data)]
+        mine = client.scatter((lp, split[split.index.isin(lp.index)]), workers=[export.host(k)])
+        parts.append(
+            client.submit(_training_part, mine, export.parts[k], when, workers=[export.host(k)])
+        )
     fit_leads = leads.loc[split.index[split == "fit"]]
     per_part = client.gather([client.submit(_fit_type_counts, p) for p in parts])
     builder = feature_builder(cfg, fit_leads).fit_counts(
@@ -144,10 +147,10 @@ def scatter_partitions(
     return Partitions(parts, builder, by_time, s)
 
 
-def partition_of(ids: np.ndarray, n_parts: int) -> np.ndarray:
-    """The partition of each lead id: a hash of its text, so a lead and its events meet."""
-    text = pd.Series(ids).astype("string").fillna("")
-    return (pd.util.hash_pandas_object(text, index=False).to_numpy() % n_parts).astype(int)
+def _training_part(mine: tuple, read: tuple, when: np.datetime64 | None) -> tuple:
+    """(leads, events, split, export date) of one partition: its events were read here."""
+    leads, split = mine
+    return leads, read[0], split, when
 
 
 def _fit_type_counts(part: tuple) -> pd.Series:

@@ -25,6 +25,7 @@ from pipeline.evaluation.insights import value_insights
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
+from pipeline.io.eventfacts import EventFacts, n_events
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.candidates import (
     LOGISTIC,
@@ -75,7 +76,7 @@ class TrainResult:
 def train(
     cfg: Config,
     leads: pd.DataFrame,
-    events: pd.DataFrame,
+    events: pd.DataFrame | EventFacts,
     oracle: pd.DataFrame | None = None,
     pool: Executor | None = None,
     meta: dict | None = None,
@@ -89,7 +90,8 @@ def train(
     can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
     `meta` is kept in the scorer's `meta` beside what training records there (the caller's
     knowledge, such as where the data came from). `rows` and `prefit`: the Dask engine's rows
-    gathered from the cluster and booster fit there (`training.distributed`), used unchanged.
+    gathered from the cluster and booster fit there (`training.distributed`), used unchanged;
+    its `events` are then the facts of the events its workers hold (`EventFacts`).
     """
     require_outcomes(leads)
     rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
@@ -394,7 +396,7 @@ def explain_sample(
 def training_info(
     cfg: Config,
     leads: pd.DataFrame,
-    events: pd.DataFrame,
+    events: pd.DataFrame | EventFacts,
     rows: TrainingRows,
     scorer: Scorer,
     choice: CalibrationChoice,
@@ -408,7 +410,7 @@ def training_info(
         "context_in_model": context_in_model(cfg),  # the schema.context columns: use/leave_out
         "context_words": [column_label(cfg.schema.labels, c) for c in cfg.schema.context],
         "rows_leads": len(leads),
-        "rows_events": len(events),
+        "rows_events": n_events(events),
         "leads_won": int((lab == 1).sum()),
         "leads_lost": int((lab == 0).sum()),
         "leads_open": int(lab.isna().sum()),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.config import Config
-from pipeline.io.keys import present_in
+from pipeline.io.eventfacts import EventFacts, event_facts
 from pipeline.validation.findings import Report
 from pipeline.validation.leakage import leakage_suspects
 from pipeline.validation.targets import check_targets
@@ -67,7 +67,7 @@ def check_config_columns(cfg: Config, report: Report) -> None:
 def check_training_data(
     cfg: Config,
     leads: pd.DataFrame,
-    events: pd.DataFrame,
+    events: pd.DataFrame | EventFacts,
     now: pd.Timestamp | None = None,
     left_out: str = "",
 ) -> Report:
@@ -86,12 +86,14 @@ def check_training_data(
         f"leads: {len(leads):,} ({n_won:,} won, {n_lost:,} lost, {n_open:,} open)"
         + (f"; {left_out}" if left_out else ""),
     )
+    now = now or pd.Timestamp.now()
+    facts = event_facts(events, leads.index, now)  # a cluster's: summed over its partitions
     if cfg.data.activities:
-        without = int((~present_in(leads.index, events["lead_id"])).sum())
+        without = len(leads) - facts.leads_with_events
         report.add(
             "info",
             "rows",
-            f"activities: {len(events):,} events of {events['type'].nunique()} types; "
+            f"activities: {facts.events:,} events of {len(facts.types)} types; "
             f"{without:,} leads have none",
         )
     if n_won == 0 or n_lost == 0:
@@ -111,7 +113,7 @@ def check_training_data(
             "export more history",
         )
     check_targets(cfg, n_won, n_lost, report)
-    _dates(cfg, leads, events, report, now or pd.Timestamp.now())
+    _dates(cfg, leads, facts, report, now)
     _columns(cfg, leads, report)
     if n_won and n_lost:
         for f in leakage_suspects(leads, cfg):
@@ -120,7 +122,7 @@ def check_training_data(
 
 
 def _dates(
-    cfg: Config, leads: pd.DataFrame, events: pd.DataFrame, report: Report, now: pd.Timestamp
+    cfg: Config, leads: pd.DataFrame, events: EventFacts, report: Report, now: pd.Timestamp
 ) -> None:
     sc = cfg.schema
     created = leads["_created_at"]
@@ -167,16 +169,14 @@ def _dates(
             "were created; check both date columns",
             sc.outcome.closed_at,
         )
-    if len(events):
-        ev_future = events["ts"] > now
-        if ev_future.any():
-            report.add(
-                "warning",
-                "future_dates",
-                f"{cfg.data.activities}: column '{sc.activity.timestamp}': "
-                f"{int(ev_future.sum()):,} events lie in the future; check the date format",
-                sc.activity.timestamp,
-            )
+    if events.future:
+        report.add(
+            "warning",
+            "future_dates",
+            f"{cfg.data.activities}: column '{sc.activity.timestamp}': "
+            f"{events.future:,} events lie in the future; check the date format",
+            sc.activity.timestamp,
+        )
 
 
 def _columns(cfg: Config, leads: pd.DataFrame, report: Report) -> None:
