@@ -49,6 +49,7 @@ def dask_client(
     """A client of the cluster and its facts; a LocalCluster started here is closed on exit.
     Cluster faults inside the block become one `ClusterError` line."""
     address = scheduler_address(cfg, scheduler)
+    quiet_dask_logs()
     # a task on a lost worker is not retried elsewhere: LightGBM's workers wait for each other,
     # and a retried part would wait for a network that is gone
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
@@ -60,6 +61,17 @@ def dask_client(
         finally:
             if cluster is not None:
                 cluster.close()
+
+
+def quiet_dask_logs() -> None:
+    """Dask's client and scheduler log a lost worker as they retry, through handlers set up on
+    import (each logger with its own level): the run's one line says what failed. LEADSCORE_DEBUG
+    keeps them."""
+    if os.environ.get("LEADSCORE_DEBUG"):
+        return
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def start_local_cluster(cfg: DaskConfig) -> LocalCluster:
