@@ -88,11 +88,9 @@ def train(
     `oracle` (the sample generator's true probabilities) is read for evaluation only. With a
     `pool` (`backtest.worker_pool()`), the backtest refits are left running in it, so the caller
     can draw figures meanwhile; `result.finish()` waits for them. Without, they are waited for.
-    `meta` is kept in the scorer's `meta` beside what training records there (the caller's
-    knowledge, such as where the data came from). `rows` and `prefit`: the Dask engine's rows
-    gathered from the cluster and booster fit there (`training.distributed`), used unchanged;
-    its `events` are then the facts of the events its workers hold (`EventFacts`).
-    """
+    `meta` is kept in the scorer's `meta` beside what training records there (where the data
+    came from). `rows`, `prefit`: the Dask engine's gathered rows and cluster-fit booster
+    (`training.distributed`), used unchanged; `events` are then its workers' `EventFacts`."""
     require_outcomes(leads)
     rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
     require_both_classes(rows)
