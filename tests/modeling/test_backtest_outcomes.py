@@ -163,3 +163,25 @@ def test_an_unknown_backtest_outcomes_value_is_one_line_naming_the_key(tmp_path)
     err = r.output.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error:"), r.output
     assert "training.backtest_outcomes" in err and "as_known_then" in err, err
+
+
+@pytest.mark.slow
+def test_auto_backtest_numbers_are_those_of_outcomes_known_then_on_the_sample(
+    trained, sample_config
+) -> None:
+    """Where outcomes known at the time test every month, `auto` is that rule: the same table to
+    the last digit as a run that asks for it by name, and recorded as such."""
+    from pipeline.training.backtest import start_backtests, worker_pool
+
+    result, leads, events = trained
+    assert sample_config.training.backtest_outcomes == "auto"
+    bt = result.extra_tables["backtest"]
+    assert result.info["backtest_outcomes"] == AS_KNOWN_THEN and len(bt) == 6
+    assert (bt["outcomes"] == AS_KNOWN_THEN).all()
+    cfg = sample_config.model_copy(deep=True)
+    cfg.training.backtest_outcomes = AS_KNOWN_THEN
+    rows = prepare_training_rows(cfg, leads, events)
+    with worker_pool() as pool:
+        method, candidate = result.info["calibration"], result.scorer.candidate
+        named = start_backtests(cfg, leads, rows, method, pool, candidate)()
+    pd.testing.assert_frame_equal(named.table, bt)
