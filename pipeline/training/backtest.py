@@ -374,18 +374,18 @@ def _rule_words(cfg: Config, rows: TrainingRows, outcomes: str) -> str:
     """The outcomes rule of monthly fit slices in plain words, with its number of days."""
     if outcomes == AT_EXPORT:
         return (
-            "outcomes as known at the export, as the test split (each month fits on every "
-            "labelled lead created before it, including outcomes a team learnt only later)"
+            "outcomes as known at the export, as the test split (every labelled lead created "
+            "before the month, including outcomes a team learnt only later)"
         )
     horizon = cfg.targets.horizon_days
     if horizon:
         return (
-            "outcomes as known at the time (each month fits only on snapshots whose "
-            f"{horizon}-day window had ended before it began)"
+            f"outcomes as known at the time (only snapshots whose {horizon}-day window had "
+            "ended before the month began)"
         )
     lag = rows.left_out.days
     days = f"; an outcome counts as known {lag:.0f} days after creation" if lag else ""
-    return f"outcomes as known at the time (each month fits only on outcomes known before it began{days})"
+    return f"outcomes as known at the time (only outcomes known before the month began{days})"
 
 
 def _row_known_at(

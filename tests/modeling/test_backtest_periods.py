@@ -115,7 +115,7 @@ def test_no_backtest_gives_the_reason_that_applied() -> None:
     empty = pd.DataFrame()
     skipped = pd.DataFrame([{"period": "2025-03", "reason": "x"}])
     assert Backtests(empty, "off", empty).reason_none() == "training.backtest_months is 0"
-    rule = "outcomes as known at the time (each month fits only on outcomes known before it began)"
+    rule = "outcomes as known at the time (only outcomes known before the month began)"
     said = Backtests(empty, "monthly", skipped, "as_known_then", rule).reason_none()
     assert said == f"every period checked was skipped (1) under {rule}"
     assert "backtest_months" not in said
