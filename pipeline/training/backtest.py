@@ -17,8 +17,10 @@ Which of the earlier leads' outcomes a month may fit on is one of two honest rul
 On an MQL list beside a won-deals table, losses are known only once wins would have closed (200+
 days), and the early leads hardly won, so under `as_known_then` every month's fit slice held 0-1
 wins and no month was tested. `auto` keeps `as_known_then` when it tests `backtest_months`
-months, and otherwise takes `at_export` for the whole run when that tests more, saying why. With `data.rows_in_time_order` and no dates the
-periods are blocks of the newest rows by file position. The snapshot features of the main run are
+months, and otherwise takes `at_export` for the whole run when that tests more, saying why.
+
+With `data.rows_in_time_order` and no dates the periods are blocks of the newest rows by file
+position. The snapshot features of the main run are
 reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so. Each period refits the candidate that serves (`training.candidates` chose it on
@@ -302,7 +304,7 @@ def backtest_periods(
         return Plan([], "off", [])
     pos = index_positions(leads.index, rows.snaps["lead_id"])
     created = leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos]
-    undated = "outcomes as known at the export (without creation dates no outcome has a date)"
+    undated = "outcomes as known at the export (without creation dates no outcome has a time)"
     if rows.split_kind == "position":
         return Plan(_position_periods(cfg, rows, pos, n), "positional", [], AT_EXPORT, undated)
     if np.isnat(created).any():
@@ -410,8 +412,9 @@ def _month_period(
     known_at: np.ndarray,
     lead_created: np.ndarray,
 ) -> Period:
-    """One month: fit on rows created and known before it began (the most recent `val_share` of
-    those leads early-stop and calibrate), test on the month's leads."""
+    """One month: fit on rows created and known before it began (a NaT `known_at` counts as
+    known: always under `at_export`; the most recent `val_share` of those leads early-stop and
+    calibrate), test on the month's leads."""
     start = mo.astype("datetime64[ns]")
     known = np.isnat(known_at) | (known_at < start)  # wins and losses alike (known.py)
     before = (created < start) & known
