@@ -238,6 +238,9 @@ class TrainingConfig(_Strict):
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
     test_start: str | None = None  # out-of-time test = leads created on/after this date
     backtest_months: int = Field(default=6, ge=0)  # rolling monthly backtests (0: off)
+    # which outcomes each backtest month fits on: known before it began, or as at the export
+    # (as the test split); auto: the first, else the second when it tests more months
+    backtest_outcomes: Literal["auto", "as_known_then", "at_export"] = "auto"
     scale: ScaleConfig = Field(default_factory=ScaleConfig)  # shortcuts for large exports only
     slice_columns: list[str] = Field(
         default_factory=lambda: ["source_channel", "country", "company_size"]

@@ -108,17 +108,24 @@ def summary_lines(result, cfg=None) -> list[str]:
 
 
 def backtest_line(result) -> list[str]:
-    """How many backtest periods ran and were skipped, with each skipped period's reason; or why
-    none ran."""
+    """How many backtest periods ran and were skipped, with each skipped period's reason (or why
+    none ran), and which outcomes their fit slices used, with why `auto` chose that rule."""
+    info = result.info
+    if "backtest_mode" not in info:
+        return []
     tested = int(result.metrics.get("backtest_periods", 0))
     sk = result.extra_tables.get("backtest_skipped")
-    if not tested and "backtest_mode" in result.info:
-        return [f"  backtests: none ({result.info.get('backtest_none_reason')})"]
-    if sk is None or not len(sk):
-        return []
-    said = "; ".join(f"{r.period}: {r.reason}" for r in sk.head(3).itertuples())
-    more = f"; {len(sk) - 3} more in the report" if len(sk) > 3 else ""
-    return [f"  backtests: {tested} period(s) tested, {len(sk)} skipped ({said}{more})"]
+    n_sk = 0 if sk is None else len(sk)
+    if not tested:
+        head = f"  backtests: none ({info.get('backtest_none_reason')})"
+    else:
+        head = f"  backtests: {tested} period(s) tested, {n_sk} skipped"
+    if n_sk:
+        said = "; ".join(f"{r.period}: {r.reason}" for r in sk.head(3).itertuples())
+        more = f"; {n_sk - 3} more in the report" if n_sk > 3 else ""
+        head += f" ({said}{more})" if tested else f"; skipped: {said}{more}"
+    rule = info.get("backtest_outcomes_said")
+    return [head] + ([f"  backtests fit on {rule}"] if tested and rule else [])
 
 
 def tune_lines(r, trials: int, seconds: float, out: Path) -> list[str]:

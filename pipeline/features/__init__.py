@@ -2,7 +2,8 @@
 
 Owns: `FeatureBuilder` (activity counts, windows and recencies, lead age, email domain, the
 configured columns), the snapshots that replay historical leads at the ages they are scored at, and
-when each outcome was known (`known`: the backtests and the split never learn an outcome early).
+when each outcome was known (`known`: the split and backtests on outcomes as known at the time
+never learn an outcome early).
 May import: pipeline.config, pipeline.errors. Nothing here knows about models, so the leakage
 rule (only events strictly before as-of) is tested on its own.
 """

@@ -1,5 +1,6 @@
-"""When each labelled lead's outcome became known, so that backtests and the split never learn
-from an outcome before it was known, and treat wins and losses alike.
+"""When each labelled lead's outcome became known, so that the split leaves out leads too recent
+to know and backtests under `as_known_then` (`training.backtest_outcomes`) never learn from an
+outcome before it was known, and treat wins and losses alike.
 
 With a close date for every outcome this is the close date. Two-table exports often list only the
 won deals with a close date; a loss is then "not in the deals table", which is known only once a

@@ -271,8 +271,7 @@ def slices_in_words(slices: pd.DataFrame, scorer: object) -> pd.DataFrame:
 
 
 BACKTEST_WORDS = {
-    "monthly": "Each period: fit on leads whose outcome was known before it began, test on the"
-    " period's leads.",
+    "monthly": "Each period: fit on leads created before it began, test on the period's leads.",
     "positional": "No creation dates, rows in time order (data.rows_in_time_order): each block"
     " of newer rows is tested on a refit of every row before it.",
     "stratified_folds": "No creation dates: stratified folds by lead stand in for months.",
@@ -286,12 +285,14 @@ def backtest_lines(result: object) -> list[str]:
     lines = []
     if bt is not None and len(bt):
         mode = bt.attrs.get("mode", "monthly")
-        lines += [f"## Backtests ({mode})", BACKTEST_WORDS.get(mode, ""), "", md_table(bt)]
+        said = info.get("backtest_outcomes_said")
+        rule = [f"Each period fit on {said}."] if said else []
+        lines += [f"## Backtests ({mode})", BACKTEST_WORDS.get(mode, ""), *rule, "", md_table(bt)]
     else:
         why = info.get("backtest_none_reason") or "none ran"
         lines += ["## Backtests", f"No backtests in this run: {why}.", ""]
     if skipped is not None and len(skipped):
-        lines += [f"Periods skipped ({len(skipped)}):", "", md_table(skipped)]
+        lines += [f"Periods skipped ({len(skipped)}), each with its reason:", "", md_table(skipped)]
     return lines
 
 

@@ -87,3 +87,9 @@ POSITION_BACKTEST = (
     "By position: the recipe is trained on every row before a block of newer rows and checked "
     "on that block, for each block of the newest half of the file.",
 )
+EXPORT_BACKTEST = (
+    "Backtest",
+    "Re-running the recipe as if it were an earlier month: train on the leads created before it, "
+    "with their outcomes as known at the export (as the test split: a team would have learnt "
+    "some of them later), check on that month's leads.",
+)

@@ -15,6 +15,7 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.report.fmt import pct
 from pipeline.report.glossary import (
+    EXPORT_BACKTEST,
     FOLD_BACKTEST,
     GLOSSARY,
     POSITION_BACKTEST,
@@ -52,7 +53,8 @@ def period_header(bt: Any) -> str:
 
 def glossary_for(info: dict, bt: Any) -> list[tuple[str, str]]:
     """The glossary with the entries of what this run did: a random test and fold backtests
-    replace "out-of-time test" and monthly backtests when there were no creation dates."""
+    replace "out-of-time test" and monthly backtests when there were no creation dates, and
+    backtests on outcomes as known at the export never say "train on what was known then"."""
     swap = {}
     if info.get("split") == "position":
         swap["Out-of-time test"] = POSITION_TEST
@@ -61,6 +63,8 @@ def glossary_for(info: dict, bt: Any) -> list[tuple[str, str]]:
     header = period_header(bt)
     if header != "Month":
         swap["Backtest"] = POSITION_BACKTEST if header == "Rows" else FOLD_BACKTEST
+    elif info.get("backtest_outcomes") == "at_export":  # not "what was known then"
+        swap["Backtest"] = EXPORT_BACKTEST
     return [swap.get(term, (term, text)) for term, text in GLOSSARY]
 
 

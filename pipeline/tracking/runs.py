@@ -171,6 +171,9 @@ def training_params(cfg: Config, config_path: str | Path, result: TrainResult) -
         "candidate_logistic_fit_rows": info.get("candidate_logistic_fit_rows", 0),
         "context_in_model": info.get("context_in_model", "none"),  # schema.context: use/leave_out
         "horizon_days": info.get("horizon_days") or "none",  # label: won within N days
+        # the backtests' label rule used (as_known_then, at_export; none when off) and asked for
+        "backtest_outcomes": info.get("backtest_outcomes", "none"),
+        "backtest_outcomes_config": cfg.training.backtest_outcomes,
         "segments_column": info.get("segments_column") or "none",
         "segments_own": ",".join(info.get("segments_own") or []) or "none",  # own model serves
         "n_features": info["n_features"],

@@ -1,12 +1,26 @@
 """Rolling forward-chaining backtests: would this recipe have held up month after month?
 
 One out-of-time test slice is a single draw; sales trust a score that held up on each of the last
-months. For each of the last N creation months: fit on the leads whose outcome was known before the
-month began (`pipeline.features.known`; with `targets.horizon_days`, whose N-day window had ended), early-stop
+months. For each of the last N creation months: fit on the leads created before it, early-stop
 and calibrate on the most recent of those, test on the month's leads (one row each,
 `TrainingRows.one_per_lead`). A month that cannot be tested is skipped with its reason and counts,
-and an older month that can takes its place. With `data.rows_in_time_order` and no dates the
-periods are blocks of the newest rows by file position. The snapshot features of the main run are
+and an older month that can takes its place.
+
+Which of the earlier leads' outcomes a month may fit on is one of two honest rules, one per run
+(`training.backtest_outcomes`), recorded and said in words:
+- `as_known_then`: only outcomes known before the month began (`pipeline.features.known`; with
+  `targets.horizon_days`, snapshots whose N-day window had ended). Strictest: what a team had.
+- `at_export`: every labelled lead created before the month, its outcome as known at the export,
+  the rule of the headline test split (leads too recent to know are already out of `rows`).
+  It answers "does a model of older leads rank the next month's leads?". Only label timing
+  differs: features are point in time under both.
+On an MQL list beside a won-deals table, losses are known only once wins would have closed (200+
+days), and the early leads hardly won, so under `as_known_then` every month's fit slice held 0-1
+wins and no month was tested. `auto` keeps `as_known_then` when it tests `backtest_months`
+months, and otherwise takes `at_export` for the whole run when that tests more, saying why.
+
+With `data.rows_in_time_order` and no dates the periods are blocks of the newest rows by file
+position. The snapshot features of the main run are
 reused: a feature row only sees events before its as-of time, so it does not depend on the split.
 Without creation dates there is no time to roll forward; stratified folds by lead stand in and
 the table says so. Each period refits the candidate that serves (`training.candidates` chose it on
@@ -25,7 +39,7 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,7 +49,7 @@ from sklearn.model_selection import StratifiedKFold
 from pipeline.config import Config, LightGBMParams
 from pipeline.evaluation.baselines import points_score
 from pipeline.evaluation.metrics import classification_metrics
-from pipeline.features.known import outcome_known_at
+from pipeline.features.known import LeftOut, outcome_known_at
 from pipeline.io.keys import index_positions
 from pipeline.modeling.calibration import calibrated_probabilities
 from pipeline.modeling.candidates import LIGHTGBM, LOGISTIC, fit_candidate
@@ -48,6 +62,9 @@ MIN_TEST_LEADS = 50
 # many fitting snapshots, a seeded sample of leads fits (a month's test leads are never sampled).
 MAX_FIT_ROWS = 100_000
 WORKERS = 2  # refits at a time, one LightGBM thread each (the machines have 2 cores)
+AS_KNOWN_THEN, AT_EXPORT = "as_known_then", "at_export"  # training.backtest_outcomes
+TOO_FEW_KNOWN = "too few outcomes known before it began to train on"
+TOO_FEW_BEFORE = "too few labelled leads created before it began to train on"
 
 
 @dataclass(frozen=True)
@@ -177,11 +194,15 @@ def worker_pool() -> Iterator[ThreadPoolExecutor]:
 @dataclass(frozen=True)
 class Backtests:
     """The refits' table (one row per tested period), the mode ('monthly', 'positional',
-    'stratified_folds' or 'off') and the periods skipped, each with its reason and counts."""
+    'stratified_folds' or 'off'), the periods skipped, each with its reason and counts, and the
+    outcomes rule the fit slices used (`as_known_then` or `at_export`; '' when off) with its words
+    (and why `auto` chose it)."""
 
     table: pd.DataFrame
     mode: str
     skipped: pd.DataFrame
+    outcomes: str = ""
+    said: str = ""
 
     def reason_none(self) -> str:
         """Why no period was tested, in the words of what applied (empty when some were)."""
@@ -191,10 +212,23 @@ class Backtests:
             return "training.backtest_months is 0"
         if not len(self.skipped):
             return "no period holds labelled leads to test"
-        return f"every period checked was skipped ({len(self.skipped)}): see the table below"
+        under = f" under {self.said}" if self.said else ""
+        return f"every period checked was skipped ({len(self.skipped)}){under}"
 
 
-SKIP_COLUMNS = ["period", "reason", "test_leads", "train_won", "train_lost"]
+SKIP_COLUMNS = ["period", "reason", "test_leads", "train_won", "train_lost", "outcomes"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The periods to test, the mode, the periods skipped (reason and counts), the outcomes rule
+    of the fit slices and that rule in words, with why it was chosen when it was not the first."""
+
+    periods: list[Period]
+    mode: str
+    skipped: list[dict]
+    outcomes: str = ""  # as_known_then | at_export; '' when off
+    said: str = ""
 
 
 def start_backtests(
@@ -213,31 +247,34 @@ def start_backtests(
     period refits (exact, or the shortcuts of `training.scale` on large data).
     """
     codes, _ = pd.factorize(rows.lead_ids)  # whole leads are sampled: hash the ids once
-    periods, mode, skipped = backtest_periods(cfg, leads, rows, codes)
+    plan = backtest_periods(cfg, leads, rows, codes)
     refit = refit_plan(cfg, rows)
     method = method or cfg.training.calibration
     jobs: list[tuple[Period, Future]] = [
         (p, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit, candidate))
-        for p in periods
+        for p in plan.periods
     ]
 
     def table() -> Backtests:
         done = [(p, f.result()) for p, f in jobs]
-        tested = [{"period": p.name, **r} for p, r in done if r is not None]
+        tested = [
+            {"period": p.name, **r, "outcomes": plan.outcomes} for p, r in done if r is not None
+        ]
         # a slice that lost a class to sampling (`Refit`) is skipped too, and said
-        skipped.extend(
-            skip_row(p.name, "a slice held one class after sampling", p, rows)
+        skipped = plan.skipped + [
+            skip_row(p.name, "a slice held one class after sampling", p, rows, plan.outcomes)
             for p, r in done
             if r is None
-        )
-        return Backtests(pd.DataFrame(tested), mode, pd.DataFrame(skipped, columns=SKIP_COLUMNS))
+        ]
+        skipped_frame = pd.DataFrame(skipped, columns=SKIP_COLUMNS)
+        return Backtests(pd.DataFrame(tested), plan.mode, skipped_frame, plan.outcomes, plan.said)
 
     return table
 
 
-def skip_row(name: str, reason: str, p: Period, rows: TrainingRows) -> dict:
+def skip_row(name: str, reason: str, p: Period, rows: TrainingRows, outcomes: str) -> dict:
     """One skipped period: its reason and counts (test leads, wins and losses it would train on,
-    one row per lead)."""
+    one row per lead) under the outcomes rule that applied."""
     train = (p.fit | p.val) & rows.one_per_lead
     won = int(rows.y[train].sum())
     return {
@@ -246,29 +283,77 @@ def skip_row(name: str, reason: str, p: Period, rows: TrainingRows) -> dict:
         "test_leads": int(p.test.sum()),
         "train_won": won,
         "train_lost": int(train.sum()) - won,
+        "outcomes": outcomes,
     }
 
 
 def backtest_periods(
     cfg: Config, leads: pd.DataFrame, rows: TrainingRows, codes: np.ndarray
-) -> tuple[list[Period], str, list[dict]]:
-    """The periods to test, the mode and the periods skipped (with reason and counts).
+) -> Plan:
+    """The periods to test, the mode, the periods skipped (with reason and counts) and the
+    outcomes rule of their fit slices.
 
-    Monthly with creation dates: the newest `backtest_months` creation months that can be tested
-    (enough test leads; wins and losses known before the month began in both the fit and the
-    validation leads), walking back from the newest month, so months that cannot be tested are
-    listed and older ones that can take their place. By position with `data.rows_in_time_order`
-    and no dates; else stratified folds by lead. `codes`: the rows' lead ids factorized."""
+    Monthly with creation dates (`_monthly`), under the rule `training.backtest_outcomes` names;
+    `auto`: `as_known_then` when it tests `backtest_months` months, else `at_export` for the
+    whole run when that tests more (one rule per run, so the months compare). By position with
+    `data.rows_in_time_order` and no dates; else stratified folds by lead: without dates no
+    outcome has a time it became known, so both fit on outcomes as at the export.
+    `codes`: the rows' lead ids factorized."""
     n = cfg.training.backtest_months
     if n <= 0:
-        return [], "off", []
+        return Plan([], "off", [])
     pos = index_positions(leads.index, rows.snaps["lead_id"])
     created = leads["_created_at"].to_numpy(dtype="datetime64[ns]")[pos]
+    undated = "outcomes as known at the export (without creation dates no outcome has a time)"
     if rows.split_kind == "position":
-        return _position_periods(cfg, rows, pos, n), "positional", []
+        return Plan(_position_periods(cfg, rows, pos, n), "positional", [], AT_EXPORT, undated)
     if np.isnat(created).any():
-        return _fold_periods(cfg, rows, n), "stratified_folds", []
+        return Plan(_fold_periods(cfg, rows, n), "stratified_folds", [], AT_EXPORT, undated)
+    wanted = cfg.training.backtest_outcomes
     known_at = _row_known_at(cfg, leads, rows, pos)
+    if wanted != "auto":
+        plan = _monthly(cfg, rows, codes, created, known_at, wanted)
+        return replace(plan, said=f"{plan.said}, as training.backtest_outcomes asks")
+    strict = _monthly(cfg, rows, codes, created, known_at, AS_KNOWN_THEN)
+    if len(strict.periods) >= n:
+        return strict
+    loose = _monthly(cfg, rows, codes, created, known_at, AT_EXPORT)
+    if len(loose.periods) <= len(strict.periods):
+        kept = (
+            f"{strict.said}, kept (training.backtest_outcomes auto) although fewer than the {n} "
+            f"months asked for could be tested: as known at the export no more could be "
+            f"({len(loose.periods)})"
+        )
+        return replace(strict, said=kept)
+    return replace(loose, said=f"{loose.said}, because {_why_moved(strict, n)}")
+
+
+def _why_moved(strict: Plan, n: int) -> str:
+    """Why `auto` left `as_known_then`: how few months it could test, and why the others not."""
+    short = sum(s["reason"].startswith(TOO_FEW_KNOWN) for s in strict.skipped)
+    checked = len(strict.skipped) + len(strict.periods)
+    return (
+        f"with outcomes as known at the time only {len(strict.periods)} of the {n} months asked "
+        f"for (training.backtest_months) could be tested: {short} of the {checked} months "
+        "checked had too few wins and losses known before they began to fit on"
+    )
+
+
+def _monthly(
+    cfg: Config,
+    rows: TrainingRows,
+    codes: np.ndarray,
+    created: np.ndarray,
+    known_at: np.ndarray,
+    outcomes: str,
+) -> Plan:
+    """The newest `backtest_months` creation months that can be tested under `outcomes` (enough
+    test leads; wins and losses in both the fit and the validation leads), walking back from the
+    newest month, so months that cannot be tested are listed and older ones take their place.
+    `known_at`: when each row's label was known (read under `as_known_then` only)."""
+    n = cfg.training.backtest_months
+    if outcomes == AT_EXPORT:  # every row of `rows` was known by the export (split.py)
+        known_at = np.full(len(created), np.datetime64("NaT"), "datetime64[ns]")
     month = created.astype("datetime64[M]")
     lead_created = np.empty(codes.max() + 1, "datetime64[ns]")
     lead_created[codes] = created
@@ -278,12 +363,31 @@ def backtest_periods(
         if len(periods) == n:
             break
         p = _month_period(cfg, rows, codes, mo, month, created, known_at, lead_created)
-        why = _why_untestable(rows, p)
+        why = _why_untestable(rows, p, outcomes)
         if why:
-            skipped.append(skip_row(str(mo), why, p, rows))
+            skipped.append(skip_row(str(mo), why, p, rows, outcomes))
         else:
             periods.append(p)
-    return periods[::-1], "monthly", skipped[::-1]
+    said = _rule_words(cfg, rows, outcomes)
+    return Plan(periods[::-1], "monthly", skipped[::-1], outcomes, said)
+
+
+def _rule_words(cfg: Config, rows: TrainingRows, outcomes: str) -> str:
+    """The outcomes rule of monthly fit slices in plain words, with its number of days."""
+    if outcomes == AT_EXPORT:
+        return (
+            "outcomes as known at the export, as the test split (every labelled lead created "
+            "before the month, including outcomes a team learnt only later)"
+        )
+    horizon = cfg.targets.horizon_days
+    if horizon:
+        return (
+            f"outcomes as known at the time (only snapshots whose {horizon}-day window had "
+            "ended before the month began)"
+        )
+    lag = rows.left_out.days
+    days = f"; an outcome counts as known {lag:.0f} days after creation" if lag else ""
+    return f"outcomes as known at the time (only outcomes known before the month began{days})"
 
 
 def _row_known_at(
@@ -308,8 +412,9 @@ def _month_period(
     known_at: np.ndarray,
     lead_created: np.ndarray,
 ) -> Period:
-    """One month: fit on rows created and known before it began (the most recent `val_share` of
-    those leads early-stop and calibrate), test on the month's leads."""
+    """One month: fit on rows created and known before it began (a NaT `known_at` counts as
+    known: always under `at_export`; the most recent `val_share` of those leads early-stop and
+    calibrate), test on the month's leads."""
     start = mo.astype("datetime64[ns]")
     known = np.isnat(known_at) | (known_at < start)  # wins and losses alike (known.py)
     before = (created < start) & known
@@ -322,21 +427,34 @@ def _month_period(
     return Period(str(mo), before & ~val_m, val_m, test_m)
 
 
-def _why_untestable(rows: TrainingRows, p: Period) -> str:
-    """Why a period cannot be tested, or '' when it can."""
+def _why_untestable(rows: TrainingRows, p: Period, outcomes: str) -> str:
+    """Why a period cannot be tested under the `outcomes` rule, or '' when it can."""
     y = rows.y
     if p.test.sum() < MIN_TEST_LEADS:
         return f"{int(p.test.sum())} test leads, fewer than {MIN_TEST_LEADS}"
     if len(np.unique(y[p.test])) < 2:
         return "its test leads are all won or all lost"
     for name, m in (("fit", p.fit), ("validation", p.val)):
-        if not m.any() or y[m].min() == y[m].max():
-            rule = rows.left_out.rule()
-            return (
-                f"too few outcomes known before it began to train on: its {name} leads need "
-                f"wins and losses{f' ({rule})' if rule else ''}"
-            )
+        if m.any() and y[m].min() != y[m].max():
+            continue
+        if outcomes == AT_EXPORT:
+            return f"{TOO_FEW_BEFORE}: its {name} leads need wins and losses"
+        rule = _known_rule(rows.left_out)
+        return (
+            f"{TOO_FEW_KNOWN}: its {name} leads need wins and losses{f' ({rule})' if rule else ''}"
+        )
     return ""
+
+
+def _known_rule(left_out: LeftOut) -> str:
+    """The rule that made an outcome known before a month began ('' when it is the close date):
+    the lag for losses without close dates, or a horizon's window end, not the export's rule."""
+    if left_out.horizon_days:
+        return (
+            f"a snapshot's {left_out.horizon_days}-day window (targets.horizon_days) must end "
+            "before the month began"
+        )
+    return left_out.rule() if left_out.days is not None else ""
 
 
 def _position_periods(cfg: Config, rows: TrainingRows, pos: np.ndarray, n: int) -> list[Period]:

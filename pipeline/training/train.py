@@ -347,7 +347,8 @@ def backtest_results(
     backtests: Callable[[], backtest.Backtests],
 ) -> tuple[dict[str, pd.DataFrame], dict[str, float], dict[str, object]]:
     """Wait for the backtest refits: their table (when any period ran), the periods skipped
-    (when any), headline numbers, and the mode and why none ran (for the report and card)."""
+    (when any), headline numbers, and the mode, the outcomes rule and why none ran (for the
+    report, the card and the run's params)."""
     done = backtests()
     bt, skipped = done.table, done.skipped
     tables = {}
@@ -357,7 +358,12 @@ def backtest_results(
     if len(skipped):
         tables["backtest_skipped"] = skipped
     metrics = {**backtest_metrics(bt), "backtest_periods_skipped": float(len(skipped))}
-    info = {"backtest_mode": done.mode, "backtest_none_reason": done.reason_none()}
+    info = {
+        "backtest_mode": done.mode,
+        "backtest_none_reason": done.reason_none(),
+        "backtest_outcomes": done.outcomes or "none",  # the label rule of the fit slices
+        "backtest_outcomes_said": done.said,  # in words, with why `auto` chose it
+    }
     return tables, metrics, info
 
 

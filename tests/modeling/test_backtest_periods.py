@@ -43,8 +43,9 @@ def test_untestable_months_are_listed_and_older_ones_take_their_place() -> None:
     leads = _leads(days, won)
     rows, codes = _rows(leads)
     cfg = Config.model_validate({"training": {"backtest_months": 3}})
-    periods, mode, skipped = backtest_periods(cfg, leads, rows, codes)
-    assert mode == "monthly"
+    plan = backtest_periods(cfg, leads, rows, codes)
+    assert plan.mode == "monthly" and plan.outcomes == "as_known_then"
+    periods, skipped = plan.periods, plan.skipped
     tested = [p.name for p in periods]
     said = {s["period"]: s["reason"] for s in skipped}
     assert said["2025-10"] == f"30 test leads, fewer than {MIN_TEST_LEADS}"
@@ -64,12 +65,22 @@ def test_a_month_without_outcomes_known_before_it_says_so() -> None:
     days = np.arange(600) * 0.5  # 300 days, every 10th lead won
     leads = _leads(days, np.arange(600) % 10 == 0)
     rows, codes = _rows(leads)
-    cfg = Config.model_validate({"training": {"backtest_months": 20}})
-    _, _, skipped = backtest_periods(cfg, leads, rows, codes)
+    training = {"backtest_months": 20, "backtest_outcomes": "as_known_then"}
+    cfg = Config.model_validate({"training": training})
+    skipped = backtest_periods(cfg, leads, rows, codes).skipped
     first = skipped[0]
     assert first["period"] == "2025-01" and first["train_won"] == first["train_lost"] == 0
     assert first["reason"].startswith("too few outcomes known before it began to train on")
     assert "known 30 days after creation" in first["reason"]  # the rule that applied
+    # at the export, the first month has no lead before it at all: said so, not "known"
+    training["backtest_outcomes"] = "at_export"
+    cfg = Config.model_validate({"training": training})
+    first = backtest_periods(cfg, leads, rows, codes).skipped[0]
+    assert first["period"] == "2025-01" and first["outcomes"] == "at_export"
+    assert first["reason"] == (
+        "too few labelled leads created before it began to train on: its fit leads need wins "
+        "and losses"
+    )
 
 
 def test_rows_in_time_order_backtest_by_position() -> None:
@@ -77,8 +88,9 @@ def test_rows_in_time_order_backtest_by_position() -> None:
     leads["_created_at"] = pd.NaT
     rows, codes = _rows(leads, "position")
     cfg = Config.model_validate({"training": {"backtest_months": 4}})
-    periods, mode, skipped = backtest_periods(cfg, leads, rows, codes)
-    assert mode == "positional" and not skipped
+    plan = backtest_periods(cfg, leads, rows, codes)
+    periods = plan.periods
+    assert plan.mode == "positional" and not plan.skipped and plan.outcomes == "at_export"
     assert [p.name for p in periods] == [
         "rows 501-625",
         "rows 626-750",
@@ -95,14 +107,16 @@ def test_backtest_months_zero_is_the_only_off() -> None:
     leads = _leads(np.arange(300) * 1.0, np.arange(300) % 5 == 0)
     rows, codes = _rows(leads)
     cfg = Config.model_validate({"training": {"backtest_months": 0}})
-    assert backtest_periods(cfg, leads, rows, codes) == ([], "off", [])
+    plan = backtest_periods(cfg, leads, rows, codes)
+    assert (plan.periods, plan.mode, plan.skipped, plan.outcomes) == ([], "off", [], "")
 
 
 def test_no_backtest_gives_the_reason_that_applied() -> None:
     empty = pd.DataFrame()
     skipped = pd.DataFrame([{"period": "2025-03", "reason": "x"}])
     assert Backtests(empty, "off", empty).reason_none() == "training.backtest_months is 0"
-    said = Backtests(empty, "monthly", skipped).reason_none()
-    assert said == "every period checked was skipped (1): see the table below"
+    rule = "outcomes as known at the time (only outcomes known before the month began)"
+    said = Backtests(empty, "monthly", skipped, "as_known_then", rule).reason_none()
+    assert said == f"every period checked was skipped (1) under {rule}"
     assert "backtest_months" not in said
     assert Backtests(pd.DataFrame([{"roc_auc": 0.8}]), "monthly", skipped).reason_none() == ""

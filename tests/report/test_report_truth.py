@@ -221,3 +221,60 @@ def test_an_empty_sql_stage_says_why_the_nearest_target_and_the_key(sample_confi
         assert "is above the probability of every test lead" in summary
     else:
         assert "is above what this model reaches" in summary
+
+
+AT_EXPORT_SAID = (
+    "outcomes as known at the export, as the test split (every labelled lead created before the "
+    "month, including outcomes a team learnt only later), because with outcomes as known at the "
+    "time only 0 of the 6 months asked for (training.backtest_months) could be tested: 10 of the "
+    "11 months checked had too few wins and losses known before they began to fit on"
+)
+KNOWN_THEN_SAID = "outcomes as known at the time (only outcomes known before the month began)"
+
+
+def test_backtests_say_which_outcomes_they_fit_on_and_why(sample_config):
+    """The report, the card, the printout and the glossary name the rule the run used, with why
+    `auto` chose it; under outcomes as known at the export none of them says the months trained
+    on "what was known then"."""
+    from pipeline.console import backtest_line
+    from pipeline.report.card import backtest_lines
+
+    for outcomes, said in (("at_export", AT_EXPORT_SAID), ("as_known_then", KNOWN_THEN_SAID)):
+        info = {"backtest_mode": "monthly", "backtest_outcomes": outcomes}
+        r = _result(**info, backtest_outcomes_said=said)
+        r.metrics["backtest_periods"] = 2.0
+        page = _text(training_report(sample_config, r, None))
+        card = "\n".join(backtest_lines(r))
+        printed = "\n".join(backtest_line(r))
+        assert f"Each month fit on {said}." in page
+        assert f"Each period fit on {said}." in card
+        assert f"backtests fit on {said}" in printed, printed
+        known_then = "train on what was known then"
+        assert (known_then in page) == (outcomes == "as_known_then")
+        assert "whose outcome was known before it began" not in card
+
+
+def test_no_backtest_gives_the_rule_it_was_skipped_under(sample_config):
+    from pipeline.console import backtest_line
+    from pipeline.report.card import backtest_lines
+
+    reason = f"every period checked was skipped (11) under {KNOWN_THEN_SAID}"
+    skipped = pd.DataFrame(
+        [
+            {
+                "period": "2018-04",
+                "reason": "too few outcomes known before it began to train on",
+                "test_leads": 761,
+                "train_won": 1,
+                "train_lost": 629,
+                "outcomes": "as_known_then",
+            }
+        ]
+    )
+    r = _result(backtest_mode="monthly", backtest_none_reason=reason)
+    r.extra_tables = {"backtest_skipped": skipped}
+    page = _text(training_report(sample_config, r, None))
+    assert f"No backtests in this run: {reason}." in page
+    assert f"No backtests in this run: {reason}." in "\n".join(backtest_lines(r))
+    printed = "\n".join(backtest_line(r))
+    assert printed.startswith(f"  backtests: none ({reason}); skipped: 2018-04: too few"), printed
