@@ -161,10 +161,14 @@ def _period_metrics(
     p: np.ndarray,
     calibration: str,
 ) -> dict[str, float]:
-    """One backtest row: the refit's test metrics beside the points rule's AUC."""
+    """One backtest row: the refit's test metrics beside the points rule's AUC (without points
+    rules, no such column: a points score of 0 everywhere would read as an AUC of 0.5)."""
     y = rows.y
     m = classification_metrics(y[test_m], p, "")
-    pts = points_score(rows.X[test_m], cfg.baseline_points)
+    points = {}
+    if cfg.baseline_points:
+        pts = points_score(rows.X[test_m], cfg.baseline_points)
+        points = {"points_roc_auc": float(roc_auc_score(y[test_m], pts))}
     return {
         "test_leads": int(test_m.sum()),
         "won": int(y[test_m].sum()),
@@ -175,7 +179,7 @@ def _period_metrics(
         "log_loss": m["log_loss"],
         "mean_probability": float(p.mean()),
         "observed_rate": float(y[test_m].mean()),
-        "points_roc_auc": float(roc_auc_score(y[test_m], pts)),
+        **points,
         "calibration": calibration,
     }
 

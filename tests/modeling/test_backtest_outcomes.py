@@ -185,3 +185,9 @@ def test_auto_backtest_numbers_are_those_of_outcomes_known_then_on_the_sample(
         method, candidate = result.info["calibration"], result.scorer.candidate
         named = start_backtests(cfg, leads, rows, method, pool, candidate)()
     pd.testing.assert_frame_equal(named.table, bt)
+    # without points rules no points column: a points score of 0 would read as an AUC of 0.5
+    cfg.baseline_points = {}
+    with worker_pool() as pool:
+        bare = start_backtests(cfg, leads, rows, method, pool, candidate)()
+    assert "points_roc_auc" in bt and "points_roc_auc" not in bare.table
+    pd.testing.assert_frame_equal(bare.table, bt.drop(columns="points_roc_auc"))
