@@ -24,12 +24,14 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.config import Config, LightGBMParams
 from pipeline.evaluation.metrics import classification_metrics
+from pipeline.evaluation.paired import delong
 from pipeline.modeling.booster import CategoryEncoder
 from pipeline.modeling.logistic import fit_logistic
 from pipeline.modeling.params import size_aware
 from pipeline.modeling.prepare import TrainingRows
 
 LIGHTGBM, LOGISTIC = "lightgbm", "logistic"
+CONTEXT_ALPHA = 0.05  # training.context: auto leaves context out only on this much evidence
 
 
 class ThreadCountGate:
@@ -89,7 +91,8 @@ class CandidateChoice:
     models: dict[str, Pipeline] = field(default_factory=dict)
     logistic_rows: int = 0  # snapshots the logistic candidate was fit on (capped)
     # `training.context: auto` with context columns: the booster's validation AUC with them
-    # ("use") and without ("leave_out"); empty when nothing was compared
+    # ("use") and without ("leave_out"), and DeLong's p of the difference; empty when nothing
+    # was compared
     context_val_auc: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -97,8 +100,7 @@ class CandidateChoice:
         """What `auto` chose for the context columns ("use" or "leave_out"), or None."""
         if not self.context_val_auc:
             return None
-        with_, without = self.context_val_auc["use"], self.context_val_auc["leave_out"]
-        return "leave_out" if without > with_ else "use"
+        return context_choice(self.context_val_auc)
 
     @property
     def model(self) -> Pipeline:
@@ -310,8 +312,20 @@ def _booster_with_or_without_context(
         trial = cfg.model_copy(deep=True)
         trial.training.context = choice
         fitted[choice] = fit_lightgbm_candidate(trial, rows)
-    auc = {k: _val_auc(rows, m) for k, m in fitted.items()}
-    return fitted["leave_out" if auc["leave_out"] > auc["use"] else "use"], auc
+    vl = rows.part("val") & rows.one_per_lead
+    p = {k: m.predict_proba(rows.X[vl])[:, 1] for k, m in fitted.items()}
+    test = delong(rows.y[vl], p["leave_out"], p["use"])
+    auc = {"use": test.auc_b, "leave_out": test.auc_a, "p": test.p}
+    return fitted[context_choice(auc)], auc
+
+
+def context_choice(auc: dict[str, float]) -> str:
+    """ "leave_out" only when the validation leads rank significantly better without the context
+    columns (DeLong, two-sided p < CONTEXT_ALPHA): a small validation slice's noise never takes
+    away what the user listed (a 0.860 against 0.850 on 3,000 leads, p = 0.4, once cost 0.05
+    test AUC)."""
+    better = auc["leave_out"] > auc["use"] and auc.get("p", 0.0) < CONTEXT_ALPHA
+    return "leave_out" if better else "use"
 
 
 def candidate_info(
@@ -331,6 +345,7 @@ def candidate_info(
     if cand.context_val_auc:  # training.context: auto compared the booster with and without
         metrics["context_val_roc_auc_with"] = cand.context_val_auc["use"]
         metrics["context_val_roc_auc_without"] = cand.context_val_auc["leave_out"]
+        metrics["context_val_p"] = cand.context_val_auc["p"]
     # the logistic baseline is the served model itself: "does it beat logistic" has no meaning
     metrics["baseline_logreg_is_served"] = float(cand.name == LOGISTIC)
     info = {

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.io.rules import to_datetimes
+
 MIN_VALUES = 3  # a column with fewer distinct values is a flag or a constant, not an indicator
 WEEK_SHARE = 0.9  # share of a week's leads with the week's most common value
 MIN_WEEKS = 4  # weeks (of at least WEEK_ROWS leads) the dated rule needs
@@ -31,15 +33,21 @@ def _numbers(s: pd.Series) -> pd.Series:
 
 
 def _same_in_weeks(x: pd.Series, week: pd.Series) -> bool:
-    """Nearly every lead of a week has the week's one value, over MIN_WEEKS weeks or more."""
+    """Nearly every lead of a week has the week's one value, over MIN_WEEKS weeks or more, and
+    the weeks' values differ (at least MIN_VALUES of them). A column that holds one value for
+    nearly every lead anyway (a count of demo requests, mostly 0) agrees within each week by
+    itself: that is no sign of the period, so the most common value must not cover WEEK_SHARE
+    of the leads."""
     d = pd.DataFrame({"x": x, "w": week}).dropna()
     sizes = d.groupby("w")["x"].size()
     full = sizes[sizes >= WEEK_ROWS].index
     d = d[d["w"].isin(full)]
-    if len(full) < MIN_WEEKS:
+    if len(full) < MIN_WEEKS or d["x"].value_counts(normalize=True).iloc[0] >= WEEK_SHARE:
         return False
-    top = d.groupby(["w", "x"]).size().groupby(level=0).max()
-    return float(top.sum() / len(d)) >= WEEK_SHARE
+    counts = d.groupby(["w", "x"]).size()
+    top = counts.groupby(level=0).max()
+    modes = counts[counts == counts.groupby(level=0).transform("max")].reset_index()["x"]
+    return float(top.sum() / len(d)) >= WEEK_SHARE and modes.nunique() >= MIN_VALUES
 
 
 def _long_runs(x: pd.Series) -> bool:
@@ -71,8 +79,8 @@ def context_columns(
     the evidence the draft writes beside it."""
     week = None
     if created and created in df:
-        when = pd.to_datetime(df[created], errors="coerce", dayfirst=dayfirst, format="mixed")
-        week = when.dt.tz_localize(None).dt.to_period("W") if when.notna().any() else None
+        when, _ = to_datetimes(df[created], dayfirst=dayfirst)  # the loaders' own date rule
+        week = when.dt.to_period("W") if when.notna().any() else None
     ordered = in_file_order(df)
     out = {}
     for c in numeric:

@@ -44,13 +44,20 @@ def context_sentence(info: dict, metrics: dict) -> str | None:
     if used == "leave_out":
         return (
             f"Market conditions ({names}) are left out of the model: the validation leads, newer "
-            f"than the ones it learnt from, ranked better without them (AUC {without:.3f} against "
-            f"{with_:.3f} with them). Set training.context: use to keep them."
+            f"than the ones it learnt from, ranked significantly better without them (AUC "
+            f"{without:.3f} against {with_:.3f} with them{_p(metrics)}). Set training.context: "
+            "use to keep them."
         )
     return (
-        f"Market conditions ({names}) are used by the model: the validation leads ranked at "
-        f"least as well with them (AUC {with_:.3f} against {without:.3f} without)."
+        f"Market conditions ({names}) are used by the model: the validation leads did not rank "
+        f"significantly better without them (AUC {without:.3f} without, {with_:.3f} with"
+        f"{_p(metrics)})."
     )
+
+
+def _p(metrics: dict) -> str:
+    p = metrics.get("context_val_p")
+    return "" if p is None else f"; DeLong p={'<0.0001' if p < 1e-4 else f'{p:.2g}'}"
 
 
 def horizon_sentence(info: dict) -> str | None:
