@@ -53,9 +53,9 @@ TARGETS = {
     "rest_one_lead_p95_ms": ("<=", 100.0),
     "train_100k_flat_nodates_ratio": ("<=", 2.0),  # vs train_100k_s: linear in leads, any shape
 }
-LARGE_TARGETS = {
-    "train_1m_s": ("<=", 600.0),
-    "train_1m_peak_rss_mb": ("<=", 12288.0),
+LARGE_TARGETS = {  # issue 29: the single-process 1M training (was <= 600 s and 12 GB)
+    "train_1m_s": ("<=", 240.0),
+    "train_1m_peak_rss_mb": ("<=", 4096.0),
 }
 DASK_WORKERS, DASK_MEMORY = 2, "3GB"  # the issue's LocalCluster: 2 workers, <= 3 GB each
 PROBE_ROWS = 200_000
