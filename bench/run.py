@@ -53,9 +53,9 @@ TARGETS = {
     "rest_one_lead_p95_ms": ("<=", 100.0),
     "train_100k_flat_nodates_ratio": ("<=", 2.0),  # vs train_100k_s: linear in leads, any shape
 }
-LARGE_TARGETS = {
-    "train_1m_s": ("<=", 600.0),
-    "train_1m_peak_rss_mb": ("<=", 12288.0),
+LARGE_TARGETS = {  # issue 29: the single-process 1M training (was <= 600 s and 12 GB)
+    "train_1m_s": ("<=", 240.0),
+    "train_1m_peak_rss_mb": ("<=", 4096.0),
 }
 DASK_WORKERS, DASK_MEMORY = 2, "3GB"  # the issue's LocalCluster: 2 workers, <= 3 GB each
 PROBE_ROWS = 200_000
@@ -442,7 +442,7 @@ def print_table(r: dict) -> None:
         ("bare LightGBM predict_proba", "", f"{r['lightgbm_predict_proba_rows_s']:,} rows/s"),
         (
             "scorer probability path",
-            ">= 0.5x",
+            ">= 0.8x",  # TARGETS["score_rate_ratio_vs_lightgbm"]
             f"{r['scorer_predict_proba_rows_s']:,} rows/s ({r['score_rate_ratio_vs_lightgbm']}x)",
         ),
         ("scorer features + probability", "", f"{r['scorer_features_plus_proba_rows_s']:,} rows/s"),
@@ -470,10 +470,14 @@ def print_table(r: dict) -> None:
         rows[4:4] = [
             (
                 "train on 1M (end to end)",
-                "<= 600 s",
+                big["targets"]["train_1m_s"]["target"] + " s",
                 f"{big['train_1m_s']} s ({big.get('train_1m_cpu_s')} CPU-s)",
             ),
-            ("train 1M peak RSS", "<= 12288 MB", f"{big['train_1m_peak_rss_mb']} MB"),
+            (
+                "train 1M peak RSS",
+                big["targets"]["train_1m_peak_rss_mb"]["target"] + " MB",
+                f"{big['train_1m_peak_rss_mb']} MB",
+            ),
         ]
         if "train_1m_dask_s" in big:
             rows[6:6] = [

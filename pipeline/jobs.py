@@ -26,6 +26,7 @@ import yaml
 from pipeline.config import CHAMPION_URI, Config, GateConfig, GradeFloors, LightGBMParams
 from pipeline.errors import DataError, StorageError
 from pipeline.evaluation.gate import target_definition
+from pipeline.io import fastcsv
 from pipeline.io.atomic import Inputs, check_output_path, refuse_inputs, write_text_atomic
 from pipeline.io.canonical import drop_before_created, load_events, load_leads
 from pipeline.io.eventfacts import EventFacts, report_event_losses
@@ -63,7 +64,7 @@ def load_training_data(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical leads (with outcomes) and the events of those leads."""
     leads = load_leads(cfg)
     match = MatchCount("activities", n_leads=len(leads))
-    events = load_events(cfg, lead_ids=leads.index, match=match)
+    events = fastcsv.training_events(cfg, leads.index, match)
     no_time = events["ts"].isna()
     events, before = drop_before_created(leads, events[~no_time].reset_index(drop=True))
     report_event_losses(cfg, leads, match, int(no_time.sum()), before)

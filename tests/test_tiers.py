@@ -18,7 +18,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 TRAINING_CALLS = {
     *("train", "train_and_register", "tune", "tune_and_write", "retrain"),
-    *("fit_booster", "fit_scorer", "run_backtests", "start_backtests"),
+    *("fit_booster", "fit_encoded", "fit_scorer", "run_backtests", "start_backtests"),
     "NotebookClient",  # executes a notebook, which trains
 }
 TRAINING_COMMANDS = {"train", "tune", "retrain"}  # `leadscore train ...` through the CLI runner

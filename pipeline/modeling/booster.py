@@ -83,27 +83,47 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         code[s.isna().to_numpy()] = -1
         return code
 
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def matrix(self, X: pd.DataFrame, out_dtype: type = np.float64) -> np.ndarray:
         """What LightGBM reads of `transform(X)`, built without the frame: category codes
-        (missing -> NaN) and numbers in the fitted precision, as float64, columns in order."""
+        (missing -> NaN) and numbers in the fitted precision, as `out_dtype` (float64; float32
+        when the numbers are float32, for fitting: codes and float32 numbers are exact in it),
+        columns in order."""
         cols = list(self.feature_names_in_)
         dtype = self.float_dtype_
         # column-major: each column is written in one contiguous pass, and the SHAP walk reads
         # the transpose (a feature's rows together) without copying the matrix
-        out = np.empty((len(X), len(cols)), dtype=np.float64, order="F")
+        out = np.empty((len(X), len(cols)), dtype=out_dtype, order="F")
         num = []
         for j, c in enumerate(cols):
             if c in self.categories_:
-                code = self._codes(c, X[c]).astype(np.float64)
+                code = self._codes(c, X[c]).astype(out_dtype)
                 out[:, j] = np.where(code < 0, np.nan, code)
             else:
                 num.append(j)
-        if num:  # the numbers in one conversion, not one column lookup each
+        if num and out_dtype == np.float64:  # scoring: the numbers in one conversion
             out[:, num] = X[[cols[j] for j in num]].to_numpy(dtype=dtype, na_value=np.nan)
+        else:  # fitting: column by column, no second matrix of the fit rows' numbers
+            for j in num:
+                out[:, j] = X[cols[j]].to_numpy(dtype=dtype, na_value=np.nan)
         blank = self.blanked()
         if blank:
             out[:, [j for j, c in enumerate(cols) if c in blank]] = np.nan
         return out
+
+    def lightgbm_inputs(self) -> dict:
+        """What LightGBM learns from a frame of `transform(X)` besides its values, for a fit on
+        `matrix(X)`: the names, the categorical columns by position (unordered categories,
+        as LightGBM's 'auto' reads a frame)."""
+        cols = list(self.feature_names_in_)
+        return {
+            "feature_name": list(self.safe_names_),
+            "categorical_feature": [j for j, c in enumerate(cols) if c in self.categories_],
+        }
+
+    def pandas_categorical(self) -> list[list[str]]:
+        """The category lists LightGBM keeps from a fit on a frame (in column order), so that a
+        booster fit on `matrix(X)` reads frames and saves its model text the same way."""
+        return [list(self.categories_[c]) for c in self.feature_names_in_ if c in self.categories_]
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X.copy()

@@ -128,17 +128,52 @@ def fit_booster(
     """Encoder + LightGBM, early-stopped on the validation slice. `threads` changes the speed,
     never the trees (`deterministic=True`). Fields `params` leaves to the data size and that the
     caller did not size go by these fit rows. `blank`: columns the trees may not use."""
-    params = size_aware(params, len(X_fit))
+    enc, m_fit, m_val = booster_inputs(X_fit, X_val, categorical, min_category_count, blank)
+    return fit_encoded(enc, m_fit, y_fit, m_val, y_val, params, seed, threads=threads)
+
+
+def booster_inputs(
+    X_fit: pd.DataFrame,
+    X_val: pd.DataFrame,
+    categorical: list[str],
+    min_category_count: int,
+    blank: tuple[str, ...] = (),
+) -> tuple[CategoryEncoder, np.ndarray, np.ndarray]:
+    """The encoder fit on the fit rows and what LightGBM reads of both slices (`matrix`).
+
+    LightGBM reads the encoder's matrix, not a frame of `enc.transform`: from a frame it would
+    copy the rows once more as float64 (category codes with NaN), 8 bytes per cell where float32
+    numbers need 4. The same values, names and categorical columns give the same trees (the
+    model text is the same). A caller that slices the frames in the call frees them before the
+    boosting starts. `blank`: columns the trees may not use (missing in every row)."""
     enc = CategoryEncoder(categorical, min_category_count, tuple(blank)).fit(X_fit)
+    return enc, enc.matrix(X_fit, enc.float_dtype_), enc.matrix(X_val, enc.float_dtype_)
+
+
+def fit_encoded(
+    enc: CategoryEncoder,
+    m_fit: np.ndarray,
+    y_fit: np.ndarray,
+    m_val: np.ndarray,
+    y_val: np.ndarray,
+    params: LightGBMParams,
+    seed: int,
+    threads: int = 2,
+) -> Pipeline:
+    """LightGBM on `booster_inputs`, early-stopped on the validation matrix; the booster keeps
+    the category lists it would have taken from a frame, so it reads frames as before."""
+    params = size_aware(params, len(m_fit))
     clf = LGBMConversionClassifier(**booster_params(params, seed, threads))
     clf.fit(
-        enc.transform(X_fit),
+        m_fit,
         y_fit,
-        eval_X=(enc.transform(X_val),),
+        eval_X=(m_val,),
         eval_y=(y_val,),
         eval_metric="binary_logloss",
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+        **enc.lightgbm_inputs(),
     )
+    clf.booster_.pandas_categorical = enc.pandas_categorical()
     return Pipeline([("encode", enc), ("lgbm", clf)])
 
 
@@ -218,18 +253,17 @@ def fit_candidate(
     if name == LOGISTIC:
         return fit_logistic_on(cfg, rows, fit_m)
     tc = cfg.training
-    return fit_booster(
+    # the slices of the frame live only while the matrices are built, not while LightGBM boosts
+    enc, m_fit, m_val = booster_inputs(
         rows.X[fit_m],
-        rows.y[fit_m],
         rows.X[val_m],
-        rows.y[val_m],
         rows.builder.categorical,
-        params if params is not None else size_aware(tc.lightgbm, rows.size_rows),
-        tc.seed,
         tc.min_category_count,
-        threads=threads,
-        blank=left_out_context(cfg),
+        left_out_context(cfg),
     )
+    params = params if params is not None else size_aware(tc.lightgbm, rows.size_rows)
+    y_fit, y_val = rows.y[fit_m], rows.y[val_m]
+    return fit_encoded(enc, m_fit, y_fit, m_val, y_val, params, tc.seed, threads=threads)
 
 
 def context_chosen(cfg: Config, cand: CandidateChoice) -> Config:

@@ -128,13 +128,13 @@ def test_backtests_refit_exactly_below_the_threshold(sample_config, exact_rows, 
 
 def _recorded_backtests(monkeypatch, cfg, leads, rows):
     seen = []
-    real = choose_mod.fit_booster
+    real = choose_mod.fit_encoded  # every booster fit passes here (fit_booster too)
 
-    def spy(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc, **kw):
-        seen.append((len(X_fit), params))
-        return real(X_fit, y_fit, X_val, y_val, cats, params, seed, mcc, **kw)
+    def spy(enc, m_fit, y_fit, m_val, y_val, params, seed, **kw):
+        seen.append((len(m_fit), params))
+        return real(enc, m_fit, y_fit, m_val, y_val, params, seed, **kw)
 
-    monkeypatch.setattr(choose_mod, "fit_booster", spy)
+    monkeypatch.setattr(choose_mod, "fit_encoded", spy)
     table, _ = run_backtests(cfg, leads, rows, "sigmoid")
     return table, seen
 
@@ -166,17 +166,17 @@ def test_backtests_in_worker_threads_equal_one_after_another(monkeypatch, sample
     cfg = sample_config.model_copy(deep=True)
     cfg.training.backtest_months = 3
     rows = prepare_training_rows(cfg, *data)
-    threads, real = [], choose_mod.fit_booster
+    threads, real = [], choose_mod.fit_encoded
 
     def fit(*a, **k):
         threads.append(k["threads"])
         return real(*a, **k)
 
-    monkeypatch.setattr(choose_mod, "fit_booster", fit)
+    monkeypatch.setattr(choose_mod, "fit_encoded", fit)
     together, mode = run_backtests(cfg, leads, rows, "sigmoid")
     assert mode == "monthly" and len(together) == 3 and set(threads) == {1}
     monkeypatch.setattr(backtest, "WORKERS", 1)
-    monkeypatch.setattr(choose_mod, "fit_booster", lambda *a, **k: real(*a, **{**k, "threads": 2}))
+    monkeypatch.setattr(choose_mod, "fit_encoded", lambda *a, **k: real(*a, **{**k, "threads": 2}))
     alone, _ = run_backtests(cfg, leads, rows, "sigmoid")
     pd.testing.assert_frame_equal(together, alone, check_exact=True)
 
