@@ -57,7 +57,7 @@ test: setup ## Run the test suite (slow tests included)
 
 # -m replaces the -m of pyproject's addopts, so it repeats "not serving"
 test-fast: setup ## The tests that train no model and run no notebook (under a minute)
-	$(BIN)/pytest -m "not slow and not serving"
+	$(BIN)/pytest -n auto --dist loadfile -m "not slow and not serving"
 
 test-serving: setup ## Spark (local[2]) and REST serving tests; installs the spark extra
 	$(UV) sync --frozen --python $(PYTHON) --extra spark
