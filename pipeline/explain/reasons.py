@@ -323,6 +323,24 @@ def phrase(
     return _without_absences(field, X, text, total)
 
 
+def said_words(
+    field: str,
+    X: pd.DataFrame,
+    c: np.ndarray,
+    total: np.ndarray,
+    has_time: bool,
+    flags: set[str] | None = None,
+    categories: dict[str, set[str]] | None = None,
+    labels: dict | None = None,
+    memo: dict | None = None,
+) -> np.ndarray:
+    """`phrase`, and None also where the field moved nothing (a part of exactly 0: a column the
+    model does not use, such as context left out by training.context): what a reason and a
+    waterfall bar say of a field, decided in one place."""
+    text = phrase(field, X, c, total, has_time, flags, categories, labels, memo)
+    return np.where(np.asarray(total) != 0, text, None).astype(object)
+
+
 def _without_absences(
     field: str, X: pd.DataFrame, text: np.ndarray, total: np.ndarray
 ) -> np.ndarray:
@@ -431,11 +449,9 @@ def reason_table(
         total = fc[rows, j]
         c = contrib[np.ix_(rows, cols)]
         Xf = _field_columns(X, field, [names[i] for i in cols]).iloc[rows]
-        text = phrase(field, Xf, c, total, has_time, flags, categories, labels, memo)
+        text = said_words(field, Xf, c, total, has_time, flags, categories, labels, memo)
         sign = np.where(total >= 0, "[+] ", "[-] ").astype(object)
-        # None is a reason left out; a field that moved nothing (a column the model does not
-        # use, such as context left out by training.context) is never a reason either
-        said = (text != None) & (total != 0)  # noqa: E711 - elementwise
+        said = text != None  # noqa: E711 - elementwise: None is a reason left out
         signed = np.full(len(text), None, dtype=object)
         signed[said] = sign[said] + text[said]
         slot = hit[rows].argmax(axis=1)
@@ -468,10 +484,8 @@ def field_phrases(
         cols = [i for i, nm in enumerate(names) if ff[nm] == field]
         Xf = _field_columns(X.iloc[:1], field, [names[i] for i in cols])
         total = fc[:, j]
-        text = phrase(
-            field, Xf, contrib[:1, cols], total, has_time, flags, categories, labels, memo
-        )
-        out[field] = text[0] if text[0] is not None and total[0] != 0 else None
+        c = contrib[:1, cols]
+        out[field] = said_words(field, Xf, c, total, has_time, flags, categories, labels, memo)[0]
     return out
 
 
