@@ -118,3 +118,16 @@ def known_categories(model: Pipeline) -> dict[str, set[str]]:
         rare = set(pooled) if pooled is not None else set()  # an array: no truth value
         out[cols[0]] = {str(v) for v in enc.categories_[0] if v not in rare and v != "missing"}
     return out
+
+
+def used_columns(model: Pipeline) -> set[str]:
+    """The input columns with a coefficient other than 0 on any of their transformed values
+    (a column constant in training has none): the columns the regression reads."""
+    w = model.named_steps["lr"].coef_.ravel()
+    prep = model.named_steps["prep"]
+    slices = prep.output_indices_
+    return {
+        str(cols[0])
+        for name, _, cols in prep.transformers_
+        if name in slices and np.any(w[slices[name]] != 0)
+    }

@@ -33,6 +33,7 @@ from pipeline.modeling.cutoffs import Cutoffs
 from pipeline.modeling.grades import grade_of
 from pipeline.modeling.logistic import known_categories as linear_known_categories
 from pipeline.modeling.logistic import linear_contributions
+from pipeline.modeling.logistic import used_columns as linear_used_columns
 
 # the layout of the pickled scorer; any other is refused on unpickling (ModelFormatError).
 # 4: the fitted model is `estimator`, its kind is `candidate` ("lightgbm" or "logistic")
@@ -63,6 +64,7 @@ class Scorer(Protocol):
         self, X: pd.DataFrame, n_reasons: int = 3, parts: bool = False
     ) -> pd.DataFrame: ...
     def warm_up(self) -> None: ...
+    def used_features(self) -> set[str]: ...
     def served_by(self, X: pd.DataFrame) -> Iterator[tuple[LeadScorer, np.ndarray]]: ...
 
 
@@ -149,6 +151,16 @@ class LeadScorer:
             return linear_known_categories(self.estimator)
         cats = self.estimator.named_steps["encode"].categories_
         return {c: {str(v) for v in vals} for c, vals in cats.items()}
+
+    def used_features(self) -> set[str]:
+        """The features this model reads: a booster's features some tree splits on (a column
+        blanked by `training.context` never is), the logistic model's columns with a coefficient
+        other than 0. A feature outside moves no probability, so drift in it is not said."""
+        if self.is_logistic:
+            return linear_used_columns(self.estimator)
+        enc = self.estimator.named_steps["encode"]
+        splits = self.estimator.named_steps["lgbm"].booster_.feature_importance("split")
+        return {str(c) for c, n in zip(enc.feature_names_in_, splits, strict=True) if n > 0}
 
     def to_score(self, p: np.ndarray) -> np.ndarray:
         """0-100: the share of reference leads (recent history) with a lower or equal probability

@@ -160,6 +160,10 @@ class SegmentedScorer:
         out["grade"] = grade_of(out["probability"].to_numpy(), self.meta.get("grades"))
         return out.iloc[np.argsort(pos, kind="stable")]
 
+    def used_features(self) -> set[str]:
+        """The features any of its models reads (the pooled one and each segment's own)."""
+        return set().union(*(s.used_features() for s in [self.pooled, *self.models.values()]))
+
     def warm_up(self) -> None:
         for s in [self.pooled, *self.models.values()]:
             s.warm_up()

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.evaluation.funnel import STAGES
-from pipeline.monitoring.drift import MIN_ROWS
+from pipeline.monitoring.drift import MIN_ROWS, lead_features, market_conditions, with_roles
 from pipeline.report.fmt import pct, rule_words
 from pipeline.report.glossary import GLOSSARY
 from pipeline.report.render import render
@@ -57,6 +57,7 @@ def scoring_context(
         "top_available": top is not None,
         "drift": drift_rows(summary.drift) if drift_checked else [],
         "drift_checked": drift_checked,
+        "drift_note": drift_note(summary.drift) if drift_checked else "",
         "drift_reason": drift_reason(summary),
         "min_drift_leads": MIN_DRIFT_LEADS,
         "glossary": [g for g in GLOSSARY if g[0].startswith(GLOSSARY_TERMS)],
@@ -112,12 +113,42 @@ def top_rows(top: pd.DataFrame | None) -> list[dict]:
 
 
 def drift_rows(drift: pd.DataFrame) -> list[dict]:
-    rows = []
-    for r in drift.to_dict("records"):
+    """The inputs the model reads, worst first, with the market conditions (`schema.context`)
+    as one row named as the drivers name them, by their worst column: the warnings' rule
+    (`monitoring.drift`). An input the model does not read moves no score and has no row."""
+    rows = [
+        {**r, "label": readable_name(str(r["feature"]))} for r in _records(lead_features(drift))
+    ]
+    market = market_conditions(drift)
+    if market is not None and market.used:
+        t = with_roles(drift)
+        ctx = t[t["market_condition"] & t["used"]].sort_values("psi", ascending=False)
+        names = ", ".join(ctx["words"].astype(str))
+        worst = _records(ctx.head(1))[0]
+        rows.append({**worst, "label": f"Market conditions at the time ({names})"})
+    rows.sort(key=lambda r: -float(r["psi"]))
+    for r in rows:
         psi = float(r["psi"])
-        verdict = "drifted" if psi > PSI_DRIFTED else "moderate" if psi > PSI_MODERATE else "stable"
-        rows.append({**r, "verdict": verdict, "label": readable_name(str(r["feature"]))})
+        r["verdict"] = (
+            "drifted" if psi > PSI_DRIFTED else "moderate" if psi > PSI_MODERATE else "stable"
+        )
     return rows
+
+
+def _records(t: pd.DataFrame) -> list[dict]:
+    return t.to_dict("records")
+
+
+def drift_note(drift: pd.DataFrame | None) -> str:
+    """One sentence when the market conditions moved but the model does not read them (left out
+    by `training.context`): they are not a drift of this model's inputs. Empty otherwise."""
+    market = None if drift is None else market_conditions(drift)
+    if market is None or market.used or not market.moved:
+        return ""
+    return (
+        f"Market conditions moved since training ({', '.join(market.moved)}, PSI "
+        f"{market.psi:.2f}); this model does not use them, so they move no score."
+    )
 
 
 def drift_reason(summary: Any) -> str:

@@ -39,6 +39,7 @@ from pipeline.serving.outputs import GRADE, ScoreSummary, format_scores
 from pipeline.serving.rows import (
     LATER_DUPLICATE,
     check_columns,
+    drift_counter,
     model_schema,
     rejected_frame,
     split_rows,
@@ -90,7 +91,6 @@ def _score_chunked(
     earlier: pd.DataFrame | None = None,
     fast: bool = True,
 ) -> ScoreSummary:
-    from pipeline.monitoring.drift import DriftCounter
     from pipeline.progress import Progress
 
     output, n_reasons = request.output_path, request.n_reasons
@@ -108,7 +108,7 @@ def _score_chunked(
             ids=ids,
             events=events,
             as_of64=as_of64,
-            drift=DriftCounter(scorer.meta.get("drift_reference")),
+            drift=drift_counter(scorer),
             model_version=model_version,
             scored_at=pd.Timestamp.now(tz="UTC").floor("s").isoformat(),
             n_reasons=n_reasons,

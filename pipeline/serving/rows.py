@@ -21,6 +21,7 @@ from pipeline.io.rules import (
     date_problem,
     normalize_ids,
 )
+from pipeline.monitoring.drift import DriftCounter
 
 if TYPE_CHECKING:
     from pipeline.modeling.scorer import LeadScorer
@@ -39,6 +40,16 @@ MERGED_DUPLICATE = (
 
 def model_schema(scorer: LeadScorer) -> SchemaConfig:
     return SchemaConfig.model_validate(scorer.meta["schema"])
+
+
+def drift_counter(scorer: LeadScorer) -> DriftCounter:
+    """A scoring run's drift counter, told what the served model reads and which columns are
+    the market conditions (`schema.context`, named by `schema.labels`): drift is said only of
+    what moves a score, and of the period's columns once, in words (`monitoring.drift`)."""
+    sc = model_schema(scorer)
+    ref = scorer.meta.get("drift_reference")
+    used = scorer.used_features() if ref is not None else None
+    return DriftCounter(ref, used=used, context=sc.context, labels=sc.labels)
 
 
 def trained_decimals(scorer: LeadScorer) -> dict[str, str]:

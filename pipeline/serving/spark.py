@@ -42,7 +42,7 @@ from pipeline.serving.outputs import (
 )
 from pipeline.serving.request import ScoreRequest
 from pipeline.serving.rest import request_events, use_events
-from pipeline.serving.rows import model_schema, prepare_leads, required_columns
+from pipeline.serving.rows import drift_counter, model_schema, prepare_leads, required_columns
 
 QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
 
@@ -173,7 +173,7 @@ def model_input_columns(leads, scorer) -> list:
 
 def drift_counts(leads, scorer, as_of: pd.Timestamp) -> DriftCounter:
     """Bin counts of the features the UDF sees, made on the executors and summed on the driver."""
-    counter = DriftCounter(scorer.meta.get("drift_reference"))
+    counter = drift_counter(scorer)
     ref = counter.ref
     if ref is None:
         return counter

@@ -29,6 +29,7 @@ from pipeline.evaluation import plots as qp
 from pipeline.evaluation.gate import GateResult, target_definition
 from pipeline.explain.fields import with_context
 from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
+from pipeline.monitoring.drift import drift_metrics
 from pipeline.report.card import model_card, split_sentence
 from pipeline.report.fmt import field_namer
 from pipeline.serving.outputs import ScoreSummary
@@ -265,8 +266,11 @@ def log_scoring_run(
 ) -> str:
     """Log a scoring run (experiment `lead-scoring-scoring`) with its PSI metrics and drift table.
 
-    `features_drifted` is logged only when the run had enough leads for drift to mean something
-    (`drift_checked` says which); the PSI values and the table are kept either way."""
+    The PSI metrics follow the warnings' rule (`monitoring.drift.drift_metrics`): a feature the
+    served model does not read has no `psi_<feature>`, the `schema.context` columns are one
+    `psi_market_conditions` when it reads them. `features_drifted` is logged only when the run
+    had enough leads for drift to mean something (`drift_checked` says which); the PSI values
+    and the whole table are kept either way."""
     exp = experiment_id(SCORING_EXPERIMENT)
     with mlflow.start_run(run_name="score", experiment_id=exp, tags=process_tags()) as run:
         tags = {"model_uri": model_uri, "model_version": summary.model_version, "engine": engine}
@@ -282,13 +286,11 @@ def log_scoring_run(
         }
         drift = summary.drift
         if drift is not None and len(drift):
-            metrics.update({f"psi_{r.feature}": float(r.psi) for r in drift.itertuples()})
-            metrics["psi_max"] = float(drift["psi"].max())
-            checked = summary.drift_checked
-            mlflow.set_tag("drift_checked", str(checked).lower())
-            if checked:
-                metrics["features_drifted"] = float(drift["drifted"].sum())
-            mlflow.log_table(drift, "drift/psi.json")
+            # per feature only what the model reads; the market conditions as one value
+            said, tags = drift_metrics(drift, summary.drift_checked)
+            metrics.update(said)
+            mlflow.set_tags(tags)
+            mlflow.log_table(drift, "drift/psi.json")  # every feature, with used/market_condition
         log_metrics(metrics)
         return run.info.run_id
 
