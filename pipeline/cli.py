@@ -423,12 +423,14 @@ def monitor(
         ),
     ] = None,
 ) -> None:
-    """Realised conversion per stage against what the model promised (mean probability)."""
+    """Realised conversion per stage and per grade against what the model promised (mean
+    probability); warns when a grade converts significantly below the grade under it."""
     from pipeline.jobs import monitor_and_log
 
     cfg = load_config(config)
-    table = monitor_and_log(cfg, outcomes, scores or cfg.scoring.output)
-    echo(console.monitor_lines(table))
+    done = monitor_and_log(cfg, outcomes, scores or cfg.scoring.output)
+    echo(done.warnings, err=True)
+    echo(console.monitor_lines(done))
 
 
 @app.command()

@@ -202,16 +202,24 @@ def segment_line(info: dict) -> str | None:
     )
 
 
-def monitor_lines(table) -> list[str]:
-    """Per stage: scored, with an outcome, won, realised and promised conversion, the gap."""
+def monitor_lines(done) -> list[str]:
+    """Per stage, then per grade (when the scores have grades): scored, with an outcome, won,
+    realised and promised (for grades: expected) conversion, the gap; a blank line between."""
+    lines = _conversion_lines(done.stages, "stage", "promised_conversion", "promised")
+    if done.grades is not None:
+        exp = "expected_conversion"
+        lines += ["", *_conversion_lines(done.grades, "grade", exp, "expected")]
+    return lines
+
+
+def _conversion_lines(table, key: str, promised: str, word: str) -> list[str]:
     head = (
-        f"{'stage':<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} "
-        f"{'promised':>9} {'gap':>7}"
+        f"{key:<6} {'scored':>10} {'outcomes':>10} {'won':>8} {'realised':>9} {word:>9} {'gap':>7}"
     )
     return [head] + [
-        f"{r.stage:<6} {r.scored:>10,} {r.with_outcome:>10,} {r.won:>8,} "
-        f"{r.realised_conversion:>9.3f} {r.promised_conversion:>9.3f} {r.gap:>+7.3f}"
-        for r in table.itertuples()
+        f"{r[key]:<6} {r['scored']:>10,} {r['with_outcome']:>10,} {r['won']:>8,} "
+        f"{r['realised_conversion']:>9.3f} {r[promised]:>9.3f} {r['gap']:>+7.3f}"
+        for r in table.to_dict("records")
     ]
 
 

@@ -36,7 +36,7 @@ from pipeline.io.rules import normalize_ids, parse_as_of
 from pipeline.io.sinks import output_lock, read_table_output
 from pipeline.modeling.prepare import split_for_training
 from pipeline.modeling.scorer import LeadScorer
-from pipeline.monitoring.monitor import monitor, read_scores_file
+from pipeline.monitoring.monitor import Monitored, monitor, read_scores_file
 from pipeline.report.scoring import scoring_report
 from pipeline.report.training import training_report
 from pipeline.serving import database
@@ -425,23 +425,25 @@ def explain_leads(
     return Explained(out, version, when, scorer, canon, events)
 
 
-def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> pd.DataFrame:
-    """Realised conversion per stage against what the model promised; logged as a monitor run.
+def monitor_and_log(cfg: Config, outcomes: Path, scores: str | Path) -> Monitored:
+    """Realised conversion per stage and per grade against what the model promised; logged as
+    a monitor run.
 
-    `scores` is a scores file or the database URL a scoring run wrote to (its latest view)."""
+    `scores` is a scores file or the database URL a scoring run wrote to (its latest view); its
+    `grade` column is read when it has one (scores written before grades existed have none)."""
     need = ["lead_id", "probability", "stage"]
     if database.is_database_url(str(scores)):
         database.check_url(str(scores))
         source = database.safe_url(str(scores))
-        frame = database.read_latest(str(scores), need)
+        frame = database.read_latest(str(scores), need, optional=("grade",))
     else:
         source = str(scores)
         frame = read_scores_file(Path(scores), need)
-    table = monitor(cfg, outcomes, frame, source)
+    done = monitor(cfg, outcomes, frame, source)
     store.setup()
     with store.storage_errors("cannot log the monitoring run"):
-        runs.log_monitor_run(table, outcomes, source)
-    return table
+        runs.log_monitor_run(done, outcomes, source)
+    return done
 
 
 def promote(version: str, reason: str = "leadscore promote") -> str | None:

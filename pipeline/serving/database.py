@@ -363,16 +363,24 @@ def read_previous(url: str, run_id: str) -> pd.DataFrame | None:
     return earlier_frame(df.astype({"lead_id": "string", "model_version": "string"}))
 
 
-def read_latest(url: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """The latest score of every lead (view `lead_scores_latest`), e.g. for `leadscore monitor`."""
+def read_latest(
+    url: str, columns: list[str] | None = None, optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The latest score of every lead (view `lead_scores_latest`), e.g. for `leadscore monitor`.
+    `optional`: columns read too when the view has them (`grade`: a table written before grades
+    existed has none)."""
     engine = connect(url)
     try:
         with engine.connect() as conn:
-            if VIEW not in sa.inspect(conn).get_view_names():
+            insp = sa.inspect(conn)
+            if VIEW not in insp.get_view_names():
                 raise DataError(
                     f"{safe_url(url)}: no view {VIEW}; write scores there first with "
                     f"'leadscore score --output {safe_url(url)}'"
                 )
+            if columns and optional:
+                have = {c["name"] for c in insp.get_columns(VIEW)}
+                columns = [*columns, *(c for c in optional if c in have)]
             cols = ", ".join(columns) if columns else "*"
             return pd.read_sql(sa.text(f"SELECT {cols} FROM {VIEW}"), conn)
     except sa.exc.SQLAlchemyError as e:

@@ -30,6 +30,7 @@ from pipeline.evaluation.gate import GateResult, target_definition
 from pipeline.explain.fields import with_context
 from pipeline.explain.plots import field_figures, importance_bar, shap_beeswarm
 from pipeline.monitoring.drift import drift_metrics
+from pipeline.monitoring.monitor import Monitored
 from pipeline.report.card import model_card, split_sentence
 from pipeline.report.fmt import field_namer
 from pipeline.serving.outputs import ScoreSummary
@@ -295,21 +296,40 @@ def log_scoring_run(
         return run.info.run_id
 
 
-def log_monitor_run(table: pd.DataFrame, outcomes: Path, scores: str) -> str:
-    """Log promised against realised conversion per stage (experiment `lead-scoring-scoring`)."""
+def log_monitor_run(done: Monitored, outcomes: Path, scores: str) -> str:
+    """Log promised against realised conversion per stage and per grade (experiment
+    `lead-scoring-scoring`): `realised_<stage>`, `promised_<stage>`, `with_outcome_<stage>`;
+    with grades `grade_<G>_conversion`, `grade_<G>_expected`, `grade_<G>_with_outcome`,
+    `grade_<G>_won` and `grades_out_of_order` (1 when the order warning was raised)."""
     with mlflow.start_run(
         run_name="monitor", experiment_id=experiment_id(SCORING_EXPERIMENT)
     ) as run:
         mlflow.log_params({"outcomes_file": outcomes.name, "scores_file": scores})
         metrics = {}
-        for r in table.itertuples():
+        for r in done.stages.itertuples():
             if pd.notna(r.realised_conversion):
                 metrics[f"realised_{r.stage}"] = float(r.realised_conversion)
                 metrics[f"promised_{r.stage}"] = float(r.promised_conversion)
                 metrics[f"with_outcome_{r.stage}"] = float(r.with_outcome)
+        if done.grades is not None:
+            metrics.update(grade_metrics(done.grades))
+            metrics["grades_out_of_order"] = float(bool(done.warnings))
+            mlflow.log_table(done.grades, "monitor/realised_by_grade.json")
         log_metrics(metrics)
-        mlflow.log_table(table, "monitor/realised_vs_promised.json")
+        mlflow.log_table(done.stages, "monitor/realised_vs_promised.json")
         return run.info.run_id
+
+
+def grade_metrics(grades: pd.DataFrame) -> dict[str, float]:
+    """Per grade with an outcome: realised and expected conversion, leads with an outcome, won."""
+    out = {}
+    for r in grades.itertuples():
+        if pd.notna(r.realised_conversion):
+            out[f"grade_{r.grade}_conversion"] = float(r.realised_conversion)
+            out[f"grade_{r.grade}_expected"] = float(r.expected_conversion)
+            out[f"grade_{r.grade}_with_outcome"] = float(r.with_outcome)
+            out[f"grade_{r.grade}_won"] = float(r.won)
+    return out
 
 
 def latest_training_run(experiment: str = EXPERIMENT) -> pd.Series:

@@ -58,7 +58,7 @@ def test_monitor_and_training_read_the_same_outcomes(tmp_path, outcome_column):
     p = np.array([0.9, 0.5, 0.1, 0.8, 0.45, 0.2])
     stage = np.array(["SQL", "MQL", "lead"] * 2)
     scores = pd.DataFrame({"lead_id": trained.index, "probability": p, "stage": stage})
-    table = monitor(cfg, Path(cfg.data.outcomes), scores, "scores.csv").set_index("stage")
+    table = monitor(cfg, Path(cfg.data.outcomes), scores, "scores.csv").stages.set_index("stage")
     known = trained.notna().to_numpy()
     for s in ("SQL", "MQL", "lead"):
         mine = known & (stage == s)

@@ -115,17 +115,28 @@ def test_postgres_history_latest_view_and_score_change(registered, postgres_url)
 
 
 def assert_monitor_reads_the_latest_view(tmp: Path, cfg: Path, url: str, leads: pd.DataFrame):
-    """`leadscore monitor --scores URL`: every scored lead once, its outcome joined."""
+    """`leadscore monitor --scores URL`: every scored lead once, its outcome joined, per stage
+    and per grade (the view's `grade` column)."""
     leads[["lead_id", "outcome"]].to_csv(tmp / "outcomes.csv", index=False)
     args = ["monitor", "--config", str(cfg), "--outcomes", "outcomes.csv", "--scores", url]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    lines = r.output.splitlines()  # the table after its header (the match line comes before)
-    table = lines[next(i for i, ln in enumerate(lines) if ln.startswith("stage")) + 1 :]
-    rows = {ln.split()[0]: ln.split() for ln in table if ln.strip()}
     labelled = leads["outcome"].isin(["won", "lost"]).sum()
-    assert sum(int(v[1].replace(",", "")) for v in rows.values()) == len(leads)
-    assert sum(int(v[2].replace(",", "")) for v in rows.values()) == labelled
+    for key in ("stage", "grade"):
+        rows = _table_rows(r.stdout, key)
+        assert sum(int(v[1].replace(",", "")) for v in rows.values()) == len(leads), key
+        assert sum(int(v[2].replace(",", "")) for v in rows.values()) == labelled, key
+
+
+def _table_rows(output: str, key: str) -> dict[str, list[str]]:
+    """The rows of the printed table whose header starts with `key`, up to the blank line."""
+    lines = output.splitlines()
+    rows = {}
+    for ln in lines[next(i for i, ln in enumerate(lines) if ln.startswith(key)) + 1 :]:
+        if not ln.strip():
+            break
+        rows[ln.split()[0]] = ln.split()
+    return rows
 
 
 @pytest.mark.slow
@@ -287,3 +298,20 @@ def test_grade_column_in_table_and_view_added_to_an_older_table(tmp_path):
     latest = database.read_latest(url).set_index("lead_id")
     assert latest.loc["L0", "grade"] == "C" and latest.loc["L1", "grade"] == "B"
     assert pd.isna(latest.loc["L2", "grade"])
+
+
+def test_monitor_reads_grade_only_where_the_view_has_it(tmp_path):
+    """`leadscore monitor --scores URL` asks the view for `grade` only when it has one: a view an
+    earlier leadscore made without it is still read (the monitor then reports per stage only)."""
+    url = f"sqlite:///{tmp_path / 'scores.db'}"
+    need = ["lead_id", "probability", "stage"]
+    database.write_scores(url, staged_file(tmp_path / "a.csv", [10, 20, 30]), "a")
+    assert "grade" in database.read_latest(url, need, optional=("grade",)).columns
+    db = sqlite3.connect(tmp_path / "scores.db")
+    db.execute(f"DROP VIEW {database.VIEW}")
+    db.execute(f"ALTER TABLE {database.TABLE} DROP COLUMN grade")  # as an older version made it
+    db.execute(f"CREATE VIEW {database.VIEW} AS SELECT * FROM {database.TABLE}")
+    db.commit()
+    db.close()
+    old = database.read_latest(url, need, optional=("grade",))
+    assert list(old.columns) == need and len(old) == 3
