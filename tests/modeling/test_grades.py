@@ -45,12 +45,29 @@ def test_draft_is_always_ordered(sql, mql, base, swap):
     assert 1 > f.A > f.B > f.C > 0
 
 
+@given(st.floats(0.001, 0.99), st.floats(0.001, 0.99), st.floats(0.0005, 0.9), st.booleans())
+def test_draft_never_grades_an_average_lead_d(sql, mql, base, swap):
+    """A lead as likely to convert as the average lead is never D, and while the SQL cutoff lies
+    above the base rate, B's floor is the base rate: a B means "at least as likely as the average
+    lead" whatever the MQL cutoff. (A model that separates well has its MQL cutoff above the base
+    rate; the draft then squeezed B and C between the cutoffs and put the leads from the base
+    rate up to the MQL cutoff in D.)"""
+    if swap:
+        sql, mql = mql, sql
+    f = draft_floors(Cutoffs(mql=mql, sql=sql, sql_rule="", mql_rule=""), base)
+    assert grade_of(np.array([base]), f)[0] != "D"
+    b = float(f"{base:.2g}")
+    if 1 > float(f"{sql:.2g}") > b:
+        assert f.B == b
+
+
 def test_draft_reads_cutoffs_and_base_rate():
     f = draft_floors(Cutoffs(mql=0.04, sql=0.31, sql_rule="", mql_rule=""), 0.1)
     assert (f.A, f.B, f.C) == (0.31, 0.1, 0.04)
-    # a base rate outside the cutoffs: B between them
-    f = draft_floors(Cutoffs(mql=0.04, sql=0.36, sql_rule="", mql_rule=""), 0.02)
-    assert (f.A, f.B, f.C) == (0.36, 0.12, 0.04)
+    # an MQL cutoff above the base rate (the sample's model: 0.146 against 0.10) is no C floor:
+    # C at half the base rate
+    f = draft_floors(Cutoffs(mql=0.1462, sql=0.2007, sql_rule="", mql_rule=""), 0.1)
+    assert (f.A, f.B, f.C) == (0.2, 0.1, 0.05)
 
 
 @pytest.mark.parametrize("bad", [{"A": 0.2, "B": 0.4, "C": 0.1}, {"A": 1.2, "B": 0.4, "C": 0.1}])
