@@ -42,7 +42,7 @@ def draft_floors(cutoffs: Cutoffs, base_rate: float) -> GradeFloors:
 
     B stays at the base rate because that is what a B means. A model that separates leads well
     has its MQL cutoff above the base rate (the sample's: 80% of the wins in the top fifth of
-    leads, cutoff 0.146 against a base rate of 0.10); fitting B between the cutoffs instead made
+    leads, cutoff 0.146 against a base rate of 0.092); fitting B between the cutoffs instead made
     B and C slivers (0.17 and 0.15: 30 of 719 scored leads) and put every lead from the base
     rate up to the MQL cutoff, better than average, in D."""
     a, b = _round2(cutoffs.sql), _round2(base_rate)

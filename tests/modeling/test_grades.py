@@ -64,10 +64,10 @@ def test_draft_never_grades_an_average_lead_d(sql, mql, base, swap):
 def test_draft_reads_cutoffs_and_base_rate():
     f = draft_floors(Cutoffs(mql=0.04, sql=0.31, sql_rule="", mql_rule=""), 0.1)
     assert (f.A, f.B, f.C) == (0.31, 0.1, 0.04)
-    # an MQL cutoff above the base rate (the sample's model: 0.146 against 0.10) is no C floor:
-    # C at half the base rate
-    f = draft_floors(Cutoffs(mql=0.1462, sql=0.2007, sql_rule="", mql_rule=""), 0.1)
-    assert (f.A, f.B, f.C) == (0.2, 0.1, 0.05)
+    # an MQL cutoff above the base rate (the sample's model: 0.146 against 0.092) is no C
+    # floor: C at half the base rate
+    f = draft_floors(Cutoffs(mql=0.1462, sql=0.2007, sql_rule="", mql_rule=""), 0.0921)
+    assert (f.A, f.B, f.C) == (0.2, 0.092, 0.046)
 
 
 @pytest.mark.parametrize("bad", [{"A": 0.2, "B": 0.4, "C": 0.1}, {"A": 1.2, "B": 0.4, "C": 0.1}])
