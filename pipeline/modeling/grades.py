@@ -8,8 +8,6 @@ own cutoffs and base rate (`draft_floors`) when `scoring.grades` does not give t
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 

@@ -89,13 +89,6 @@ def realised_per(s: pd.DataFrame, column: str, order: tuple[str, ...]) -> pd.Dat
     return out
 
 
-def realised_vs_promised(
-    scores: pd.DataFrame, labels: pd.Series, absent_lost: bool
-) -> pd.DataFrame:
-    """Per stage: leads scored, leads with an outcome, won, realised rate, promised (mean p)."""
-    return realised_per(with_outcomes(scores, labels, absent_lost), "stage", STAGE_ORDER)
-
-
 def has_grades(scores: pd.DataFrame) -> bool:
     """Whether the scores carry grades: a `grade` column with at least one grade in it (scores
     written before grades existed have no column; a model without floors leaves it empty)."""

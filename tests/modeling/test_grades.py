@@ -58,7 +58,7 @@ def test_draft_never_grades_an_average_lead_d(sql, mql, base, swap):
     assert grade_of(np.array([base]), f)[0] != "D"
     b = float(f"{base:.2g}")
     if 1 > float(f"{sql:.2g}") > b:
-        assert f.B == b
+        assert b == f.B
 
 
 def test_draft_reads_cutoffs_and_base_rate():

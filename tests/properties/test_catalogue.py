@@ -15,7 +15,7 @@ from pipeline.errors import DataError
 from pipeline.io import fastcsv
 from pipeline.io.canonical import canonical_leads, load_events, load_leads, outcome_labels
 from pipeline.io.keys import MatchCount
-from pipeline.monitoring.monitor import realised_vs_promised
+from pipeline.monitoring.monitor import STAGE_ORDER, realised_per, with_outcomes
 from pipeline.serving import rows
 from tests.properties.conftest import config_for
 from tests.properties.exports import ACT_ID, LEAD_ID, OUT_ID, sample, write_export
@@ -128,7 +128,8 @@ def test_won_beside_Won_in_monitor(export, caplog):
     assert int(labels.sum()) == n_won
     assert int(load_leads(cfg)["_label"].sum()) == n_won  # training reads them the same
     scores = pd.DataFrame({"lead_id": labels.index, "stage": "SQL", "probability": 0.5})
-    assert realised_vs_promised(scores, labels, False)["won"].sum() == n_won
+    table = realised_per(with_outcomes(scores, labels, False), "stage", STAGE_ORDER)
+    assert table["won"].sum() == n_won
 
 
 def test_values_neither_won_nor_lost_are_named_in_one_line(export, caplog):

@@ -83,3 +83,15 @@ def registered(registered_store, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp)
     return tmp, cfg
+
+
+def printed_table(output: str, key: str) -> dict[str, list[str]]:
+    """The rows of a table `leadscore monitor` printed, by their first word: the lines after the
+    header that starts with `key` (stage or grade), up to a blank line."""
+    lines = output.splitlines()
+    rows = {}
+    for ln in lines[next(i for i, ln in enumerate(lines) if ln.startswith(key)) + 1 :]:
+        if not ln.strip():
+            break
+        rows[ln.split()[0]] = ln.split()
+    return rows

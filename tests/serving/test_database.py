@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.serving import database
+from tests.serving.conftest import printed_table
 
 runner = CliRunner()
 TIMEOUT = 300  # seconds a subprocess may take to reach the write on a busy machine
@@ -123,20 +124,9 @@ def assert_monitor_reads_the_latest_view(tmp: Path, cfg: Path, url: str, leads: 
     assert r.exit_code == 0, r.output
     labelled = leads["outcome"].isin(["won", "lost"]).sum()
     for key in ("stage", "grade"):
-        rows = _table_rows(r.stdout, key)
+        rows = printed_table(r.stdout, key)
         assert sum(int(v[1].replace(",", "")) for v in rows.values()) == len(leads), key
         assert sum(int(v[2].replace(",", "")) for v in rows.values()) == labelled, key
-
-
-def _table_rows(output: str, key: str) -> dict[str, list[str]]:
-    """The rows of the printed table whose header starts with `key`, up to the blank line."""
-    lines = output.splitlines()
-    rows = {}
-    for ln in lines[next(i for i, ln in enumerate(lines) if ln.startswith(key)) + 1 :]:
-        if not ln.strip():
-            break
-        rows[ln.split()[0]] = ln.split()
-    return rows
 
 
 @pytest.mark.slow

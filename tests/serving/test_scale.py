@@ -18,6 +18,7 @@ from pipeline.monitoring.drift import MIN_ROWS, DriftCounter, DriftReference, ps
 from pipeline.serving.batch import score_files
 from pipeline.serving.request import ScoreRequest
 from pipeline.synthetic.sample import generate
+from tests.serving.conftest import printed_table
 
 runner = CliRunner()
 AS_OF = pd.Timestamp("2026-11-01")
@@ -213,15 +214,15 @@ def test_monitor_reports_realised_vs_promised_per_stage(registered):
     args = ["monitor", "--config", str(cfg), "--outcomes", str(tmp / "outcomes.csv")]
     r = runner.invoke(app, [*args, "--scores", str(tmp / "all.csv")])
     assert r.exit_code == 0, r.output
-    lines = r.output.splitlines()  # the table after its header (the match line comes before)
-    table = lines[next(i for i, ln in enumerate(lines) if ln.startswith("stage")) + 1 :]
-    rows = {ln.split()[0]: ln.split() for ln in table if ln.strip()}
-    assert {"SQL", "lead"} <= set(rows)
-    # SQL leads promised and realised more conversion than plain leads
-    assert float(rows["SQL"][4]) > float(rows["lead"][4])
-    assert float(rows["SQL"][5]) > float(rows["lead"][5])
     closed = outcomes["outcome"].isin(["won", "lost"]).sum()
-    assert sum(int(v[2].replace(",", "")) for v in rows.values()) == closed
+    for key, high, low in [("stage", "SQL", "lead"), ("grade", "A", "D")]:
+        rows = printed_table(r.stdout, key)
+        assert {high, low} <= set(rows), key
+        # the top stage and grade promised and realised more conversion than the bottom ones
+        assert float(rows[high][4]) > float(rows[low][4]), key
+        assert float(rows[high][5]) > float(rows[low][5]), key
+        assert sum(int(v[2].replace(",", "")) for v in rows.values()) == closed, key
+    assert "grades out of order" not in r.stderr  # the model's own history: grades in order
 
     r = runner.invoke(
         app,
