@@ -47,7 +47,13 @@ from pipeline.io.blocks import (
     read_lead_block,
     read_raw_block,
 )
-from pipeline.io.canonical import attach_read_outcome, duplicate_line, first_duplicate
+from pipeline.io.canonical import (
+    TEXT,
+    attach_read_outcome,
+    duplicate_line,
+    first_duplicate,
+    text_cells,
+)
 from pipeline.io.rules import convention_of, nonfinite_warning
 
 log = logging.getLogger(__name__)
@@ -123,6 +129,8 @@ def narrow_leads(
     (after the label rules, as in the local reader) and the non-finite numbers' warnings."""
     narrow = [client.submit(_narrow, p, cfg.schema.feature_columns()) for p in parts]
     leads = pd.concat(client.gather(narrow)).sort_values("_row").drop(columns="_row")
+    for c in cfg.schema.categorical:  # text, or None in every row, as `canonical_leads` gives
+        leads[c] = text_cells(leads[c])
     attach_read_outcome(leads, cfg, shown)
     late = [p for p, _ in block_notes if p is not None and p.rank > OUTCOME]
     if late:
@@ -205,6 +213,9 @@ def _lead_part(pieces: list[pd.DataFrame]) -> tuple[pd.DataFrame, tuple | None]:
     ids = leads.index.to_series(index=None)
     written = leads["_id_written"].astype("string").fillna(ids.astype("string"))
     first = first_duplicate(ids, written, leads["_row"].to_numpy())
+    for c in [c for c, d in leads.dtypes.items() if d is np.dtype(object)]:  # all-empty blocks
+        if c not in ("_id_written", "_outcome"):
+            leads[c] = leads[c].astype(TEXT)
     return leads.drop(columns="_id_written"), first
 
 
