@@ -281,7 +281,7 @@ def _outcome_cells(
             require_columns(raw, [oc.column], shown, "schema.outcome.column")
         except DataError as e:
             return Problem(OUTCOME, 0, str(e))
-        out["_outcome"] = outcome_text(raw[oc.column]).to_numpy()
+        out["_outcome"] = pd.Categorical(outcome_text(raw[oc.column]))  # a few values
     if not oc.closed_at:
         return None
     try:

@@ -128,7 +128,8 @@ def narrow_leads(
     """The narrow frame in the file's order, with its labels set here; the close-date errors
     (after the label rules, as in the local reader) and the non-finite numbers' warnings."""
     narrow = [client.submit(_narrow, p, cfg.schema.feature_columns()) for p in parts]
-    leads = pd.concat(client.gather(narrow)).sort_values("_row").drop(columns="_row")
+    leads = pd.concat(client.gather(narrow))
+    leads = leads.take(np.argsort(leads.pop("_row").to_numpy(), kind="stable"))  # one copy
     for c in cfg.schema.categorical:  # text, or None in every row, as `canonical_leads` gives
         leads[c] = text_cells(leads[c])
     attach_read_outcome(leads, cfg, shown)
