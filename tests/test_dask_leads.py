@@ -19,7 +19,7 @@ from pipeline.config import Config
 from pipeline.errors import DataError
 from pipeline.io.canonical import load_leads
 from pipeline.training.leadparts import read_leads_on_cluster
-from tests.conftest import run, write_config
+from tests.conftest import refuse_reading_here, run, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -124,29 +124,7 @@ def test_train_succeeds_with_the_drivers_leads_readers_broken(
     run counts the local engine's leads."""
     import mlflow
 
-    import pipeline.io.canonical as canonical
-    import pipeline.io.readers as readers
-    import pipeline.jobs as jobs
-
-    leads_file = Path(sample_config.data.leads).resolve()
-
-    def refuse(*_a, **_k):
-        raise AssertionError("the driver read the leads file")
-
-    def guard(real):
-        def read(src, *a, **k):
-            if isinstance(src, (str, Path)) and Path(src).resolve() == leads_file:
-                refuse()
-            return real(src, *a, **k)
-
-        return read
-
-    for module in (jobs, canonical):
-        monkeypatch.setattr(module, "load_leads", refuse)
-    for module in (canonical, readers):
-        monkeypatch.setattr(module, "read_table", guard(readers.read_table))
-    monkeypatch.setattr(pd, "read_csv", guard(pd.read_csv))
-    monkeypatch.setattr(pd, "read_parquet", guard(pd.read_parquet))
+    refuse_reading_here(monkeypatch, Path(sample_config.data.leads), "load_leads")
     cfg_path = write_config(
         tmp_path / "config.yaml", sample_dir, training={"dask": {"block_mb": 0.1}}
     )
