@@ -138,16 +138,8 @@ def split_partitions(
     for k in range(n_parts):
         lp = leads.loc[lead_part == k, NARROW]
         mine = client.scatter((lp, split[split.index.isin(lp.index)]), workers=[export.host(k)])
-        parts.append(
-            client.submit(
-                _training_part,
-                mine,
-                export.leads[k],
-                export.parts[k],
-                when,
-                workers=[export.host(k)],
-            )  # fmt: skip
-        )
+        ours = (mine, export.leads[k], export.parts[k], when)
+        parts.append(client.submit(_training_part, *ours, workers=[export.host(k)]))
     fit_leads = leads.loc[split.index[split == "fit"]]
     per_part = client.gather([client.submit(_fit_type_counts, p) for p in parts])
     email = any(client.gather([client.submit(_fit_has_email, p) for p in parts]))
