@@ -277,7 +277,7 @@ def attach_read_outcome(out: pd.DataFrame, cfg: Config, path: str | Path) -> Non
     elif oc.column is None:
         out["_label"] = _labels_by_presence(np.ones(len(out), bool), cfg)
     else:
-        out["_label"] = labels_from_text(text.astype(text.cat.categories.dtype), path, cfg)
+        out["_label"] = labels_from_text(text.astype("string"), path, cfg)  # blocks: categories
 
 
 def _outcomes_table(
