@@ -138,3 +138,30 @@ def flat_model(flat_model_store, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     """The shared flat-shape model's store made current for one test: (folder, config, URI)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", flat_model_store[2])
     return flat_model_store
+
+
+def refuse_reading_here(monkeypatch: pytest.MonkeyPatch, path: Path, loader: str) -> None:
+    """Every way this process could read `path` raises (the Dask workers, other processes, are
+    not patched): `loader` ('load_events' or 'load_leads') where jobs and canonical call it, the
+    table reader and pandas' csv and parquet readers on that path."""
+    import pipeline.io.canonical as canonical
+    import pipeline.io.readers as readers
+    import pipeline.jobs as jobs
+
+    def refuse(*_a, **_k):
+        raise AssertionError(f"the driver read {path}")
+
+    def guard(real):
+        def read(src, *a, **k):
+            if isinstance(src, (str, Path)) and Path(src).resolve() == path.resolve():
+                refuse()
+            return real(src, *a, **k)
+
+        return read
+
+    for module in (jobs, canonical):
+        monkeypatch.setattr(module, loader, refuse)
+    for module in (canonical, readers):
+        monkeypatch.setattr(module, "read_table", guard(readers.read_table))
+    monkeypatch.setattr(pd, "read_csv", guard(pd.read_csv))
+    monkeypatch.setattr(pd, "read_parquet", guard(pd.read_parquet))

@@ -15,7 +15,7 @@ import pytest
 from pipeline.config import Config
 from pipeline.jobs import load_training_data
 from pipeline.modeling.prepare import prepare_training_rows
-from tests.conftest import run, write_config
+from tests.conftest import refuse_reading_here, run, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -45,31 +45,6 @@ def _small_blocks_config(sample_dir: Path, tmp_path: Path, activities: Path | No
     return path
 
 
-def _refuse_reading_the_activities_here(monkeypatch: pytest.MonkeyPatch, activities: Path) -> None:
-    """Every way this process could read the activities file raises (the workers, other
-    processes, are not patched): the local reader, its table reader and pandas' csv reader."""
-    import pipeline.io.canonical as canonical
-    import pipeline.io.readers as readers
-    import pipeline.jobs as jobs
-
-    def refuse(*_a, **_k):
-        raise AssertionError("the driver read the activities file")
-
-    def guard(real):
-        def read(src, *a, **k):
-            if isinstance(src, (str, Path)) and Path(src).resolve() == activities.resolve():
-                refuse()
-            return real(src, *a, **k)
-
-        return read
-
-    for module in (jobs, canonical):
-        monkeypatch.setattr(module, "load_events", refuse)
-    for module in (canonical, readers):
-        monkeypatch.setattr(module, "read_table", guard(readers.read_table))
-    monkeypatch.setattr(pd, "read_csv", guard(pd.read_csv))
-
-
 def test_the_driver_never_reads_the_activities_file(
     cluster,
     sample_dir: Path,
@@ -83,7 +58,7 @@ def test_the_driver_never_reads_the_activities_file(
     workers read the file; the run's counts are the local engine's, and it records this
     process's peak memory beside the workers'."""
     cfg_path = _small_blocks_config(sample_dir, tmp_path)
-    _refuse_reading_the_activities_here(monkeypatch, Path(sample_config.data.activities))
+    refuse_reading_here(monkeypatch, Path(sample_config.data.activities), "load_events")
     res = run("train", "--config", cfg_path, "--engine", "dask", "--scheduler",
               cluster.scheduler_address, "--quiet")  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -83,6 +83,7 @@ def canonical_leads(
     counts: dict[str, int] | None = None,
     decimal: str | dict[str, str] | None = None,
     values: LeadValues | None = None,
+    first_row: int | None = None,
 ) -> pd.DataFrame:
     """Map a raw leads frame (the export's column names) to the canonical shape, without outcomes.
 
@@ -92,17 +93,21 @@ def canonical_leads(
     column's own, decided over its values. The conventions used are kept in `attrs["decimals"]`:
     training stores them in the model, so scoring reads an ambiguous `1.234` as training did.
     `values`: the cells parsed already (`LeadValues.parse` of a frame holding `raw`'s rows, as
-    scoring does to find its bad rows); a bad one is still an error here."""
+    scoring does to find its bad rows); a bad one is still an error here. `first_row`: the data
+    rows of the file before `raw` when it is a block of `pipeline.io.blocks` (its ids are checked
+    for repeats over every block by its caller), so an error names the file's row."""
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, sc.feature_columns(), path, "schema.categorical/numeric/flags")
-    index = _lead_index(raw[sc.lead_id], path, sc.lead_id)
+    index = _lead_index(raw[sc.lead_id], path, sc.lead_id, first_row)
+    before = first_row or 0
     has_created = bool(sc.created_at) and sc.created_at in raw.columns
     if sc.created_at and require_created and not has_created:
         require_columns(raw, [sc.created_at], path, "schema.created_at")
     v = LeadValues.parse(raw, sc, decimal) if values is None else values.rows(raw.index)
     cols: dict[str, object] = {"_created_at": pd.NaT}
     if has_created:
-        refuse_bad_dates(raw[sc.created_at], v.bad[sc.created_at], path, sc.created_at, sc.dayfirst)
+        bad = v.bad[sc.created_at]
+        refuse_bad_dates(raw[sc.created_at], bad, path, sc.created_at, sc.dayfirst, before)
         cols["_created_at"] = v.parsed[sc.created_at]
     email = raw[sc.email] if sc.email and sc.email in raw.columns else None
     cols["_email"] = None if email is None else text_cells(email, email.to_numpy)
@@ -110,34 +115,66 @@ def canonical_leads(
         cols[c] = text_cells(clean_cells(raw[c]))
     for c in sc.numeric:
         n = int(v.nonfinite[c].sum())
-        check_numbers(raw[c], v.bad[c], n, path, c, counts, v.decimals[c])
+        check_numbers(raw[c], v.bad[c], n, path, c, counts, v.decimals[c], before)
         cols[c] = v.parsed[c]
     for c in sc.flags:
-        refuse_bad_flags(raw[c], v.bad[c], path, c)
+        refuse_bad_flags(raw[c], v.bad[c], path, c, before)
         cols[c] = v.parsed[c]
     out = pd.DataFrame({**cols, "_label": np.nan, "_closed_at": pd.NaT}, index=index)
     out.attrs["decimals"] = v.decimals  # training keeps them in the model (scorer meta)
     return out
 
 
-def _lead_index(ids: pd.Series, path: str | Path, col: str) -> pd.Index:
+def _lead_index(
+    ids: pd.Series, path: str | Path, col: str, first_row: int | None = None
+) -> pd.Index:
     """The lead ids as the canonical index (`rules.normalize_ids`); an empty or repeated one is a
-    one-line error, also when two ids differ only by padding, invisible characters or `.0`."""
+    one-line error, also when two ids differ only by padding, invisible characters or `.0`.
+    A block (`first_row` rows after the file's first) leaves repeats to its caller, who sees
+    every block's ids (`duplicate_ids`)."""
     text = normalize_ids(ids)
     if text.isna().any():
-        i = int(np.flatnonzero(text.isna().to_numpy())[0])
+        i = (first_row or 0) + int(np.flatnonzero(text.isna().to_numpy())[0])
         raise DataError(f"{path}: column '{col}' row {i + 2}: empty lead id; fill or drop the row")
-    dup = text.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        first = int(np.flatnonzero((text == text.iloc[i]).to_numpy())[0])
-        same = ids.astype("string").iloc[first] == ids.astype("string").iloc[i]
-        how = "" if same else f" (row {first + 2} once spaces, invisible characters or .0 go)"
-        raise DataError(
-            f"{path}: column '{col}' row {i + 2}: duplicate lead id '{clean_value(text.iloc[i])}'"
-            f"{how} ({int(dup.sum())} duplicates); keep one row per lead"
-        )
+    if first_row is None:
+        duplicate_ids(text, ids.astype("string"), np.arange(len(text)), path, col)
     return pd.Index(text_cells(text, lambda: text.to_numpy(dtype=object)), name="lead_id")
+
+
+def duplicate_ids(
+    text: pd.Series, raw: pd.Series, rows: np.ndarray, path: str | Path, col: str
+) -> None:
+    """The error at the first repeated id of `text` (normalised ids; `raw`: as written; `rows`:
+    their data rows in the file, ascending)."""
+    first = first_duplicate(text, raw, rows)
+    if first is not None:
+        raise DataError(duplicate_line(path, col, *first))
+
+
+def first_duplicate(
+    text: pd.Series, raw: pd.Series, rows: np.ndarray
+) -> tuple[int, int, str, bool, int] | None:
+    """(its row, the row of its first occurrence, the id, written the same both times, the
+    repeats in `text`) of the first repeated id, or None. A file read in blocks finds this per
+    partition (a lead's rows all meet there) and sums the repeats (`duplicate_line`)."""
+    dup = text.duplicated()
+    if not dup.any():
+        return None
+    i = int(np.flatnonzero(dup.to_numpy())[0])
+    first = int(np.flatnonzero((text == text.iloc[i]).to_numpy())[0])
+    same = bool(raw.iloc[first] == raw.iloc[i])
+    return int(rows[i]), int(rows[first]), str(text.iloc[i]), same, int(dup.sum())
+
+
+def duplicate_line(
+    path: str | Path, col: str, row: int, first: int, value: str, same: bool, repeats: int
+) -> str:
+    """The one line of a repeated lead id (data rows counted from 0)."""
+    how = "" if same else f" (row {first + 2} once spaces, invisible characters or .0 go)"
+    return (
+        f"{path}: column '{col}' row {row + 2}: duplicate lead id '{clean_value(value)}'"
+        f"{how} ({repeats} duplicates); keep one row per lead"
+    )
 
 
 def text_cells(s: pd.Series, as_objects: Callable[[], np.ndarray] | None = None) -> object:
@@ -189,7 +226,7 @@ class LeadValues:
         return LeadValues(index, *({c: a[pos] for c, a in d.items()} for d in parts), self.decimals)
 
 
-def _as_text(s: pd.Series) -> pd.Series:
+def outcome_text(s: pd.Series) -> pd.Series:
     """Outcome values as strings; 1.0 read from parquet or Excel becomes '1', like the config;
     text cells are `clean_cells` (' Won ' is 'Won')."""
     if pd.api.types.is_bool_dtype(s):
@@ -226,6 +263,21 @@ def _attach_outcome(out: pd.DataFrame, raw: pd.DataFrame, cfg: Config, path: Pat
         out["_closed_at"] = parse_dates(
             src[oc.closed_at], src_path, oc.closed_at, cfg.schema.dayfirst
         ).to_numpy()
+
+
+def attach_read_outcome(out: pd.DataFrame, cfg: Config, path: str | Path) -> None:
+    """`_attach_outcome` for leads whose file was read in blocks (`pipeline.io.blocks`): their
+    outcome cells come as text (`_outcome`, dropped here) and their close dates parsed; the
+    label rules run here over every lead, so their error and warning are the local reader's.
+    An outcomes table (`data.outcomes`) is read whole, as the local reader does."""
+    oc, path = cfg.schema.outcome, Path(path)
+    text = out.pop("_outcome") if "_outcome" in out.columns else None
+    if cfg.data.outcomes:
+        _attach_outcome(out, out, cfg, path)  # the leads file's own cells are not read
+    elif oc.column is None:
+        out["_label"] = _labels_by_presence(np.ones(len(out), bool), cfg)
+    else:
+        out["_label"] = labels_from_text(text.astype("string"), path, cfg)  # blocks: categories
 
 
 def _outcomes_table(
@@ -300,9 +352,15 @@ def _labels_by_presence(present: np.ndarray, cfg: Config) -> np.ndarray:
 def _labels_from_column(src: pd.DataFrame, src_path: Path, cfg: Config) -> np.ndarray:
     """1 won, 0 lost, NaN open. No value matching won or lost is a config mistake (the values
     found are listed); a few other values are open leads, noted in the log."""
+    require_columns(src, [cfg.schema.outcome.column], src_path, "schema.outcome.column")
+    return labels_from_text(outcome_text(src[cfg.schema.outcome.column]), src_path, cfg)
+
+
+def labels_from_text(vals: pd.Series, src_path: str | Path, cfg: Config) -> np.ndarray:
+    """`_labels_from_column` on the outcome cells as text already (`outcome_text`): a file read
+    in blocks turns each block's cells to text on its worker and this process labels them all,
+    so the no-match error and the other-values warning see every lead, as the local reader's."""
     oc = cfg.schema.outcome
-    require_columns(src, [oc.column], src_path, "schema.outcome.column")
-    vals = _as_text(src[oc.column])
     folded = vals.str.casefold()
     won = folded.isin(outcome_values(oc.won)).fillna(False).to_numpy(bool)
     lost = folded.isin(outcome_values(oc.lost)).fillna(False).to_numpy(bool)

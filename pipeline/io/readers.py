@@ -256,13 +256,15 @@ def check_numbers(
     col: str,
     counts: dict[str, int] | None,
     decimal: str,
+    first_row: int = 0,
 ) -> None:
     """The error at the first bad cell of a numeric column and its count (or warning) of
-    non-finite ones, for numbers parsed already (`rules.to_numbers`)."""
+    non-finite ones, for numbers parsed already (`rules.to_numbers`). `first_row`: as in
+    `refuse_bad_dates`."""
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: '{clean_value(s.iloc[i])}' is not a number "
+            f"{path}: column '{col}' row {first_row + i + 2}: '{clean_value(s.iloc[i])}' is not a number "
             f"with the column's {DECIMAL_WORDS[decimal]}; fix the value, set data.decimal, or "
             "move the column from schema.numeric to schema.categorical"
         )
@@ -272,13 +274,15 @@ def check_numbers(
         log.warning(nonfinite_warning(path, {col: n_nonfinite}))
 
 
-def refuse_bad_flags(s: pd.Series, bad: pd.Series | np.ndarray, path: str | Path, col: str) -> None:
+def refuse_bad_flags(
+    s: pd.Series, bad: pd.Series | np.ndarray, path: str | Path, col: str, first_row: int = 0
+) -> None:
     """The error at the first bad cell of a yes/no column, for flags parsed already
-    (`rules.to_flags`)."""
+    (`rules.to_flags`). `first_row`: as in `refuse_bad_dates`."""
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(
-            f"{path}: column '{col}' row {i + 2}: '{s.iloc[i]}' is not a yes/no value; use "
+            f"{path}: column '{col}' row {first_row + i + 2}: '{s.iloc[i]}' is not a yes/no value; use "
             "Yes/No, Y/N, true/false or 1/0, or move the column from schema.flags to "
             "schema.categorical"
         )

@@ -235,12 +235,23 @@ def number_convention(s: pd.Series) -> str:
     """'.' or ',': the decimal convention of a text column, decided over all its values. A value
     such as '0,5' or '1.234,5' can only be comma-decimal, '0.5' or '1,234.5' only point-decimal;
     '1,234' or '7' could be either. The convention more values can only be read in wins."""
+    return convention_of(*convention_votes(s))
+
+
+def convention_votes(s: pd.Series) -> tuple[int, int]:
+    """(values only comma-decimal can read, values only point-decimal can read): the evidence of
+    `number_convention`, which a file read in blocks sums over its blocks before deciding."""
     if pd.api.types.is_numeric_dtype(s):
-        return "."
+        return 0, 0
     text = s.dropna().astype(str).str.strip()
     dot = text.str.match(DOT_DECIMAL) | text.str.match(DOT_GROUPED)
     comma = text.str.match(COMMA_DECIMAL) | text.str.match(COMMA_GROUPED)
-    return "," if int((comma & ~dot).sum()) > int((dot & ~comma).sum()) else "."
+    return int((comma & ~dot).sum()), int((dot & ~comma).sum())
+
+
+def convention_of(comma_only: int, dot_only: int) -> str:
+    """The convention more values can only be read in ('.' on a tie)."""
+    return "," if comma_only > dot_only else "."
 
 
 def _fits(text: pd.Series, decimal: str) -> pd.Series:

@@ -74,14 +74,19 @@ def at_scale(cfg: Config, candidate_snapshots: int) -> bool:
     return candidate_snapshots >= cfg.training.scale.min_snapshots
 
 
-def feature_builder(cfg: Config, leads: pd.DataFrame) -> FeatureBuilder:
+def feature_builder(
+    cfg: Config, leads: pd.DataFrame, has_email: bool | None = None
+) -> FeatureBuilder:
     """The feature builder of a config, not fitted yet; `leads` are the ones it may learn from
-    (the fit slice in training), so test leads never switch a feature on."""
+    (the fit slice in training), so test leads never switch a feature on. `has_email`: whether
+    one of them has an e-mail, when `leads` has none (the Dask engine's e-mails stay on its
+    workers, which count it)."""
     sc = cfg.schema
+    email = leads["_email"].notna().any() if has_email is None else has_email
     return FeatureBuilder(
         categorical=list(sc.categorical),
         numeric=[c for c in sc.feature_columns() if c not in sc.categorical],  # flags are 0/1
-        use_email=bool(sc.email) and leads["_email"].notna().any(),
+        use_email=bool(sc.email) and bool(email),
         max_activity_types=cfg.training.max_activity_types,
         decay_half_life_days=tuple(cfg.features.decay_half_life_days),
     )

@@ -47,6 +47,7 @@ from pipeline.modeling.prepare import (
 )
 from pipeline.modeling.split import Split
 from pipeline.training.cluster import driver_peak_mb, worker_peak_mb
+from pipeline.training.leadparts import NARROW
 from pipeline.training.partitions import ClusterExport, partition_of
 from pipeline.training.train import TrainResult, require_outcomes, train
 
@@ -112,6 +113,7 @@ def fit_on_cluster(
         "dask_memory_limit_mb": round(facts.memory_limit_mb, 1),
         "dask_partitions": len(parts),
         "dask_event_blocks": export.blocks,
+        "dask_lead_blocks": export.lead_blocks,
         "dask_rounds": rounds,
         "dask_rounds_from": "early stopping on the gathered fit rows against the validation rows",
         "dask_fit_rows": fit_rows,
@@ -124,38 +126,49 @@ def fit_on_cluster(
 def split_partitions(
     client: Client, cfg: Config, leads: pd.DataFrame, export: ClusterExport
 ) -> Partitions:
-    """The split decided here, on the leads (the events' facts give the export date), and sent
-    to each partition beside its events; the feature builder's vocabulary decided once for all
-    partitions from counts made on the workers."""
+    """The split decided here, on the narrow leads (the events' facts give the export date), and
+    sent to each partition with its leads' labels and dates, beside its leads and events; the
+    feature builder's vocabulary decided once for all partitions from counts made on the
+    workers."""
     leads, s, when = split_for_training(cfg, leads, export.facts)
     split, by_time = s.assignment, s.kind == "time"
     n_parts = len(export.parts)
     lead_part = partition_of(leads.index.to_numpy(), n_parts)
     parts = []
     for k in range(n_parts):
-        lp = leads[lead_part == k]
+        lp = leads.loc[lead_part == k, NARROW]
         mine = client.scatter((lp, split[split.index.isin(lp.index)]), workers=[export.host(k)])
-        parts.append(
-            client.submit(_training_part, mine, export.parts[k], when, workers=[export.host(k)])
-        )
+        ours = (mine, export.leads[k], export.parts[k], when)
+        parts.append(client.submit(_training_part, *ours, workers=[export.host(k)]))
     fit_leads = leads.loc[split.index[split == "fit"]]
     per_part = client.gather([client.submit(_fit_type_counts, p) for p in parts])
-    builder = feature_builder(cfg, fit_leads).fit_counts(
+    email = any(client.gather([client.submit(_fit_has_email, p) for p in parts]))
+    builder = feature_builder(cfg, fit_leads, email).fit_counts(
         pd.concat(per_part).groupby(level=0).sum(),
         bool(fit_leads["_created_at"].notna().any()),
     )
     return Partitions(parts, builder, by_time, s)
 
 
-def _training_part(mine: tuple, read: tuple, when: np.datetime64 | None) -> tuple:
-    """(leads, events, split, export date) of one partition: its events were read here."""
-    leads, split = mine
+def _training_part(
+    mine: tuple, part_leads: pd.DataFrame, read: tuple, when: np.datetime64 | None
+) -> tuple:
+    """(leads, events, split, export date) of one partition: its leads and events were read
+    here; the leads training uses, with the labels and dates this process decided."""
+    narrow, split = mine
+    leads = part_leads.loc[narrow.index].drop(columns=["_row", "_outcome"], errors="ignore")
+    leads[NARROW] = narrow[NARROW]
     return leads, read[0], split, when
 
 
 def _fit_type_counts(part: tuple) -> pd.Series:
     leads, events, split, _ = part
     return type_counts(leads.loc[split.index[split == "fit"]], events)
+
+
+def _fit_has_email(part: tuple) -> bool:
+    leads, _, split, _ = part
+    return bool(leads.loc[split.index[split == "fit"], "_email"].notna().any())
 
 
 def _snapshot_counts(cfg: Config, builder: FeatureBuilder, part: tuple) -> tuple[int, int, int]:

@@ -1,8 +1,9 @@
-"""The export read by the Dask engine: the events by the workers, partitioned by lead id.
+"""The export read by the Dask engine: leads and events by the workers, partitioned by lead id.
 
-This process reads the leads table (one row per lead: the split, the checks and the report need
-every lead) and cuts it into partitions by a hash of the lead id (`partition_of`). The activities
-file, ~20 rows per lead, is never read here: each worker reads blocks of it
+Neither file is read here. The workers read the leads file in blocks and send each lead to its
+partition by a hash of the lead id (`leadparts.partition_of`); this process gathers only the
+narrow frame the checks, the split and the run's facts need (`pipeline.training.leadparts`).
+The activities file, ~20 rows per lead, is read the same way: each worker reads blocks of it
 (`pipeline.io.blocks`, the local reader's rules), cuts each block by the same hash, and the
 pieces of partition k meet on the worker that holds the leads of partition k. There each lead's
 events are kept, matched and cleaned by the local engine's rules (`drop_before_created`), and the
@@ -12,25 +13,22 @@ here: a few numbers per partition and one byte per lead.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from distributed import Client, Future
 
 from pipeline.config import Config
-from pipeline.errors import DataError
-from pipeline.io.blocks import Block, BlockRead, file_blocks, read_event_block
-from pipeline.io.canonical import drop_before_created, empty_events, load_leads
+from pipeline.io.blocks import Block, BlockRead, read_event_block
+from pipeline.io.canonical import drop_before_created, empty_events
 from pipeline.io.eventfacts import EventFacts, report_event_losses
 from pipeline.io.keys import MatchCount, index_positions, present_in
 from pipeline.io.readers import refuse_bad_dates
 from pipeline.training.cluster import ClusterFacts, dask_client
-
-log = logging.getLogger(__name__)
+from pipeline.training.leadparts import decoded_blocks, partition_of, read_leads_on_cluster
 
 
 @dataclass
@@ -43,6 +41,8 @@ class ClusterExport:
     hosts: list[str]
     facts: EventFacts  # summed over the partitions: what the checks and the run say
     blocks: int = 0  # blocks of the activities file the workers read
+    leads: list[Future] = field(default_factory=list)  # partition k's canonical leads
+    lead_blocks: int = 0  # blocks of the leads file the workers read
 
     def host(self, k: int) -> str:
         """Partition k's worker, in address order: the same cluster gets the same placement."""
@@ -65,29 +65,29 @@ class PartNotes:
 def cluster_export(
     cfg: Config, scheduler: str | None = None
 ) -> Iterator[tuple[pd.DataFrame, ClusterExport]]:
-    """The canonical leads and the export on the cluster, for as long as the block runs."""
+    """The leads' narrow frame (`read_leads_on_cluster`) and the export on the cluster, for as
+    long as the block runs."""
     with dask_client(cfg.training.dask, scheduler) as (client, cluster):
-        leads = load_leads(cfg)
-        yield leads, read_on_cluster(client, cfg, leads, cluster)
+        yield read_on_cluster(client, cfg, cluster)
 
 
 def read_on_cluster(
-    client: Client, cfg: Config, leads: pd.DataFrame, cluster: ClusterFacts
-) -> ClusterExport:
-    """Leads sent to their partitions, the activities read and shuffled to them by the workers."""
+    client: Client, cfg: Config, cluster: ClusterFacts
+) -> tuple[pd.DataFrame, ClusterExport]:
+    """Leads and activities read by the workers and shuffled to their partitions; here the
+    leads' narrow frame and the events' facts."""
     n_parts = cfg.training.dask.partitions or 4 * cluster.workers
     hosts = sorted(client.scheduler_info(n_workers=-1)["workers"])
     export = ClusterExport(client, cluster, [], hosts, EventFacts(0, frozenset(), 0, 0, None))
-    lead_part = partition_of(leads.index.to_numpy(), n_parts)
-    lead_futs = [
-        client.scatter(leads[lead_part == k], workers=[export.host(k)]) for k in range(n_parts)
-    ]
+    leads, export.leads, export.lead_blocks = read_leads_on_cluster(
+        client, cfg, export.host, n_parts
+    )
     pieces: list[list[Future]] = [[] for _ in range(n_parts)]
     if cfg.data.activities:
         pieces, export.blocks = event_pieces(client, cfg, n_parts)
     now = pd.Timestamp.now()
     export.parts = [
-        client.submit(_assemble, lead_futs[k], now, *pieces[k], workers=[export.host(k)])
+        client.submit(_assemble, export.leads[k], now, *pieces[k], workers=[export.host(k)])
         for k in range(n_parts)
     ]
     notes: list[PartNotes] = client.gather([client.submit(_notes, p) for p in export.parts])
@@ -97,41 +97,22 @@ def read_on_cluster(
     no_time, before = sum(n.no_time for n in notes), sum(n.before for n in notes)
     report_event_losses(cfg, leads, match, no_time, before)
     export.facts = EventFacts.merge([n.facts for n in notes])
-    return export
-
-
-def partition_of(ids: np.ndarray, n_parts: int) -> np.ndarray:
-    """The partition of each lead id: a hash of its text, so a lead and its events meet."""
-    text = pd.Series(ids).astype("string").fillna("")
-    return (pd.util.hash_pandas_object(text, index=False).to_numpy() % n_parts).astype(int)
+    return leads, export
 
 
 def event_pieces(client: Client, cfg: Config, n_parts: int) -> tuple[list[list[Future]], int]:
     """Per partition, the futures of its pieces of every block of the activities file: each
     block read and cut on a worker, never brought here. Bad input fails as the local reader
     does: an undecodable file is read as cp1252 with a warning, a bad date names its row."""
-    path = cfg.data.activities
     block_bytes = int(cfg.training.dask.block_mb * 2**20)
-    blocks = file_blocks(path, cfg, block_bytes)
-    reads, metas = _read_blocks(client, cfg, blocks, n_parts)
-    bad = next((m[2] for m in metas if m[2] is not None), None)
-    if bad is not None:
-        enc = blocks[0].encoding
-        blocks = file_blocks(path, cfg, block_bytes, "cp1252")
-        reads, metas = _read_blocks(client, cfg, blocks, n_parts)
-        if any(m[2] is not None for m in metas):
-            raise DataError(
-                f"{path}: byte 0x{bad[0]:02x} at offset {bad[1]} is neither {enc} nor cp1252; "
-                "set data.encoding to the file's encoding"
-            )
-        log.warning(
-            "warning: %s: not valid %s (byte 0x%02x at offset %d); read it as cp1252 "
-            "instead: check accented text, or set data.encoding",
-            path,
-            enc,
-            bad[0],
-            bad[1],
-        )
+    blocks, reads, metas = decoded_blocks(
+        client,
+        cfg,
+        cfg.data.activities,
+        block_bytes,
+        "activities file",
+        lambda bs: _read_blocks(client, cfg, bs, n_parts),
+    )
     refuse_first_bad_date(cfg, blocks[0], metas)
     pieces = [[client.submit(_piece, r, k) for r in reads] for k in range(n_parts)]
     return pieces, len(blocks)
