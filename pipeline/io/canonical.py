@@ -98,7 +98,7 @@ def canonical_leads(
     for repeats over every block by its caller), so an error names the file's row."""
     require_columns(raw, [sc.lead_id], path, "schema.lead_id")
     require_columns(raw, sc.feature_columns(), path, "schema.categorical/numeric/flags")
-    index = _lead_index(raw[sc.lead_id], path, sc.lead_id, first_row)
+    index = lead_index(raw[sc.lead_id], path, sc.lead_id, first_row)
     before = first_row or 0
     has_created = bool(sc.created_at) and sc.created_at in raw.columns
     if sc.created_at and require_created and not has_created:
@@ -125,7 +125,7 @@ def canonical_leads(
     return out
 
 
-def _lead_index(
+def lead_index(
     ids: pd.Series, path: str | Path, col: str, first_row: int | None = None
 ) -> pd.Index:
     """The lead ids as the canonical index (`rules.normalize_ids`); an empty or repeated one is a

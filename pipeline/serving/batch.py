@@ -161,6 +161,38 @@ def open_leads(path: Path, cfg: Config, scorer: LeadScorer, fast: bool) -> Leads
     return leads
 
 
+def chosen_model_leads(
+    path: Path, cfg: Config, scorer: LeadScorer, chosen: pd.Index
+) -> pd.DataFrame:
+    """The canonical leads of the `chosen` ids in a leads file a model reads, labelled by `cfg`'s
+    outcome rules (`io.subset.chosen_leads`): read as the scorer reads a file, in batches of
+    `scoring.chunk_size` rows, so memory is one batch plus the chosen leads, not the file. The
+    model's columns are checked as scoring checks them and its numbers read by the conventions it
+    was trained with. A file pyarrow cannot read as `read_table` would is read by pandas, whole,
+    as scoring does: that reader's errors are the precise ones."""
+    from pipeline.io.fastcsv import FastPathUnavailable
+
+    try:
+        return _chosen_leads(path, cfg, scorer, chosen, fast=True)
+    except FastPathUnavailable as e:
+        log.info("%s: fast reader not usable (%s); reading with pandas", path, e)
+        return _chosen_leads(path, cfg, scorer, chosen, fast=False)
+
+
+def _chosen_leads(
+    path: Path, cfg: Config, scorer: LeadScorer, chosen: pd.Index, fast: bool
+) -> pd.DataFrame:
+    from pipeline.io.subset import chosen_leads
+
+    opened = open_leads(path, cfg, scorer, fast)
+    first = iter([opened.chunks])
+
+    def batches() -> Iterator[pd.DataFrame]:  # a second pass (a convention to decide) reopens
+        return next(first, None) or open_leads(path, cfg, scorer, fast).chunks
+
+    return chosen_leads(cfg, path, batches, opened.ids, chosen, trained_decimals(scorer))
+
+
 def _open_fast(
     path: Path, cfg: Config, scorer: LeadScorer, sc: SchemaConfig, step: int
 ) -> LeadsInput:

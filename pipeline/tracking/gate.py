@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -30,9 +31,9 @@ from pipeline.evaluation.gate import (
     target_definition,
     with_leakage_rule,
 )
-from pipeline.io.canonical import load_events, load_leads
-from pipeline.io.readers import read_table
-from pipeline.serving.rows import prepare_leads
+from pipeline.io import fastcsv
+from pipeline.io.canonical import TEXT
+from pipeline.serving.batch import chosen_model_leads
 from pipeline.tracking import registry
 from pipeline.tracking.pyfunc import load_scorer
 from pipeline.tracking.store import CHAMPION, MODEL_NAME
@@ -122,7 +123,14 @@ def champion_age_days(
 
 def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """The test leads, their events and their labels (1 won, 0 lost, NaN open), read as the
-    champion was trained to read them: its outcome mapping decides what it calls won."""
+    champion was trained to read them: its outcome mapping decides what it calls won.
+
+    Read in memory bounded by the test leads, not by the champion's export: a retrain at scale
+    must stay within the memory the first training needs (and with the Dask engine this process
+    never held the export). The leads file in batches keeping the test leads' rows
+    (`batch.chosen_model_leads`: the whole-file rules, the labels decided over every lead), the
+    activities by the block reader training uses, keeping the test leads' events
+    (`fastcsv.training_events`: its fast path wants the ids as pyarrow text)."""
     data = champion.meta.get("data")
     if not data:
         raise DataError(
@@ -130,19 +138,18 @@ def champion_inputs(champion, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFram
             "review the challenger and promote it by hand with 'leadscore promote VERSION'"
         )
     cfg = Config.model_validate({"data": data, "schema": champion.meta["schema"]})
-    raw = read_table(cfg.data.leads, cfg, "champion's leads file")
-    leads = prepare_leads(raw, champion, cfg.data.leads)
-    leads.index = leads.index.astype(str)
-    missing = pd.Index(ids.unique()).difference(leads.index)
+    wanted = pd.Index(ids.unique(), dtype=TEXT, name="lead_id")
+    leads = chosen_model_leads(Path(cfg.data.leads), cfg, champion, wanted)
+    missing = wanted.difference(leads.index)
     if len(missing):
         raise DataError(
             f"{cfg.data.leads}: the champion's leads file lacks {len(missing)} of the "
-            f"{ids.nunique()} test leads (e.g. {missing[0]}); point the champion's data at "
+            f"{len(wanted)} test leads (e.g. {missing[0]}); point the champion's data at "
             "the same export or review and promote by hand"
         )
-    events = load_events(cfg, cfg.data.activities, lead_ids=pd.Index(ids.unique()))
-    labels = load_leads(cfg, raw=raw)["_label"]  # the file read once for features and labels
-    labels.index = labels.index.astype(str)
+    labels = leads["_label"]
+    leads = leads.assign(_label=np.nan, _closed_at=pd.NaT)  # what the scorer reads: no outcome
+    events = fastcsv.training_events(cfg, wanted)
     return leads, events.assign(lead_id=events["lead_id"].astype(str)), labels
 
 
