@@ -301,9 +301,11 @@ def _index_dtype(n: int) -> type:
 
 
 def type_counts(leads: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """Events per activity type among the events of `leads` (what `FeatureBuilder` learns)."""
+    """Events per activity type among the events of `leads` (what `FeatureBuilder` learns): the
+    types that occur (categorical types count unused categories as 0, which is no type)."""
     mine = index_positions(leads.index, events["lead_id"]) >= 0
-    return events.loc[mine, "type"].value_counts()
+    counts = events.loc[mine, "type"].value_counts()
+    return counts[counts > 0]
 
 
 def as_of_ns(as_of: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from pipeline.config import Config
 from pipeline.io.canonical import load_events, normalise_types
 from pipeline.io.compressed import plain_file
-from pipeline.io.keys import MatchCount
+from pipeline.io.keys import MatchCount, index_positions
 from pipeline.io.readers import file_encoding, file_kind
 from pipeline.io.rules import DATE_RANGE, EARLIEST, LATEST, normalize_id_array
 
@@ -234,15 +234,26 @@ def compact_events(
     return out
 
 
-def lead_rows(lid: pa.Array, first_ids: pa.Array, first_rows: np.ndarray) -> np.ndarray:
-    """The leads file row of each event's lead id (`first_rows` of `first_ids`), -1 if none: the
-    leads' ids looked up in the block's distinct ids, not a million ids hashed for every block."""
-    enc = pc.dictionary_encode(lid)
-    at = pc.index_in(first_ids, value_set=enc.dictionary.cast(first_ids.type))
-    found = pc.is_valid(at).to_numpy(zero_copy_only=False)
-    row_of = np.full(len(enc.dictionary) + 1, -1, np.int64)  # the last: a missing id
-    row_of[pc.drop_null(at).to_numpy()] = first_rows[found]
-    return row_of[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)]
+class LeadLookup:
+    """Which lead each event names, by the one id rule (`normalize_id_array`).
+
+    The leads' ids are hashed once, in a pandas index that keeps its hash table between calls;
+    a block's ids are normalised and looked up once per distinct value (a block of 32 MB holds
+    ~800k events of far fewer leads). Hashing the million ids of the leads again for every block
+    (`pc.index_in` takes its value set per call) cost ~17 s of a 1M-lead training's read."""
+
+    def __init__(self, ids: pa.Array | pa.ChunkedArray) -> None:
+        self.index = pd.Index(np.asarray(ids.to_pylist(), dtype=object))
+
+    def find(self, raw: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+        """The block's ids normalised, and the position among the leads' ids of each one's lead
+        (-1: none, a missing id included)."""
+        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+        enc = pc.dictionary_encode(raw)
+        names = normalize_id_array(enc.dictionary)
+        at = self.index.get_indexer(np.asarray(names.to_pylist(), dtype=object))
+        idx = pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)
+        return names.take(enc.indices), np.append(at, -1)[idx]
 
 
 class _KeptEvents:
@@ -250,7 +261,7 @@ class _KeptEvents:
     type, before the cutoff, so memory follows what is kept rather than the file's size."""
 
     def __init__(self, first_ids: pa.Array, first_rows: np.ndarray, cutoff: np.int64) -> None:
-        self.first_ids, self.first_rows, self.cutoff = first_ids, first_rows, cutoff
+        self.leads, self.first_rows, self.cutoff = LeadLookup(first_ids), first_rows, cutoff
         self.vocab = _Vocab()
         self.rows: list[np.ndarray] = []
         self.tss: list[np.ndarray] = []
@@ -261,10 +272,9 @@ class _KeptEvents:
         self.match = MatchCount("activities", n_leads=len(first_rows))
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
-        lid = normalize_id_array(lid)  # the one id rule, as the pandas path reads ids
-        r = lead_rows(lid, self.first_ids, self.first_rows)
-        at = np.searchsorted(self.first_rows, r)  # r: a first row, so its position among them
-        self.match.add(lid, np.where(r >= 0, at, -1))
+        lid, at = self.leads.find(lid)  # the one id rule, as the pandas path reads ids
+        r = np.where(at >= 0, self.first_rows[np.maximum(at, 0)], -1)  # the lead's file row
+        self.match.add(lid, at)
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         enc = pc.dictionary_encode(typ)
         c = self.vocab.codes(enc.dictionary)[pc.fill_null(enc.indices, -1).to_numpy()]
@@ -335,7 +345,8 @@ def compact_from_frame(
     """The same compact form from a canonical events frame (the pandas fallback path)."""
     vocab = _Vocab()
     lid = pa.array(ev["lead_id"].astype(object).to_numpy(), type=pa.string())
-    r = lead_rows(lid, first_ids, first_rows)
+    at = LeadLookup(first_ids).find(lid)[1]
+    r = np.where(at >= 0, first_rows[np.maximum(at, 0)], -1)
     t = ev["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     cat = pd.Categorical(ev["type"])
     c = vocab.codes(pa.array(list(cat.categories), type=pa.string()))[cat.codes]
@@ -371,13 +382,14 @@ def training_events(
     The pandas reader holds the whole file as text and parses it column by column: at 20M events
     that peaked at ~6 GB, more than the rest of training. Here each 32 MB block keeps only the
     events of `lead_ids` as (lead position, time, type code), 14 bytes per event, and the frame is
-    built once at the end: the same rows, in file order, with the same values and dtypes. A file
+    built once at the end: the same rows, in file order, with the same values (`events_frame`:
+    its text columns as categories, whichever reader read them). A file
     pyarrow cannot read so (not UTF-8 csv, a date it cannot parse or one outside 1970-2200, epoch
     numbers) goes to the pandas path, whose error names the row."""
     path = Path(cfg.data.activities or "")
     ids = pa.array(lead_ids.array) if isinstance(lead_ids.dtype, pd.StringDtype) else None
     if not cfg.data.activities or ids is None or cfg.schema.activity.timestamp_unit:
-        return load_events(cfg, lead_ids=lead_ids, match=match)
+        return _as_categories(load_events(cfg, lead_ids=lead_ids, match=match), lead_ids)
     ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     counted = MatchCount("activities", n_leads=len(lead_ids))
     kept = _TrainingEvents(ids, counted)
@@ -387,10 +399,14 @@ def training_events(
             raise FastPathUnavailable("not a csv file")
         _read_csv_blocks(src, cfg, kept)
     except FastPathUnavailable:
-        return load_events(cfg, lead_ids=lead_ids, match=match)
+        return _as_categories(load_events(cfg, lead_ids=lead_ids, match=match), lead_ids)
     if match is not None:  # counted apart: a fallback half way must not count blocks twice
         vars(match).update(vars(counted))
-    return kept.frame(lead_ids)
+    out = kept.frame(lead_ids)
+    # the blocks' memory back to the system: arrow's allocator would keep ~0.2 GB of a 20M-event
+    # read for the rest of the training
+    pa.default_memory_pool().release_unused()
+    return out
 
 
 class _TrainingEvents:
@@ -398,7 +414,7 @@ class _TrainingEvents:
     leads with a type; a missing time is kept as NaT, dropped later with its count)."""
 
     def __init__(self, ids: pa.Array, match: MatchCount) -> None:
-        self.ids, self.match = ids, match
+        self.ids, self.leads, self.match = ids, LeadLookup(ids), match
         self.types: list[str] = []
         self.index: dict[str, int] = {}
         self.pos: list[np.ndarray] = []
@@ -420,11 +436,7 @@ class _TrainingEvents:
         return out
 
     def add(self, lid: pa.Array, ts: pa.Array, typ: pa.Array) -> None:
-        lid = normalize_id_array(lid)  # the one id rule, as the pandas path reads ids
-        enc = pc.dictionary_encode(lid)
-        at = pc.index_in(enc.dictionary.cast(self.ids.type), value_set=self.ids)
-        pos_of = np.append(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), -1)
-        pos = pos_of[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)]
+        lid, pos = self.leads.find(lid)  # the one id rule, as the pandas path reads ids
         self.match.add(lid, pos)
         t = pc.fill_null(ts.cast(pa.int64()), NAT).to_numpy()
         if ((t != NAT) & ((t < EARLIEST_NS) | (t > LATEST_NS))).any():
@@ -438,20 +450,41 @@ class _TrainingEvents:
         self.codes.append(c[keep])
 
     def frame(self, lead_ids: pd.Index) -> pd.DataFrame:
-        """The canonical events frame (`lead_id`, `ts`, `type`), as `load_events` builds it."""
+        """The canonical events frame, as `load_events` builds it (`events_frame`)."""
         pos = np.concatenate(self.pos) if self.pos else np.zeros(0, np.int32)
         ts = np.concatenate(self.tss) if self.tss else np.zeros(0, np.int64)
         code = np.concatenate(self.codes) if self.codes else np.zeros(0, np.int32)
         self.pos, self.tss, self.codes = [], [], []
-        dtype = pd.StringDtype("pyarrow", na_value=np.nan)
-        types = pa.array(self.types, pa.large_string())
-        return pd.DataFrame(
-            {
-                "lead_id": pd.array(self.ids.cast(pa.large_string()).take(pos), dtype=dtype),
-                "ts": ts.view("datetime64[ns]"),
-                "type": pd.array(types.take(code), dtype=dtype),
-            }
-        )
+        return events_frame(pos, ts.view("datetime64[ns]"), code, self.types, lead_ids)
+
+
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # the loaders' text dtype
+
+
+def events_frame(
+    pos: np.ndarray, ts: np.ndarray, code: np.ndarray, types: list, lead_ids: pd.Index
+) -> pd.DataFrame:
+    """Training's events frame (`lead_id`, `ts`, `type`) with the values `load_events` gives,
+    its text columns as categories: a lead id is a code into `lead_ids` (`pos`, -1: none) and a
+    type a code into `types`. 13 bytes per event where text took ~40 (0.6 GB at 20M events, held
+    for the whole training), and every join on them looks each id up once (`keys`)."""
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Categorical.from_codes(pos, dtype=pd.CategoricalDtype(lead_ids)),
+            "ts": ts,
+            "type": pd.Categorical.from_codes(
+                code, dtype=pd.CategoricalDtype(pd.Index(pd.array(types, dtype=TEXT)))
+            ),
+        }
+    )
+
+
+def _as_categories(ev: pd.DataFrame, lead_ids: pd.Index) -> pd.DataFrame:
+    """The pandas reader's events frame in `events_frame`'s dtypes: one frame whatever read it."""
+    code, types = pd.factorize(ev["type"])
+    pos = index_positions(lead_ids, ev["lead_id"])
+    ts = ev["ts"].to_numpy("datetime64[ns]")
+    return events_frame(pos, ts, code, list(pd.Index(types).astype(object)), lead_ids)
 
 
 def _read_csv_blocks(path: Path, cfg: Config, kept: _TrainingEvents) -> None:

@@ -19,7 +19,14 @@ from pipeline.io.rules import clean_value
 
 
 def index_positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
-    """Position of each value in `ids` (unique), -1 when absent (missing values too)."""
+    """Position of each value in `ids` (unique), -1 when absent (missing values too).
+
+    Categorical values (training's events name their lead by a code into the leads' ids) are
+    looked up once per category, not once per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        at = index_positions(ids, pd.Series(values.array.categories))
+        codes = np.asarray(values.array.codes)
+        return np.where(codes >= 0, np.append(at, -1)[codes], -1).astype(np.int64)
     a, v = _arrow_strings(ids), _arrow_strings(values)
     if a is not None and v is not None:
         found = pc.index_in(v, value_set=a.cast(v.type))
@@ -29,6 +36,9 @@ def index_positions(ids: pd.Index, values: pd.Series) -> np.ndarray:
 
 def present_in(ids: pd.Index | pd.Series, values: pd.Index | pd.Series) -> np.ndarray:
     """For each of `ids`, whether it occurs among `values` (any number of times, either side)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # the categories that occur, once each
+        codes = np.asarray(values.array.codes)
+        values = pd.Series(values.array.categories.take(np.unique(codes[codes >= 0])))
     a, v = _arrow_strings(ids), _arrow_strings(values)
     if a is not None and v is not None:
         hit = pc.is_in(a, value_set=pc.unique(v).cast(a.type))

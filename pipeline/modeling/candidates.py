@@ -138,16 +138,21 @@ def booster_inputs(
     categorical: list[str],
     min_category_count: int,
     blank: tuple[str, ...] = (),
+    rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[CategoryEncoder, np.ndarray, np.ndarray]:
     """The encoder fit on the fit rows and what LightGBM reads of both slices (`matrix`).
 
     LightGBM reads the encoder's matrix, not a frame of `enc.transform`: from a frame it would
     copy the rows once more as float64 (category codes with NaN), 8 bytes per cell where float32
     numbers need 4. The same values, names and categorical columns give the same trees (the
-    model text is the same). A caller that slices the frames in the call frees them before the
-    boosting starts. `blank`: columns the trees may not use (missing in every row)."""
-    enc = CategoryEncoder(categorical, min_category_count, tuple(blank)).fit(X_fit)
-    return enc, enc.matrix(X_fit, enc.float_dtype_), enc.matrix(X_val, enc.float_dtype_)
+    model text is the same). `rows`: the positions of the fit and validation rows in `X_fit`
+    and `X_val` (training passes its whole frame twice), read without slicing the frame.
+    `blank`: columns the trees may not use (missing in every row)."""
+    fit_rows, val_rows = rows if rows is not None else (None, None)
+    enc = CategoryEncoder(categorical, min_category_count, tuple(blank))
+    enc.fit(X_fit, rows=fit_rows)
+    m_fit = enc.matrix(X_fit, enc.float_dtype_, fit_rows)
+    return enc, m_fit, enc.matrix(X_val, enc.float_dtype_, val_rows)
 
 
 def fit_encoded(
@@ -253,13 +258,13 @@ def fit_candidate(
     if name == LOGISTIC:
         return fit_logistic_on(cfg, rows, fit_m)
     tc = cfg.training
-    # the slices of the frame live only while the matrices are built, not while LightGBM boosts
     enc, m_fit, m_val = booster_inputs(
-        rows.X[fit_m],
-        rows.X[val_m],
+        rows.X,
+        rows.X,
         rows.builder.categorical,
         tc.min_category_count,
         left_out_context(cfg),
+        rows=(np.flatnonzero(fit_m), np.flatnonzero(val_m)),
     )
     params = params if params is not None else size_aware(tc.lightgbm, rows.size_rows)
     y_fit, y_val = rows.y[fit_m], rows.y[val_m]
