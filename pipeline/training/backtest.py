@@ -36,6 +36,7 @@ table is the same as run one after another.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -254,10 +255,17 @@ def start_backtests(
     plan = backtest_periods(cfg, leads, rows, codes)
     refit = refit_plan(cfg, rows)
     method = method or cfg.training.calibration
-    jobs: list[tuple[Period, Future]] = [
-        (p, pool.submit(_fit_and_test, cfg, rows, codes, p, method, refit, candidate))
-        for p in plan.periods
-    ]
+    # at scale one refit at a time: two side by side, each with its slices, matrix and LightGBM
+    # dataset, made the peak of a 1M-lead training (4.2 GB); they still run beside the main
+    # thread's evaluation and explanation, and each stays its own future (an interrupted
+    # training cancels the ones not yet started)
+    turn = threading.BoundedSemaphore(1 if rows.at_scale else WORKERS)
+
+    def fit_and_test(p: Period) -> dict[str, float | str] | None:
+        with turn:
+            return _fit_and_test(cfg, rows, codes, p, method, refit, candidate)
+
+    jobs: list[tuple[Period, Future]] = [(p, pool.submit(fit_and_test, p)) for p in plan.periods]
 
     def table() -> Backtests:
         done = [(p, f.result()) for p, f in jobs]

@@ -25,7 +25,7 @@ from pipeline.evaluation.insights import value_insights
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
-from pipeline.io.eventfacts import EventFacts, n_events
+from pipeline.io.eventfacts import EventFacts, event_facts, n_events
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.candidates import (
     LOGISTIC,
@@ -93,6 +93,7 @@ def train(
     (`training.distributed`), used unchanged; `events` are then its workers' `EventFacts`."""
     require_outcomes(leads)
     rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
+    events = event_facts(events, leads.index)  # the rows hold what the fits need of the frame
     require_both_classes(rows)
     test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:

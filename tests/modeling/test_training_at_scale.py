@@ -2,6 +2,7 @@
 every lead, and below it nothing changes. Exactness of the shared code paths (calibration on
 scores, the category encoder) is checked against the plain scikit-learn way."""
 
+import contextlib
 import threading
 
 import numpy as np
@@ -303,3 +304,93 @@ def run_backtests(*args):
     with backtest.worker_pool() as pool:
         done = backtest.start_backtests(*args[:4], pool, *args[4:])()
     return done.table, done.mode
+
+
+@pytest.mark.parametrize("at_scale", [False, True])
+def test_at_scale_backtest_refits_run_one_at_a_time(monkeypatch, sample_config, data, at_scale):
+    """Two refits side by side made the memory peak of a 1M-lead training: at scale they take
+    turns (each still its own future in the pool); below it two run at once."""
+    leads, _ = data
+    cfg = sample_config.model_copy(deep=True)
+    cfg.training.backtest_months = 4
+    rows = prepare_training_rows(cfg, *data)
+    rows.at_scale = at_scale
+    lock, running, most, ran = threading.Lock(), [0], [0], []
+    both = threading.Barrier(2, timeout=0.5)  # released only if two refits are in at once
+
+    def refit(_cfg, _rows, _codes, period, *rest):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both.wait()
+        with lock:
+            running[0] -= 1
+            ran.append(period.name)
+        return None
+
+    monkeypatch.setattr(backtest, "_fit_and_test", refit)
+    with backtest.worker_pool() as pool:
+        result = backtest.start_backtests(cfg, leads, rows, "sigmoid", pool)()
+    assert len(ran) == len(result.skipped) >= 2  # every period ran (a None refit is skipped)
+    assert most[0] == (1 if at_scale else 2)
+
+
+@pytest.mark.parametrize("at_scale", [False, True])
+def test_at_scale_the_logistic_candidate_is_fit_before_the_booster(
+    monkeypatch, sample_config, exact_rows, at_scale
+):
+    """At scale the logistic fit does not run beside the booster's (their memory would add up at
+    the peak): it runs first, on the calling thread; below the threshold it runs in the pool."""
+    ran = []
+
+    def logistic(cfg, rows):
+        ran.append(("logistic", threading.current_thread() is threading.main_thread()))
+        return "logistic model"
+
+    def booster(cfg, rows):
+        ran.append(("lightgbm", threading.current_thread() is threading.main_thread()))
+        return "lightgbm model", {}
+
+    monkeypatch.setattr(choose_mod, "fit_logistic_candidate", logistic)
+    monkeypatch.setattr(choose_mod, "_booster_with_or_without_context", booster)
+    monkeypatch.setattr(choose_mod, "_val_auc", lambda rows, model: 0.5)
+    monkeypatch.setattr(exact_rows, "at_scale", at_scale)
+    cfg = sample_config.model_copy(deep=True)
+    cfg.training.candidates = ["lightgbm", "logistic"]
+    with backtest.worker_pool() as pool:
+        choice = choose_mod.choose_candidate(cfg, exact_rows, pool)
+    assert set(choice.models) == {"lightgbm", "logistic"}
+    if at_scale:
+        assert ran == [("logistic", True), ("lightgbm", True)]
+    else:
+        assert ("logistic", False) in ran and ("lightgbm", True) in ran
+
+
+@pytest.mark.slow
+def test_training_lets_the_events_frame_go_once_its_rows_are_built(monkeypatch, sample_config):
+    """The events frame (0.3 GB at 1M leads) is not held while the booster fits: nothing after
+    the rows are built reads it, and the run's inputs keep only its facts."""
+    import gc
+    import weakref
+
+    from pipeline.io.eventfacts import EventFacts
+    from pipeline.jobs import TrainingInputs, train_on_engine
+
+    leads, events = load_training_data(sample_config)
+    n, gone = len(events), weakref.ref(events)
+    data = TrainingInputs(leads, events)
+    del events
+    seen, real = [], train_mod.fit_scorer
+
+    def fit_scorer(*a, **k):
+        gc.collect()
+        seen.append(gone() is None)
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_mod, "fit_scorer", fit_scorer)
+    with backtest.worker_pool() as pool:
+        result = train_on_engine(sample_config, data, None, pool, {}).finish()
+    assert seen == [True]
+    assert isinstance(data.events, EventFacts) and data.events.events == n
+    assert result.info["rows_events"] == n
