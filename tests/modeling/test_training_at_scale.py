@@ -306,6 +306,7 @@ def run_backtests(*args):
     return done.table, done.mode
 
 
+@pytest.mark.slow  # starts the backtests (their refits stubbed)
 @pytest.mark.parametrize("at_scale", [False, True])
 def test_at_scale_backtest_refits_run_one_at_a_time(monkeypatch, sample_config, data, at_scale):
     """Two refits side by side made the memory peak of a 1M-lead training: at scale they take
