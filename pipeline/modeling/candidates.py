@@ -315,7 +315,7 @@ def choose_candidate(
     pending = {}
     if LOGISTIC in names and LOGISTIC not in models:
         # beside the booster, except at scale: there its ~0.45 GB of transformed rows would sit
-        # on top of the booster's matrix at the peak of training (1M leads: 4.4 GB), and on two
+        # on top of the booster's matrix at the peak of training (1M leads: 4.3 GB), and on two
         # cores the booster's two threads wait for each other while a third thread runs anyway
         if rows.at_scale:
             models[LOGISTIC] = fit_logistic_candidate(cfg, rows)
