@@ -25,7 +25,7 @@ from pipeline.evaluation.insights import value_insights
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.evaluation.quality import backtest_metrics, calibration_table, funnel_and_slices
 from pipeline.explain.fields import global_importance
-from pipeline.io.eventfacts import EventFacts, event_facts, n_events
+from pipeline.io.eventfacts import EventFacts, n_events
 from pipeline.modeling.calibration import CalibrationChoice, choose_and_fit_calibrator
 from pipeline.modeling.candidates import (
     LOGISTIC,
@@ -93,7 +93,7 @@ def train(
     (`training.distributed`), used unchanged; `events` are then its workers' `EventFacts`."""
     require_outcomes(leads)
     rows = rows if rows is not None else prepare_training_rows(cfg, leads, events)
-    events = event_facts(events, leads.index)  # the rows hold what the fits need of the frame
+    events_read, events = n_events(events), None  # the frame goes: the rows have what counts
     require_both_classes(rows)
     test = rows.part("test") & rows.one_per_lead
     with nullcontext(pool) if pool else backtest.worker_pool() as workers:
@@ -117,7 +117,7 @@ def train(
             cfg, leads, oracle, rows, test, scorer, pooled, choice
         )
         importance, shap_sample = explain_sample(scorer, rows.X[test], cfg.training.seed)
-        info = training_info(cfg, leads, events, rows, scorer, choice, preds)
+        info = training_info(cfg, leads, events_read, rows, scorer, choice, preds)
         for part_info, part_metrics in (candidate_info(cand, rows, test), rows_record(cfg, rows)):
             info.update(part_info)
             metrics.update(part_metrics)
@@ -401,7 +401,7 @@ def explain_sample(
 def training_info(
     cfg: Config,
     leads: pd.DataFrame,
-    events: pd.DataFrame | EventFacts,
+    events_read: int,
     rows: TrainingRows,
     scorer: Scorer,
     choice: CalibrationChoice,
@@ -415,7 +415,7 @@ def training_info(
         "context_in_model": context_in_model(cfg),  # the schema.context columns: use/leave_out
         "context_words": [column_label(cfg.schema.labels, c) for c in cfg.schema.context],
         "rows_leads": len(leads),
-        "rows_events": n_events(events),
+        "rows_events": events_read,
         "leads_won": int((lab == 1).sum()),
         "leads_lost": int((lab == 0).sum()),
         "leads_open": int(lab.isna().sum()),
