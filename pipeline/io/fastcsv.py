@@ -414,7 +414,7 @@ class _TrainingEvents:
     leads with a type; a missing time is kept as NaT, dropped later with its count)."""
 
     def __init__(self, ids: pa.Array, match: MatchCount) -> None:
-        self.ids, self.leads, self.match = ids, LeadLookup(ids), match
+        self.leads, self.match = LeadLookup(ids), match
         self.types: list[str] = []
         self.index: dict[str, int] = {}
         self.pos: list[np.ndarray] = []
